@@ -1,0 +1,1003 @@
+//! The pessimistic coordinator (DM's `Pessimist`) as one actor.
+//!
+//! The actor owns the [`LockKeeper`], the task registry and its view of the
+//! pessimism keys. Its inputs, in one `select!`:
+//! * one watcher over the common prefix `/dm-master/shardddl-pessimism/`, so
+//!   Infos and Operations arrive in a single revision order; its first event
+//!   is a snapshot (`Resynced`), from which every lock is rebuilt;
+//! * one watcher over the subtask configs (`/dm-master/upstream/subtask/`),
+//!   read once before the first rebuild so task sources are known;
+//! * admin requests (show, unlock steps, remove-meta) with oneshot replies;
+//! * a retry tick that re-answers locks whose last write failed.
+//!
+//! **Invariant:** a `done` Operation written by a worker is never overwritten
+//! (puts that could race with it are guarded per key).
+//!
+//! Deliberate differences from DM (pessimism.md §7): a malformed value is
+//! reported and skipped instead of stopping the loop (gap 5); rebuild goes on
+//! past a mismatch (gap 6); orphan `done` Operations are deleted on rebuild
+//! (gap 7); an Info of an unknown task is reported and kept until the task
+//! appears (gap 10); writes are fenced by the leader key when a fence is
+//! given (gap 13); failed answers are retried on a timer instead of waiting
+//! for the next Info PUT.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::{Error, Result};
+use crate::etcd::watch::{WatchEvent, Watcher};
+use crate::etcd::{Compare, Etcd, Fence, KeyValue, Op, Txn};
+use crate::keys::{KeySpace, PESSIMISM_INFO, PESSIMISM_OPERATION, UPSTREAM_SUBTASK};
+use crate::metrics::{self, Metrics};
+use crate::pessimism::info::Info;
+use crate::pessimism::keeper::{
+    rebuild, unlock_result, DoneDecision, InfoRecord, LockAction, LockKeeper, LockView,
+    OperationRecord, OpsToPut, PessimismError, RebuildIssue, TrySyncOutcome, UnlockPlan,
+};
+use crate::pessimism::lock::{StateChange, SyncState};
+use crate::pessimism::operation::Operation;
+use crate::pessimism::ops;
+use crate::task::{RegistryChange, TaskRegistry};
+
+/// Capacity of the channels from watchers and admin callers (backpressure).
+const CHANNEL_CAPACITY: usize = 256;
+/// How often locks whose answer failed are answered again.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// Unlock polling: DM polls every second, ten times per wait; we poll more
+/// often for the same total.
+const UNLOCK_POLL: Duration = Duration::from_millis(100);
+const UNLOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Mode label used for metrics bookkeeping.
+const MODE: &str = "pessimistic";
+
+/// Requests the actor answers.
+enum Request {
+    ShowLocks {
+        task: Option<String>,
+        sources: Vec<String>,
+        reply: oneshot::Sender<Vec<LockView>>,
+    },
+    UnlockPrepare {
+        lock_id: String,
+        replace_owner: Option<String>,
+        reply: oneshot::Sender<Result<UnlockPlan>>,
+    },
+    UnlockPutOps {
+        ops: OpsToPut,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    UnlockOwnerDone {
+        plan: UnlockPlan,
+        reply: oneshot::Sender<bool>,
+    },
+    UnlockSkipOps {
+        plan: UnlockPlan,
+        reply: oneshot::Sender<Option<OpsToPut>>,
+    },
+    UnlockPending {
+        plan: UnlockPlan,
+        reply: oneshot::Sender<Vec<String>>,
+    },
+    UnlockRevert {
+        plan: UnlockPlan,
+        reply: oneshot::Sender<()>,
+    },
+    UnlockFinish {
+        plan: UnlockPlan,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    RemoveMetadata {
+        task: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// Every input of the actor.
+enum Event {
+    Pessimism(WatchEvent),
+    Subtask(WatchEvent),
+    Admin(Request),
+}
+
+/// A cheap handle for admin calls; fails with `NotStarted` once the actor
+/// has stopped.
+#[derive(Clone)]
+pub struct PessimistHandle {
+    requests: mpsc::Sender<Request>,
+}
+
+impl PessimistHandle {
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(make(tx))
+            .await
+            .map_err(|_| not_started())?;
+        rx.await.map_err(|_| not_started())
+    }
+
+    /// DM `ShowLocks`: locks filtered by task and by any of `sources`.
+    pub async fn show_locks(
+        &self,
+        task: Option<&str>,
+        sources: &[String],
+    ) -> Result<Vec<LockView>> {
+        let task = task.filter(|t| !t.is_empty()).map(str::to_owned);
+        let sources = sources.to_vec();
+        self.call(|reply| Request::ShowLocks {
+            task,
+            sources,
+            reply,
+        })
+        .await
+    }
+
+    /// DM `UnlockLock` (pessimism.md §4.8): make `replace_owner` (or the
+    /// owner) execute, make the other synced sources skip, then remove the
+    /// lock and its keys. The actor keeps handling events while this waits.
+    pub async fn unlock_lock(
+        &self,
+        lock_id: &str,
+        replace_owner: Option<&str>,
+        force_remove: bool,
+    ) -> Result<()> {
+        let lock_id = lock_id.to_owned();
+        let replace_owner = replace_owner.filter(|o| !o.is_empty()).map(str::to_owned);
+        let plan = self
+            .call(|reply| Request::UnlockPrepare {
+                lock_id,
+                replace_owner,
+                reply,
+            })
+            .await??;
+        tracing::warn!(lock_id = %plan.lock_id, owner = %plan.owner, synced = ?plan.synced, unsynced = ?plan.unsynced, "unlocking lock");
+
+        // Step 6: the owner executes.
+        let owner_done = self
+            .call(|reply| Request::UnlockOwnerDone {
+                plan: plan.clone(),
+                reply,
+            })
+            .await?;
+        if !owner_done {
+            let put = self
+                .call(|reply| Request::UnlockPutOps {
+                    ops: plan.owner_op(),
+                    reply,
+                })
+                .await?;
+            if let Err(e) = put {
+                self.revert(&plan).await;
+                return Err(e);
+            }
+            let done = self
+                .poll(|| async {
+                    self.call(|reply| Request::UnlockOwnerDone {
+                        plan: plan.clone(),
+                        reply,
+                    })
+                    .await
+                    .unwrap_or(false)
+                })
+                .await;
+            if !done && !force_remove {
+                self.revert(&plan).await;
+                return Err(PessimismError::OwnerExecDdl {
+                    owner: plan.owner.clone(),
+                    lock_id: plan.lock_id.clone(),
+                }
+                .into());
+            }
+        }
+
+        // Step 7: the other synced sources skip.
+        let mut wait_err = None;
+        let skip = self
+            .call(|reply| Request::UnlockSkipOps {
+                plan: plan.clone(),
+                reply,
+            })
+            .await?;
+        if let Some(ops) = skip {
+            match self
+                .call(|reply| Request::UnlockPutOps { ops, reply })
+                .await?
+            {
+                Err(e) => wait_err = Some(e.to_string()),
+                Ok(()) => {
+                    let all_done = self
+                        .poll(|| async {
+                            self.call(|reply| Request::UnlockPending {
+                                plan: plan.clone(),
+                                reply,
+                            })
+                            .await
+                            .map(|p| p.is_empty())
+                            .unwrap_or(true)
+                        })
+                        .await;
+                    if !all_done {
+                        tracing::warn!(lock_id = %plan.lock_id, "not every non-owner source skipped the DDL in time, removing the lock anyway");
+                    }
+                }
+            }
+        }
+
+        // Steps 8-9: remove the lock and its keys.
+        let delete_err = self
+            .call(|reply| Request::UnlockFinish {
+                plan: plan.clone(),
+                reply,
+            })
+            .await?
+            .err()
+            .map(|e| e.to_string());
+        unlock_result(wait_err, delete_err, &plan.unsynced).map_err(Error::from)
+    }
+
+    /// DM `RemoveMetaData(task)`: drops the task's locks and deletes its
+    /// pessimism Infos and Operations.
+    pub async fn remove_metadata(&self, task: &str) -> Result<()> {
+        let task = task.to_owned();
+        self.call(|reply| Request::RemoveMetadata { task, reply })
+            .await?
+    }
+
+    async fn revert(&self, plan: &UnlockPlan) {
+        let _ = self
+            .call(|reply| Request::UnlockRevert {
+                plan: plan.clone(),
+                reply,
+            })
+            .await;
+    }
+
+    async fn poll<F, Fut>(&self, mut cond: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + UNLOCK_WAIT;
+        loop {
+            if cond().await {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(UNLOCK_POLL).await;
+        }
+    }
+}
+
+fn not_started() -> Error {
+    Error::NotStarted {
+        component: "pessimist",
+    }
+}
+
+/// The last value seen of an Info or Operation key.
+#[derive(Debug, Clone)]
+struct Stored<T> {
+    value: T,
+    mod_revision: i64,
+}
+
+/// The actor.
+pub struct Pessimist {
+    etcd: Etcd,
+    space: KeySpace,
+    /// The leader key of the term this actor serves; every write compares it.
+    fence: Option<Fence>,
+    metrics: Arc<Metrics>,
+    registry: TaskRegistry,
+    keeper: LockKeeper,
+    infos: HashMap<(String, String), Stored<Info>>,
+    operations: HashMap<(String, String), Stored<Operation>>,
+    /// Locks whose last answer failed with a retryable error.
+    retry: BTreeSet<String>,
+    /// Per task: (un-synced, synced) lock counts, kept from state changes.
+    state_counts: BTreeMap<String, (usize, usize)>,
+    /// Whether the first snapshot has been applied (events before it are
+    /// impossible: the watcher starts with a snapshot).
+    rebuilt: bool,
+}
+
+impl Pessimist {
+    /// Starts the actor and its watchers under `cancel`, tracked by `tracker`.
+    pub fn spawn(
+        etcd: Etcd,
+        space: KeySpace,
+        fence: Option<Fence>,
+        metrics: Arc<Metrics>,
+        tracker: &TaskTracker,
+        cancel: CancellationToken,
+    ) -> PessimistHandle {
+        let (requests_tx, requests_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let actor = Pessimist {
+            etcd,
+            space,
+            fence,
+            metrics,
+            registry: TaskRegistry::new(),
+            keeper: LockKeeper::new(),
+            infos: HashMap::new(),
+            operations: HashMap::new(),
+            retry: BTreeSet::new(),
+            state_counts: BTreeMap::new(),
+            rebuilt: false,
+        };
+        let inner_tracker = tracker.clone();
+        tracker.spawn(async move {
+            if let Err(error) = actor.run(requests_rx, inner_tracker, cancel).await {
+                tracing::error!(%error, "pessimist stopped");
+            }
+        });
+        PessimistHandle {
+            requests: requests_tx,
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(mode = MODE))]
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<Request>,
+        tracker: TaskTracker,
+        cancel: CancellationToken,
+    ) -> Result<()> {
+        // Task sources must be known before the first rebuild (DM starts its
+        // scheduler before the pessimist for the same reason).
+        let subtask_prefix = self.space.path(&UPSTREAM_SUBTASK);
+        let snapshot = loop {
+            match self.etcd.get_prefix(&subtask_prefix).await {
+                Ok(s) => break s,
+                Err(error) => {
+                    tracing::warn!(%error, "reading subtask configs failed, retrying");
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+                    }
+                }
+            }
+        };
+        self.apply_subtask_snapshot(&snapshot.value);
+
+        let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let (sub_tx, mut sub_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        tracker.spawn(
+            Watcher::new(self.etcd.clone(), ops::pessimism_prefix(&self.space))
+                .run(pess_tx, cancel.clone()),
+        );
+        tracker.spawn(
+            Watcher::after(self.etcd.clone(), subtask_prefix, snapshot.revision)
+                .run(sub_tx, cancel.clone()),
+        );
+        let mut retry_tick = tokio::time::interval(RETRY_INTERVAL);
+        retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+        loop {
+            let event = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break,
+                Some(e) = pess_rx.recv() => Event::Pessimism(e),
+                Some(e) = sub_rx.recv() => Event::Subtask(e),
+                Some(r) = requests.recv() => Event::Admin(r),
+                _ = retry_tick.tick() => {
+                    if let Err(e) = self.on_retry_tick().await {
+                        if matches!(e, Error::LeadershipLost { .. }) { return Err(e); }
+                    }
+                    continue;
+                }
+                else => break,
+            };
+            let result = match event {
+                Event::Pessimism(e) => self.on_pessimism_event(e).await,
+                Event::Subtask(e) => self.on_subtask_event(e).await,
+                Event::Admin(r) => self.on_request(r).await,
+            };
+            if let Err(error) = result {
+                if matches!(error, Error::LeadershipLost { .. }) {
+                    tracing::error!(%error, "leadership lost, pessimist stops");
+                    return Err(error);
+                }
+                tracing::warn!(%error, "pessimist event failed");
+            }
+        }
+        tracing::info!("pessimist stopped");
+        Ok(())
+    }
+
+    // ---- subtask configs ----
+
+    fn apply_subtask_snapshot(&mut self, kvs: &[KeyValue]) {
+        self.registry.clear();
+        for kv in kvs {
+            self.apply_subtask_put(kv);
+        }
+    }
+
+    fn apply_subtask_put(&mut self, kv: &KeyValue) -> RegistryChange {
+        match self.registry.apply_put(&self.space, &kv.key, &kv.value) {
+            Ok(change) => change,
+            Err(error) => {
+                let task = self
+                    .space
+                    .decode(&UPSTREAM_SUBTASK, &kv.key)
+                    .map(|[_, task]| task)
+                    .unwrap_or_default();
+                tracing::error!(key = %kv.key_str(), %task, %error, "subtask config does not parse, ignored");
+                self.metrics
+                    .report_ddl_error(&task, metrics::ERR_MALFORMED_VALUE);
+                RegistryChange::None
+            }
+        }
+    }
+
+    async fn on_subtask_event(&mut self, event: WatchEvent) -> Result<()> {
+        let changed = match event {
+            WatchEvent::Put(kv) => vec![self.apply_subtask_put(&kv)],
+            WatchEvent::Delete { key, .. } => vec![self.registry.apply_delete(&key)],
+            WatchEvent::Resynced(snapshot) => {
+                self.apply_subtask_snapshot(&snapshot.value);
+                self.registry
+                    .tasks()
+                    .map(|t| RegistryChange::Task(t.to_owned()))
+                    .collect()
+            }
+        };
+        for change in changed {
+            if let RegistryChange::Task(task) = change {
+                self.retry_waiting_infos(&task).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Infos of `task` that are not counted in a lock yet (the task was
+    /// unknown, or the source was not part of it) get another chance after
+    /// the task's subtask configs changed.
+    async fn retry_waiting_infos(&mut self, task: &str) -> Result<()> {
+        let waiting: Vec<Info> = self
+            .infos
+            .iter()
+            .filter(|((t, _), _)| t == task)
+            .filter(|(_, stored)| {
+                let lock_id = stored.value.lock_id();
+                self.keeper
+                    .find_lock(&lock_id)
+                    .and_then(|l| l.is_ready(&stored.value.source))
+                    != Some(true)
+            })
+            .map(|(_, stored)| stored.value.clone())
+            .collect();
+        for info in waiting {
+            self.on_info(&info).await?;
+        }
+        Ok(())
+    }
+
+    // ---- pessimism keys ----
+
+    async fn on_pessimism_event(&mut self, event: WatchEvent) -> Result<()> {
+        match event {
+            WatchEvent::Resynced(snapshot) => {
+                self.on_snapshot(snapshot.value, snapshot.revision).await
+            }
+            WatchEvent::Put(kv) => {
+                if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &kv.key) {
+                    let Some(info) = self.decode_info(&kv, &task, &source) else {
+                        return Ok(());
+                    };
+                    self.infos.insert(
+                        (task, source),
+                        Stored {
+                            value: info.clone(),
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                    self.on_info(&info).await
+                } else if let Ok([task, source]) = self.space.decode(&PESSIMISM_OPERATION, &kv.key)
+                {
+                    let Some(op) = self.decode_operation(&kv, &task, &source) else {
+                        return Ok(());
+                    };
+                    self.operations.insert(
+                        (task, source),
+                        Stored {
+                            value: op.clone(),
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                    self.on_operation(&op).await
+                } else {
+                    self.report_bad_key(&kv.key);
+                    Ok(())
+                }
+            }
+            WatchEvent::Delete { key, .. } => {
+                if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &key) {
+                    self.infos.remove(&(task, source));
+                } else if let Ok([task, source]) = self.space.decode(&PESSIMISM_OPERATION, &key) {
+                    self.operations.remove(&(task, source));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn report_bad_key(&self, key: &[u8]) {
+        tracing::error!(key = %String::from_utf8_lossy(key), "pessimism key does not decode, ignored");
+        self.metrics
+            .report_ddl_error("", metrics::ERR_MALFORMED_VALUE);
+    }
+
+    fn decode_info(&self, kv: &KeyValue, task: &str, source: &str) -> Option<Info> {
+        match Info::decode(&kv.value) {
+            Ok(info) => Some(info),
+            Err(error) => {
+                tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism info, skipped");
+                self.metrics
+                    .report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
+                None
+            }
+        }
+    }
+
+    fn decode_operation(&self, kv: &KeyValue, task: &str, source: &str) -> Option<Operation> {
+        match Operation::decode(&kv.value) {
+            Ok(op) => Some(op),
+            Err(error) => {
+                tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism operation, skipped");
+                self.metrics
+                    .report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
+                None
+            }
+        }
+    }
+
+    /// Rebuilds every lock from one snapshot of Infos and Operations
+    /// (DM `buildLocks` + `recoverLocks`), then answers synced locks.
+    async fn on_snapshot(&mut self, kvs: Vec<KeyValue>, revision: i64) -> Result<()> {
+        self.infos.clear();
+        self.operations.clear();
+        let mut info_records = Vec::new();
+        let mut op_records = Vec::new();
+        for kv in &kvs {
+            if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &kv.key) {
+                if let Some(info) = self.decode_info(kv, &task, &source) {
+                    info_records.push(InfoRecord {
+                        lock_id: info.lock_id(),
+                        task: info.task.clone(),
+                        source: info.source.clone(),
+                        schema: info.schema.clone(),
+                        table: info.table.clone(),
+                        ddls: info.ddls.clone().unwrap_or_default(),
+                    });
+                    self.infos.insert(
+                        (task, source),
+                        Stored {
+                            value: info,
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                }
+            } else if let Ok([task, source]) = self.space.decode(&PESSIMISM_OPERATION, &kv.key) {
+                if let Some(op) = self.decode_operation(kv, &task, &source) {
+                    op_records.push(OperationRecord {
+                        lock_id: op.id.clone(),
+                        task: op.task.clone(),
+                        source: op.source.clone(),
+                        exec: op.exec,
+                        done: op.done,
+                    });
+                    self.operations.insert(
+                        (task, source),
+                        Stored {
+                            value: op,
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                }
+            } else {
+                self.report_bad_key(&kv.key);
+            }
+        }
+        let registry = &self.registry;
+        let plan = rebuild(info_records, op_records, |task| registry.sources(task));
+        self.keeper = plan.keeper;
+        self.retry.clear();
+        self.state_counts.clear();
+        for lock in self.keeper.locks() {
+            let counts = self.state_counts.entry(lock.task().to_owned()).or_default();
+            match lock.state() {
+                SyncState::Unsynced => counts.0 += 1,
+                SyncState::Synced => counts.1 += 1,
+            }
+        }
+        self.publish_metrics();
+        tracing::info!(
+            revision,
+            locks = self.keeper.len(),
+            infos = self.infos.len(),
+            operations = self.operations.len(),
+            first = !self.rebuilt,
+            "pessimistic locks rebuilt"
+        );
+        self.rebuilt = true;
+        for issue in &plan.issues {
+            self.report_rebuild_issue(issue);
+        }
+        for restored in &plan.owners_restored {
+            tracing::info!(lock_id = %restored.lock_id, from = %restored.from, to = %restored.to, "lock owner restored from its exec operation");
+        }
+        for orphan in &plan.delete_orphan_ops {
+            self.delete_orphan_operation(orphan).await?;
+        }
+        for action in plan.actions {
+            self.perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn report_rebuild_issue(&self, issue: &RebuildIssue) {
+        match issue {
+            RebuildIssue::Mismatch {
+                task,
+                source,
+                error,
+            } => {
+                tracing::error!(%task, %source, lock_id = %error.lock_id, %error, "info does not match its lock during rebuild");
+                self.metrics
+                    .report_ddl_error(task, metrics::ERR_INFO_PUT_SYNC_LOCK);
+            }
+            RebuildIssue::UnknownTask {
+                task,
+                source,
+                lock_id,
+            } => {
+                tracing::error!(%task, %source, %lock_id, "info of a task with no subtask config; waiting for the task to be started");
+                self.metrics
+                    .report_ddl_error(task, metrics::ERR_UNKNOWN_TASK);
+            }
+            RebuildIssue::SourceNotInTask {
+                task,
+                source,
+                lock_id,
+            } => {
+                tracing::warn!(%task, %source, %lock_id, "info of a source that is not part of the task, not counted");
+            }
+            RebuildIssue::OrphanOperationKept(op) => {
+                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.lock_id, done = op.done, "operation without a lock kept");
+            }
+        }
+    }
+
+    /// Deletes a `done` Operation whose lock no longer exists (DM leaves it,
+    /// blocking the source's next Info forever: gap 7). Guarded by its mod
+    /// revision so a fresh Operation written meanwhile survives.
+    async fn delete_orphan_operation(&mut self, op: &OperationRecord) -> Result<()> {
+        let key = ops::operation_key(&self.space, &op.task, &op.source);
+        let Some(stored) = self.operations.get(&(op.task.clone(), op.source.clone())) else {
+            return Ok(());
+        };
+        let txn = Txn::new("delete orphan operation")
+            .when([Compare::ModRevision(
+                key.clone().into_bytes(),
+                stored.mod_revision,
+            )])
+            .then([Op::delete(key.as_str())]);
+        let outcome = self.etcd.txn_fenced(txn, self.fence.as_ref()).await?;
+        tracing::info!(task = %op.task, source = %op.source, lock_id = %op.lock_id, deleted = outcome.succeeded, "orphan done operation cleaned up");
+        Ok(())
+    }
+
+    async fn on_info(&mut self, info: &Info) -> Result<()> {
+        let lock_id = info.lock_id();
+        let sources = self.registry.sources(&info.task);
+        let ddls = info.ddls.clone().unwrap_or_default();
+        let decision = self
+            .keeper
+            .on_info(&lock_id, &info.task, &info.source, &ddls, &sources);
+        if let Some(change) = decision.outcome.change() {
+            self.apply_change(change);
+        }
+        match &decision.outcome {
+            TrySyncOutcome::Progress {
+                synced,
+                remain,
+                created,
+                ..
+            } => {
+                tracing::info!(task = %info.task, source = %info.source, %lock_id, synced, remain, created, "info applied to lock");
+            }
+            TrySyncOutcome::Mismatch(error) => {
+                tracing::error!(task = %info.task, source = %info.source, %lock_id, %error, "info does not match its lock");
+                self.metrics
+                    .report_ddl_error(&info.task, metrics::ERR_INFO_PUT_SYNC_LOCK);
+            }
+            TrySyncOutcome::UnknownTask => {
+                tracing::error!(task = %info.task, source = %info.source, %lock_id, "info of a task with no subtask config; waiting for the task to be started");
+                self.metrics
+                    .report_ddl_error(&info.task, metrics::ERR_UNKNOWN_TASK);
+            }
+            TrySyncOutcome::SourceNotInTask => {
+                tracing::warn!(task = %info.task, source = %info.source, %lock_id, "info of a source that is not part of the task, not counted");
+            }
+        }
+        self.perform_or_retry(decision.action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+            .await
+    }
+
+    async fn on_operation(&mut self, op: &Operation) -> Result<()> {
+        if !op.done {
+            // Our own write (or the unlock's); nothing to do.
+            return Ok(());
+        }
+        match self.keeper.on_operation_done(&op.id, &op.source) {
+            DoneDecision::LockNotFound => {
+                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an unknown lock, ignored");
+                Ok(())
+            }
+            DoneDecision::LockNotSynced => {
+                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an un-synced lock, ignored");
+                self.metrics
+                    .report_ddl_error(&op.task, metrics::ERR_OPERATION_PUT_LOCK_UNSYNCED);
+                Ok(())
+            }
+            DoneDecision::WaitMore => {
+                tracing::info!(task = %op.task, source = %op.source, lock_id = %op.id, "source done, waiting for the others");
+                Ok(())
+            }
+            DoneDecision::Resolved(action) => {
+                tracing::info!(task = %op.task, source = %op.source, lock_id = %op.id, "every source done, resolving lock");
+                self.perform_or_retry(action, metrics::ERR_OPERATION_PUT_REMOVE_LOCK)
+                    .await
+            }
+            DoneDecision::OwnerDone(action) => {
+                tracing::info!(task = %op.task, source = %op.source, lock_id = %op.id, "owner done, telling the other sources to skip");
+                self.perform_or_retry(action, metrics::ERR_OPERATION_PUT_NON_OWNER_OP)
+                    .await
+            }
+        }
+    }
+
+    /// Performs an action; on failure counts the metric `error_kind`, logs,
+    /// and schedules the lock to be answered again. Loss of leadership is
+    /// returned so the actor stops.
+    async fn perform_or_retry(&mut self, action: LockAction, error_kind: &str) -> Result<()> {
+        let lock = match &action {
+            LockAction::None => return Ok(()),
+            LockAction::RemoveLock { lock_id, task, .. } => (lock_id.clone(), task.clone()),
+            LockAction::PutOwnerOp(o) | LockAction::PutSkipOps(o) => {
+                (o.lock_id.clone(), o.task.clone())
+            }
+        };
+        match self.perform(action).await {
+            Ok(()) => {
+                self.retry.remove(&lock.0);
+                Ok(())
+            }
+            Err(e @ Error::LeadershipLost { .. }) => Err(e),
+            Err(error) => {
+                tracing::error!(task = %lock.1, lock_id = %lock.0, %error, "answering lock failed, will retry");
+                self.metrics.report_ddl_error(&lock.1, error_kind);
+                self.retry.insert(lock.0);
+                Ok(())
+            }
+        }
+    }
+
+    async fn perform(&mut self, action: LockAction) -> Result<()> {
+        match action {
+            LockAction::None => Ok(()),
+            LockAction::PutOwnerOp(o) | LockAction::PutSkipOps(o) => self.put_ops(&o).await,
+            LockAction::RemoveLock {
+                lock_id,
+                task,
+                delete_ops_for,
+            } => self.remove_lock(&lock_id, &task, &delete_ops_for).await,
+        }
+    }
+
+    async fn put_ops(&mut self, o: &OpsToPut) -> Result<()> {
+        let operations: Vec<Operation> = o
+            .sources
+            .iter()
+            .map(|source| Operation {
+                id: o.lock_id.clone(),
+                task: o.task.clone(),
+                source: source.clone(),
+                ddls: Some(o.ddls.clone()),
+                exec: o.exec,
+                done: false,
+            })
+            .collect();
+        let outcome = ops::put_operations(
+            &self.etcd,
+            &self.space,
+            self.fence.as_ref(),
+            &operations,
+            o.skip_done,
+        )
+        .await?;
+        tracing::info!(task = %o.task, lock_id = %o.lock_id, exec = o.exec, written = ?outcome.written, already_done = ?outcome.already_done, revision = outcome.revision, "operations put");
+        Ok(())
+    }
+
+    /// Deletes the lock's Operations and any Info of its sources that still
+    /// names this lock, then drops the lock.
+    async fn remove_lock(&mut self, lock_id: &str, task: &str, sources: &[String]) -> Result<()> {
+        let mut keys = Vec::new();
+        for source in sources {
+            keys.push(ops::operation_key(&self.space, task, source));
+            let key = (task.to_owned(), source.clone());
+            if self
+                .infos
+                .get(&key)
+                .is_some_and(|i| i.value.lock_id() == lock_id)
+            {
+                keys.push(ops::info_key(&self.space, task, source));
+            }
+        }
+        ops::delete_keys(&self.etcd, self.fence.as_ref(), "remove lock", keys).await?;
+        if let Some(removed) = self.keeper.remove_lock(lock_id) {
+            self.apply_change(&removed.change);
+        }
+        tracing::info!(%task, %lock_id, "lock resolved and removed");
+        Ok(())
+    }
+
+    async fn on_retry_tick(&mut self) -> Result<()> {
+        if self.retry.is_empty() {
+            return Ok(());
+        }
+        let lock_ids: Vec<String> = std::mem::take(&mut self.retry).into_iter().collect();
+        for lock_id in lock_ids {
+            let action = self.keeper.handle_lock(&lock_id, None);
+            self.perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
+        }
+        Ok(())
+    }
+
+    // ---- admin ----
+
+    async fn on_request(&mut self, request: Request) -> Result<()> {
+        match request {
+            Request::ShowLocks {
+                task,
+                sources,
+                reply,
+            } => {
+                let _ = reply.send(self.keeper.show_locks(task.as_deref(), &sources));
+            }
+            Request::UnlockPrepare {
+                lock_id,
+                replace_owner,
+                reply,
+            } => {
+                let result = match self
+                    .keeper
+                    .prepare_unlock(&lock_id, replace_owner.as_deref())
+                {
+                    Ok(plan) => {
+                        if let Some(change) = &plan.change {
+                            self.apply_change(change);
+                        }
+                        Ok(plan)
+                    }
+                    Err(e @ PessimismError::LockIsResolving { .. }) => {
+                        let action = self.keeper.removal(&lock_id);
+                        if let Err(error) = self.perform(action).await {
+                            tracing::warn!(%lock_id, %error, "removing a resolved lock failed");
+                        }
+                        Err(e.into())
+                    }
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(result);
+            }
+            Request::UnlockPutOps { ops, reply } => {
+                let result = self.put_ops(&ops).await;
+                let lost = matches!(result, Err(Error::LeadershipLost { .. }));
+                let _ = reply.send(result);
+                if lost {
+                    return Err(Error::NotLeader);
+                }
+            }
+            Request::UnlockOwnerDone { plan, reply } => {
+                let _ = reply.send(self.keeper.unlock_owner_done(&plan));
+            }
+            Request::UnlockSkipOps { plan, reply } => {
+                let _ = reply.send(self.keeper.unlock_skip_ops(&plan));
+            }
+            Request::UnlockPending { plan, reply } => {
+                let _ = reply.send(self.keeper.unlock_pending_non_owners(&plan));
+            }
+            Request::UnlockRevert { plan, reply } => {
+                if let Some(change) = self.keeper.revert_unlock(&plan) {
+                    self.apply_change(&change);
+                }
+                let _ = reply.send(());
+            }
+            Request::UnlockFinish { plan, reply } => {
+                let cleanup = self.keeper.finish_unlock(&plan);
+                if let Some(change) = &cleanup.change {
+                    self.apply_change(change);
+                }
+                let keys = cleanup.sources.iter().flat_map(|source| {
+                    [
+                        ops::info_key(&self.space, &cleanup.task, source),
+                        ops::operation_key(&self.space, &cleanup.task, source),
+                    ]
+                });
+                let keys: Vec<String> = keys.collect();
+                let result = ops::delete_keys(&self.etcd, self.fence.as_ref(), "unlock lock", keys)
+                    .await
+                    .map(|_| ());
+                tracing::info!(lock_id = %cleanup.lock_id, ok = result.is_ok(), "lock unlocked and removed");
+                let _ = reply.send(result);
+            }
+            Request::RemoveMetadata { task, reply } => {
+                let result = self.remove_metadata(&task).await;
+                let _ = reply.send(result);
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_metadata(&mut self, task: &str) -> Result<()> {
+        let lock_ids: Vec<String> = self
+            .keeper
+            .locks()
+            .filter(|l| l.task() == task)
+            .map(|l| l.id().to_owned())
+            .collect();
+        for lock_id in lock_ids {
+            if let Some(removed) = self.keeper.remove_lock(&lock_id) {
+                self.apply_change(&removed.change);
+            }
+            self.retry.remove(&lock_id);
+        }
+        ops::delete_infos_operations_by_task(&self.etcd, &self.space, self.fence.as_ref(), task)
+            .await?;
+        tracing::info!(%task, "pessimistic metadata of task removed");
+        Ok(())
+    }
+
+    // ---- metrics ----
+
+    fn apply_change(&mut self, change: &StateChange) {
+        let counts = self.state_counts.entry(change.task.clone()).or_default();
+        for (state, delta) in [(change.from, -1i64), (change.to, 1)] {
+            let slot = match state {
+                Some(SyncState::Unsynced) => &mut counts.0,
+                Some(SyncState::Synced) => &mut counts.1,
+                None => continue,
+            };
+            *slot = slot.saturating_add_signed(delta as isize);
+        }
+        if *counts == (0, 0) {
+            self.state_counts.remove(&change.task);
+        }
+        self.publish_metrics();
+    }
+
+    fn publish_metrics(&self) {
+        self.metrics.set_ddl_states(
+            MODE,
+            self.state_counts
+                .iter()
+                .map(|(task, (u, s))| (task.clone(), *u, *s))
+                .collect(),
+        );
+    }
+}

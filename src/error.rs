@@ -1,0 +1,142 @@
+//! The crate's one error type, with DM's error codes.
+//!
+//! Pure modules (keys, wire decoding, lock cores) have their own small error
+//! types; this enum wraps them so loops and RPC handlers see one type. Mapping
+//! to `tonic::Status` happens only in `server`.
+
+use std::time::Duration;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure the master library reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An etcd request failed (transport, gRPC status, or a closed stream).
+    #[error("etcd {op} failed: {source}")]
+    Etcd {
+        op: &'static str,
+        #[source]
+        source: etcd_client::Error,
+    },
+
+    /// An etcd request did not answer in time.
+    #[error("etcd {op} timed out after {timeout:?}")]
+    EtcdTimeout { op: &'static str, timeout: Duration },
+
+    /// A read asked for a revision that etcd has compacted away.
+    #[error("etcd revision {revision} has been compacted")]
+    Compacted { revision: i64 },
+
+    /// A conditional transaction holds more operations than etcd accepts in
+    /// one request; conditional writes are never split.
+    #[error("transaction {op} needs {ops} operations, more than etcd's limit of {limit}")]
+    TxnTooLarge {
+        op: &'static str,
+        ops: usize,
+        limit: usize,
+    },
+
+    /// A write was refused because this master no longer holds the leader key.
+    #[error("leadership lost: the leader key {key} is no longer ours (term {term})")]
+    LeadershipLost { key: String, term: i64 },
+
+    /// An etcd key did not decode under its adapter.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+
+    /// A value stored in etcd did not decode.
+    #[error("fail to decode value of etcd key {key}: {source}")]
+    Decode {
+        key: String,
+        #[source]
+        source: crate::gojson::DecodeError,
+    },
+
+    /// A subtask config stored in etcd did not parse.
+    #[error("fail to parse subtask config at {key}: {message}")]
+    SubTaskConfig { key: String, message: String },
+
+    /// The configuration given at start-up is not usable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// An I/O error outside etcd (listeners, child processes).
+    #[error("{op}: {source}")]
+    Io {
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A pessimistic-mode rule was violated (lock not found, owner not ready, ...).
+    #[error(transparent)]
+    Pessimism(#[from] crate::pessimism::keeper::PessimismError),
+
+    /// The coordinator that should answer is not running (not leader, or stopped).
+    #[error("{component} is not started")]
+    NotStarted { component: &'static str },
+
+    /// This master is not the leader and could not forward the request.
+    #[error("master is not leader, and can't forward request to leader")]
+    NotLeader,
+}
+
+impl Error {
+    /// The DM error code for this error, as DM-master reports it.
+    pub fn code(&self) -> i32 {
+        match self {
+            // ErrHAFailTxnOperation / etcd failures in DM's HA layer.
+            Error::Etcd { .. } | Error::EtcdTimeout { .. } | Error::TxnTooLarge { .. } => 42501,
+            Error::Compacted { .. } => 42501,
+            Error::LeadershipLost { .. } => 38043,
+            Error::Key(e) => e.code(),
+            // ErrShardDDLOptimismTrySyncFail-adjacent decode failures surface in DM as
+            // json unmarshal errors wrapped by the HA layer.
+            Error::Decode { .. } => 42501,
+            Error::SubTaskConfig { .. } => 20001,
+            Error::Config(_) => 38032,
+            Error::Io { .. } => 38032,
+            Error::Pessimism(e) => e.code(),
+            // ErrMasterPessimistNotStarted / ErrMasterOptimistNotStarted.
+            Error::NotStarted { component } => {
+                if *component == "optimist" {
+                    38047
+                } else {
+                    38046
+                }
+            }
+            Error::NotLeader => 38043,
+        }
+    }
+
+    /// Whether a loop should retry the failed step (after backoff) rather than
+    /// give up on it.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Etcd { source, .. } => etcd_error_is_retryable(source),
+            Error::EtcdTimeout { .. } | Error::Compacted { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// DM retries etcd errors that mean "the cluster is busy or changing leader"
+/// (`pkg/errorutil`); with tonic we see them as gRPC codes and transport errors.
+fn etcd_error_is_retryable(err: &etcd_client::Error) -> bool {
+    use etcd_client::Error as E;
+    match err {
+        E::GRpcStatus(status) => matches!(
+            status.code(),
+            tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::ResourceExhausted
+                | tonic::Code::Aborted
+                | tonic::Code::Unknown
+                | tonic::Code::Internal
+                | tonic::Code::Cancelled
+        ),
+        E::TransportError(_) | E::IoError(_) | E::WatchError(_) | E::LeaseKeepAliveError(_) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,383 @@
+//! The etcd boundary: the only module (with its children) that calls
+//! `etcd_client`.
+//!
+//! Everything above this layer speaks in [`KeyValue`], [`WithRevision`],
+//! [`txn::Txn`] and [`watch::WatchEvent`]; nothing above it sees gRPC types.
+//!
+//! **Invariant:** every read that later feeds a write returns the revision it
+//! read at, and every multi-key write is one transaction whose compares state
+//! its assumptions (see `txn`). Unconditional batches are the only writes that
+//! may be split into several transactions.
+
+pub mod retry;
+pub mod txn;
+pub mod watch;
+
+use std::time::Duration;
+
+use etcd_client::{
+    Client, CompactionOptions, ConnectOptions, GetOptions, LeaseGrantOptions, SortOrder, SortTarget,
+};
+
+use crate::error::{Error, Result};
+
+pub use txn::{Compare, Fence, Op, OpResult, Txn, TxnOutcome};
+
+/// How long one unary etcd request may take before we give up on it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// etcd's default `--max-txn-ops`: the most operations one txn may carry.
+pub const DEFAULT_MAX_TXN_OPS: usize = 128;
+
+/// Keys read per page by [`Etcd::get_prefix`]: keeps each response far below
+/// the client's 4 MiB decoding limit even for large TableInfo values.
+const PAGE_SIZE: i64 = 1000;
+
+/// One key as stored in etcd, with the metadata the coordinators rely on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
+    pub lease: i64,
+}
+
+impl KeyValue {
+    fn from_client(kv: &etcd_client::KeyValue) -> Self {
+        KeyValue {
+            key: kv.key().to_vec(),
+            value: kv.value().to_vec(),
+            create_revision: kv.create_revision(),
+            mod_revision: kv.mod_revision(),
+            version: kv.version(),
+            lease: kv.lease(),
+        }
+    }
+
+    /// The key as text for logs (etcd keys of ours are ASCII; anything else is
+    /// shown lossily rather than failing a log line).
+    pub fn key_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.key)
+    }
+}
+
+/// A value together with the etcd revision it was read at (the header
+/// revision of the response). Writes that depend on the read compare against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithRevision<T> {
+    pub value: T,
+    pub revision: i64,
+}
+
+/// Connection settings for [`Etcd::connect`].
+#[derive(Debug, Clone)]
+pub struct EtcdOptions {
+    /// Operations per txn that the server accepts (`--max-txn-ops`).
+    pub max_txn_ops: usize,
+    /// Time allowed for the TCP/HTTP2 connection to an endpoint.
+    pub connect_timeout: Duration,
+}
+
+impl Default for EtcdOptions {
+    fn default() -> Self {
+        EtcdOptions {
+            max_txn_ops: DEFAULT_MAX_TXN_OPS,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A cheap-to-clone handle on an etcd cluster.
+#[derive(Clone)]
+pub struct Etcd {
+    client: Client,
+    endpoints: Vec<String>,
+    max_txn_ops: usize,
+}
+
+impl std::fmt::Debug for Etcd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Etcd")
+            .field("endpoints", &self.endpoints)
+            .finish()
+    }
+}
+
+impl Etcd {
+    /// Builds a client for `endpoints` (`http://host:port` or `host:port`).
+    ///
+    /// The connection itself is lazy: an unreachable cluster shows up as an
+    /// error on the first request, not here.
+    pub async fn connect(endpoints: &[String], options: EtcdOptions) -> Result<Etcd> {
+        let connect = ConnectOptions::new()
+            .with_connect_timeout(options.connect_timeout)
+            // HTTP/2 pings notice a dead server even on an idle watch stream.
+            .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
+            .with_keep_alive_while_idle(true);
+        let client = Client::connect(endpoints, Some(connect))
+            .await
+            .map_err(|source| Error::Etcd {
+                op: "connect",
+                source,
+            })?;
+        Ok(Etcd {
+            client,
+            endpoints: endpoints.to_vec(),
+            max_txn_ops: options.max_txn_ops.max(1),
+        })
+    }
+
+    /// The endpoints this client was built with.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The server's per-txn operation limit this client respects.
+    pub fn max_txn_ops(&self) -> usize {
+        self.max_txn_ops
+    }
+
+    /// Reads one key.
+    pub async fn get(&self, key: impl Into<Vec<u8>>) -> Result<WithRevision<Option<KeyValue>>> {
+        let mut kv = self.client.kv_client();
+        let resp = timed("get", kv.get(key, None)).await?;
+        let revision = header_revision(resp.header());
+        Ok(WithRevision {
+            value: resp.kvs().first().map(KeyValue::from_client),
+            revision,
+        })
+    }
+
+    /// Reads every key under `prefix` at one revision, in key order.
+    ///
+    /// Large prefixes are read in pages pinned to the first page's revision,
+    /// so the result is one consistent snapshot whatever its size.
+    pub async fn get_prefix(&self, prefix: &str) -> Result<WithRevision<Vec<KeyValue>>> {
+        let end = prefix_end(prefix.as_bytes());
+        let mut kv = self.client.kv_client();
+        let mut from = prefix.as_bytes().to_vec();
+        let mut out = Vec::new();
+        let mut revision = 0;
+        loop {
+            let mut options = GetOptions::new()
+                .with_range(end.clone())
+                .with_limit(PAGE_SIZE)
+                .with_sort(SortTarget::Key, SortOrder::Ascend);
+            if revision > 0 {
+                options = options.with_revision(revision);
+            }
+            let resp = timed("get prefix", kv.get(from.clone(), Some(options))).await?;
+            if revision == 0 {
+                revision = header_revision(resp.header());
+            }
+            let kvs = resp.kvs();
+            out.extend(kvs.iter().map(KeyValue::from_client));
+            match kvs.last() {
+                Some(last) if resp.more() => {
+                    // Next page starts right after the last key read.
+                    from = last.key().to_vec();
+                    from.push(0);
+                }
+                _ => break,
+            }
+        }
+        Ok(WithRevision {
+            value: out,
+            revision,
+        })
+    }
+
+    /// Writes one key unconditionally and returns the new revision.
+    pub async fn put(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<i64> {
+        let mut kv = self.client.kv_client();
+        let resp = timed("put", kv.put(key, value, None)).await?;
+        Ok(header_revision(resp.header()))
+    }
+
+    /// Runs one transaction. A txn with more operations than the server allows
+    /// is refused here rather than by etcd, with a clear error.
+    pub async fn txn(&self, txn: Txn) -> Result<TxnOutcome> {
+        let ops = txn.op_count().max(txn.compares().len());
+        if ops > self.max_txn_ops {
+            return Err(Error::TxnTooLarge {
+                op: txn.name(),
+                ops,
+                limit: self.max_txn_ops,
+            });
+        }
+        let name = txn.name();
+        let mut kv = self.client.kv_client();
+        let resp = timed(name, kv.txn(txn.into_client())).await?;
+        Ok(TxnOutcome::from_client(&resp))
+    }
+
+    /// Runs a transaction under the leader fence (when given): the fence is
+    /// compared, and when the txn fails because the leader key is gone or was
+    /// re-created, the result is [`Error::LeadershipLost`] rather than an
+    /// ordinary failed compare, so callers stop instead of retrying.
+    pub async fn txn_fenced(&self, txn: Txn, fence: Option<&Fence>) -> Result<TxnOutcome> {
+        let Some(fence) = fence else {
+            return self.txn(txn).await;
+        };
+        let txn = txn
+            .fenced(Some(fence))
+            .otherwise([Op::get(fence.key.clone())]);
+        let mut outcome = self.txn(txn).await?;
+        if !outcome.succeeded {
+            let leader = match outcome.results.pop() {
+                Some(OpResult::Get(kvs)) => kvs.into_iter().next(),
+                _ => None,
+            };
+            if leader.map(|kv| kv.create_revision) != Some(fence.create_revision) {
+                return Err(Error::LeadershipLost {
+                    key: String::from_utf8_lossy(&fence.key).into_owned(),
+                    term: fence.create_revision,
+                });
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// [`Etcd::batch`] under the leader fence: every chunk carries it.
+    pub async fn batch_fenced(
+        &self,
+        name: &'static str,
+        ops: Vec<Op>,
+        fence: Option<&Fence>,
+    ) -> Result<i64> {
+        let mut revision = 0;
+        let mut ops = ops.into_iter().peekable();
+        // The fence's compare counts against the same limit as the operations.
+        let chunk_size = (self.max_txn_ops - usize::from(fence.is_some())).max(1);
+        while ops.peek().is_some() {
+            let chunk: Vec<Op> = ops.by_ref().take(chunk_size).collect();
+            let outcome = self.txn_fenced(Txn::new(name).then(chunk), fence).await?;
+            revision = outcome.revision;
+        }
+        Ok(revision)
+    }
+
+    /// Writes an unconditional batch, split into as many txns as
+    /// `max_txn_ops` requires. Atomicity holds per chunk only, so this is for
+    /// batches whose every operation is independently safe (deletes of keys
+    /// that are being removed anyway, puts nobody compares against).
+    /// Returns the revision of the last chunk (0 for an empty batch).
+    pub async fn batch(&self, name: &'static str, ops: Vec<Op>) -> Result<i64> {
+        self.batch_fenced(name, ops, None).await
+    }
+
+    /// Compacts the key-value history up to `revision` (used by tests and
+    /// operators; the coordinators never compact).
+    pub async fn compact(&self, revision: i64) -> Result<()> {
+        let mut kv = self.client.kv_client();
+        timed(
+            "compact",
+            kv.compact(revision, Some(CompactionOptions::new().with_physical())),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Grants a lease of `ttl_secs` seconds and returns its ID.
+    pub async fn lease_grant(&self, ttl_secs: i64) -> Result<i64> {
+        let mut lease = self.client.lease_client();
+        let resp = timed(
+            "lease grant",
+            lease.grant(ttl_secs, None::<LeaseGrantOptions>),
+        )
+        .await?;
+        Ok(resp.id())
+    }
+
+    /// Revokes a lease (deleting every key attached to it).
+    pub async fn lease_revoke(&self, id: i64) -> Result<()> {
+        let mut lease = self.client.lease_client();
+        timed("lease revoke", lease.revoke(id)).await?;
+        Ok(())
+    }
+
+    /// Opens a keep-alive stream for a lease.
+    pub async fn lease_keeper(&self, id: i64) -> Result<LeaseKeeper> {
+        let mut lease = self.client.lease_client();
+        let (keeper, stream) = timed("lease keep-alive", lease.keep_alive(id)).await?;
+        Ok(LeaseKeeper { keeper, stream })
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// A lease's keep-alive stream: send one keep-alive and read its answer.
+pub struct LeaseKeeper {
+    keeper: etcd_client::LeaseKeeper,
+    stream: etcd_client::LeaseKeepAliveStream,
+}
+
+impl LeaseKeeper {
+    /// Refreshes the lease once; returns the remaining TTL in seconds
+    /// (0 or less means the lease is gone).
+    pub async fn keep_alive_once(&mut self) -> Result<i64> {
+        self.keeper
+            .keep_alive()
+            .await
+            .map_err(|source| Error::Etcd {
+                op: "lease keep-alive",
+                source,
+            })?;
+        match self.stream.message().await {
+            Ok(Some(resp)) => Ok(resp.ttl()),
+            Ok(None) => Ok(0),
+            Err(source) => Err(Error::Etcd {
+                op: "lease keep-alive",
+                source,
+            }),
+        }
+    }
+}
+
+/// Runs one etcd request under [`REQUEST_TIMEOUT`], mapping its error.
+pub(crate) async fn timed<T>(
+    op: &'static str,
+    fut: impl std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+) -> Result<T> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(source)) => Err(classify(op, source)),
+        Err(_) => Err(Error::EtcdTimeout {
+            op,
+            timeout: REQUEST_TIMEOUT,
+        }),
+    }
+}
+
+/// etcd reports a read below the compaction point as `OutOfRange`; give it a
+/// typed variant so callers resync instead of failing.
+fn classify(op: &'static str, source: etcd_client::Error) -> Error {
+    if let etcd_client::Error::GRpcStatus(status) = &source {
+        if status.code() == tonic::Code::OutOfRange && status.message().contains("compacted") {
+            return Error::Compacted { revision: 0 };
+        }
+    }
+    Error::Etcd { op, source }
+}
+
+fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> i64 {
+    header.map(|h| h.revision()).unwrap_or(0)
+}
+
+/// The range end that covers every key starting with `prefix` (etcd's
+/// `GetPrefixRangeEnd`): the prefix with its last byte below 0xff incremented.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // All 0xff (or empty): range to the end of the keyspace.
+    vec![0]
+}

@@ -1,0 +1,438 @@
+//! etcd key layout shared with DM-workers.
+//!
+//! PURE: no async, no I/O. Every key this crate reads or writes is built here,
+//! so a change of layout is a change of this file only.
+//!
+//! Keys are DM's *hex key adapters* (`dm/common/common.go`): a fixed prefix
+//! ending in `/`, then the adapter's parts, each written as lowercase hex of its
+//! UTF-8 bytes (so no part can contain `/`), joined with `/`.
+//!
+//! | Adapter | Prefix | Arity | Parts (in order) | Value |
+//! |---|---|---|---|---|
+//! | [`PESSIMISM_INFO`] | `/dm-master/shardddl-pessimism/info/` | 2 | task, source | pessimism `Info` JSON |
+//! | [`PESSIMISM_OPERATION`] | `/dm-master/shardddl-pessimism/operation/` | 2 | task, source | pessimism `Operation` JSON |
+//! | [`OPTIMISM_SOURCE_TABLES`] | `/dm-master/shardddl-optimism/source-tables/` | 2 | task, source | `SourceTables` JSON |
+//! | [`OPTIMISM_INFO`] | `/dm-master/shardddl-optimism/info/` | 4 | task, source, up-schema, up-table | optimism `Info` JSON |
+//! | [`OPTIMISM_OPERATION`] | `/dm-master/shardddl-optimism/operation/` | 4 | task, source, up-schema, up-table | optimism `Operation` JSON |
+//! | [`OPTIMISM_DROPPED_COLUMNS`] | `/dm-master/shardddl-optimism/dropped-columns/` | 5 | lock-id, column, source, up-schema, up-table | JSON integer (`DropColumnStage`) |
+//! | [`OPTIMISM_INIT_SCHEMA`] (deprecated) | `/dm-master/shardddl-optimism/init-schema/` | 3 | task, down-schema, down-table | left over by old clusters; only ever pruned |
+//! | [`UPSTREAM_SUBTASK`] | `/dm-master/upstream/subtask/` | 2 | source, task | subtask config (read only) |
+//! | election (not hex) | `/dm-master/leader/` | – | lease ID as lowercase hex | `{"id":…,"addr":…}` |
+//! | cluster ID (not hex) | `/dm-cluster/id` | – | – | 8 bytes, big-endian `u64` |
+//!
+//! Invariants:
+//! - With exactly `arity` parts an adapter yields a *full key* (no trailing
+//!   `/`), used for point get/put/delete/watch.
+//! - With fewer parts it yields a *prefix* ending in `/`, used only for range
+//!   reads and deletes. A full key is never used as a range prefix: `hex("mysql-1")`
+//!   is a prefix of `hex("mysql-10")`.
+//! - Empty parts vanish when joined (DM uses Go's `path.Join`), so keys with
+//!   empty names are byte-identical to DM's and, like DM's, do not decode.
+//! - A [`KeySpace`] namespace is prepended to every key. It is empty in
+//!   production, so keys equal DM's; tests set a unique one to share one etcd.
+
+use std::fmt::Write as _;
+
+use thiserror::Error;
+
+/// DM's error code for `ErrDecodeEtcdKeyFail`.
+pub const DECODE_ETCD_KEY_FAIL_CODE: i32 = 11110;
+
+/// One of DM's hex key adapters: a prefix ending in `/` and a fixed number of
+/// parts (`N`, DM's arity switch in `dm/common/common.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyAdapter<const N: usize> {
+    prefix: &'static str,
+}
+
+/// `Encode(task, source)` → pessimism `Info`.
+pub const PESSIMISM_INFO: KeyAdapter<2> = KeyAdapter::new("/dm-master/shardddl-pessimism/info/");
+/// `Encode(task, source)` → pessimism `Operation`.
+pub const PESSIMISM_OPERATION: KeyAdapter<2> =
+    KeyAdapter::new("/dm-master/shardddl-pessimism/operation/");
+/// `Encode(task, source)` → optimism `SourceTables`.
+pub const OPTIMISM_SOURCE_TABLES: KeyAdapter<2> =
+    KeyAdapter::new("/dm-master/shardddl-optimism/source-tables/");
+/// `Encode(task, source, up_schema, up_table)` → optimism `Info`.
+pub const OPTIMISM_INFO: KeyAdapter<4> = KeyAdapter::new("/dm-master/shardddl-optimism/info/");
+/// `Encode(task, source, up_schema, up_table)` → optimism `Operation`.
+pub const OPTIMISM_OPERATION: KeyAdapter<4> =
+    KeyAdapter::new("/dm-master/shardddl-optimism/operation/");
+/// `Encode(lock_id, column, source, up_schema, up_table)` → `DropColumnStage`.
+pub const OPTIMISM_DROPPED_COLUMNS: KeyAdapter<5> =
+    KeyAdapter::new("/dm-master/shardddl-optimism/dropped-columns/");
+/// `Encode(task, down_schema, down_table)`: written by DM before v2.0 and no
+/// longer read by anyone. Kept so old clusters can be pruned.
+pub const OPTIMISM_INIT_SCHEMA: KeyAdapter<3> =
+    KeyAdapter::new("/dm-master/shardddl-optimism/init-schema/");
+/// `Encode(source, task)` → subtask config. Note the part order: source first.
+pub const UPSTREAM_SUBTASK: KeyAdapter<2> = KeyAdapter::new("/dm-master/upstream/subtask/");
+
+/// Prefix of the election candidates' keys (etcd `concurrency.Election`).
+pub const LEADER_PREFIX: &str = "/dm-master/leader/";
+/// Key holding the 8-byte cluster ID.
+pub const CLUSTER_ID_KEY: &str = "/dm-cluster/id";
+
+/// Why an etcd key could not be decoded. Every message starts like DM's
+/// `ErrDecodeEtcdKeyFail` (`fail to decode etcd key: ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyError {
+    /// The key is not under the namespace and the adapter's prefix. DM would
+    /// strip nothing and usually fail on the arity instead; we say why.
+    #[error("fail to decode etcd key: the key {key} is not under {prefix}")]
+    WrongPrefix { prefix: String, key: String },
+    /// The key does not have exactly `expected` parts (a range prefix, or a key
+    /// with an empty part, which DM's encoding drops).
+    #[error("fail to decode etcd key: decoder is {prefix}, the key is {key}")]
+    WrongArity {
+        prefix: String,
+        key: String,
+        expected: usize,
+        found: usize,
+    },
+    /// A part is not valid hex. `reason` is Go's `encoding/hex` message.
+    #[error("fail to decode etcd key: {reason}")]
+    BadHex {
+        key: String,
+        part: usize,
+        reason: String,
+    },
+    /// A part's bytes are not UTF-8. Go would keep them in a `string`; a Rust
+    /// `String` cannot, and DM never writes such names.
+    #[error("fail to decode etcd key: part {part} of the key {key} is not valid UTF-8")]
+    NonUtf8Part { key: String, part: usize },
+}
+
+impl KeyError {
+    /// DM's error code (`ErrDecodeEtcdKeyFail`).
+    pub fn code(&self) -> i32 {
+        DECODE_ETCD_KEY_FAIL_CODE
+    }
+}
+
+impl<const N: usize> KeyAdapter<N> {
+    const fn new(prefix: &'static str) -> Self {
+        Self { prefix }
+    }
+
+    /// The raw prefix, ending in `/` (DM's `Path()`).
+    pub fn path(&self) -> &'static str {
+        self.prefix
+    }
+
+    /// Number of parts of a full key.
+    pub fn arity(&self) -> usize {
+        N
+    }
+
+    /// Full key for exactly `N` parts, no trailing `/` (DM's `Encode` with all
+    /// parts), without namespace.
+    pub fn key(&self, parts: [&str; N]) -> String {
+        let mut out = self.join(&parts);
+        // Every part empty: Go's path.Join leaves the prefix without its `/`,
+        // and DM adds none back because the part count equals the arity.
+        if out.is_empty() {
+            out.push_str(self.prefix.trim_end_matches('/'));
+        }
+        out
+    }
+
+    /// Range prefix for the given leading parts, always ending in `/`, without
+    /// namespace. With fewer than `N` parts this equals DM's `Encode`; zero
+    /// parts give [`Self::path`].
+    ///
+    /// Deliberately unlike DM: with `N` or more parts DM returns the bare full
+    /// key, which as a range prefix also matches `mysql-10` when asked for
+    /// `mysql-1` (etcd-layout §7.1). Here the result still ends in `/`, so it
+    /// matches only keys strictly below it.
+    pub fn prefix(&self, parts: &[&str]) -> String {
+        let mut out = self.join(parts);
+        if out.is_empty() {
+            out.push_str(self.prefix.trim_end_matches('/'));
+        }
+        out.push('/');
+        out
+    }
+
+    /// Decode a full key (without namespace) into its `N` parts. Like DM, one
+    /// trailing `/` is ignored, so a prefix with `N` parts decodes too.
+    pub fn decode(&self, key: &[u8]) -> Result<[String; N], KeyError> {
+        let shown = || String::from_utf8_lossy(key).into_owned();
+        let trimmed = key.strip_suffix(b"/").unwrap_or(key);
+        let rest = trimmed
+            .strip_prefix(self.prefix.as_bytes())
+            .ok_or_else(|| KeyError::WrongPrefix {
+                prefix: self.prefix.to_owned(),
+                key: shown(),
+            })?;
+        let pieces: Vec<&[u8]> = rest.split(|b| *b == b'/').collect();
+        let pieces: [&[u8]; N] =
+            pieces
+                .as_slice()
+                .try_into()
+                .map_err(|_| KeyError::WrongArity {
+                    prefix: self.prefix.to_owned(),
+                    key: shown(),
+                    expected: N,
+                    found: pieces.len(),
+                })?;
+        let mut out: [String; N] = std::array::from_fn(|_| String::new());
+        for (part, (slot, piece)) in out.iter_mut().zip(pieces).enumerate() {
+            let bytes = hex_decode(piece).map_err(|reason| KeyError::BadHex {
+                key: shown(),
+                part,
+                reason,
+            })?;
+            *slot = String::from_utf8(bytes)
+                .map_err(|_| KeyError::NonUtf8Part { key: shown(), part })?;
+        }
+        Ok(out)
+    }
+
+    /// Prefix without its trailing `/`, then `/hex` for each non-empty part.
+    /// Returns an empty string when no part is non-empty (callers decide how
+    /// the bare prefix ends).
+    fn join(&self, parts: &[&str]) -> String {
+        if parts.iter().all(|p| p.is_empty()) {
+            return String::new();
+        }
+        let mut out = String::with_capacity(
+            self.prefix.len() + parts.iter().map(|p| 2 * p.len() + 1).sum::<usize>(),
+        );
+        out.push_str(self.prefix.trim_end_matches('/'));
+        for part in parts.iter().filter(|p| !p.is_empty()) {
+            out.push('/');
+            hex_encode_into(&mut out, part.as_bytes());
+        }
+        out
+    }
+}
+
+/// The namespace in which all keys live. Empty by default, so keys are DM's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct KeySpace {
+    /// Prepended verbatim to every key, e.g. `/t42` gives
+    /// `/t42/dm-master/...`. Two namespaces that share etcd must not be
+    /// prefixes of one another's keys, so give them distinct path segments.
+    namespace: String,
+}
+
+impl KeySpace {
+    /// A key space whose keys all start with `namespace`.
+    pub fn new(namespace: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+        }
+    }
+
+    /// The namespace prepended to every key.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Namespaced [`KeyAdapter::path`].
+    pub fn path<const N: usize>(&self, adapter: &KeyAdapter<N>) -> String {
+        format!("{}{}", self.namespace, adapter.path())
+    }
+
+    /// Namespaced [`KeyAdapter::key`].
+    pub fn key<const N: usize>(&self, adapter: &KeyAdapter<N>, parts: [&str; N]) -> String {
+        format!("{}{}", self.namespace, adapter.key(parts))
+    }
+
+    /// Namespaced [`KeyAdapter::prefix`].
+    pub fn prefix<const N: usize>(&self, adapter: &KeyAdapter<N>, parts: &[&str]) -> String {
+        format!("{}{}", self.namespace, adapter.prefix(parts))
+    }
+
+    /// Strip the namespace, then [`KeyAdapter::decode`].
+    pub fn decode<const N: usize>(
+        &self,
+        adapter: &KeyAdapter<N>,
+        key: &[u8],
+    ) -> Result<[String; N], KeyError> {
+        let rest =
+            key.strip_prefix(self.namespace.as_bytes())
+                .ok_or_else(|| KeyError::WrongPrefix {
+                    prefix: self.path(adapter),
+                    key: String::from_utf8_lossy(key).into_owned(),
+                })?;
+        // Report the key and prefix the caller sees, namespace included.
+        let full_key = || String::from_utf8_lossy(key).into_owned();
+        adapter.decode(rest).map_err(|e| match e {
+            KeyError::WrongPrefix { .. } => KeyError::WrongPrefix {
+                prefix: self.path(adapter),
+                key: full_key(),
+            },
+            KeyError::WrongArity {
+                expected, found, ..
+            } => KeyError::WrongArity {
+                prefix: self.path(adapter),
+                key: full_key(),
+                expected,
+                found,
+            },
+            KeyError::BadHex { part, reason, .. } => KeyError::BadHex {
+                key: full_key(),
+                part,
+                reason,
+            },
+            KeyError::NonUtf8Part { part, .. } => KeyError::NonUtf8Part {
+                key: full_key(),
+                part,
+            },
+        })
+    }
+
+    /// Range prefix of all election candidates (`/dm-master/leader/`).
+    ///
+    /// DM's `LeaderInfo` ranges over `/dm-master/leader` without the slash,
+    /// which would also match unrelated keys such as `/dm-master/leaderX`; the
+    /// candidates all live under the slash form.
+    pub fn leader_prefix(&self) -> String {
+        format!("{}{}", self.namespace, LEADER_PREFIX)
+    }
+
+    /// The candidate key of the session with this lease: Go's `%x` of the
+    /// `int64` lease ID (lowercase, no padding, `-` for negatives).
+    pub fn leader_key(&self, lease_id: i64) -> String {
+        let sign = if lease_id < 0 { "-" } else { "" };
+        format!(
+            "{}{}{}{:x}",
+            self.namespace,
+            LEADER_PREFIX,
+            sign,
+            lease_id.unsigned_abs()
+        )
+    }
+
+    /// Key holding the cluster ID (`/dm-cluster/id`).
+    pub fn cluster_id_key(&self) -> String {
+        format!("{}{}", self.namespace, CLUSTER_ID_KEY)
+    }
+}
+
+/// DM's lock ID: `task-` followed by TiDB's `dbutil.TableName(schema, table)`,
+/// i.e. both names backtick-quoted with inner backticks doubled
+/// (`dm/pkg/utils/common.go` GenDDLLockID).
+pub fn lock_id(task: &str, schema: &str, table: &str) -> String {
+    format!(
+        "{task}-`{}`.`{}`",
+        schema.replace('`', "``"),
+        table.replace('`', "``")
+    )
+}
+
+/// The three groups DM's lock-ID regex captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedLockId {
+    pub task: String,
+    /// As captured: inner backticks stay doubled, as in DM.
+    pub schema: String,
+    /// As captured: inner backticks stay doubled, as in DM.
+    pub table: String,
+}
+
+/// Parse a lock ID the way DM does (`ExtractTaskFromLockID` and
+/// `ExtractDBAndTableFromLockID`): Go's `regexp` ``(.*)\-\`(.*)\`.\`(.*)\` ``
+/// with `FindStringSubmatch`. That is an unanchored, leftmost, greedy
+/// (backtracking-priority) match in which `.` matches any character but `\n`.
+/// `None` where DM gets no match (and returns empty names).
+///
+/// The captured names are not unquoted, and because every group is greedy an
+/// ID whose names contain `` `.` `` or ``-` `` splits where the regex says, not
+/// where [`lock_id`] joined: both exactly as in DM.
+pub fn parse_lock_id(id: &str) -> Option<ParsedLockId> {
+    // No group can span a newline, so the whole match sits on one line; and
+    // since group 1 can absorb any prefix of that line, the leftmost match
+    // starts at the start of the first line that has a match.
+    id.split('\n').find_map(parse_lock_id_line)
+}
+
+fn parse_lock_id_line(line: &str) -> Option<ParsedLockId> {
+    let bytes = line.as_bytes();
+    // Group 1 is greedy: try the last `-` first.
+    for i in (0..bytes.len()).rev() {
+        if bytes[i] != b'-' || bytes.get(i + 1) != Some(&b'`') {
+            continue;
+        }
+        let g2_start = i + 2;
+        // Group 2 is greedy: try the last closing backtick first.
+        for j in (g2_start..bytes.len()).rev() {
+            if bytes[j] != b'`' {
+                continue;
+            }
+            // `.` matches exactly one character (never `\n`, absent here).
+            let Some(dot) = line[j + 1..].chars().next() else {
+                continue;
+            };
+            let open = j + 1 + dot.len_utf8();
+            if bytes.get(open) != Some(&b'`') {
+                continue;
+            }
+            let g3_start = open + 1;
+            // Group 3 is greedy and nothing follows its closing backtick, so
+            // it ends at the last backtick of the line, if any.
+            let Some(k) = line[g3_start..].rfind('`') else {
+                continue;
+            };
+            return Some(ParsedLockId {
+                task: line[..i].to_owned(),
+                schema: line[g2_start..j].to_owned(),
+                table: line[g3_start..g3_start + k].to_owned(),
+            });
+        }
+    }
+    None
+}
+
+fn hex_encode_into(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+/// Go's `hex.DecodeString`: either case is accepted; an invalid byte is
+/// reported before an odd length, with Go's messages.
+fn hex_decode(s: &[u8]) -> Result<Vec<u8>, String> {
+    fn nibble(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    if let Some(&bad) = s.iter().find(|b| nibble(**b).is_none()) {
+        return Err(go_invalid_byte(bad));
+    }
+    if s.len() % 2 == 1 {
+        return Err("encoding/hex: odd length hex string".to_owned());
+    }
+    Ok(s.chunks_exact(2)
+        .map(|pair| {
+            let hi = nibble(pair[0]).unwrap_or(0);
+            let lo = nibble(pair[1]).unwrap_or(0);
+            (hi << 4) | lo
+        })
+        .collect())
+}
+
+/// Go's `InvalidByteError` text: `%#U` of the byte as a rune, which quotes the
+/// character only when Go considers it printable.
+fn go_invalid_byte(b: u8) -> String {
+    let printable = matches!(b, 0x20..=0x7e | 0xa1..=0xff) && b != 0xad;
+    if printable {
+        format!(
+            "encoding/hex: invalid byte: U+{:04X} '{}'",
+            b,
+            char::from(b)
+        )
+    } else {
+        format!("encoding/hex: invalid byte: U+{b:04X}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

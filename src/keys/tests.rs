@@ -1,0 +1,294 @@
+use super::*;
+
+/// Encode `parts` as a full key, compare with `want`, and decode it back.
+fn check<const N: usize>(adapter: KeyAdapter<N>, parts: [&str; N], want: &str) {
+    let key = adapter.key(parts);
+    assert_eq!(key, want, "encode {parts:?}");
+    let decoded = adapter.decode(key.as_bytes()).expect("decode");
+    assert_eq!(decoded, parts.map(str::to_owned), "decode {want}");
+}
+
+#[test]
+fn full_keys_match_dm() {
+    // Fixtures from DM's common_test.go and etcd-layout.md.
+    check(
+        PESSIMISM_INFO,
+        ["test", "mysql-replica-01"],
+        "/dm-master/shardddl-pessimism/info/74657374/6d7973716c2d7265706c6963612d3031",
+    );
+    check(
+        PESSIMISM_OPERATION,
+        ["test", "mysql-replica-01"],
+        "/dm-master/shardddl-pessimism/operation/74657374/6d7973716c2d7265706c6963612d3031",
+    );
+    check(
+        OPTIMISM_INFO,
+        ["test", "mysql_replica_01", "target_db", "target_table"],
+        "/dm-master/shardddl-optimism/info/74657374/6d7973716c5f7265706c6963615f3031/7461726765745f6462/7461726765745f7461626c65",
+    );
+    check(
+        OPTIMISM_OPERATION,
+        ["t", "s", "d", "b"],
+        "/dm-master/shardddl-optimism/operation/74/73/64/62",
+    );
+    check(
+        OPTIMISM_SOURCE_TABLES,
+        ["t", "s"],
+        "/dm-master/shardddl-optimism/source-tables/74/73",
+    );
+    check(
+        OPTIMISM_DROPPED_COLUMNS,
+        ["test-`db`.`tbl`", "c", "s", "d", "b"],
+        "/dm-master/shardddl-optimism/dropped-columns/746573742d606462602e6074626c60/63/73/64/62",
+    );
+    check(
+        OPTIMISM_INIT_SCHEMA,
+        ["t", "d", "b"],
+        "/dm-master/shardddl-optimism/init-schema/74/64/62",
+    );
+    check(
+        UPSTREAM_SUBTASK,
+        ["mysql1", "test"],
+        "/dm-master/upstream/subtask/6d7973716c31/74657374",
+    );
+    // Unicode (DM's fixture, including the variation selector).
+    check(
+        UPSTREAM_SUBTASK,
+        ["mysql1", "中文1🀄️"],
+        "/dm-master/upstream/subtask/6d7973716c31/e4b8ade6968731f09f8084efb88f",
+    );
+    // `/` inside a name is hex, so it cannot split the key.
+    check(
+        PESSIMISM_INFO,
+        ["a/b", "mysql/01"],
+        "/dm-master/shardddl-pessimism/info/612f62/6d7973716c2f3031",
+    );
+}
+
+#[test]
+fn empty_parts_vanish_like_go_path_join() {
+    // DM joins with path.Join: an empty part leaves no `//` and no segment.
+    assert_eq!(
+        PESSIMISM_INFO.key(["", "s"]),
+        "/dm-master/shardddl-pessimism/info/73"
+    );
+    assert_eq!(
+        PESSIMISM_INFO.key(["t", ""]),
+        "/dm-master/shardddl-pessimism/info/74"
+    );
+    assert_eq!(
+        PESSIMISM_INFO.key(["", ""]),
+        "/dm-master/shardddl-pessimism/info"
+    );
+    assert_eq!(
+        PESSIMISM_INFO.prefix(&[""]),
+        "/dm-master/shardddl-pessimism/info/"
+    );
+    // ... and so such keys do not decode, exactly as in DM.
+    let err = PESSIMISM_INFO
+        .decode(PESSIMISM_INFO.key(["", "s"]).as_bytes())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        KeyError::WrongArity {
+            expected: 2,
+            found: 1,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn prefixes() {
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "/dm-master/shardddl-optimism/info/"),
+        (&["test"], "/dm-master/shardddl-optimism/info/74657374/"),
+        (&["t", "s"], "/dm-master/shardddl-optimism/info/74/73/"),
+        (
+            &["t", "s", "d"],
+            "/dm-master/shardddl-optimism/info/74/73/64/",
+        ),
+        // Deliberately unlike DM: a full part list still ends in `/`.
+        (
+            &["t", "s", "d", "b"],
+            "/dm-master/shardddl-optimism/info/74/73/64/62/",
+        ),
+    ];
+    for (parts, want) in cases {
+        assert_eq!(OPTIMISM_INFO.prefix(parts), *want, "{parts:?}");
+    }
+    assert_eq!(OPTIMISM_INFO.prefix(&[]), OPTIMISM_INFO.path());
+    assert_eq!(OPTIMISM_DROPPED_COLUMNS.arity(), 5);
+}
+
+#[test]
+fn prefix_of_one_source_does_not_cover_another() {
+    let one = OPTIMISM_SOURCE_TABLES.prefix(&["task", "mysql-1"]);
+    let ten = OPTIMISM_SOURCE_TABLES.key(["task", "mysql-10"]);
+    let one_full = OPTIMISM_SOURCE_TABLES.key(["task", "mysql-1"]);
+    // The hazard: the bare full key is a byte prefix of the other source's key.
+    assert!(ten.starts_with(&one_full));
+    // The `/`-terminated prefix is not.
+    assert!(!ten.starts_with(&one));
+    let info_1 = OPTIMISM_INFO.prefix(&["task", "mysql-1"]);
+    assert!(!OPTIMISM_INFO
+        .key(["task", "mysql-10", "d", "t"])
+        .starts_with(&info_1));
+    assert!(OPTIMISM_INFO
+        .key(["task", "mysql-1", "d", "t"])
+        .starts_with(&info_1));
+}
+
+#[test]
+fn decode_errors() {
+    let p = PESSIMISM_INFO;
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"/dm-master/other/74/73",
+            "fail to decode etcd key: the key /dm-master/other/74/73 is not under /dm-master/shardddl-pessimism/info/",
+        ),
+        (
+            b"",
+            "fail to decode etcd key: the key  is not under /dm-master/shardddl-pessimism/info/",
+        ),
+        (
+            b"/dm-master/shardddl-pessimism/info/74/",
+            "fail to decode etcd key: decoder is /dm-master/shardddl-pessimism/info/, the key is /dm-master/shardddl-pessimism/info/74/",
+        ),
+        (
+            b"/dm-master/shardddl-pessimism/info/74/73/75",
+            "fail to decode etcd key: decoder is /dm-master/shardddl-pessimism/info/, the key is /dm-master/shardddl-pessimism/info/74/73/75",
+        ),
+        (
+            b"/dm-master/shardddl-pessimism/info/7g/73",
+            "fail to decode etcd key: encoding/hex: invalid byte: U+0067 'g'",
+        ),
+        (
+            b"/dm-master/shardddl-pessimism/info/747/73",
+            "fail to decode etcd key: encoding/hex: odd length hex string",
+        ),
+        (
+            b"/dm-master/shardddl-pessimism/info/74/7\x01",
+            "fail to decode etcd key: encoding/hex: invalid byte: U+0001",
+        ),
+        (
+            b"/dm-master/shardddl-pessimism/info/ff/73",
+            "fail to decode etcd key: part 0 of the key /dm-master/shardddl-pessimism/info/ff/73 is not valid UTF-8",
+        ),
+    ];
+    for (key, want) in cases {
+        let err = p.decode(key).expect_err(want);
+        assert_eq!(err.to_string(), *want);
+        assert_eq!(err.code(), 11110);
+    }
+    // Like DM: one trailing `/` is ignored; uppercase hex is accepted.
+    assert_eq!(
+        p.decode(b"/dm-master/shardddl-pessimism/info/74/73/")
+            .unwrap(),
+        ["t".to_owned(), "s".to_owned()]
+    );
+    assert_eq!(
+        p.decode(b"/dm-master/shardddl-pessimism/info/4A/73")
+            .unwrap(),
+        ["J".to_owned(), "s".to_owned()]
+    );
+}
+
+#[test]
+fn key_space_namespaces_every_key() {
+    let ks = KeySpace::new("/t42");
+    assert_eq!(ks.namespace(), "/t42");
+    assert_eq!(
+        ks.key(&PESSIMISM_OPERATION, ["t", "s"]),
+        "/t42/dm-master/shardddl-pessimism/operation/74/73"
+    );
+    assert_eq!(
+        ks.prefix(&PESSIMISM_OPERATION, &["t"]),
+        "/t42/dm-master/shardddl-pessimism/operation/74/"
+    );
+    assert_eq!(
+        ks.path(&PESSIMISM_OPERATION),
+        "/t42/dm-master/shardddl-pessimism/operation/"
+    );
+    assert_eq!(ks.leader_prefix(), "/t42/dm-master/leader/");
+    assert_eq!(
+        ks.leader_key(0x694d7a2b1c3e5f01),
+        "/t42/dm-master/leader/694d7a2b1c3e5f01"
+    );
+    assert_eq!(ks.leader_key(-26), "/t42/dm-master/leader/-1a");
+    assert_eq!(ks.cluster_id_key(), "/t42/dm-cluster/id");
+    assert_eq!(
+        ks.decode(
+            &PESSIMISM_OPERATION,
+            b"/t42/dm-master/shardddl-pessimism/operation/74/73"
+        )
+        .unwrap(),
+        ["t".to_owned(), "s".to_owned()]
+    );
+    // A key of the default (empty) namespace is outside `/t42`.
+    let err = ks
+        .decode(
+            &PESSIMISM_OPERATION,
+            b"/dm-master/shardddl-pessimism/operation/74/73",
+        )
+        .unwrap_err();
+    assert!(matches!(err, KeyError::WrongPrefix { .. }), "{err}");
+    let err = ks
+        .decode(
+            &PESSIMISM_OPERATION,
+            b"/t42/dm-master/shardddl-pessimism/operation/74/",
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fail to decode etcd key: decoder is /t42/dm-master/shardddl-pessimism/operation/, the key is /t42/dm-master/shardddl-pessimism/operation/74/"
+    );
+
+    let dm = KeySpace::default();
+    assert_eq!(
+        dm.key(&PESSIMISM_INFO, ["t", "s"]),
+        PESSIMISM_INFO.key(["t", "s"])
+    );
+    assert_eq!(dm.leader_key(1), "/dm-master/leader/1");
+    assert_eq!(dm.cluster_id_key(), "/dm-cluster/id");
+}
+
+fn check_lock(id: &str, want: Option<(&str, &str, &str)>) {
+    let got = parse_lock_id(id);
+    let got = got
+        .as_ref()
+        .map(|p| (p.task.as_str(), p.schema.as_str(), p.table.as_str()));
+    assert_eq!(got, want, "{id:?}");
+}
+
+#[test]
+fn lock_ids() {
+    assert_eq!(lock_id("test", "db", "tbl"), "test-`db`.`tbl`");
+    // DM's utils test: backticks are doubled...
+    assert_eq!(lock_id("test", "d`b", "tb`l"), "test-`d``b`.`tb``l`");
+    assert_eq!(lock_id("", "", ""), "-``.``");
+    assert_eq!(lock_id("任务", "库", "表"), "任务-`库`.`表`");
+
+    check_lock("test-`db`.`tbl`", Some(("test", "db", "tbl")));
+    // ...and stay doubled when parsed back, as in DM.
+    check_lock("test-`d``b`.`tb``l`", Some(("test", "d``b", "tb``l")));
+    check_lock("invalid-lock-id", None);
+    check_lock("", None);
+    check_lock("-``.``", Some(("", "", "")));
+    check_lock("任务-`库`.`表`", Some(("任务", "库", "表")));
+    // Greedy group 1: the last `-`` wins.
+    check_lock("a-b-`x`.`y`", Some(("a-b", "x", "y")));
+    check_lock("t-`a-`b`.`c`", Some(("t-`a", "b", "c")));
+    // Greedy group 2 backtracks to the last `` `?` `` that still matches.
+    check_lock("t-`a`.`b`.`c`", Some(("t", "a`.`b", "c")));
+    // `.` is any one character, even a multi-byte one or a backtick.
+    check_lock("t-`a`é`b`", Some(("t", "a", "b")));
+    check_lock("t-`a```b`", Some(("t", "a", "b")));
+    // Unanchored: trailing text after the last backtick is ignored.
+    check_lock("t-`a`.`b`xyz", Some(("t", "a", "b")));
+    // `.` never matches `\n`: the match stays on one line, the first that has one.
+    check_lock("x\nt-`a`.`b`", Some(("t", "a", "b")));
+    check_lock("t-`a`.`b`\nu-`c`.`d`", Some(("t", "a", "b")));
+    check_lock("t-`a\n`.`b`", None);
+    check_lock("t-`a`\n`b`", None);
+}

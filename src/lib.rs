@@ -1,0 +1,22 @@
+//! dm-master: an etcd-backed shard-DDL coordinator that is wire-compatible
+//! with TiDB Data Migration's DM-master.
+//!
+//! Start with ARCHITECTURE.md. The public boundary used by the worker crate
+//! is `keys`, `etcd`, `gojson`, `pessimism::{info, operation, ops}`,
+//! `optimism::{info, operation, table, column}`, `task` and `proto`.
+
+pub mod config;
+pub mod coordinator;
+pub mod election;
+pub mod error;
+pub mod etcd;
+pub mod gojson;
+pub mod keys;
+pub mod metrics;
+pub mod optimism;
+pub mod pessimism;
+pub mod proto;
+pub mod server;
+pub mod task;
+
+pub use error::{Error, Result};

@@ -1,0 +1,162 @@
+//! Prometheus metrics with DM-master's names, labels and help texts, so
+//! existing DM dashboards and alerts keep working (see metrics.md).
+//!
+//! `Metrics` owns its registry (no process-global state), so several masters
+//! can live in one test process.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// `dm_master_ddl_state_number{type}` values.
+pub const DDL_STATE_UNSYNCED: &str = "Un-synced";
+pub const DDL_STATE_SYNCED: &str = "Synced";
+
+/// `dm_master_shard_ddl_error{type}` values (DM's exact strings).
+pub const ERR_INFO_PUT_SYNC_LOCK: &str = "InfoPut - SyncLockError";
+pub const ERR_INFO_PUT_HANDLE_LOCK: &str = "InfoPut - HandleLockError";
+pub const ERR_OPERATION_PUT_REMOVE_LOCK: &str = "OperationPut - RemoveLockError";
+pub const ERR_OPERATION_PUT_LOCK_UNSYNCED: &str = "OperationPut - LockUnSyncedError";
+pub const ERR_OPERATION_PUT_NON_OWNER_OP: &str = "OperationPut - PutNonOwnerOpError";
+/// Our addition: a value in etcd that did not decode (DM stops its whole
+/// watch loop on these; we report and skip, pessimism.md gap 5).
+pub const ERR_MALFORMED_VALUE: &str = "Watch - MalformedValueError";
+/// Our addition: an Info for a task with no subtask config (DM silently
+/// resolves such a lock, pessimism.md gap 10).
+pub const ERR_UNKNOWN_TASK: &str = "InfoPut - UnknownTaskError";
+
+/// Every metric the master exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Pending locks per task and state; kept equal to the leader's locks.
+    pub ddl_state_number: IntGaugeVec,
+    /// Shard-DDL errors per task and kind; never pre-created (a healthy run
+    /// has no series, which DM's tests rely on).
+    pub shard_ddl_error: IntCounterVec,
+    /// Times this master started leader components.
+    pub start_leader_counter: IntCounter,
+    /// Each coordinator's latest per-task counts, merged into
+    /// `ddl_state_number` (guarded by a std mutex: never held across await).
+    ddl_states_by_mode:
+        std::sync::Mutex<std::collections::HashMap<&'static str, Vec<(String, usize, usize)>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let ddl_state_number = IntGaugeVec::new(
+            Opts::new(
+                "ddl_state_number",
+                "number of pending DDL in different states, Un-synced (waiting all upstream), Synced (all upstream finished, waiting all downstream)",
+            )
+            .namespace("dm")
+            .subsystem("master"),
+            &["task", "type"],
+        )
+        .expect("valid metric definition");
+        let shard_ddl_error = IntCounterVec::new(
+            Opts::new(
+                "shard_ddl_error",
+                "number of shard DDL lock/operation error",
+            )
+            .namespace("dm")
+            .subsystem("master"),
+            &["task", "type"],
+        )
+        .expect("valid metric definition");
+        let start_leader_counter = IntCounter::with_opts(
+            Opts::new(
+                "start_leader_counter",
+                "number of this dm-master try to start leader components",
+            )
+            .namespace("dm")
+            .subsystem("master"),
+        )
+        .expect("valid metric definition");
+        for collector in [
+            Box::new(ddl_state_number.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(shard_ddl_error.clone()),
+            Box::new(start_leader_counter.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            ddl_state_number,
+            shard_ddl_error,
+            start_leader_counter,
+            ddl_states_by_mode: Default::default(),
+        }
+    }
+
+    /// Counts one shard-DDL error of `kind` for `task`.
+    pub fn report_ddl_error(&self, task: &str, kind: &str) {
+        self.shard_ddl_error.with_label_values(&[task, kind]).inc();
+    }
+
+    /// Replaces one coordinator's share of `ddl_state_number` with `counts`
+    /// (task → (un-synced, synced)). Coordinators call this after every
+    /// change, so the exported numbers are derived from lock state and stay
+    /// right across leader changes and lock removals; a task with no locks
+    /// loses its series (DM drops the series of the whole task on any lock
+    /// removal, metrics.md quirk, which under-reports the task's other locks).
+    pub fn set_ddl_states(&self, mode: &'static str, counts: Vec<(String, usize, usize)>) {
+        let mut by_mode = self
+            .ddl_states_by_mode
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_mode.insert(mode, counts);
+        let mut totals: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        for (task, unsynced, synced) in by_mode.values().flatten() {
+            let t = totals.entry(task.as_str()).or_default();
+            t.0 += unsynced;
+            t.1 += synced;
+        }
+        self.ddl_state_number.reset();
+        for (task, (unsynced, synced)) in totals {
+            if unsynced > 0 {
+                self.ddl_state_number
+                    .with_label_values(&[task, DDL_STATE_UNSYNCED])
+                    .set(unsynced as i64);
+            }
+            if synced > 0 {
+                self.ddl_state_number
+                    .with_label_values(&[task, DDL_STATE_SYNCED])
+                    .set(synced as i64);
+            }
+        }
+    }
+
+    /// Drops the leader-only series when this master stops leading (DM's
+    /// `OnRetireLeader`).
+    pub fn on_retire_leader(&self) {
+        self.ddl_states_by_mode
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        self.ddl_state_number.reset();
+        self.shard_ddl_error.reset();
+    }
+
+    /// The classic Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(error) = encoder.encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!(%error, "metrics encoding failed");
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}

@@ -1,0 +1,808 @@
+//! Keeper and coordinator decisions, table-driven through [`check`].
+//! Mirrors DM's `pessimism/keeper_test.go` (`TestLockKeeper`) and the
+//! in-memory side of `master/shardddl/pessimist_test.go`
+//! (`TestPessimist` cases 1-7, `TestSourceReEntrant`,
+//! `TestUnlockSourceMissBeforeSynced`, `TestUnlockSourceInterrupt`,
+//! `TestUnlockSourceOwnerRemoved`), plus the deliberate differences.
+
+use super::*;
+
+const C1: &str = "ALTER TABLE bar ADD COLUMN c1 INT";
+const C2: &str = "ALTER TABLE bar ADD COLUMN c2 INT";
+const S123: &[&str] = &["s1", "s2", "s3"];
+const S12: &[&str] = &["s1", "s2"];
+
+type Strs = &'static [&'static str];
+
+/// One event fed to the keeper. Locks are named by task and downstream
+/// table (schema `foo`).
+#[derive(Clone, Copy)]
+enum Ev {
+    /// `on_info(task, source, table, ddls, task_sources)`.
+    Info(&'static str, &'static str, &'static str, Strs, Strs),
+    /// `on_operation_done(task, table, source)`.
+    Done(&'static str, &'static str, &'static str),
+    /// `handle_lock(task, table, only_source)`.
+    Handle(&'static str, &'static str, Option<&'static str>),
+    /// `remove_lock(task, table)`.
+    Remove(&'static str, &'static str),
+    Clear,
+    /// `show_locks(task, sources)`, rendered as lock IDs.
+    Show(Option<&'static str>, Strs),
+    /// `prepare_unlock(task, table, replace_owner)`; keeps the plan.
+    Unlock(&'static str, &'static str, Option<&'static str>),
+    /// Polls the kept plan: owner done, skip ops, pending non-owners.
+    UnlockPoll,
+    RevertUnlock,
+    FinishUnlock,
+    /// `rebuild(infos, ops, task_sources)` replacing the keeper.
+    Rebuild(
+        &'static [RInfo],
+        &'static [ROp],
+        &'static [(&'static str, Strs)],
+    ),
+}
+
+/// (task, source, table, ddls)
+type RInfo = (&'static str, &'static str, &'static str, Strs);
+/// (task, table, source, exec, done)
+type ROp = (&'static str, &'static str, &'static str, bool, bool);
+
+/// DM `GenDDLLockID(task, "foo", table)`.
+fn lock_id(task: &str, table: &str) -> String {
+    format!("{task}-`foo`.`{}`", table.replace('`', "``"))
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn list(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
+fn change(c: Option<&StateChange>) -> String {
+    let side = |s: Option<SyncState>| match s {
+        None => "-",
+        Some(SyncState::Unsynced) => "U",
+        Some(SyncState::Synced) => "S",
+    };
+    match c {
+        None => String::new(),
+        Some(c) => format!(" {}:{}->{}", c.task, side(c.from), side(c.to)),
+    }
+}
+
+fn action(a: &LockAction) -> String {
+    let ops = |kind: &str, o: &OpsToPut| {
+        let ddls_ok = o.ddls == [C1] || o.ddls == [C2] || o.ddls == [C1, C2];
+        format!(
+            "{kind} {} {}{}{}",
+            o.lock_id,
+            list(&o.sources),
+            if o.skip_done { " skip_done" } else { "" },
+            if ddls_ok { "" } else { " BAD-DDLS" },
+        )
+    };
+    match a {
+        LockAction::None => "none".to_owned(),
+        LockAction::RemoveLock {
+            lock_id,
+            delete_ops_for,
+            ..
+        } => format!("remove {lock_id} {}", list(delete_ops_for)),
+        LockAction::PutOwnerOp(o) => {
+            assert!(o.exec, "owner op must be exec");
+            ops("exec", o)
+        }
+        LockAction::PutSkipOps(o) => {
+            assert!(!o.exec, "skip ops must not be exec");
+            ops("skip", o)
+        }
+    }
+}
+
+fn outcome(o: &TrySyncOutcome) -> String {
+    match o {
+        TrySyncOutcome::Progress {
+            synced,
+            remain,
+            created,
+            change: c,
+        } => format!(
+            "{} remain={remain}{}{}",
+            if *synced { "synced" } else { "unsynced" },
+            if *created { " created" } else { "" },
+            change(c.as_ref()),
+        ),
+        TrySyncOutcome::Mismatch(e) => format!("mismatch {}", e.code()),
+        TrySyncOutcome::UnknownTask => "unknown-task".to_owned(),
+        TrySyncOutcome::SourceNotInTask => "source-not-in-task".to_owned(),
+    }
+}
+
+fn error(e: &PessimismError) -> String {
+    format!("err {} {e}", e.code())
+}
+
+/// Every lock as `id owner=o ready=[..] wait=[..] done=[..]`.
+fn render(k: &LockKeeper) -> String {
+    let locks: Vec<String> = k
+        .locks()
+        .map(|l| {
+            let done: Vec<String> = l
+                .sources()
+                .filter(|s| l.is_done(s))
+                .map(str::to_owned)
+                .collect();
+            format!(
+                "{} owner={} ready={} wait={} done={}",
+                l.id(),
+                l.owner(),
+                list(&l.synced_sources()),
+                list(&l.unsynced_sources()),
+                list(&done),
+            )
+        })
+        .collect();
+    if locks.is_empty() {
+        "no locks".to_owned()
+    } else {
+        locks.join("; ")
+    }
+}
+
+fn plan_text(p: &RebuildPlan) -> String {
+    let mut parts = Vec::new();
+    for c in &p.changes {
+        parts.push(format!("gauge{}", change(Some(c))));
+    }
+    for i in &p.issues {
+        parts.push(match i {
+            RebuildIssue::Mismatch { task, source, .. } => format!("mismatch {task}/{source}"),
+            RebuildIssue::UnknownTask { task, source, .. } => {
+                format!("unknown-task {task}/{source}")
+            }
+            RebuildIssue::SourceNotInTask { task, source, .. } => {
+                format!("not-in-task {task}/{source}")
+            }
+            RebuildIssue::OrphanOperationKept(op) => {
+                format!("keep-orphan {}/{}", op.lock_id, op.source)
+            }
+        });
+    }
+    for o in &p.owners_restored {
+        parts.push(format!("owner {} {}->{}", o.lock_id, o.from, o.to));
+    }
+    for op in &p.delete_orphan_ops {
+        parts.push(format!("delete-orphan {}/{}", op.lock_id, op.source));
+    }
+    for a in &p.actions {
+        parts.push(action(a));
+    }
+    parts.join(", ")
+}
+
+/// Feeds `steps` to a fresh keeper; after each step compares
+/// `result | keeper state`.
+fn check(steps: &[(Ev, &str)]) {
+    let mut k = LockKeeper::new();
+    let mut plan: Option<UnlockPlan> = None;
+    for (i, (ev, want)) in steps.iter().enumerate() {
+        let result = match *ev {
+            Ev::Info(task, source, table, ddls, sources) => {
+                let d = k.on_info(
+                    &lock_id(task, table),
+                    task,
+                    source,
+                    &strings(ddls),
+                    &strings(sources),
+                );
+                format!("{} -> {}", outcome(&d.outcome), action(&d.action))
+            }
+            Ev::Done(task, table, source) => {
+                match k.on_operation_done(&lock_id(task, table), source) {
+                    DoneDecision::LockNotFound => "lock-not-found".to_owned(),
+                    DoneDecision::LockNotSynced => "lock-not-synced".to_owned(),
+                    DoneDecision::Resolved(a) => format!("resolved -> {}", action(&a)),
+                    DoneDecision::WaitMore => "wait-more".to_owned(),
+                    DoneDecision::OwnerDone(a) => format!("owner-done -> {}", action(&a)),
+                }
+            }
+            Ev::Handle(task, table, only) => action(&k.handle_lock(&lock_id(task, table), only)),
+            Ev::Remove(task, table) => match k.remove_lock(&lock_id(task, table)) {
+                Some(r) => format!("removed{}", change(Some(&r.change))),
+                None => "absent".to_owned(),
+            },
+            Ev::Clear => k.clear().iter().map(|c| change(Some(c))).collect(),
+            Ev::Show(task, sources) => {
+                let ids: Vec<String> = k
+                    .show_locks(task, &strings(sources))
+                    .into_iter()
+                    .map(|v| {
+                        assert_eq!(v.mode, "pessimistic");
+                        v.id
+                    })
+                    .collect();
+                list(&ids)
+            }
+            Ev::Unlock(task, table, replace) => {
+                let id = lock_id(task, table);
+                match k.prepare_unlock(&id, replace) {
+                    Ok(p) => {
+                        let text = format!(
+                            "owner={} synced={} unsynced={}{}",
+                            p.owner,
+                            list(&p.synced),
+                            list(&p.unsynced),
+                            change(p.change.as_ref()),
+                        );
+                        plan = Some(p);
+                        text
+                    }
+                    Err(e @ PessimismError::LockIsResolving { .. }) => {
+                        format!("{} -> {}", error(&e), action(&k.removal(&id)))
+                    }
+                    Err(e) => error(&e),
+                }
+            }
+            Ev::UnlockPoll => match &plan {
+                None => "no plan".to_owned(),
+                Some(p) => {
+                    let owner_op = action(&LockAction::PutOwnerOp(p.owner_op()));
+                    let skip = match k.unlock_skip_ops(p) {
+                        Some(o) => action(&LockAction::PutSkipOps(o)),
+                        None => "none".to_owned(),
+                    };
+                    format!(
+                        "owner_done={} owner_op={owner_op} skip={skip} pending={}",
+                        k.unlock_owner_done(p),
+                        list(&k.unlock_pending_non_owners(p)),
+                    )
+                }
+            },
+            Ev::RevertUnlock => match &plan {
+                None => "no plan".to_owned(),
+                Some(p) => format!("reverted{}", change(k.revert_unlock(p).as_ref())),
+            },
+            Ev::FinishUnlock => match plan.take() {
+                None => "no plan".to_owned(),
+                Some(p) => {
+                    let c = k.finish_unlock(&p);
+                    format!(
+                        "delete {} {}{}",
+                        c.lock_id,
+                        list(&c.sources),
+                        change(c.change.as_ref())
+                    )
+                }
+            },
+            Ev::Rebuild(infos, ops, task_sources) => {
+                let infos = infos
+                    .iter()
+                    .map(|(task, source, table, ddls)| InfoRecord {
+                        task: (*task).to_owned(),
+                        source: (*source).to_owned(),
+                        schema: "foo".to_owned(),
+                        table: (*table).to_owned(),
+                        ddls: strings(ddls),
+                        lock_id: lock_id(task, table),
+                    })
+                    .collect();
+                let ops = ops
+                    .iter()
+                    .map(|(task, table, source, exec, done)| OperationRecord {
+                        lock_id: lock_id(task, table),
+                        task: (*task).to_owned(),
+                        source: (*source).to_owned(),
+                        exec: *exec,
+                        done: *done,
+                    })
+                    .collect();
+                let lookup = |task: &str| {
+                    task_sources
+                        .iter()
+                        .find(|(t, _)| *t == task)
+                        .map(|(_, s)| strings(s))
+                        .unwrap_or_default()
+                };
+                let p = rebuild(infos, ops, lookup);
+                let text = plan_text(&p);
+                k = p.keeper;
+                text
+            }
+        };
+        let got = format!("{result} | {}", render(&k));
+        assert_eq!(got, *want, "step {i}");
+    }
+}
+
+#[test]
+fn dm_test_lock_keeper() {
+    check(&[
+        (
+            Ev::Info("task1", "s1", "bar", &[C1], S12),
+            "unsynced remain=1 created task1:-->U -> none | task1-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Info("task1", "s2", "bar", &[C1], S12),
+            "synced remain=0 task1:U->S -> exec task1-`foo`.`bar` [s1] skip_done | task1-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+        (
+            Ev::Info("task2", "s1", "bar", &[C1], &["s1"]),
+            "synced remain=0 created task2:-->S -> exec task2-`foo`.`bar` [s1] skip_done | task1-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]; task2-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
+        ),
+        (
+            Ev::Show(None, &[]),
+            "[task1-`foo`.`bar` task2-`foo`.`bar`] | task1-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]; task2-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
+        ),
+        (
+            Ev::Remove("task1", "bar"),
+            "removed task1:S->- | task2-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
+        ),
+        (
+            Ev::Remove("task1", "not-exists"),
+            "absent | task2-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
+        ),
+        (Ev::Clear, " task2:S->- | no locks"),
+    ]);
+}
+
+#[test]
+fn dm_test_pessimist_progress_in_memory() {
+    check(&[
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S12),
+            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+        // The owner finished: skip for the non-owner, no skip_done (as DM).
+        (
+            Ev::Done("t", "bar", "s1"),
+            "owner-done -> skip t-`foo`.`bar` [s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
+        ),
+        (
+            Ev::Done("t", "bar", "s2"),
+            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
+        ),
+        // The actor removes the lock once the Operations are deleted.
+        (Ev::Remove("t", "bar"), "removed t:S->- | no locks"),
+        (Ev::Show(None, &[]), "[] | no locks"),
+    ]);
+}
+
+#[test]
+fn dm_test_pessimist_restarts_via_rebuild() {
+    const TS: &[(&str, Strs)] = &[("t", S123)];
+    check(&[
+        // CASE 3: Infos of s1 and s2, no Operation: un-synced, owner s1.
+        (
+            Ev::Rebuild(&[("t", "s2", "bar", &[C1]), ("t", "s1", "bar", &[C1])], &[], TS),
+            "gauge t:-->U | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Show(None, &[]),
+            "[t-`foo`.`bar`] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Show(Some("t"), &["s3"]),
+            "[t-`foo`.`bar`] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Show(Some(""), &["s2", "s3"]),
+            "[t-`foo`.`bar`] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Show(Some("not-exist"), &[]),
+            "[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Show(None, &["not-exist"]),
+            "[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        // CASE 4: all Infos and a not-done exec Operation for s1.
+        (
+            Ev::Rebuild(
+                &[("t", "s3", "bar", &[C1]), ("t", "s1", "bar", &[C1]), ("t", "s2", "bar", &[C1])],
+                &[("t", "bar", "s1", true, false)],
+                TS,
+            ),
+            "gauge t:-->S, exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        // CASE 5: the owner is done (its Info is gone), so s2 now creates the
+        // lock and the exec Operation restores s1 as owner.
+        (
+            Ev::Rebuild(
+                &[("t", "s3", "bar", &[C1]), ("t", "s2", "bar", &[C1])],
+                &[
+                    ("t", "bar", "s1", true, true),
+                    ("t", "bar", "s2", false, false),
+                    ("t", "bar", "s3", false, false),
+                ],
+                TS,
+            ),
+            "gauge t:-->S, owner t-`foo`.`bar` s2->s1, skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+        ),
+        // CASE 6: owner and one non-owner done; only s3 is answered.
+        (
+            Ev::Rebuild(
+                &[("t", "s3", "bar", &[C1])],
+                &[
+                    ("t", "bar", "s1", true, true),
+                    ("t", "bar", "s2", false, true),
+                    ("t", "bar", "s3", false, false),
+                ],
+                TS,
+            ),
+            "gauge t:-->S, owner t-`foo`.`bar` s3->s1, skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+        ),
+        (
+            Ev::Done("t", "bar", "s3"),
+            "resolved -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
+        ),
+        // CASE 7: everything resolved and cleaned up.
+        (Ev::Rebuild(&[], &[], TS), " | no locks"),
+    ]);
+}
+
+#[test]
+fn dm_test_source_re_entrant() {
+    check(&[
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S123),
+            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S123),
+            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        // Re-PUT before the lock synced: nothing to answer yet.
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S123),
+            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Info("t", "s3", "bar", &[C1], S123),
+            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        // The owner re-PUTs after the lock synced: its exec Operation again.
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S123),
+            "synced remain=0 -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        (
+            Ev::Done("t", "bar", "s1"),
+            "owner-done -> skip t-`foo`.`bar` [s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+        ),
+        // A non-owner re-PUTs: only its own skip Operation, with skip_done.
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S123),
+            "synced remain=0 -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+        ),
+        (
+            Ev::Done("t", "bar", "s2"),
+            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+        ),
+        (
+            Ev::Info("t", "s3", "bar", &[C1], S123),
+            "synced remain=0 -> skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+        ),
+        // Without a source restriction only the non-owners still pending.
+        (
+            Ev::Handle("t", "bar", None),
+            "skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+        ),
+        // The owner's own re-PUT after its done gets nothing.
+        (
+            Ev::Handle("t", "bar", Some("s1")),
+            "none | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+        ),
+        (
+            Ev::Done("t", "bar", "s3"),
+            "resolved -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
+        ),
+        (
+            Ev::Info("t", "s3", "bar", &[C1], S123),
+            "synced remain=0 -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
+        ),
+    ]);
+}
+
+#[test]
+fn info_edge_cases() {
+    check(&[
+        // gap 10: a task without sources gets no lock.
+        (Ev::Info("t", "s1", "bar", &[C1], &[]), "unknown-task -> none | no locks"),
+        // gap 9: a source outside the task neither creates nor joins.
+        (Ev::Info("t", "x", "bar", &[C1], S12), "source-not-in-task -> none | no locks"),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s2 ready=[s2] wait=[s1] done=[]",
+        ),
+        (
+            Ev::Info("t", "x", "bar", &[C1], S12),
+            "source-not-in-task -> none | t-`foo`.`bar` owner=s2 ready=[s2] wait=[s1] done=[]",
+        ),
+        // Mismatch: nothing changes.
+        (
+            Ev::Info("t", "s1", "bar", &[C2], S12),
+            "mismatch 38016 -> none | t-`foo`.`bar` owner=s2 ready=[s2] wait=[s1] done=[]",
+        ),
+        // A source still in the lock counts even after leaving the task, and
+        // an existing lock works on with an empty task list.
+        (
+            Ev::Info("t", "s1", "bar", &[C1], &[]),
+            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s2 ready=[s1 s2] wait=[] done=[]",
+        ),
+        // Backticks in the table are doubled in the lock ID.
+        (
+            Ev::Info("t", "s1", "b`r", &[C1], &["s1"]),
+            "synced remain=0 created t:-->S -> exec t-`foo`.`b``r` [s1] skip_done | t-`foo`.`b``r` owner=s1 ready=[s1] wait=[] done=[]; t-`foo`.`bar` owner=s2 ready=[s1 s2] wait=[] done=[]",
+        ),
+    ]);
+}
+
+#[test]
+fn done_and_handle_edge_cases() {
+    check(&[
+        (Ev::Done("t", "bar", "s1"), "lock-not-found | no locks"),
+        (Ev::Handle("t", "bar", None), "none | no locks"),
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Done("t", "bar", "s1"),
+            "lock-not-synced | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Handle("t", "bar", None),
+            "none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S12),
+            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+        // A non-owner done first (e.g. after an unlock with another owner).
+        (
+            Ev::Done("t", "bar", "s2"),
+            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s2]",
+        ),
+        // Done of a source outside the lock is not recorded.
+        (
+            Ev::Done("t", "bar", "x"),
+            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s2]",
+        ),
+        (
+            Ev::Done("t", "bar", "s1"),
+            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
+        ),
+    ]);
+}
+
+#[test]
+fn dm_test_unlock_source_miss_before_synced() {
+    check(&[
+        (Ev::Unlock("t", "bar", None), "err 38019 lock with ID t-`foo`.`bar` not found | no locks"),
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S123),
+            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S123),
+            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Unlock("t", "bar", None),
+            "owner=s1 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        (
+            Ev::UnlockPoll,
+            "owner_done=false owner_op=exec t-`foo`.`bar` [s1] skip_done skip=skip t-`foo`.`bar` [s2] skip_done pending=[s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        // The owner did not finish in time: revert.
+        (
+            Ev::RevertUnlock,
+            "reverted t:S->U | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Unlock("t", "bar", Some("")),
+            "owner=s1 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        // The automatic fan-out after the owner's done (as DM, it reaches the
+        // un-synced s3 too).
+        (
+            Ev::Done("t", "bar", "s1"),
+            "owner-done -> skip t-`foo`.`bar` [s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+        ),
+        (
+            Ev::Done("t", "bar", "s2"),
+            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+        ),
+        (
+            Ev::UnlockPoll,
+            "owner_done=true owner_op=exec t-`foo`.`bar` [s1] skip_done skip=none pending=[] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+        ),
+        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2 s3] t:S->- | no locks"),
+    ]);
+}
+
+#[test]
+fn dm_test_unlock_source_owner_removed() {
+    check(&[
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S123),
+            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S123),
+            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Unlock("t", "bar", Some("s3")),
+            "err 38022 owner s3 is not waiting for a lock, but sources [s1 s2] are waiting for the lock | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        (
+            Ev::Unlock("t", "bar", Some("s2")),
+            "owner=s2 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        (
+            Ev::UnlockPoll,
+            "owner_done=false owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+        ),
+        // The replacement owner is not the lock's owner: no fan-out.
+        (
+            Ev::Done("t", "bar", "s2"),
+            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
+        ),
+        (
+            Ev::UnlockPoll,
+            "owner_done=true owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
+        ),
+        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2 s3] t:S->- | no locks"),
+    ]);
+}
+
+#[test]
+fn dm_test_unlock_source_interrupt_and_resolved() {
+    check(&[
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S12),
+            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+        // Forcing an already synced lock moves no metric.
+        (
+            Ev::Unlock("t", "bar", None),
+            "owner=s1 synced=[s1 s2] unsynced=[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+        // Force-remove without the owner's done (CASE 1 of DM's test).
+        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2] t:S->- | no locks"),
+        (
+            Ev::Info("t", "s1", "bar", &[C1], &["s1"]),
+            "synced remain=0 created t:-->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
+        ),
+        (
+            Ev::Done("t", "bar", "s1"),
+            "resolved -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+        ),
+        (
+            Ev::Unlock("t", "bar", None),
+            "err 38020 the lock t-`foo`.`bar` has been resolved before -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+        ),
+        // A plan whose lock vanished (resolved meanwhile) reports done.
+        (
+            Ev::Info("t", "s2", "baz", &[C1], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s2] wait=[s1] done=[]",
+        ),
+        (
+            Ev::Unlock("t", "baz", None),
+            "owner=s2 synced=[s2] unsynced=[s1] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s1 s2] wait=[] done=[]",
+        ),
+        (
+            Ev::Remove("t", "baz"),
+            "removed t:S->- | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+        ),
+        (
+            Ev::UnlockPoll,
+            "owner_done=true owner_op=exec t-`foo`.`baz` [s2] skip_done skip=none pending=[] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+        ),
+        (
+            Ev::FinishUnlock,
+            "delete t-`foo`.`baz` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+        ),
+    ]);
+}
+
+#[test]
+fn rebuild_goes_on_after_mismatch_and_handles_orphans() {
+    const TS: &[(&str, Strs)] = &[("t1", S12), ("t2", S12), ("t3", S12)];
+    check(&[
+        // gap 6: t1 mismatches (s2), t2 still rebuilds and is answered, and
+        // t1's Operation still restores its owner.
+        (
+            Ev::Rebuild(
+                &[
+                    ("t2", "s2", "bar", &[C1]),
+                    ("t1", "s2", "bar", &[C2]),
+                    ("t1", "s1", "bar", &[C1]),
+                    ("t2", "s1", "bar", &[C1]),
+                ],
+                &[("t2", "bar", "s2", true, false)],
+                TS,
+            ),
+            "gauge t1:-->U, gauge t2:-->S, mismatch t1/s2, owner t2-`foo`.`bar` s1->s2, exec t2-`foo`.`bar` [s2] skip_done | t1-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]; t2-`foo`.`bar` owner=s2 ready=[s1 s2] wait=[] done=[]",
+        ),
+        // gap 7: done Operations of a vanished lock are deleted; a not-done
+        // one is kept; a done one whose lock still has an Info is kept.
+        (
+            Ev::Rebuild(
+                &[("t9", "s1", "qux", &[C1]), ("t3", "x", "bar", &[C1])],
+                &[
+                    ("t1", "bar", "s1", true, true),
+                    ("t1", "bar", "s2", false, true),
+                    ("t2", "bar", "s1", false, false),
+                    ("t9", "qux", "s2", false, true),
+                    ("t3", "bar", "s1", true, true),
+                ],
+                TS,
+            ),
+            "not-in-task t3/x, unknown-task t9/s1, keep-orphan t2-`foo`.`bar`/s1, keep-orphan t3-`foo`.`bar`/s1, keep-orphan t9-`foo`.`qux`/s2, delete-orphan t1-`foo`.`bar`/s1, delete-orphan t1-`foo`.`bar`/s2 | no locks",
+        ),
+        // An Operation of a source that has left the task restores its
+        // membership; the lock waits for it.
+        (
+            Ev::Rebuild(
+                &[("t1", "s1", "bar", &[C1]), ("t1", "s2", "bar", &[C1])],
+                &[("t1", "bar", "s0", true, true), ("t1", "bar", "s1", false, false)],
+                TS,
+            ),
+            "gauge t1:-->S, owner t1-`foo`.`bar` s1->s0, skip t1-`foo`.`bar` [s1 s2] skip_done | t1-`foo`.`bar` owner=s0 ready=[s0 s1 s2] wait=[] done=[s0]",
+        ),
+        // A resolved lock found at rebuild is removed.
+        (
+            Ev::Rebuild(
+                &[("t1", "s1", "bar", &[C1])],
+                &[("t1", "bar", "s1", true, true), ("t1", "bar", "s2", false, true)],
+                TS,
+            ),
+            "gauge t1:-->S, remove t1-`foo`.`bar` [s1 s2] | t1-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
+        ),
+    ]);
+}
+
+#[test]
+fn error_codes_and_messages() {
+    let cases: Vec<(PessimismError, &str)> = vec![
+        (PessimismError::PessimistNotStarted, "err 38046 the shardddl pessimist has not started"),
+        (
+            unlock_result(Some("w".into()), None, &[]).unwrap_err(),
+            "err 38025 DDL lock fail to wait for non-owner sources to skip the shard DDL owner ExecuteDDL successfully, so DDL lock removed. but some dm-workers ExecuteDDL fail, you should to handle dm-worker directly, RawCause: w",
+        ),
+        (
+            unlock_result(None, Some("d".into()), &[]).unwrap_err(),
+            "err 38025 DDL lock fail to delete shard DDL infos and operations owner ExecuteDDL successfully, so DDL lock removed. but some dm-workers ExecuteDDL fail, you should to handle dm-worker directly, RawCause: d",
+        ),
+        (
+            unlock_result(Some("w".into()), Some("d".into()), &strings(&["s3"])).unwrap_err(),
+            "err 38025 fail to wait for non-owner sources [s3] to skip the shard DDL and delete shard DDL infos and operations, d, RawCause: w",
+        ),
+        (
+            PessimismError::OwnerExecDdl {
+                owner: "s1".into(),
+                lock_id: "t-`foo`.`bar`".into(),
+            },
+            "err 38024 the owner s1 of the lock t-`foo`.`bar` has not done the operation",
+        ),
+    ];
+    for (e, want) in cases {
+        assert_eq!(error(&e), want);
+    }
+    assert_eq!(unlock_result(None, None, &[]), Ok(()));
+}

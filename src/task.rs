@@ -1,0 +1,241 @@
+//! The task registry: which sources take part in each task, and in which
+//! shard mode, read from DM's subtask configs under
+//! `/dm-master/upstream/subtask/<source>/<task>` (TOML values written by
+//! DM-master's scheduler or by our `dmctl start-task`).
+//!
+//! PURE: no async, no I/O; the coordinators feed it etcd events.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use crate::keys::{KeySpace, UPSTREAM_SUBTASK};
+
+/// DM's `shard-mode` of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShardMode {
+    /// Not a sharding task: no coordination.
+    None,
+    Pessimistic,
+    Optimistic,
+}
+
+impl ShardMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShardMode::None => "",
+            ShardMode::Pessimistic => "pessimistic",
+            ShardMode::Optimistic => "optimistic",
+        }
+    }
+}
+
+/// One routing rule of a subtask (DM's table-router `TableRule`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct RouteRule {
+    #[serde(rename = "schema-pattern")]
+    pub schema_pattern: String,
+    #[serde(rename = "table-pattern")]
+    pub table_pattern: String,
+    #[serde(rename = "target-schema")]
+    pub target_schema: String,
+    #[serde(rename = "target-table")]
+    pub target_table: String,
+}
+
+/// The part of DM's `SubTaskConfig` the coordinator needs. Every other key
+/// of the TOML is ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct SubTaskConfig {
+    pub name: String,
+    #[serde(rename = "source-id")]
+    pub source_id: String,
+    #[serde(rename = "is-sharding")]
+    pub is_sharding: bool,
+    #[serde(rename = "shard-mode")]
+    pub shard_mode: String,
+    #[serde(rename = "route-rules")]
+    pub route_rules: Vec<RouteRule>,
+}
+
+impl SubTaskConfig {
+    /// Parses a subtask config TOML value.
+    pub fn parse(toml_text: &str) -> Result<SubTaskConfig, String> {
+        let cfg: SubTaskConfig = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+        if cfg.name.is_empty() {
+            return Err("task name is empty".into());
+        }
+        if cfg.source_id.is_empty() {
+            return Err("source-id is empty".into());
+        }
+        cfg.mode()?;
+        Ok(cfg)
+    }
+
+    /// The effective shard mode, as DM's `Adjust` computes it: an empty
+    /// `shard-mode` with `is-sharding = true` means pessimistic.
+    pub fn mode(&self) -> Result<ShardMode, String> {
+        match self.shard_mode.as_str() {
+            "" if self.is_sharding => Ok(ShardMode::Pessimistic),
+            "" => Ok(ShardMode::None),
+            "pessimistic" => Ok(ShardMode::Pessimistic),
+            "optimistic" => Ok(ShardMode::Optimistic),
+            other => Err(format!("shard mode {other} not supported")),
+        }
+    }
+
+    /// A minimal TOML for this config, in the shape DM writes (used by our
+    /// `dmctl start-task` and by tests).
+    pub fn to_toml(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(out, "is-sharding = {}", self.is_sharding);
+        let _ = writeln!(out, "shard-mode = {}", toml_string(&self.shard_mode));
+        let _ = writeln!(out, "name = {}", toml_string(&self.name));
+        let _ = writeln!(out, "source-id = {}", toml_string(&self.source_id));
+        for r in &self.route_rules {
+            let _ = writeln!(out, "\n[[route-rules]]");
+            let _ = writeln!(out, "  schema-pattern = {}", toml_string(&r.schema_pattern));
+            let _ = writeln!(out, "  table-pattern = {}", toml_string(&r.table_pattern));
+            let _ = writeln!(out, "  target-schema = {}", toml_string(&r.target_schema));
+            let _ = writeln!(out, "  target-table = {}", toml_string(&r.target_table));
+        }
+        out
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A subtask as the registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubTask {
+    pub task: String,
+    pub source: String,
+    pub mode: ShardMode,
+    pub routes: Vec<RouteRule>,
+}
+
+/// What changed in the registry after an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryChange {
+    /// The sources of this task changed.
+    Task(String),
+    /// Nothing the coordinators care about.
+    None,
+}
+
+/// task → source → subtask, built from the subtask configs in etcd.
+#[derive(Debug, Default, Clone)]
+pub struct TaskRegistry {
+    by_task: BTreeMap<String, BTreeMap<String, SubTask>>,
+    /// etcd key → (task, source), so a DELETE (which carries only the key)
+    /// removes the right entry.
+    by_key: HashMap<Vec<u8>, (String, String)>,
+}
+
+impl TaskRegistry {
+    pub fn new() -> TaskRegistry {
+        TaskRegistry::default()
+    }
+
+    /// Applies a PUT of a subtask config. A value that does not parse
+    /// leaves the registry unchanged and is returned as an error for the
+    /// caller to report (never a panic, never a silent drop).
+    pub fn apply_put(
+        &mut self,
+        space: &KeySpace,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<RegistryChange, String> {
+        // The key must be a well-formed subtask key; its (source, task) parts
+        // are redundant with the config's own fields, which DM trusts.
+        space
+            .decode(&UPSTREAM_SUBTASK, key)
+            .map_err(|e| e.to_string())?;
+        let text = std::str::from_utf8(value).map_err(|e| e.to_string())?;
+        let cfg = SubTaskConfig::parse(text)?;
+        let mode = cfg.mode()?;
+        let change = RegistryChange::Task(cfg.name.clone());
+        if let Some((old_task, old_source)) = self.by_key.get(key).cloned() {
+            self.remove(&old_task, &old_source);
+        }
+        self.by_key
+            .insert(key.to_vec(), (cfg.name.clone(), cfg.source_id.clone()));
+        self.by_task.entry(cfg.name.clone()).or_default().insert(
+            cfg.source_id.clone(),
+            SubTask {
+                task: cfg.name,
+                source: cfg.source_id,
+                mode,
+                routes: cfg.route_rules,
+            },
+        );
+        Ok(change)
+    }
+
+    /// Applies a DELETE of a subtask config key.
+    pub fn apply_delete(&mut self, key: &[u8]) -> RegistryChange {
+        match self.by_key.remove(key) {
+            Some((task, source)) => {
+                self.remove(&task, &source);
+                RegistryChange::Task(task)
+            }
+            None => RegistryChange::None,
+        }
+    }
+
+    fn remove(&mut self, task: &str, source: &str) {
+        if let Some(sources) = self.by_task.get_mut(task) {
+            sources.remove(source);
+            if sources.is_empty() {
+                self.by_task.remove(task);
+            }
+        }
+    }
+
+    /// Forgets everything (before applying a resynced snapshot).
+    pub fn clear(&mut self) {
+        self.by_task.clear();
+        self.by_key.clear();
+    }
+
+    /// Source IDs of a task, sorted; empty for an unknown task.
+    pub fn sources(&self, task: &str) -> Vec<String> {
+        self.by_task
+            .get(task)
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The task's shard mode: optimistic if any subtask says so (DM's server
+    /// checks "any subtask optimistic"), `None` for an unknown task.
+    pub fn mode(&self, task: &str) -> Option<ShardMode> {
+        let subtasks = self.by_task.get(task)?;
+        if subtasks.values().any(|s| s.mode == ShardMode::Optimistic) {
+            Some(ShardMode::Optimistic)
+        } else if subtasks.values().any(|s| s.mode == ShardMode::Pessimistic) {
+            Some(ShardMode::Pessimistic)
+        } else {
+            Some(ShardMode::None)
+        }
+    }
+
+    pub fn contains(&self, task: &str) -> bool {
+        self.by_task.contains_key(task)
+    }
+
+    pub fn subtask(&self, task: &str, source: &str) -> Option<&SubTask> {
+        self.by_task.get(task)?.get(source)
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = &str> {
+        self.by_task.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+use super::*;
+
+const DM_SUBTASK: &str = r#"is-sharding = true
+shard-mode = ""
+strict-optimistic-shard-mode = false
+online-ddl = false
+shadow-table-rules = ["^_(.+)_(?:new|gho)$"]
+name = "test"
+mode = "all"
+source-id = "mysql-replica-01"
+server-id = 429523137
+flavor = "mysql"
+meta-schema = "dm_meta"
+timezone = ""
+
+[from]
+  host = "127.0.0.1"
+  port = 3306
+  user = "root"
+  password = ""
+
+[to]
+  host = "127.0.0.1"
+  port = 4000
+
+[[route-rules]]
+  schema-pattern = "shard_db_*"
+  table-pattern = "shard_table_*"
+  target-schema = "shard_db"
+  target-table = "shard_table"
+"#;
+
+fn key(space: &KeySpace, source: &str, task: &str) -> Vec<u8> {
+    space.key(&UPSTREAM_SUBTASK, [source, task]).into_bytes()
+}
+
+fn check(toml_text: &str, expected: Result<(&str, &str, ShardMode), &str>) {
+    match (SubTaskConfig::parse(toml_text), expected) {
+        (Ok(cfg), Ok((task, source, mode))) => {
+            assert_eq!(cfg.name, task);
+            assert_eq!(cfg.source_id, source);
+            assert_eq!(cfg.mode(), Ok(mode));
+        }
+        (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{e} lacks {fragment}"),
+        (got, want) => panic!("got {got:?}, want {want:?}"),
+    }
+}
+
+#[test]
+fn parses_subtask_configs_like_dm() {
+    check(
+        DM_SUBTASK,
+        Ok(("test", "mysql-replica-01", ShardMode::Pessimistic)),
+    );
+    check(
+        "name = \"t\"\nsource-id = \"s\"\nshard-mode = \"optimistic\"\n",
+        Ok(("t", "s", ShardMode::Optimistic)),
+    );
+    check(
+        "name = \"t\"\nsource-id = \"s\"\n",
+        Ok(("t", "s", ShardMode::None)),
+    );
+    check(
+        "name = \"t\"\nsource-id = \"s\"\nshard-mode = \"eventual\"\n",
+        Err("not supported"),
+    );
+    check("source-id = \"s\"\n", Err("task name is empty"));
+    check("name = \"t\"\n", Err("source-id is empty"));
+    check("name = [", Err(""));
+}
+
+#[test]
+fn routes_are_read() {
+    let cfg = SubTaskConfig::parse(DM_SUBTASK).unwrap();
+    assert_eq!(
+        cfg.route_rules,
+        vec![RouteRule {
+            schema_pattern: "shard_db_*".into(),
+            table_pattern: "shard_table_*".into(),
+            target_schema: "shard_db".into(),
+            target_table: "shard_table".into(),
+        }]
+    );
+    // Our writer's output parses back to the same config.
+    assert_eq!(SubTaskConfig::parse(&cfg.to_toml()).unwrap(), cfg);
+}
+
+#[test]
+fn registry_tracks_puts_and_deletes() {
+    let space = KeySpace::default();
+    let mut reg = TaskRegistry::new();
+    let mk = |source: &str, mode: &str| {
+        SubTaskConfig {
+            name: "task\"1".into(),
+            source_id: source.into(),
+            is_sharding: true,
+            shard_mode: mode.into(),
+            route_rules: vec![],
+        }
+        .to_toml()
+    };
+    let k1 = key(&space, "mysql-1", "task\"1");
+    let k10 = key(&space, "mysql-10", "task\"1");
+    assert_eq!(
+        reg.apply_put(&space, &k1, mk("mysql-1", "pessimistic").as_bytes()),
+        Ok(RegistryChange::Task("task\"1".into()))
+    );
+    reg.apply_put(&space, &k10, mk("mysql-10", "pessimistic").as_bytes())
+        .unwrap();
+    assert_eq!(reg.sources("task\"1"), vec!["mysql-1", "mysql-10"]);
+    assert_eq!(reg.mode("task\"1"), Some(ShardMode::Pessimistic));
+    // Any optimistic subtask makes the task optimistic, as in DM's server.
+    reg.apply_put(&space, &k10, mk("mysql-10", "optimistic").as_bytes())
+        .unwrap();
+    assert_eq!(reg.mode("task\"1"), Some(ShardMode::Optimistic));
+    assert_eq!(
+        reg.apply_delete(&k1),
+        RegistryChange::Task("task\"1".into())
+    );
+    assert_eq!(reg.sources("task\"1"), vec!["mysql-10"]);
+    assert_eq!(reg.apply_delete(&k1), RegistryChange::None);
+    assert_eq!(
+        reg.apply_delete(&k10),
+        RegistryChange::Task("task\"1".into())
+    );
+    assert!(!reg.contains("task\"1"));
+    assert_eq!(reg.mode("task\"1"), None);
+}
+
+#[test]
+fn bad_values_leave_the_registry_unchanged() {
+    let space = KeySpace::default();
+    let mut reg = TaskRegistry::new();
+    let k = key(&space, "s", "t");
+    assert!(reg.apply_put(&space, &k, b"name = [").is_err());
+    assert!(reg.apply_put(&space, &k, &[0xff, 0xfe]).is_err());
+    assert!(reg
+        .apply_put(
+            &space,
+            b"/dm-master/upstream/subtask/zz",
+            b"name=\"t\"\nsource-id=\"s\""
+        )
+        .is_err());
+    assert_eq!(reg.tasks().count(), 0);
+}

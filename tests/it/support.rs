@@ -1,0 +1,218 @@
+//! Test support: a real etcd process per test binary (or per test when a test
+//! needs to restart or compact it), unique key namespaces, and polling helpers.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use dm_master::etcd::{Etcd, EtcdOptions};
+use dm_master::keys::KeySpace;
+
+/// A real `etcd` process on loopback ports with its own data directory.
+///
+/// The process runs under a tiny shell guard that kills it when this test
+/// binary's end of a pipe closes, so even a shared server (never dropped)
+/// does not outlive the tests.
+pub struct EtcdServer {
+    guard: Child,
+    etcd_pid: u32,
+    pub endpoint: String,
+    client_port: u16,
+    peer_port: u16,
+    data_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn etcd_binary() -> String {
+    std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+impl EtcdServer {
+    /// Starts a fresh etcd and waits until it answers. Panics with install
+    /// instructions when the binary is missing: tests never skip silently.
+    pub fn start() -> EtcdServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("etcd");
+        let (client_port, peer_port) = (free_port(), free_port());
+        let (guard, etcd_pid) = spawn_guarded(&data_dir, client_port, peer_port);
+        let server = EtcdServer {
+            guard,
+            etcd_pid,
+            endpoint: format!("http://127.0.0.1:{client_port}"),
+            client_port,
+            peer_port,
+            data_dir,
+            _dir: dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// The one etcd shared by tests that only need their own key namespace.
+    pub fn shared() -> &'static EtcdServer {
+        static SHARED: OnceLock<EtcdServer> = OnceLock::new();
+        SHARED.get_or_init(EtcdServer::start)
+    }
+
+    /// Kills the process (SIGKILL by PID), keeping the data directory.
+    pub fn kill(&mut self) {
+        if self.etcd_pid != 0 {
+            let _ = Command::new("kill")
+                .args(["-9", &self.etcd_pid.to_string()])
+                .status();
+        }
+        let _ = self.guard.kill();
+        let _ = self.guard.wait();
+        self.etcd_pid = 0;
+    }
+
+    /// Starts etcd again on the same ports and data (an etcd restart).
+    pub fn restart(&mut self) {
+        self.kill();
+        let (guard, pid) = spawn_guarded(&self.data_dir, self.client_port, self.peer_port);
+        self.guard = guard;
+        self.etcd_pid = pid;
+        self.wait_ready();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.etcd_pid
+    }
+
+    /// Waits for etcd's own `/health` to say true (plain HTTP/1, so this
+    /// works inside or outside an async runtime).
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if health_ok(self.client_port) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd at {} did not become ready within 20 s",
+                self.endpoint
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub async fn client(&self) -> Etcd {
+        Etcd::connect(&[self.endpoint.clone()], EtcdOptions::default())
+            .await
+            .expect("etcd client")
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn health_ok(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body.contains("\"health\":\"true\"")
+}
+
+/// Spawns `etcd` under `sh`, which prints etcd's PID, then waits for its
+/// stdin to close (this process exiting) and kills etcd.
+fn spawn_guarded(data_dir: &std::path::Path, client_port: u16, peer_port: u16) -> (Child, u32) {
+    let bin = etcd_binary();
+    let which = Command::new("sh")
+        .args(["-c", &format!("command -v {bin}")])
+        .output();
+    if !matches!(which, Ok(ref o) if o.status.success()) {
+        panic!(
+            "the `etcd` binary was not found (looked for `{bin}`). Install it with \
+             `sudo apt-get install -y etcd-server` or point ETCD_BIN at an etcd binary."
+        );
+    }
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let script = r#"bin="$1"; shift; "$bin" "$@" >"$LOG" 2>&1 & pid=$!; echo "$pid"; cat >/dev/null; kill -9 "$pid" 2>/dev/null"#;
+    let log = data_dir.with_extension("log");
+    let mut guard = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("etcd-guard")
+        .arg(&bin)
+        .args([
+            "--name",
+            "it",
+            "--data-dir",
+            &data_dir.display().to_string(),
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--initial-cluster",
+            &format!("it={peer}"),
+            "--logger",
+            "zap",
+        ])
+        .env("LOG", &log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn etcd guard");
+    let stdout = guard.stdout.take().expect("guard stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read etcd pid");
+    let pid = line.trim().parse().expect("etcd pid");
+    (guard, pid)
+}
+
+/// A key namespace no other test uses, so tests can share one etcd.
+pub fn unique_space(name: &str) -> KeySpace {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    KeySpace::new(format!("/it-{}-{name}-{n}", std::process::id()))
+}
+
+/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
