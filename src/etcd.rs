@@ -155,9 +155,15 @@ impl Etcd {
     /// Large prefixes are read in pages pinned to the first page's revision,
     /// so the result is one consistent snapshot whatever its size.
     pub async fn get_prefix(&self, prefix: &str) -> Result<WithRevision<Vec<KeyValue>>> {
-        let end = prefix_end(prefix.as_bytes());
+        self.get_range(prefix.as_bytes(), &prefix_end(prefix.as_bytes()))
+            .await
+    }
+
+    /// Reads every key in `[start, end)` at one revision, in key order.
+    pub async fn get_range(&self, start: &[u8], end: &[u8]) -> Result<WithRevision<Vec<KeyValue>>> {
+        let end = end.to_vec();
         let mut kv = self.client.kv_client();
-        let mut from = prefix.as_bytes().to_vec();
+        let mut from = start.to_vec();
         let mut out = Vec::new();
         let mut revision = 0;
         loop {

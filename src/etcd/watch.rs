@@ -59,10 +59,13 @@ enum State {
     Watching { next_revision: i64 },
 }
 
-/// Watches one prefix and feeds a bounded channel.
+/// Watches one prefix (or one exact key) and feeds a bounded channel.
 pub struct Watcher {
     etcd: Etcd,
+    /// Start of the watched range; also the name used in logs.
     prefix: String,
+    /// End of the watched range (exclusive).
+    range_end: Vec<u8>,
     state: State,
     backoff: Backoff,
 }
@@ -70,9 +73,11 @@ pub struct Watcher {
 impl Watcher {
     /// A watcher that first emits a snapshot of the prefix, then its changes.
     pub fn new(etcd: Etcd, prefix: impl Into<String>) -> Watcher {
+        let prefix = prefix.into();
         Watcher {
             etcd,
-            prefix: prefix.into(),
+            range_end: prefix_end(prefix.as_bytes()),
+            prefix,
             state: State::Resync,
             backoff: Backoff::for_watch(),
         }
@@ -81,9 +86,29 @@ impl Watcher {
     /// A watcher that reports exactly the changes after `revision` (the
     /// owner already holds a snapshot read at `revision`).
     pub fn after(etcd: Etcd, prefix: impl Into<String>, revision: i64) -> Watcher {
+        let prefix = prefix.into();
         Watcher {
             etcd,
-            prefix: prefix.into(),
+            range_end: prefix_end(prefix.as_bytes()),
+            prefix,
+            state: State::Watching {
+                next_revision: revision + 1,
+            },
+            backoff: Backoff::for_watch(),
+        }
+    }
+
+    /// A watcher of exactly one key (no prefix matching: hex-encoded keys of
+    /// `mysql-1` are a prefix of those of `mysql-10`), reporting the changes
+    /// after `revision`.
+    pub fn key_after(etcd: Etcd, key: impl Into<String>, revision: i64) -> Watcher {
+        let key = key.into();
+        let mut range_end = key.clone().into_bytes();
+        range_end.push(0);
+        Watcher {
+            etcd,
+            prefix: key,
+            range_end,
             state: State::Watching {
                 next_revision: revision + 1,
             },
@@ -124,7 +149,7 @@ impl Watcher {
         let snapshot = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Step::Stop,
-            r = self.etcd.get_prefix(&self.prefix) => r,
+            r = self.etcd.get_range(self.prefix.as_bytes(), &self.range_end) => r,
         };
         match snapshot {
             Ok(snapshot) => {
@@ -153,7 +178,7 @@ impl Watcher {
         cancel: &CancellationToken,
     ) -> Step {
         let options = WatchOptions::new()
-            .with_range(prefix_end(self.prefix.as_bytes()))
+            .with_range(self.range_end.clone())
             .with_start_revision(next_revision)
             .with_prev_key();
         let mut client = self

@@ -1,1 +1,6 @@
+//! The one integration-test binary: everything here runs against a real
+//! etcd process started by `support`.
 
+mod etcd;
+mod pessimism;
+mod support;

@@ -86,10 +86,6 @@ impl EtcdServer {
         self.wait_ready();
     }
 
-    pub fn pid(&self) -> u32 {
-        self.etcd_pid
-    }
-
     /// Waits for etcd's own `/health` to say true (plain HTTP/1, so this
     /// works inside or outside an async runtime).
     fn wait_ready(&self) {

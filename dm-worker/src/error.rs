@@ -1,0 +1,47 @@
+//! The worker crate's error type, with DM's error codes.
+
+/// Result alias of the worker crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the worker side can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An error of the master library (etcd, keys, values).
+    #[error(transparent)]
+    Master(#[from] dm_master::Error),
+
+    /// The Info was gone when marking the Operation done: the lock was
+    /// force-removed (DM's `ErrWorkerDDLLockInfoNotFound`).
+    #[error("DDLLockInfo with task {task} and source {source_id} not found")]
+    InfoNotFound { task: String, source_id: String },
+
+    /// An Operation value of our own key did not decode.
+    #[error("operation of task {task} and source {source_id} does not decode: {reason}")]
+    BadOperation {
+        task: String,
+        source_id: String,
+        reason: String,
+    },
+
+    /// Waiting was cancelled (shutdown).
+    #[error("cancelled while {during}")]
+    Cancelled { during: &'static str },
+
+    /// The caller's execute-or-skip step failed; the Operation stays not
+    /// done, so the lock waits (DM pauses the task).
+    #[error("executing the shard DDL failed: {0}")]
+    Execute(String),
+}
+
+impl Error {
+    /// DM error code.
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Master(e) => e.code(),
+            Error::InfoNotFound { .. } => 40061,
+            Error::BadOperation { .. } => 40075,
+            Error::Cancelled { .. } => 40075,
+            Error::Execute(_) => 36006,
+        }
+    }
+}

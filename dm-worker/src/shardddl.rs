@@ -1,0 +1,3 @@
+//! Shard-DDL clients of one worker (one upstream source).
+
+pub mod pessimist;

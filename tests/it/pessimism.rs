@@ -1,0 +1,492 @@
+//! Pessimistic coordination end to end: a real etcd, the master in-process,
+//! and worker clients from the `dm-worker` crate, observed through etcd keys.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dm_master::config::Config;
+use dm_master::etcd::Etcd;
+use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
+use dm_master::metrics::Metrics;
+use dm_master::pessimism::ops;
+use dm_master::server::{self, Master};
+use dm_master::task::SubTaskConfig;
+use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{unique_space, wait_until, EtcdServer};
+
+const WAIT: Duration = Duration::from_secs(15);
+const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
+
+async fn start_master(space: &KeySpace) -> (Master, Arc<Metrics>) {
+    let server = EtcdServer::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_endpoints("m", vec![server.endpoint.clone()], dir.path().into());
+    let metrics = Arc::new(Metrics::new());
+    let master = server::spawn(config, space.clone(), metrics.clone())
+        .await
+        .expect("master starts");
+    (master, metrics)
+}
+
+async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &[&str]) {
+    for source in sources {
+        let cfg = SubTaskConfig {
+            name: task.into(),
+            source_id: (*source).into(),
+            is_sharding: true,
+            shard_mode: "pessimistic".into(),
+            route_rules: vec![],
+        };
+        etcd.put(space.key(&UPSTREAM_SUBTASK, [source, task]), cfg.to_toml())
+            .await
+            .unwrap();
+    }
+}
+
+async fn lock_keys(etcd: &Etcd, space: &KeySpace) -> usize {
+    etcd.get_prefix(&ops::pessimism_prefix(space))
+        .await
+        .unwrap()
+        .value
+        .len()
+}
+
+type Log = Arc<Mutex<Vec<(String, Decision)>>>;
+
+fn step(
+    log: &Log,
+    source: &str,
+) -> impl FnOnce(Decision, &dm_master::pessimism::Operation) -> std::future::Ready<Result<(), String>>
+{
+    let log = log.clone();
+    let source = source.to_owned();
+    move |decision, _op| {
+        log.lock().unwrap().push((source, decision));
+        std::future::ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn dm_sequence_owner_executes_once_and_the_other_skips() {
+    let space = unique_space("pess-seq");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(
+        &etcd,
+        &space,
+        "test",
+        &["mysql-replica-01", "mysql-replica-02"],
+    )
+    .await;
+    let (master, metrics) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let log: Log = Default::default();
+
+    let mut joins = Vec::new();
+    for source in ["mysql-replica-01", "mysql-replica-02"] {
+        let client = PessimistClient::new(etcd.clone(), space.clone(), "test", source);
+        let info = client.info("shard_db", "shard_table", vec![DDL.into()]);
+        let log = log.clone();
+        let cancel = cancel.clone();
+        joins.push(tokio::spawn(async move {
+            client.sync_ddl(&info, &cancel, step(&log, source)).await
+        }));
+        // The first Info seen creates the lock: make the owner deterministic.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for j in joins {
+        let (op, _) = tokio::time::timeout(WAIT, j)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(op.id, "test-`shard_db`.`shard_table`");
+        assert_eq!(op.ddls, Some(vec![DDL.to_string()]));
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 2);
+    let executed: Vec<_> = log
+        .iter()
+        .filter(|(_, d)| *d == Decision::Execute)
+        .collect();
+    assert_eq!(executed.len(), 1, "exactly one source executes: {log:?}");
+    assert_eq!(executed[0].0, "mysql-replica-01");
+    assert!(
+        wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
+        "every key of the lock is deleted"
+    );
+    assert!(
+        wait_until(WAIT, || async {
+            master
+                .pessimist
+                .show_locks(None, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await
+    );
+    let text = metrics.render();
+    assert!(!text.contains("dm_master_ddl_state_number{"), "{text}");
+    assert!(!text.contains("dm_master_shard_ddl_error{"), "{text}");
+    master.stop().await;
+}
+
+/// Drives two sources by hand, restarting the master at `restart_at`
+/// (0..=7, the points between the protocol steps).
+async fn run_with_restart(restart_at: usize) {
+    let space = unique_space(&format!("pess-restart-{restart_at}"));
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (mut master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let i1 = c1.info("db", "tb", vec![DDL.into()]);
+    let i2 = c2.info("db", "tb", vec![DDL.into()]);
+    let mut point = 0;
+    macro_rules! maybe_restart {
+        () => {
+            if point == restart_at {
+                master.stop().await;
+                master = start_master(&space).await.0;
+            }
+            point += 1;
+        };
+    }
+
+    maybe_restart!(); // 0: before anything
+    let r1 = c1.put_info(&i1, &cancel).await.unwrap();
+    maybe_restart!(); // 1: after s1's Info
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r2 = c2.put_info(&i2, &cancel).await.unwrap();
+    maybe_restart!(); // 2: after s2's Info (lock synced)
+    let op1 = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
+        .await
+        .expect("owner operation")
+        .unwrap();
+    assert!(op1.exec, "s1 created the lock and owns it");
+    maybe_restart!(); // 3: owner received exec
+                      // Owner executes here.
+    maybe_restart!(); // 4: owner executed, done not yet reported
+    c1.done(&op1).await.unwrap();
+    maybe_restart!(); // 5: owner done
+    let op2 = tokio::time::timeout(WAIT, c2.wait_operation(r2, &cancel))
+        .await
+        .expect("skip operation")
+        .unwrap();
+    assert!(!op2.exec, "the non-owner skips");
+    maybe_restart!(); // 6: non-owner received skip
+    c2.done(&op2).await.unwrap();
+    maybe_restart!(); // 7: everyone done, lock resolving
+    let _ = point;
+    assert!(
+        wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
+        "restart at point {restart_at}: the lock resolves and its keys are deleted"
+    );
+    // The next DDL of s1 can go through (no orphan done operation blocks it).
+    let again = c1.info(
+        "db",
+        "tb",
+        vec!["ALTER TABLE `db`.`tb` ADD COLUMN c3 INT".into()],
+    );
+    let r = tokio::time::timeout(WAIT, c1.put_info(&again, &cancel))
+        .await
+        .expect("the next info is not blocked")
+        .unwrap();
+    assert!(r > 0);
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn master_restart_at_every_step_still_resolves_the_lock() {
+    let runs = (0..8).map(|at| tokio::spawn(run_with_restart(at)));
+    for r in runs {
+        r.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn worker_restart_before_done_gets_its_operation_again() {
+    // A worker that crashed after receiving (or executing) its Operation
+    // re-runs the flow: its re-put Info is answered again (re-entrancy rules
+    // for steps 6-8).
+    let space = unique_space("pess-worker-restart");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let i1 = c1.info("db", "tb", vec![DDL.into()]);
+    let i2 = c2.info("db", "tb", vec![DDL.into()]);
+    let r1 = c1.put_info(&i1, &cancel).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c2.put_info(&i2, &cancel).await.unwrap();
+    let first = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.exec);
+    // Crash here; on restart the worker re-puts its Info.
+    let r1b = c1.put_info(&i1, &cancel).await.unwrap();
+    let again = tokio::time::timeout(WAIT, c1.wait_operation(r1b, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, first, "the same exec operation is sent again");
+    c1.done(&again).await.unwrap();
+    // After step 8, a re-run does not re-put the Info while the lock lasts.
+    let (_, put) = ops::put_info_if_op_not_done(&etcd, &space, &i1)
+        .await
+        .unwrap();
+    assert!(!put, "an info is not put over a done operation");
+    let (op2, d2) = tokio::time::timeout(
+        WAIT,
+        c2.sync_ddl(&i2, &cancel, |_, _| std::future::ready(Ok(()))),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!op2.exec);
+    assert_eq!(d2, Decision::Skip);
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
+    let space = unique_space("pess-malformed");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    register_task(&etcd, &space, "bad", &["s1"]).await;
+    // Garbage under the bad task's Info key, present before the master starts
+    // and written again while it runs.
+    let bad_key = ops::info_key(&space, "bad", "s1");
+    etcd.put(bad_key.as_str(), "{not json").await.unwrap();
+    let (master, metrics) = start_master(&space).await;
+    let snapshot_counted = wait_until(WAIT, || async {
+        metrics
+            .render()
+            .contains("type=\"Watch - MalformedValueError\"} 1")
+    })
+    .await;
+    assert!(snapshot_counted, "{}", metrics.render());
+    etcd.put(bad_key.as_str(), "[1,2,3]").await.unwrap();
+    let cancel = CancellationToken::new();
+    let log: Log = Default::default();
+    let mut joins = Vec::new();
+    for source in ["s1", "s2"] {
+        let client = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
+        let info = client.info("db", "tb", vec![DDL.into()]);
+        let log = log.clone();
+        let cancel = cancel.clone();
+        joins.push(tokio::spawn(async move {
+            client.sync_ddl(&info, &cancel, step(&log, source)).await
+        }));
+    }
+    for j in joins {
+        tokio::time::timeout(WAIT, j)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(log.lock().unwrap().len(), 2);
+    // Both bad values (the one in the snapshot, the one watched) are counted.
+    let counted = wait_until(WAIT, || async {
+        metrics.render().contains(
+            "dm_master_shard_ddl_error{task=\"bad\",type=\"Watch - MalformedValueError\"} 2",
+        )
+    })
+    .await;
+    assert!(counted, "{}", metrics.render());
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
+    let space = unique_space("pess-mismatch");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (master, metrics) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c2.put_info(
+        &c2.info(
+            "db",
+            "tb",
+            vec!["ALTER TABLE `db`.`tb` DROP COLUMN c1".into()],
+        ),
+        &cancel,
+    )
+    .await
+    .unwrap();
+    assert!(
+        wait_until(WAIT, || async {
+            metrics
+                .render()
+                .contains("type=\"InfoPut - SyncLockError\"} 1")
+        })
+        .await
+    );
+    let locks = master.pessimist.show_locks(Some("t"), &[]).await.unwrap();
+    assert_eq!(locks.len(), 1);
+    assert_eq!(locks[0].synced, vec!["s1"]);
+    assert_eq!(locks[0].unsynced, vec!["s2"]);
+    assert!(metrics
+        .render()
+        .contains("dm_master_ddl_state_number{task=\"t\",type=\"Un-synced\"} 1"));
+
+    // Unlock while s2 never synced: the owner executes, the lock goes away.
+    let id = locks[0].id.clone();
+    let unlock = {
+        let handle = master.pessimist.clone();
+        tokio::spawn(async move { handle.unlock_lock(&id, None, false).await })
+    };
+    let op = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(op.exec);
+    c1.done(&op).await.unwrap();
+    tokio::time::timeout(WAIT, unlock)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(master
+        .pessimist
+        .show_locks(None, &[])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    assert!(!metrics.render().contains("dm_master_ddl_state_number{"));
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn unlock_with_force_remove_and_errors() {
+    let space = unique_space("pess-unlock");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let id = "t-`db`.`tb`";
+    assert!(
+        wait_until(WAIT, || async {
+            !master
+                .pessimist
+                .show_locks(None, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await
+    );
+    let err = master
+        .pessimist
+        .unlock_lock("t-`x`.`y`", None, false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 38019);
+    let err = master
+        .pessimist
+        .unlock_lock(id, Some("s2"), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 38022, "{err}");
+    // The owner never executes; force-remove drops the lock anyway.
+    master.pessimist.unlock_lock(id, None, true).await.unwrap();
+    assert!(master
+        .pessimist
+        .show_locks(None, &[])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn info_of_an_unknown_task_waits_for_the_task() {
+    let space = unique_space("pess-unknown");
+    let etcd = EtcdServer::shared().client().await;
+    let (master, metrics) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "late", "s1");
+    let info = c1.info("db", "tb", vec![DDL.into()]);
+    let log: Log = Default::default();
+    let job = {
+        let log = log.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { c1.sync_ddl(&info, &cancel, step(&log, "s1")).await })
+    };
+    assert!(
+        wait_until(WAIT, || async {
+            metrics
+                .render()
+                .contains("type=\"InfoPut - UnknownTaskError\"")
+        })
+        .await
+    );
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "nothing executes for an unknown task"
+    );
+    // The task appears: the waiting Info is answered.
+    register_task(&etcd, &space, "late", &["s1"]).await;
+    let (op, decision) = tokio::time::timeout(WAIT, job)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(op.exec);
+    assert_eq!(decision, Decision::Execute);
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn lock_of_300_sources_resolves_past_the_txn_limit() {
+    let space = unique_space("pess-1000");
+    let etcd = EtcdServer::shared().client().await;
+    let sources: Vec<String> = (0..300).map(|i| format!("s{i:04}")).collect();
+    let names: Vec<&str> = sources.iter().map(String::as_str).collect();
+    register_task(&etcd, &space, "big", &names).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let mut joins = Vec::new();
+    for s in &sources {
+        let c = PessimistClient::new(etcd.clone(), space.clone(), "big", s);
+        let info = c.info("db", "tb", vec![DDL.into()]);
+        let cancel = cancel.clone();
+        joins.push(tokio::spawn(async move {
+            c.sync_ddl(&info, &cancel, |_, _| std::future::ready(Ok(())))
+                .await
+        }));
+    }
+    let mut exec = 0;
+    for j in joins {
+        let (op, _) = tokio::time::timeout(Duration::from_secs(60), j)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        exec += usize::from(op.exec);
+    }
+    assert_eq!(exec, 1);
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+}
