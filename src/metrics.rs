@@ -23,6 +23,9 @@ pub const ERR_MALFORMED_VALUE: &str = "Watch - MalformedValueError";
 /// resolves such a lock, pessimism.md gap 10).
 pub const ERR_UNKNOWN_TASK: &str = "InfoPut - UnknownTaskError";
 
+/// One task's pending locks: (task, un-synced, synced).
+pub type TaskStateCount = (String, usize, usize);
+
 /// Every metric the master exports.
 pub struct Metrics {
     registry: Registry,
@@ -36,7 +39,7 @@ pub struct Metrics {
     /// Each coordinator's latest per-task counts, merged into
     /// `ddl_state_number` (guarded by a std mutex: never held across await).
     ddl_states_by_mode:
-        std::sync::Mutex<std::collections::HashMap<&'static str, Vec<(String, usize, usize)>>>,
+        std::sync::Mutex<std::collections::HashMap<&'static str, Vec<TaskStateCount>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -112,7 +115,7 @@ impl Metrics {
     /// right across leader changes and lock removals; a task with no locks
     /// loses its series (DM drops the series of the whole task on any lock
     /// removal, metrics.md quirk, which under-reports the task's other locks).
-    pub fn set_ddl_states(&self, mode: &'static str, counts: Vec<(String, usize, usize)>) {
+    pub fn set_ddl_states(&self, mode: &'static str, counts: Vec<TaskStateCount>) {
         let mut by_mode = self
             .ddl_states_by_mode
             .lock()

@@ -74,7 +74,7 @@ async fn guarded_txns_succeed_and_fail_as_their_compares_say() {
 async fn a_conditional_txn_over_the_limit_is_refused_not_split() {
     let server = EtcdServer::shared();
     let etcd = Etcd::connect(
-        &[server.endpoint.clone()],
+        std::slice::from_ref(&server.endpoint),
         EtcdOptions {
             max_txn_ops: 4,
             ..Default::default()

@@ -104,7 +104,7 @@ impl EtcdServer {
     }
 
     pub async fn client(&self) -> Etcd {
-        Etcd::connect(&[self.endpoint.clone()], EtcdOptions::default())
+        Etcd::connect(std::slice::from_ref(&self.endpoint), EtcdOptions::default())
             .await
             .expect("etcd client")
     }
