@@ -16,7 +16,11 @@ use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "dm-worker", version, about = "Worker side of DM shard-DDL coordination")]
+#[command(
+    name = "dm-worker",
+    version,
+    about = "Worker side of DM shard-DDL coordination"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -127,7 +131,11 @@ async fn print_pending(etcd: &Etcd, space: &KeySpace) -> anyhow::Result<()> {
     let keys = etcd.get_prefix(&ops::pessimism_prefix(space)).await?;
     println!("shard-ddl-lock state in etcd ({} keys):", keys.value.len());
     for kv in &keys.value {
-        println!("  {} = {}", kv.key_str(), String::from_utf8_lossy(&kv.value));
+        println!(
+            "  {} = {}",
+            kv.key_str(),
+            String::from_utf8_lossy(&kv.value)
+        );
     }
     Ok(())
 }

@@ -490,3 +490,168 @@ async fn lock_of_300_sources_resolves_past_the_txn_limit() {
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
 }
+
+#[tokio::test]
+async fn two_ddls_back_to_back_on_the_same_table() {
+    // dm#628 / dm#1253: the second DDL's Info of a source must wait until
+    // the first lock is fully resolved, then form a fresh lock.
+    let space = unique_space("pess-back-to-back");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let ddls = [
+        "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
+        "ALTER TABLE `db`.`tb` ADD COLUMN c3 INT",
+    ];
+    let log: Log = Default::default();
+    let mut joins = Vec::new();
+    for (i, source) in ["s1", "s2"].into_iter().enumerate() {
+        let client = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
+        let log = log.clone();
+        let cancel = cancel.clone();
+        joins.push(tokio::spawn(async move {
+            // s2 starts late, so s1 owns the first lock.
+            tokio::time::sleep(Duration::from_millis(150 * i as u64)).await;
+            let mut decisions = Vec::new();
+            for ddl in ddls {
+                let info = client.info("db", "tb", vec![ddl.into()]);
+                let (op, d) = client.sync_ddl(&info, &cancel, step(&log, source)).await?;
+                assert_eq!(op.ddls, Some(vec![ddl.to_string()]));
+                decisions.push(d);
+            }
+            Ok::<_, dm_worker::Error>(decisions)
+        }));
+    }
+    let mut executes = [0, 0];
+    for j in joins {
+        let decisions = tokio::time::timeout(WAIT, j)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        for (i, d) in decisions.into_iter().enumerate() {
+            executes[i] += usize::from(d == Decision::Execute);
+        }
+    }
+    assert_eq!(executes, [1, 1], "each DDL is executed exactly once");
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
+    let space = unique_space("pess-two-tasks");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "ta", &["s1", "s2"]).await;
+    register_task(&etcd, &space, "tb", &["s1", "s2"]).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let log: Log = Default::default();
+    let mut joins = Vec::new();
+    for task in ["ta", "tb"] {
+        for source in ["s1", "s2"] {
+            let client = PessimistClient::new(etcd.clone(), space.clone(), task, source);
+            let info = client.info("db", "tb", vec![DDL.into()]);
+            let log = log.clone();
+            let cancel = cancel.clone();
+            joins.push(tokio::spawn(async move {
+                client.sync_ddl(&info, &cancel, step(&log, source)).await
+            }));
+        }
+    }
+    let mut ids = std::collections::BTreeMap::new();
+    for j in joins {
+        let (op, d) = tokio::time::timeout(WAIT, j)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        *ids.entry(op.id).or_insert(0) += usize::from(d == Decision::Execute);
+    }
+    let expected: std::collections::BTreeMap<String, usize> = [
+        ("ta-`db`.`tb`".to_string(), 1),
+        ("tb-`db`.`tb`".to_string(), 1),
+    ]
+    .into();
+    assert_eq!(ids, expected);
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
+    let space = unique_space("pess-replace-owner");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r2 = c2
+        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let id = "t-`db`.`tb`";
+    assert!(
+        wait_until(WAIT, || async {
+            master
+                .pessimist
+                .show_locks(None, &[])
+                .await
+                .unwrap()
+                .first()
+                .is_some_and(|l| l.synced.len() == 2)
+        })
+        .await
+    );
+    let lock = &master
+        .pessimist
+        .show_locks(None, &["s3".into()])
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (lock.owner.as_str(), lock.unsynced.clone()),
+        ("s1", vec!["s3".to_string()])
+    );
+    let unlock = {
+        let handle = master.pessimist.clone();
+        tokio::spawn(async move { handle.unlock_lock(id, Some("s2"), false).await })
+    };
+    // s2 now executes, s1 skips; s3 (never arrived) gets nothing.
+    let op2 = tokio::time::timeout(WAIT, c2.wait_operation(r2, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(op2.exec, "the replacement owner executes");
+    c2.done(&op2).await.unwrap();
+    let op1 = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!op1.exec, "the original owner skips");
+    c1.done(&op1).await.unwrap();
+    tokio::time::timeout(WAIT, unlock)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(master
+        .pessimist
+        .show_locks(None, &[])
+        .await
+        .unwrap()
+        .is_empty());
+    let s3_op = etcd
+        .get(ops::operation_key(&space, "t", "s3"))
+        .await
+        .unwrap();
+    assert!(s3_op.value.is_none());
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+}
