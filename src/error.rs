@@ -110,6 +110,40 @@ impl Error {
         }
     }
 
+    /// DM's error class (`dm/pkg/terror`): which subsystem raised it.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Error::Etcd { .. }
+            | Error::EtcdTimeout { .. }
+            | Error::Compacted { .. }
+            | Error::TxnTooLarge { .. }
+            | Error::Decode { .. } => "ha",
+            Error::Key(_) => "functional",
+            Error::SubTaskConfig { .. } | Error::Config(_) => "config",
+            _ => "dm-master",
+        }
+    }
+
+    /// DM's error string, as dmctl shows it:
+    /// `[code=N:class=C:scope=internal:level=high], Message: M[, RawCause: R][, Workaround: W]`.
+    pub fn dm_string(&self) -> String {
+        let workaround = match self {
+            Error::Pessimism(e) => e.workaround(),
+            _ => "",
+        };
+        let mut out = format!(
+            "[code={}:class={}:scope=internal:level=high], Message: {}",
+            self.code(),
+            self.class(),
+            self
+        );
+        if !workaround.is_empty() {
+            out.push_str(", Workaround: ");
+            out.push_str(workaround);
+        }
+        out
+    }
+
     /// Whether a loop should retry the failed step (after backoff) rather than
     /// give up on it.
     pub fn is_retryable(&self) -> bool {

@@ -1,14 +1,19 @@
-//! The master process: connects to etcd, serves HTTP (`/status`,
-//! `/metrics`) on `--master-addr`, and runs the coordinators until shutdown.
+//! The master process: connects to etcd, serves gRPC `pb.Master` and HTTP
+//! (`/status`, `/metrics`) on one port (`--master-addr`), and runs the
+//! coordinators while this master leads.
 //!
 //! `run(config, metrics, shutdown)` serves both `main` and the tests;
-//! [`spawn`] starts a master in-process on an ephemeral port.
+//! [`spawn`] starts a master in-process (tests bind `127.0.0.1:0`).
+
+pub mod admin;
+pub mod forward;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::routing::get;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,6 +26,38 @@ use crate::metrics::Metrics;
 
 /// The version reported by `/status`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Handles on the coordinators of the current leader term.
+#[derive(Clone)]
+pub struct Coordinators {
+    pub pessimist: PessimistHandle,
+}
+
+/// What this master is right now; admin requests read it to decide whether
+/// to answer, forward, or refuse.
+#[derive(Clone, Default)]
+pub enum Role {
+    /// Becoming leader: coordinators are being rebuilt.
+    Starting,
+    /// No leader known (election in progress, etcd unreachable).
+    #[default]
+    Unknown,
+    /// This master leads; its coordinators answer.
+    Leader(Coordinators),
+    /// Another master leads at `addr`.
+    Follower { addr: String },
+}
+
+impl Role {
+    fn name(&self) -> &'static str {
+        match self {
+            Role::Starting => "starting",
+            Role::Unknown => "unknown",
+            Role::Leader(_) => "leader",
+            Role::Follower { .. } => "follower",
+        }
+    }
+}
 
 /// Runs a master until `shutdown` resolves.
 pub async fn run(
@@ -41,7 +78,7 @@ pub async fn run(
 /// A master running in this process.
 pub struct Master {
     pub local_addr: SocketAddr,
-    pub pessimist: PessimistHandle,
+    role: watch::Receiver<Role>,
     /// Cancelling it stops every task of the master.
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -60,9 +97,39 @@ impl Master {
         self.tracker.wait().await;
         tracing::info!(addr = %self.local_addr, "dm-master stopped");
     }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role.borrow().clone()
+    }
+
+    /// Waits (up to `timeout`) until this master leads and returns its
+    /// coordinators.
+    pub async fn wait_leader(&self, timeout: Duration) -> Option<Coordinators> {
+        let mut role = self.role.clone();
+        let leading = tokio::time::timeout(timeout, async {
+            role.wait_for(|r| matches!(r, Role::Leader(_)))
+                .await
+                .map(|r| r.clone())
+        })
+        .await;
+        match leading {
+            Ok(Ok(Role::Leader(c))) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The pessimist of this master once it leads (waits up to 10 s).
+    pub async fn pessimist(&self) -> PessimistHandle {
+        self.wait_leader(Duration::from_secs(10))
+            .await
+            .map(|c| c.pessimist)
+            .expect("master did not become leader within 10 s")
+    }
 }
 
-/// Binds the listener and starts the coordinators; returns once serving.
+/// Binds the listener, starts serving and the coordinators; returns once
+/// serving.
 pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Result<Master> {
     if config.etcd_endpoints.is_empty() {
         return Err(Error::Config(
@@ -82,7 +149,10 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
     })?;
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let (role_tx, role_rx) = watch::channel(Role::Starting);
 
+    // Until leader election lands, a single master leads from the start.
+    metrics.start_leader_counter.inc();
     let pessimist = Pessimist::spawn(
         etcd.clone(),
         space.clone(),
@@ -91,58 +161,91 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
         &tracker,
         cancel.child_token(),
     );
+    role_tx.send_replace(Role::Leader(Coordinators { pessimist }));
 
-    let state = Arc::new(HttpState {
-        name: config.name.clone(),
-        metrics: metrics.clone(),
-    });
-    let app = axum::Router::new()
-        .route("/status", get(status))
-        .route("/metrics", get(metrics_text))
-        .with_state(state);
-    let http_cancel = cancel.clone();
-    tracker.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { http_cancel.cancelled().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "http server failed");
-        }
-    });
+    serve(
+        listener,
+        config.name.clone(),
+        role_rx.clone(),
+        metrics.clone(),
+        &tracker,
+        cancel.clone(),
+    );
     tracing::info!(name = %config.name, addr = %local_addr, endpoints = ?config.etcd_endpoints, "dm-master started");
     Ok(Master {
         local_addr,
-        pessimist,
+        role: role_rx,
         cancel,
         tracker,
     })
 }
 
-struct HttpState {
+/// Serves gRPC and HTTP on one listener: tonic's routes turned into an axum
+/// router with the HTTP routes added, served with HTTP/1 accepted.
+fn serve(
+    listener: tokio::net::TcpListener,
     name: String,
+    role: watch::Receiver<Role>,
     metrics: Arc<Metrics>,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) {
+    let service = admin::MasterService::new(role.clone(), Arc::new(forward::Forwarder::default()));
+    let status_role = role.clone();
+    let router =
+        tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service))
+            .into_axum_router()
+            .route(
+                "/status",
+                axum::routing::get(move || {
+                    let body = status_body(&name, &status_role.borrow());
+                    async move { json_response(body) }
+                }),
+            )
+            .route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let text = metrics.render();
+                    async move {
+                        axum::response::Response::builder()
+                            .header("content-type", "text/plain; version=0.0.4")
+                            .body(axum::body::Body::from(text))
+                            .unwrap_or_default()
+                    }
+                }),
+            );
+    tracker.spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let served = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .add_routes(tonic::service::Routes::from(router))
+            .serve_with_incoming_shutdown(incoming, cancel.cancelled())
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "server failed");
+        }
+    });
 }
 
-async fn status(
-    axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
-) -> axum::response::Response {
-    let body = format!(
-        "{{\"name\":{},\"version\":{},\"health\":true}}",
-        json_str(&state.name),
-        json_str(VERSION)
-    );
+fn status_body(name: &str, role: &Role) -> String {
+    let leader = match role {
+        Role::Leader(_) => json_str(name),
+        Role::Follower { addr } => json_str(addr),
+        _ => "null".to_string(),
+    };
+    format!(
+        "{{\"name\":{},\"version\":{},\"role\":{},\"leader\":{},\"health\":true}}",
+        json_str(name),
+        json_str(VERSION),
+        json_str(role.name()),
+        leader
+    )
+}
+
+fn json_response(body: String) -> axum::response::Response {
     axum::response::Response::builder()
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body))
-        .unwrap_or_default()
-}
-
-async fn metrics_text(
-    axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
-) -> axum::response::Response {
-    axum::response::Response::builder()
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(axum::body::Body::from(state.metrics.render()))
         .unwrap_or_default()
 }
 

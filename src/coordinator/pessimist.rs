@@ -42,7 +42,7 @@ use crate::pessimism::keeper::{
 use crate::pessimism::lock::{StateChange, SyncState};
 use crate::pessimism::operation::Operation;
 use crate::pessimism::ops;
-use crate::task::{RegistryChange, TaskRegistry};
+use crate::task::{RegistryChange, ShardMode, TaskRegistry};
 
 /// Capacity of the channels from watchers and admin callers (backpressure).
 const CHANNEL_CAPACITY: usize = 256;
@@ -95,6 +95,10 @@ enum Request {
     RemoveMetadata {
         task: String,
         reply: oneshot::Sender<Result<()>>,
+    },
+    TaskMode {
+        task: String,
+        reply: oneshot::Sender<Option<ShardMode>>,
     },
 }
 
@@ -247,6 +251,13 @@ impl PessimistHandle {
         let task = task.to_owned();
         self.call(|reply| Request::RemoveMetadata { task, reply })
             .await?
+    }
+
+    /// The shard mode of a task from its subtask configs (`None`: the task
+    /// has no subtask config).
+    pub async fn task_mode(&self, task: &str) -> Result<Option<ShardMode>> {
+        let task = task.to_owned();
+        self.call(|reply| Request::TaskMode { task, reply }).await
     }
 
     async fn revert(&self, plan: &UnlockPlan) {
@@ -945,6 +956,9 @@ impl Pessimist {
                     .map(|_| ());
                 tracing::info!(lock_id = %cleanup.lock_id, ok = result.is_ok(), "lock unlocked and removed");
                 let _ = reply.send(result);
+            }
+            Request::TaskMode { task, reply } => {
+                let _ = reply.send(self.registry.mode(&task));
             }
             Request::RemoveMetadata { task, reply } => {
                 let result = self.remove_metadata(&task).await;

@@ -2,5 +2,6 @@
 //! etcd process started by `support`.
 
 mod etcd;
+mod grpc;
 mod pessimism;
 mod support;

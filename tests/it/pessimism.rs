@@ -30,7 +30,7 @@ async fn start_master(space: &KeySpace) -> (Master, Arc<Metrics>) {
     (master, metrics)
 }
 
-async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &[&str]) {
+pub async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &[&str]) {
     for source in sources {
         let cfg = SubTaskConfig {
             name: task.into(),
@@ -119,7 +119,8 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
     assert!(
         wait_until(WAIT, || async {
             master
-                .pessimist
+                .pessimist()
+                .await
                 .show_locks(None, &[])
                 .await
                 .unwrap()
@@ -337,7 +338,12 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
         })
         .await
     );
-    let locks = master.pessimist.show_locks(Some("t"), &[]).await.unwrap();
+    let locks = master
+        .pessimist()
+        .await
+        .show_locks(Some("t"), &[])
+        .await
+        .unwrap();
     assert_eq!(locks.len(), 1);
     assert_eq!(locks[0].synced, vec!["s1"]);
     assert_eq!(locks[0].unsynced, vec!["s2"]);
@@ -348,7 +354,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     // Unlock while s2 never synced: the owner executes, the lock goes away.
     let id = locks[0].id.clone();
     let unlock = {
-        let handle = master.pessimist.clone();
+        let handle = master.pessimist().await.clone();
         tokio::spawn(async move { handle.unlock_lock(&id, None, false).await })
     };
     let op = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
@@ -363,7 +369,8 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
         .unwrap()
         .unwrap();
     assert!(master
-        .pessimist
+        .pessimist()
+        .await
         .show_locks(None, &[])
         .await
         .unwrap()
@@ -388,7 +395,8 @@ async fn unlock_with_force_remove_and_errors() {
     assert!(
         wait_until(WAIT, || async {
             !master
-                .pessimist
+                .pessimist()
+                .await
                 .show_locks(None, &[])
                 .await
                 .unwrap()
@@ -397,21 +405,29 @@ async fn unlock_with_force_remove_and_errors() {
         .await
     );
     let err = master
-        .pessimist
+        .pessimist()
+        .await
         .unlock_lock("t-`x`.`y`", None, false)
         .await
         .unwrap_err();
     assert_eq!(err.code(), 38019);
     let err = master
-        .pessimist
+        .pessimist()
+        .await
         .unlock_lock(id, Some("s2"), false)
         .await
         .unwrap_err();
     assert_eq!(err.code(), 38022, "{err}");
     // The owner never executes; force-remove drops the lock anyway.
-    master.pessimist.unlock_lock(id, None, true).await.unwrap();
+    master
+        .pessimist()
+        .await
+        .unlock_lock(id, None, true)
+        .await
+        .unwrap();
     assert!(master
-        .pessimist
+        .pessimist()
+        .await
         .show_locks(None, &[])
         .await
         .unwrap()
@@ -601,7 +617,8 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     assert!(
         wait_until(WAIT, || async {
             master
-                .pessimist
+                .pessimist()
+                .await
                 .show_locks(None, &[])
                 .await
                 .unwrap()
@@ -611,7 +628,8 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         .await
     );
     let lock = &master
-        .pessimist
+        .pessimist()
+        .await
         .show_locks(None, &["s3".into()])
         .await
         .unwrap()[0];
@@ -620,7 +638,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         ("s1", vec!["s3".to_string()])
     );
     let unlock = {
-        let handle = master.pessimist.clone();
+        let handle = master.pessimist().await.clone();
         tokio::spawn(async move { handle.unlock_lock(id, Some("s2"), false).await })
     };
     // s2 now executes, s1 skips; s3 (never arrived) gets nothing.
@@ -642,7 +660,8 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         .unwrap()
         .unwrap();
     assert!(master
-        .pessimist
+        .pessimist()
+        .await
         .show_locks(None, &[])
         .await
         .unwrap()

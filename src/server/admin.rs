@@ -1,0 +1,164 @@
+//! gRPC `pb.Master` handlers: leader check first, then handle or forward
+//! (DM's `sharedLogic`). Proto and domain types meet only here.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use super::forward::Forwarder;
+use super::Role;
+use crate::error::Error;
+use crate::keys::parse_lock_id;
+use crate::proto::master_server::Master;
+use crate::proto::{
+    DdlLock, ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
+};
+use crate::task::ShardMode;
+
+/// How long a request waits for a master that is becoming leader (DM waits
+/// about 1 s; a rebuild of many locks can take longer, gap 5 of election.md).
+const STARTING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The `pb.Master` service of one master.
+pub struct MasterService {
+    role: watch::Receiver<Role>,
+    forwarder: Arc<Forwarder>,
+}
+
+impl MasterService {
+    pub fn new(role: watch::Receiver<Role>, forwarder: Arc<Forwarder>) -> MasterService {
+        MasterService { role, forwarder }
+    }
+
+    /// Waits out a short `Starting` phase, then says who answers.
+    async fn current_role(&self) -> Role {
+        let mut role = self.role.clone();
+        let settled = tokio::time::timeout(STARTING_WAIT, async {
+            role.wait_for(|r| !matches!(r, Role::Starting))
+                .await
+                .map(|r| r.clone())
+        })
+        .await;
+        match settled {
+            Ok(Ok(r)) => r,
+            _ => Role::Unknown,
+        }
+    }
+}
+
+/// DM reports "not leader and cannot forward" as gRPC `Unknown` carrying the
+/// full DM error string.
+fn not_leader() -> Status {
+    Status::unknown(Error::NotLeader.dm_string())
+}
+
+#[tonic::async_trait]
+impl Master for MasterService {
+    #[tracing::instrument(skip_all, fields(task = %request.get_ref().task))]
+    async fn show_ddl_locks(
+        &self,
+        request: Request<ShowDdlLocksRequest>,
+    ) -> Result<Response<ShowDdlLocksResponse>, Status> {
+        let coordinators = match self.current_role().await {
+            Role::Leader(c) => c,
+            Role::Follower { addr } => {
+                return self
+                    .forwarder
+                    .show_ddl_locks(&addr, request.into_inner())
+                    .await
+            }
+            Role::Starting | Role::Unknown => return Err(not_leader()),
+        };
+        let req = request.into_inner();
+        let task = Some(req.task.as_str()).filter(|t| !t.is_empty());
+        let views = coordinators
+            .pessimist
+            .show_locks(task, &req.sources)
+            .await
+            .map_err(|e| Status::unknown(e.dm_string()))?;
+        let locks: Vec<DdlLock> = views
+            .into_iter()
+            .map(|v| DdlLock {
+                id: v.id,
+                task: v.task,
+                mode: v.mode.to_string(),
+                owner: v.owner,
+                dd_ls: v.ddls,
+                synced: v.synced,
+                unsynced: v.unsynced,
+            })
+            .collect();
+        let msg = if locks.is_empty() {
+            "no DDL lock exists".to_string()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(ShowDdlLocksResponse {
+            result: true,
+            msg,
+            locks,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(lock_id = %request.get_ref().id))]
+    async fn unlock_ddl_lock(
+        &self,
+        request: Request<UnlockDdlLockRequest>,
+    ) -> Result<Response<UnlockDdlLockResponse>, Status> {
+        let coordinators = match self.current_role().await {
+            Role::Leader(c) => c,
+            Role::Follower { addr } => {
+                return self
+                    .forwarder
+                    .unlock_ddl_lock(&addr, request.into_inner())
+                    .await
+            }
+            Role::Starting | Role::Unknown => return Err(not_leader()),
+        };
+        let req = request.into_inner();
+        let reply = |result: Result<(), String>| {
+            Ok(Response::new(match result {
+                Ok(()) => UnlockDdlLockResponse {
+                    result: true,
+                    msg: String::new(),
+                },
+                Err(msg) => UnlockDdlLockResponse { result: false, msg },
+            }))
+        };
+        let Some(parsed) = parse_lock_id(&req.id).filter(|p| !p.task.is_empty()) else {
+            return reply(Err("can't find task name from lock-ID".into()));
+        };
+        let mode = coordinators
+            .pessimist
+            .task_mode(&parsed.task)
+            .await
+            .map_err(|e| Status::unknown(e.dm_string()))?;
+        match mode {
+            Some(ShardMode::Optimistic) => {
+                if req.sources.len() != 1 {
+                    return reply(Err("optimistic locks should have only one source".into()));
+                }
+                reply(Err(Error::NotStarted {
+                    component: "optimist",
+                }
+                .dm_string()))
+            }
+            other => {
+                // A task with no subtask config can only be cleaned up: DM
+                // forces the removal then.
+                let force = req.force_remove || other.is_none();
+                let owner = Some(req.replace_owner.as_str()).filter(|o| !o.is_empty());
+                let result = coordinators
+                    .pessimist
+                    .unlock_lock(&req.id, owner, force)
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(lock_id = %req.id, error = %e, "unlock failed");
+                        e.dm_string()
+                    });
+                reply(result)
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Follower → leader forwarding (DM `isLeaderAndNeedForward`): the same
+//! request, one hop, over a cached connection to the leader's address.
+
+use tokio::sync::Mutex;
+use tonic::transport::Channel;
+use tonic::{Response, Status};
+
+use crate::proto::master_client::MasterClient;
+use crate::proto::{
+    ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
+};
+
+/// Keeps one lazily connected client to the current leader.
+#[derive(Default)]
+pub struct Forwarder {
+    client: Mutex<Option<(String, MasterClient<Channel>)>>,
+}
+
+impl Forwarder {
+    async fn client(&self, addr: &str) -> Result<MasterClient<Channel>, Status> {
+        let mut cached = self.client.lock().await;
+        if let Some((a, c)) = cached.as_ref() {
+            if a == addr {
+                return Ok(c.clone());
+            }
+        }
+        let uri = if addr.contains("://") {
+            addr.to_string()
+        } else {
+            format!("http://{addr}")
+        };
+        let channel = Channel::from_shared(uri)
+            .map_err(|e| Status::unavailable(format!("bad leader address {addr}: {e}")))?
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .connect_lazy();
+        let client = MasterClient::new(channel);
+        *cached = Some((addr.to_string(), client.clone()));
+        Ok(client)
+    }
+
+    pub async fn show_ddl_locks(
+        &self,
+        leader: &str,
+        request: ShowDdlLocksRequest,
+    ) -> Result<Response<ShowDdlLocksResponse>, Status> {
+        tracing::debug!(leader, "forwarding ShowDDLLocks to the leader");
+        self.client(leader).await?.show_ddl_locks(request).await
+    }
+
+    pub async fn unlock_ddl_lock(
+        &self,
+        leader: &str,
+        request: UnlockDdlLockRequest,
+    ) -> Result<Response<UnlockDdlLockResponse>, Status> {
+        tracing::debug!(leader, "forwarding UnlockDDLLock to the leader");
+        self.client(leader).await?.unlock_ddl_lock(request).await
+    }
+}

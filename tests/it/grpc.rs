@@ -1,0 +1,169 @@
+//! `pb.Master` over gRPC and `/status` + `/metrics` over HTTP, on the
+//! master's one port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dm_master::config::Config;
+use dm_master::metrics::Metrics;
+use dm_master::proto::master_client::MasterClient;
+use dm_master::proto::{ShowDdlLocksRequest, UnlockDdlLockRequest};
+use dm_master::server;
+use dm_worker::shardddl::pessimist::PessimistClient;
+use tokio_util::sync::CancellationToken;
+
+use crate::pessimism::register_task;
+use crate::support::{unique_space, wait_until, EtcdServer};
+
+/// A plain HTTP/1.1 GET (async: the master serves on this test's runtime).
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
+    let space = unique_space("grpc");
+    let server_etcd = EtcdServer::shared();
+    let etcd = server_etcd.client().await;
+    register_task(
+        &etcd,
+        &space,
+        "test",
+        &["mysql-replica-01", "mysql-replica-02"],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_endpoints("m1", vec![server_etcd.endpoint.clone()], dir.path().into());
+    let metrics = Arc::new(Metrics::new());
+    let master = server::spawn(config, space.clone(), metrics).await.unwrap();
+    master.wait_leader(Duration::from_secs(10)).await.unwrap();
+    let addr = master.local_addr;
+    let mut client = MasterClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+
+    let empty = client
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(empty.result);
+    assert_eq!(empty.msg, "no DDL lock exists");
+    assert!(empty.locks.is_empty());
+
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "test", "mysql-replica-01");
+    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
+    c1.put_info(
+        &c1.info("shard_db", "shard_table", vec![ddl.into()]),
+        &cancel,
+    )
+    .await
+    .unwrap();
+    let shown = wait_until(Duration::from_secs(10), || {
+        let mut client = client.clone();
+        async move {
+            let r = client
+                .show_ddl_locks(ShowDdlLocksRequest {
+                    task: "test".into(),
+                    sources: vec!["mysql-replica-02".into()],
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            r.locks.len() == 1
+        }
+    })
+    .await;
+    assert!(shown);
+    let lock = client
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .locks
+        .remove(0);
+    assert_eq!(lock.id, "test-`shard_db`.`shard_table`");
+    assert_eq!(lock.mode, "pessimistic");
+    assert_eq!(lock.owner, "mysql-replica-01");
+    assert_eq!(lock.dd_ls, vec![ddl.to_string()]);
+    assert_eq!(lock.synced, vec!["mysql-replica-01"]);
+    assert_eq!(lock.unsynced, vec!["mysql-replica-02"]);
+
+    // Filters: another task, or a source that is not in the lock.
+    let other = client
+        .show_ddl_locks(ShowDdlLocksRequest {
+            task: "nope".into(),
+            sources: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(other.locks.is_empty());
+
+    // Unlock errors come back as result=false with DM's error string.
+    let bad = client
+        .unlock_ddl_lock(UnlockDdlLockRequest {
+            id: "no-lock-id".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!bad.result);
+    assert_eq!(bad.msg, "can't find task name from lock-ID");
+    let missing = client
+        .unlock_ddl_lock(UnlockDdlLockRequest {
+            id: "test-`x`.`y`".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!missing.result);
+    assert_eq!(
+        missing.msg,
+        "[code=38019:class=dm-master:scope=internal:level=high], Message: lock with ID test-`x`.`y` not found, Workaround: Please use show-ddl-locks command to see lock id."
+    );
+    let not_waiting = client
+        .unlock_ddl_lock(UnlockDdlLockRequest {
+            id: lock.id.clone(),
+            replace_owner: "mysql-replica-02".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        not_waiting.msg,
+        "[code=38022:class=dm-master:scope=internal:level=high], Message: owner mysql-replica-02 is not waiting for a lock, but sources [mysql-replica-01] are waiting for the lock"
+    );
+    let forced = client
+        .unlock_ddl_lock(UnlockDdlLockRequest {
+            id: lock.id.clone(),
+            force_remove: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(forced.result, "{}", forced.msg);
+
+    // HTTP on the same port.
+    let status = http_get(addr, "/status").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(status.contains("\"name\":\"m1\""), "{status}");
+    assert!(status.contains("\"role\":\"leader\""), "{status}");
+    let metrics_text = http_get(addr, "/metrics").await;
+    assert!(
+        metrics_text.contains("dm_master_start_leader_counter 1"),
+        "{metrics_text}"
+    );
+    master.stop().await;
+}
