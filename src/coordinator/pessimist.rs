@@ -465,10 +465,33 @@ impl Pessimist {
         };
         for change in changed {
             if let RegistryChange::Task(task) = change {
-                self.retry_waiting_infos(&task).await?;
+                if self.registry.contains(&task) {
+                    self.retry_waiting_infos(&task).await?;
+                } else {
+                    self.forget_task(&task);
+                }
             }
         }
         Ok(())
+    }
+
+    /// The task's last subtask config is gone (stop-task): its locks mean
+    /// nothing any more. Keys are left to whoever stopped the task; Infos
+    /// that remain are re-evaluated if the task starts again.
+    fn forget_task(&mut self, task: &str) {
+        let lock_ids: Vec<String> = self
+            .keeper
+            .locks()
+            .filter(|l| l.task() == task)
+            .map(|l| l.id().to_owned())
+            .collect();
+        for lock_id in lock_ids {
+            if let Some(removed) = self.keeper.remove_lock(&lock_id) {
+                self.apply_change(&removed.change);
+                tracing::info!(%task, %lock_id, "task stopped, lock dropped");
+            }
+            self.retry.remove(&lock_id);
+        }
     }
 
     /// Infos of `task` that are not counted in a lock yet (the task was

@@ -4,4 +4,5 @@
 mod etcd;
 mod grpc;
 mod pessimism;
+mod process;
 mod support;

@@ -1,0 +1,227 @@
+//! The `dm-master` and `dmctl` binaries as processes, as operators use them.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
+use dm_master::pessimism::ops;
+use dm_worker::shardddl::pessimist::PessimistClient;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{free_port, wait_until, EtcdServer};
+
+const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
+const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
+
+#[test]
+fn invalid_configuration_exits_with_code_2() {
+    for args in [
+        &["--master-addr", "not-an-address"][..],
+        &["--election-ttl", "0", "--etcd-endpoints", "127.0.0.1:1"][..],
+        &["--log-format", "yaml"][..],
+    ] {
+        let out = Command::new(MASTER).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid configuration"), "{err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("m.toml");
+    std::fs::write(&cfg, "nmae = \"typo\"\n").unwrap();
+    let out = Command::new(MASTER)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn dmctl(addr: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(DMCTL)
+        .arg("--master-addr")
+        .arg(addr)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn master_process_with_dmctl_end_to_end_and_sigterm() {
+    // The binaries use DM's real key layout (no namespace): private etcd.
+    let server = EtcdServer::start();
+    let etcd = server.client().await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut master = Command::new(MASTER)
+        .args([
+            "--name",
+            "p1",
+            "--master-addr",
+            &addr,
+            "--etcd-endpoints",
+            &server.endpoint,
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = wait_until(Duration::from_secs(20), || async {
+        tokio::net::TcpStream::connect(&addr).await.is_ok()
+    })
+    .await;
+    assert!(up, "master listens");
+
+    let (ok, out) = tokio::task::spawn_blocking({
+        let endpoint = server.endpoint.clone();
+        move || {
+            Command::new(DMCTL)
+                .args([
+                    "start-task",
+                    "--etcd-endpoints",
+                    &endpoint,
+                    "--name",
+                    "test",
+                ])
+                .args(["-s", "mysql-replica-01,mysql-replica-02"])
+                .args(["--route", "shard_db_*,shard_table_*,shard_db,shard_table"])
+                .output()
+                .map(|o| {
+                    (
+                        o.status.success(),
+                        String::from_utf8_lossy(&o.stdout).into_owned(),
+                    )
+                })
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}");
+    let space = KeySpace::default();
+    assert_eq!(
+        etcd.get_prefix(&space.path(&UPSTREAM_SUBTASK))
+            .await
+            .unwrap()
+            .value
+            .len(),
+        2
+    );
+
+    let a = addr.clone();
+    let (ok, out) = tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock"]))
+        .await
+        .unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("\"msg\": \"no DDL lock exists\""), "{out}");
+
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "test", "mysql-replica-01");
+    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
+    c1.put_info(
+        &c1.info("shard_db", "shard_table", vec![ddl.into()]),
+        &cancel,
+    )
+    .await
+    .unwrap();
+    let a = addr.clone();
+    let listed = wait_until(Duration::from_secs(10), || {
+        let a = a.clone();
+        async move {
+            let (_, out) =
+                tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock", "test"]))
+                    .await
+                    .unwrap();
+            out.contains("\"ID\": \"test-`shard_db`.`shard_table`\"")
+        }
+    })
+    .await;
+    assert!(listed);
+    let a = addr.clone();
+    let (_, out) = tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock", "test"]))
+        .await
+        .unwrap();
+    assert!(out.contains("\"owner\": \"mysql-replica-01\""), "{out}");
+    assert!(
+        out.contains("\"unsynced\": [\n                \"mysql-replica-02\""),
+        "{out}"
+    );
+
+    let a = addr.clone();
+    let (_, out) = tokio::task::spawn_blocking(move || {
+        dmctl(
+            &a,
+            &[
+                "shard-ddl-lock",
+                "unlock",
+                "test-`shard_db`.`shard_table`",
+                "-a",
+                "bogus",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(out.contains("only exec/skip are acceptable"), "{out}");
+
+    // stop-task removes the subtask configs and the task's shard-DDL keys.
+    let endpoint = server.endpoint.clone();
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        let o = Command::new(DMCTL)
+            .args(["stop-task", "--etcd-endpoints", &endpoint, "test"])
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}");
+    assert!(etcd
+        .get_prefix(&space.path(&UPSTREAM_SUBTASK))
+        .await
+        .unwrap()
+        .value
+        .is_empty());
+    assert!(etcd
+        .get_prefix(&ops::pessimism_prefix(&space))
+        .await
+        .unwrap()
+        .value
+        .is_empty());
+    let a = addr.clone();
+    let gone = wait_until(Duration::from_secs(10), || {
+        let a = a.clone();
+        async move {
+            let (_, out) = tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock"]))
+                .await
+                .unwrap();
+            out.contains("no DDL lock exists")
+        }
+    })
+    .await;
+    assert!(gone, "the stopped task's lock is dropped");
+
+    // SIGTERM stops the master cleanly and quickly.
+    let pid = master.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let stopped = wait_until(Duration::from_secs(5), || {
+        let done = matches!(master.try_wait(), Ok(Some(_)));
+        async move { done }
+    })
+    .await;
+    assert!(stopped, "master exits after SIGTERM");
+    assert_eq!(master.wait().unwrap().code(), Some(0));
+}
