@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod forward;
+pub mod managed_etcd;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -65,13 +66,40 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let mut config = config;
+    // No endpoints: run our own etcd under --data-dir for the master's life.
+    let mut managed = None;
+    if config.etcd_endpoints.is_empty() {
+        let etcd = managed_etcd::ManagedEtcd::start(&config.data_dir, &config.name).await?;
+        config.etcd_endpoints = vec![etcd.endpoint.clone()];
+        managed = Some(etcd);
+    }
     let master = spawn(config, KeySpace::default(), metrics).await?;
     let cancel = master.cancel.clone();
     tokio::spawn(async move {
         shutdown.await;
         cancel.cancel();
     });
+    if let Some(etcd) = managed.as_mut() {
+        // Supervise: a managed etcd that dies takes the master down with a
+        // clear error instead of leaving it retrying forever.
+        loop {
+            tokio::select! {
+                _ = master.cancel.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if let Some(status) = etcd.exited() {
+                        tracing::error!(%status, "managed etcd exited");
+                        master.stop().await;
+                        return Err(Error::Config(format!("managed etcd exited ({status})")));
+                    }
+                }
+            }
+        }
+    }
     master.wait().await;
+    if let Some(etcd) = managed {
+        etcd.stop().await;
+    }
     Ok(())
 }
 

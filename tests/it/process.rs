@@ -225,3 +225,76 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     assert!(stopped, "master exits after SIGTERM");
     assert_eq!(master.wait().unwrap().code(), Some(0));
 }
+
+#[tokio::test]
+async fn without_endpoints_the_master_runs_and_stops_its_own_etcd() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut master = Command::new(MASTER)
+        .args(["--name", "solo", "--master-addr", &addr])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_until(Duration::from_secs(20), || async {
+        crate::grpc::http_get(addr.parse().unwrap(), "/status")
+            .await
+            .contains("\"role\":\"leader\"")
+    })
+    .await;
+    assert!(status, "the master leads on its own etcd");
+    assert!(
+        dir.path().join("etcd").is_dir(),
+        "etcd data lives under --data-dir"
+    );
+    let etcd_dir = dir.path().join("etcd").display().to_string();
+    let etcd_running = || process_with_arg_running(&etcd_dir);
+    assert!(etcd_running());
+    Command::new("kill")
+        .args(["-TERM", &master.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped = wait_until(Duration::from_secs(10), || {
+        let done = matches!(master.try_wait(), Ok(Some(_)));
+        async move { done }
+    })
+    .await;
+    assert!(stopped);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let running = etcd_running();
+            async move { !running }
+        })
+        .await,
+        "the managed etcd stops with the master"
+    );
+}
+
+#[test]
+fn a_missing_etcd_binary_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(MASTER)
+        .args(["--master-addr", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("ETCD_BIN", "/nonexistent/etcd")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("apt-get install -y etcd-server"), "{err}");
+}
+
+/// Whether some process has `arg` in its command line (reads /proc).
+fn process_with_arg_running(arg: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|cmd| cmd.split(|b| *b == 0).any(|part| part == arg.as_bytes()))
+            .unwrap_or(false)
+    })
+}
