@@ -315,6 +315,8 @@ pub struct Pessimist {
     retry: BTreeSet<String>,
     /// Per task: (un-synced, synced) lock counts, kept from state changes.
     state_counts: BTreeMap<String, (usize, usize)>,
+    /// When this actor first saw each lock (for the age gauge).
+    first_seen: HashMap<String, std::time::Instant>,
     /// Whether the first snapshot has been applied (events before it are
     /// impossible: the watcher starts with a snapshot).
     rebuilt: bool,
@@ -342,6 +344,7 @@ impl Pessimist {
             operations: HashMap::new(),
             retry: BTreeSet::new(),
             state_counts: BTreeMap::new(),
+            first_seen: HashMap::new(),
             rebuilt: false,
         };
         let inner_tracker = tracker.clone();
@@ -889,7 +892,32 @@ impl Pessimist {
         Ok(())
     }
 
+    /// Refreshes the per-lock gauges: O(locks), once per tick, never per
+    /// event.
+    fn publish_lock_gauges(&mut self) {
+        let now = std::time::Instant::now();
+        let live: BTreeSet<&str> = self.keeper.locks().map(|l| l.id()).collect();
+        self.first_seen.retain(|id, _| live.contains(id.as_str()));
+        let mut gauges = Vec::with_capacity(live.len());
+        for lock in self.keeper.locks() {
+            let seen = *self.first_seen.entry(lock.id().to_owned()).or_insert(now);
+            let blocking = if lock.is_synced() {
+                lock.undone_sources().len()
+            } else {
+                lock.remain()
+            };
+            gauges.push(metrics::LockGauge {
+                task: lock.task().to_owned(),
+                lock_id: lock.id().to_owned(),
+                age_seconds: now.duration_since(seen).as_secs_f64(),
+                blocking_sources: blocking,
+            });
+        }
+        self.metrics.set_lock_gauges(MODE, gauges);
+    }
+
     async fn on_retry_tick(&mut self) -> Result<()> {
+        self.publish_lock_gauges();
         if self.retry.is_empty() {
             return Ok(());
         }
