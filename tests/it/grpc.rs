@@ -169,3 +169,72 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     );
     master.stop().await;
 }
+
+/// The Python interpreter with grpcio (scripts/test prepares a venv and
+/// sets DM_TEST_PYTHON); fails loudly when it is missing.
+fn python_with_grpc() -> String {
+    let python = std::env::var("DM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import grpc, grpc_tools"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{python} lacks grpcio: run scripts/test, or `pip install grpcio grpcio-tools` and set DM_TEST_PYTHON"
+    );
+    python
+}
+
+#[tokio::test]
+async fn a_python_grpc_client_calls_both_rpcs() {
+    let python = python_with_grpc();
+    let space = unique_space("grpc-python");
+    let server_etcd = EtcdServer::shared();
+    let etcd = server_etcd.client().await;
+    register_task(&etcd, &space, "py", &["s1", "s2"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_endpoints("m", vec![server_etcd.endpoint.clone()], dir.path().into());
+    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
+        .await
+        .unwrap();
+    let pessimist = master.pessimist().await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "py", "s1");
+    c1.put_info(
+        &c1.info(
+            "db",
+            "tb",
+            vec!["ALTER TABLE `db`.`tb` ADD COLUMN c INT".into()],
+        ),
+        &cancel,
+    )
+    .await
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            pessimist.show_locks(None, &[]).await.unwrap().len() == 1
+        })
+        .await
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/client.py");
+    let addr = master.local_addr.to_string();
+    let out = tokio::process::Command::new(&python)
+        .args([script, &addr, "py", "py-`db`.`tb`"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["show"]["result"], true);
+    assert_eq!(got["show"]["locks"][0]["ID"], "py-`db`.`tb`");
+    assert_eq!(got["show"]["locks"][0]["owner"], "s1");
+    assert_eq!(got["show"]["locks"][0]["unsynced"][0], "s2");
+    assert_eq!(got["unlock"]["result"], true, "{got}");
+    assert!(pessimist.show_locks(None, &[]).await.unwrap().is_empty());
+    master.stop().await;
+}
