@@ -10,6 +10,7 @@
 pub mod column;
 pub mod info;
 pub mod operation;
+pub mod ops;
 pub mod table;
 
 pub use column::DropColumnStage;

@@ -1,0 +1,335 @@
+//! The etcd transactions of optimistic mode (DM's `optimism/{info,operation,
+//! table,column,ops}.go`), for the master and the worker crate.
+//!
+//! Deliberate differences from DM (etcd-layout.md §7, optimism.md §10):
+//! * removing sources deletes exactly their SourceTables keys (DM uses the
+//!   full key as a prefix, so removing `mysql-1` also removed `mysql-10`);
+//! * dropping a table does not issue DM's 4-part no-op delete;
+//! * resolving a lock deletes its keys in chunks under the txn limit (DM's
+//!   single txn fails past 63 tables on a stock etcd), each chunk guarded by
+//!   the Info versions it covers;
+//! * redirect Operations of one resolution go out in one txn when they fit.
+
+use crate::error::Result;
+use crate::etcd::{Compare, Etcd, Fence, Op, Txn};
+use crate::keys::{
+    KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES,
+};
+use crate::optimism::{DropColumnStage, Info, Operation, SourceTables};
+
+/// One upstream table of a lock: (source, upstream schema, upstream table).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableKey {
+    pub source: String,
+    pub schema: String,
+    pub table: String,
+}
+
+impl TableKey {
+    pub fn new(source: &str, schema: &str, table: &str) -> TableKey {
+        TableKey {
+            source: source.to_owned(),
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+        }
+    }
+
+    /// DM's owner string for show-ddl-locks: ``source-`schema`.`table` ``.
+    pub fn owner_string(&self) -> String {
+        crate::keys::lock_id(&self.source, &self.schema, &self.table)
+    }
+}
+
+pub fn info_key(space: &KeySpace, task: &str, key: &TableKey) -> String {
+    space.key(&OPTIMISM_INFO, [task, &key.source, &key.schema, &key.table])
+}
+
+pub fn operation_key(space: &KeySpace, task: &str, key: &TableKey) -> String {
+    space.key(
+        &OPTIMISM_OPERATION,
+        [task, &key.source, &key.schema, &key.table],
+    )
+}
+
+pub fn source_tables_key(space: &KeySpace, task: &str, source: &str) -> String {
+    space.key(&OPTIMISM_SOURCE_TABLES, [task, source])
+}
+
+pub fn dropped_column_key(space: &KeySpace, lock_id: &str, column: &str, key: &TableKey) -> String {
+    space.key(
+        &OPTIMISM_DROPPED_COLUMNS,
+        [lock_id, column, &key.source, &key.schema, &key.table],
+    )
+}
+
+/// The common prefix of every optimistic key: one watch over it delivers
+/// SourceTables, Infos, Operations and dropped columns in revision order.
+pub fn optimism_prefix(space: &KeySpace) -> String {
+    format!("{}/dm-master/shardddl-optimism/", space.namespace())
+}
+
+/// Master: puts an Operation (DM `PutOperation`). Without `skip_done` the put
+/// is unconditional. With `skip_done` (rebuild) it is written unless the
+/// stored Operation is done *and* not older than the Info it answers
+/// (`info_mod_revision`); each case is guarded by the revision read, instead
+/// of DM's three non-atomic txns. Returns whether it was written.
+pub async fn put_operation(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    op: &Operation,
+    skip_done: bool,
+    info_mod_revision: i64,
+) -> Result<bool> {
+    let key = operation_key(
+        space,
+        &op.task,
+        &TableKey::new(&op.source, &op.up_schema, &op.up_table),
+    );
+    if !skip_done {
+        let txn = Txn::new("put operation").then([Op::put(key.as_str(), op.encode())]);
+        return Ok(etcd.txn_fenced(txn, fence).await?.succeeded);
+    }
+    for _ in 0..5 {
+        let current = etcd.get(key.as_str()).await?;
+        let guard = match &current.value {
+            None => Compare::Absent(key.clone().into_bytes()),
+            Some(kv) => {
+                let done = Operation::decode(&kv.value)
+                    .map(|o| o.done)
+                    .unwrap_or(false);
+                if done && kv.mod_revision >= info_mod_revision {
+                    return Ok(false);
+                }
+                Compare::ModRevision(key.clone().into_bytes(), kv.mod_revision)
+            }
+        };
+        let txn = Txn::new("put operation skip done")
+            .when([guard])
+            .then([Op::put(key.as_str(), op.encode())]);
+        if etcd.txn_fenced(txn, fence).await?.succeeded {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Master: puts several Operations (redirects of one resolution). One txn
+/// when they fit under the limit, so a resolution is announced to all
+/// tables or none (DM puts them one by one, optimism.md §10 gap 8).
+pub async fn put_operations(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    ops: &[Operation],
+) -> Result<i64> {
+    let puts = ops
+        .iter()
+        .map(|op| {
+            let key = TableKey::new(&op.source, &op.up_schema, &op.up_table);
+            Op::put(operation_key(space, &op.task, &key), op.encode())
+        })
+        .collect();
+    etcd.batch_fenced("put redirect operations", puts, fence)
+        .await
+}
+
+/// Master: records dropped columns of one table (DM `PutDroppedColumns`).
+pub async fn put_dropped_columns(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    lock_id: &str,
+    key: &TableKey,
+    cols: &[String],
+    stage: DropColumnStage,
+) -> Result<i64> {
+    let puts = cols
+        .iter()
+        .map(|c| Op::put(dropped_column_key(space, lock_id, c, key), stage.encode()))
+        .collect();
+    etcd.batch_fenced("put dropped columns", puts, fence).await
+}
+
+/// Master: forgets dropped columns of a lock (DM `DeleteDroppedColumns`).
+pub async fn delete_dropped_columns(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    lock_id: &str,
+    cols: &[String],
+) -> Result<i64> {
+    let deletes = cols
+        .iter()
+        .map(|c| Op::delete_prefix(space.prefix(&OPTIMISM_DROPPED_COLUMNS, &[lock_id, c])))
+        .collect();
+    etcd.batch_fenced("delete dropped columns", deletes, fence)
+        .await
+}
+
+/// One table of a resolved lock: its Info version as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTable {
+    pub key: TableKey,
+    /// The Info's etcd version when the master last saw it (0: no Info).
+    pub info_version: i64,
+}
+
+/// Master: deletes a resolved lock's Infos, Operations and dropped columns
+/// (DM `DeleteInfosOperationsColumns`). Each Info is deleted only if it was
+/// not re-put since the master saw it (`Version < seen + 1`), and its
+/// Operation only together with it. Returns the tables whose Info was re-put
+/// (kept, with their Operation): empty means everything was deleted.
+pub async fn delete_resolved_lock(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    task: &str,
+    lock_id: &str,
+    tables: &[ResolvedTable],
+) -> Result<Vec<TableKey>> {
+    let per_txn = ((etcd.max_txn_ops() - 1) / 2).max(1);
+    let mut kept = Vec::new();
+    for chunk in tables.chunks(per_txn) {
+        if delete_tables(etcd, space, fence, task, chunk).await? {
+            continue;
+        }
+        // Some Info of the chunk was re-put: settle the tables one by one so
+        // only the re-put ones stay.
+        for table in chunk {
+            if !delete_tables(etcd, space, fence, task, std::slice::from_ref(table)).await? {
+                kept.push(table.key.clone());
+            }
+        }
+    }
+    if kept.is_empty() {
+        let txn = Txn::new("delete dropped columns of lock").then([Op::delete_prefix(
+            space.prefix(&OPTIMISM_DROPPED_COLUMNS, &[lock_id]),
+        )]);
+        etcd.txn_fenced(txn, fence).await?;
+    }
+    Ok(kept)
+}
+
+async fn delete_tables(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    task: &str,
+    tables: &[ResolvedTable],
+) -> Result<bool> {
+    let mut compares = Vec::new();
+    let mut deletes = Vec::new();
+    for t in tables {
+        let ikey = info_key(space, task, &t.key);
+        compares.push(Compare::VersionBelow(
+            ikey.clone().into_bytes(),
+            t.info_version + 1,
+        ));
+        deletes.push(Op::delete(ikey));
+        deletes.push(Op::delete(operation_key(space, task, &t.key)));
+    }
+    let txn = Txn::new("delete infos and operations of lock")
+        .when(compares)
+        .then(deletes);
+    Ok(etcd.txn_fenced(txn, fence).await?.succeeded)
+}
+
+/// Master: removes all optimistic metadata of a task (stop-task /
+/// remove-meta; DM `DeleteInfosOperationsTablesByTask`).
+pub async fn delete_task(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    task: &str,
+    lock_ids: &[String],
+) -> Result<i64> {
+    let mut ops = vec![
+        Op::delete_prefix(space.prefix(&OPTIMISM_INFO, &[task])),
+        Op::delete_prefix(space.prefix(&OPTIMISM_OPERATION, &[task])),
+        Op::delete_prefix(space.prefix(&OPTIMISM_SOURCE_TABLES, &[task])),
+    ];
+    for id in lock_ids {
+        ops.push(Op::delete_prefix(
+            space.prefix(&OPTIMISM_DROPPED_COLUMNS, &[id]),
+        ));
+    }
+    etcd.batch_fenced("delete optimistic task", ops, fence)
+        .await
+}
+
+/// Master: removes the optimistic metadata of some sources of a task
+/// (DM `DeleteInfosOperationsTablesByTaskAndSource`, without its prefix bug).
+pub async fn delete_task_sources(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    task: &str,
+    sources: &[String],
+    dropped: &[(String, String)], // (lock id, column)
+) -> Result<i64> {
+    let mut ops = Vec::new();
+    for source in sources {
+        ops.push(Op::delete_prefix(
+            space.prefix(&OPTIMISM_INFO, &[task, source]),
+        ));
+        ops.push(Op::delete_prefix(
+            space.prefix(&OPTIMISM_OPERATION, &[task, source]),
+        ));
+        // The exact key: a prefix would also match longer source IDs.
+        ops.push(Op::delete(source_tables_key(space, task, source)));
+        for (lock_id, col) in dropped {
+            ops.push(Op::delete_prefix(
+                space.prefix(&OPTIMISM_DROPPED_COLUMNS, &[lock_id, col, source]),
+            ));
+        }
+    }
+    etcd.batch_fenced("delete optimistic task sources", ops, fence)
+        .await
+}
+
+/// Master: removes the keys of one upstream table dropped from a lock
+/// (DM `DeleteInfosOperationsTablesByTable`, without its no-op delete).
+pub async fn delete_table(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    task: &str,
+    lock_id: &str,
+    key: &TableKey,
+    cols: &[String],
+) -> Result<i64> {
+    let mut ops = vec![
+        Op::delete(info_key(space, task, key)),
+        Op::delete(operation_key(space, task, key)),
+    ];
+    for col in cols {
+        ops.push(Op::delete(dropped_column_key(space, lock_id, col, key)));
+    }
+    etcd.batch_fenced("delete optimistic table", ops, fence)
+        .await
+}
+
+/// Worker: puts its SourceTables (overwriting, as DM does at subtask start).
+pub async fn put_source_tables(etcd: &Etcd, space: &KeySpace, st: &SourceTables) -> Result<i64> {
+    etcd.put(source_tables_key(space, &st.task, &st.source), st.encode())
+        .await
+}
+
+/// Worker: puts an Info and returns its revision.
+pub async fn put_info(etcd: &Etcd, space: &KeySpace, info: &Info) -> Result<i64> {
+    let key = TableKey::new(&info.source, &info.up_schema, &info.up_table);
+    etcd.put(info_key(space, &info.task, &key), info.encode())
+        .await
+}
+
+/// Worker: writes its Operation back with `done = true` (unconditional, as
+/// DM's `DoneOperation`).
+pub async fn done_operation(etcd: &Etcd, space: &KeySpace, op: &Operation) -> Result<i64> {
+    let key = TableKey::new(&op.source, &op.up_schema, &op.up_table);
+    etcd.put(
+        operation_key(space, &op.task, &key),
+        op.with_done(true).encode(),
+    )
+    .await
+}
