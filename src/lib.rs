@@ -16,7 +16,9 @@ pub mod metrics;
 pub mod optimism;
 pub mod pessimism;
 pub mod proto;
+pub mod schemacmp;
 pub mod server;
+pub mod tableinfo;
 pub mod task;
 
 pub use error::{Error, Result};

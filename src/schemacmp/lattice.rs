@@ -1,0 +1,738 @@
+//! Join-semilattice primitives: the value kinds of TiDB's
+//! `pkg/util/schemacmp/lattice.go`, plus the tuple and map combinators the
+//! schema encodings are built from.
+//!
+//! PURE: no async, no I/O.
+//!
+//! Every kind implements [`Lattice`]: `compare` orders two values ("larger"
+//! means more permissive) or reports why they are unordered, `join` returns
+//! the least upper bound or reports why there is none. Each kind keeps Go's
+//! quirks where they show in results or messages (see the per-type docs).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::charset::{Charset, Collation};
+use super::error::{go_float, Incompatible, IncompatibleKind};
+use crate::tableinfo::mysql;
+
+/// A join-semilattice element.
+pub trait Lattice: Sized {
+    /// `Less` when `self < other`, `Equal`, `Greater`, or `Err` when the two
+    /// values are unordered.
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible>;
+
+    /// The least upper bound of both values, or `Err` when none exists.
+    fn join(&self, other: &Self) -> Result<Self, Incompatible>;
+}
+
+/// Go's `CombineCompareResult`: folds the order of one more component into
+/// the order accumulated so far. Equal components do not change it; one
+/// larger and one smaller component contradict each other.
+pub fn combine(acc: Ordering, next: Ordering) -> Result<Ordering, Incompatible> {
+    if acc == next || next == Ordering::Equal {
+        Ok(acc)
+    } else if acc == Ordering::Equal {
+        Ok(next)
+    } else {
+        Err(Incompatible::new(IncompatibleKind::ContradictingOrders {
+            left: acc as i8,
+            right: next as i8,
+        }))
+    }
+}
+
+/// Accumulates a tuple comparison component by component, wrapping every
+/// error with `at tuple index i` exactly like Go's `Tuple.Compare`.
+pub(crate) struct TupleCompare(Ordering);
+
+impl TupleCompare {
+    pub(crate) fn new() -> Self {
+        TupleCompare(Ordering::Equal)
+    }
+
+    pub(crate) fn field<L: Lattice>(
+        &mut self,
+        index: usize,
+        a: &L,
+        b: &L,
+    ) -> Result<(), Incompatible> {
+        let next = a.compare(b).map_err(|e| e.at_tuple_index(index))?;
+        self.0 = combine(self.0, next).map_err(|e| e.at_tuple_index(index))?;
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Ordering {
+        self.0
+    }
+}
+
+/// Joins one tuple component, wrapping the error with its index.
+pub(crate) fn join_field<L: Lattice>(index: usize, a: &L, b: &L) -> Result<L, Incompatible> {
+    a.join(b).map_err(|e| e.at_tuple_index(index))
+}
+
+fn type_mismatch(left: &'static str, right: &'static str) -> Incompatible {
+    Incompatible::new(IncompatibleKind::TypeMismatch { left, right })
+}
+
+/// `false < true`; join is `||`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Bool(pub bool);
+
+impl Lattice for Bool {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        Ok(self.0.cmp(&other.0))
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        Ok(Bool(self.0 || other.0))
+    }
+}
+
+/// A payload of [`Singleton`] / [`EqualitySingleton`]: how Go compares it
+/// (`==` on the dynamic value, or a custom `Equals`) and prints it (`%v`).
+///
+/// Structural `Eq`/`Hash` (used for interning) may be stricter than
+/// `same` (used by the lattice), e.g. JSON numbers `1` and `1.0`.
+pub trait SingletonValue: Clone + fmt::Debug + Eq + Hash {
+    /// Go's equality for this value.
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+
+    /// Go's `%v` rendering, used in `distinct singletons (a vs b)`.
+    fn go_string(&self) -> String;
+}
+
+impl SingletonValue for i64 {
+    fn go_string(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SingletonValue for u64 {
+    fn go_string(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SingletonValue for bool {
+    fn go_string(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SingletonValue for String {
+    fn go_string(&self) -> String {
+        self.clone()
+    }
+}
+
+fn compare_singletons<T: SingletonValue>(a: &T, b: &T) -> Result<Ordering, Incompatible> {
+    if a.same(b) {
+        Ok(Ordering::Equal)
+    } else {
+        Err(Incompatible::new(IncompatibleKind::DistinctSingletons {
+            left: a.go_string(),
+            right: b.go_string(),
+        }))
+    }
+}
+
+/// An unordered value: equal values compare equal, distinct ones are
+/// incompatible.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Singleton<T>(pub T);
+
+impl<T: SingletonValue> Lattice for Singleton<T> {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        compare_singletons(&self.0, &other.0)
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        compare_singletons(&self.0, &other.0).map(|_| self.clone())
+    }
+}
+
+/// Go's `EqualitySingleton`: a [`Singleton`] whose payload defines its own
+/// equality (index column lists). A distinct kind so that type-mismatch
+/// messages name it as Go does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EqualitySingleton<T>(pub T);
+
+impl<T: SingletonValue> Lattice for EqualitySingleton<T> {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        compare_singletons(&self.0, &other.0)
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        compare_singletons(&self.0, &other.0).map(|_| self.clone())
+    }
+}
+
+/// A set of bits ordered by inclusion; join is union.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BitSet(pub u64);
+
+impl Lattice for BitSet {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        let (a, b) = (self.0, other.0);
+        if a == b {
+            Ok(Ordering::Equal)
+        } else if a & !b == 0 {
+            Ok(Ordering::Less)
+        } else if b & !a == 0 {
+            Ok(Ordering::Greater)
+        } else {
+            Err(Incompatible::new(IncompatibleKind::NonInclusiveBitSets {
+                left: a,
+                right: b,
+            }))
+        }
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        Ok(BitSet(self.0 | other.0))
+    }
+}
+
+macro_rules! ordered_number {
+    ($(#[$meta:meta])* $name:ident($ty:ty)) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(pub $ty);
+
+        impl Lattice for $name {
+            fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+                Ok(self.0.cmp(&other.0))
+            }
+
+            fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+                Ok($name(self.0.max(other.0)))
+            }
+        }
+    };
+}
+
+ordered_number!(
+    /// A byte in numeric order; join is max.
+    Byte(u8)
+);
+ordered_number!(
+    /// Go `int` in numeric order; join is max.
+    Int(i64)
+);
+ordered_number!(
+    /// Go `int64` in numeric order; join is max.
+    Int64(i64)
+);
+ordered_number!(
+    /// Go `uint` in numeric order; join is max.
+    Uint(u64)
+);
+
+/// A MySQL type code. Equal codes are equal; integer types are ordered
+/// TINYINT < SMALLINT < MEDIUMINT < INT < BIGINT, blob/text types
+/// TINY < (plain) < MEDIUM < LONG; anything else is incompatible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FieldTp(pub u8);
+
+/// Integer widening order (Go `compareMySQLIntegerType`).
+fn integer_rank(tp: u8) -> u8 {
+    match tp {
+        mysql::TYPE_TINY => 0,
+        mysql::TYPE_SHORT => 1,
+        mysql::TYPE_INT24 => 2,
+        mysql::TYPE_LONG => 3,
+        _ => 4,
+    }
+}
+
+/// Blob widening order (Go `compareMySQLBlobType`).
+fn blob_rank(tp: u8) -> u8 {
+    match tp {
+        mysql::TYPE_TINY_BLOB => 0,
+        mysql::TYPE_BLOB => 1,
+        mysql::TYPE_MEDIUM_BLOB => 2,
+        _ => 3,
+    }
+}
+
+impl FieldTp {
+    fn order(self, other: Self) -> Option<Ordering> {
+        let (a, b) = (self.0, other.0);
+        if a == b {
+            Some(Ordering::Equal)
+        } else if mysql::is_integer_type(a) && mysql::is_integer_type(b) {
+            Some(integer_rank(a).cmp(&integer_rank(b)))
+        } else if mysql::is_blob_type(a) && mysql::is_blob_type(b) {
+            Some(blob_rank(a).cmp(&blob_rank(b)))
+        } else {
+            None
+        }
+    }
+}
+
+impl Lattice for FieldTp {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        self.order(*other).ok_or_else(|| {
+            Incompatible::new(IncompatibleKind::MysqlType {
+                left: self.0,
+                right: other.0,
+            })
+        })
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        match self.compare(other)? {
+            Ordering::Less => Ok(*other),
+            _ => Ok(*self),
+        }
+    }
+}
+
+/// A list where `a <= b` iff `a` is a prefix of `b` (ENUM / SET members
+/// appended at the end).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StringList(pub Vec<String>);
+
+impl Lattice for StringList {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        for (index, (a, b)) in self.0.iter().zip(&other.0).enumerate() {
+            if a != b {
+                return Err(Incompatible::new(IncompatibleKind::StringList {
+                    index,
+                    left: a.clone(),
+                    right: b.clone(),
+                }));
+            }
+        }
+        Ok(self.0.len().cmp(&other.0.len()))
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        match self.compare(other)? {
+            Ordering::Greater => Ok(self.clone()),
+            _ => Ok(other.clone()),
+        }
+    }
+}
+
+/// Adds a bottom element (`None`) below every value of the inner lattice.
+/// Inner join errors come back unwrapped, as in Go.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Maybe<L>(pub Option<L>);
+
+impl<L: Lattice + Clone> Lattice for Maybe<L> {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        match (&self.0, &other.0) {
+            (None, None) => Ok(Ordering::Equal),
+            (None, Some(_)) => Ok(Ordering::Less),
+            (Some(_), None) => Ok(Ordering::Greater),
+            (Some(a), Some(b)) => a.compare(b),
+        }
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        match (&self.0, &other.0) {
+            (None, _) => Ok(other.clone()),
+            (_, None) => Ok(self.clone()),
+            (Some(a), Some(b)) => Ok(Maybe(Some(a.join(b)?))),
+        }
+    }
+}
+
+impl Maybe<Singleton<String>> {
+    /// Go's `MaybeSingletonString`: the empty string is `None`.
+    pub fn from_string(s: &str) -> Self {
+        if s.is_empty() {
+            Maybe(None)
+        } else {
+            Maybe(Some(Singleton(s.to_owned())))
+        }
+    }
+}
+
+/// A fixed-length list compared component-wise: equal components are
+/// neutral, and the others must all point the same way.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tuple<L>(pub Vec<L>);
+
+impl<L: Lattice> Lattice for Tuple<L> {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        check_tuple_lengths(self.0.len(), other.0.len())?;
+        let mut acc = TupleCompare::new();
+        for (index, (a, b)) in self.0.iter().zip(&other.0).enumerate() {
+            acc.field(index, a, b)?;
+        }
+        Ok(acc.finish())
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        check_tuple_lengths(self.0.len(), other.0.len())?;
+        self.0
+            .iter()
+            .zip(&other.0)
+            .enumerate()
+            .map(|(index, (a, b))| join_field(index, a, b))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Tuple)
+    }
+}
+
+fn check_tuple_lengths(left: usize, right: usize) -> Result<(), Incompatible> {
+    if left == right {
+        Ok(())
+    } else {
+        Err(Incompatible::new(IncompatibleKind::TupleLength {
+            left,
+            right,
+        }))
+    }
+}
+
+/// How a [`LatticeMap`] treats a key present on one side only.
+pub trait MapPolicy<V> {
+    /// Drop keys whose values cannot be joined instead of failing.
+    const DELETE_INCOMPATIBLE: bool;
+
+    /// Order of "value present" against "key absent".
+    fn compare_with_nil(value: &V) -> Result<Ordering, Incompatible>;
+
+    /// The joined entry for a key present on one side only (`None` drops it).
+    fn join_with_nil(value: &V) -> Result<Option<V>, Incompatible>;
+}
+
+/// String-keyed map of lattice values with a [`MapPolicy`] for missing keys.
+///
+/// Go iterates its maps in random order, which only changes *which* error is
+/// reported. Here the left map's keys are visited in sorted order, then the
+/// keys only the right map has, also sorted, so messages are deterministic
+/// and, where Go's own order is forced (left keys before right-only keys),
+/// identical to Go's.
+pub struct LatticeMap<V, P> {
+    /// Entries by key (column or index name, lower-case). Keys are shared so
+    /// that a join copies no strings.
+    pub entries: BTreeMap<Arc<str>, V>,
+    policy: PhantomData<fn() -> P>,
+}
+
+impl<V, P> LatticeMap<V, P> {
+    /// Wraps the entries.
+    pub fn new(entries: BTreeMap<Arc<str>, V>) -> Self {
+        LatticeMap {
+            entries,
+            policy: PhantomData,
+        }
+    }
+
+    /// Visits left keys (with the right value if any), then right-only keys.
+    fn visit<E>(
+        &self,
+        other: &Self,
+        mut action: impl FnMut(&Arc<str>, Option<&V>, Option<&V>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for (key, a) in &self.entries {
+            action(key, Some(a), other.entries.get(key))?;
+        }
+        for (key, b) in &other.entries {
+            if !self.entries.contains_key(key) {
+                action(key, None, Some(b))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<V: Lattice + Clone, P: MapPolicy<V>> Lattice for LatticeMap<V, P> {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        let mut acc = Ordering::Equal;
+        self.visit(other, |key, a, b| {
+            let next = match (a, b) {
+                (Some(a), Some(b)) => a.compare(b),
+                (Some(a), None) => P::compare_with_nil(a),
+                (None, Some(b)) => P::compare_with_nil(b).map(Ordering::reverse),
+                (None, None) => Ok(Ordering::Equal),
+            }
+            .map_err(|e| e.at_map_key(key))?;
+            acc = combine(acc, next).map_err(|e| e.at_map_key(key))?;
+            Ok(())
+        })?;
+        Ok(acc)
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        let mut entries = BTreeMap::new();
+        self.visit(other, |key, a, b| {
+            let joined = match (a, b) {
+                (Some(a), Some(b)) => a.join(b).map(Some),
+                (Some(v), None) | (None, Some(v)) => P::join_with_nil(v),
+                (None, None) => Ok(None),
+            };
+            match joined {
+                Ok(Some(value)) => {
+                    entries.insert(Arc::clone(key), value);
+                }
+                Ok(None) => {}
+                Err(_) if P::DELETE_INCOMPATIBLE => {}
+                Err(e) => return Err(e.at_map_key(key)),
+            }
+            Ok(())
+        })?;
+        Ok(LatticeMap::new(entries))
+    }
+}
+
+impl<V: Clone, P> Clone for LatticeMap<V, P> {
+    fn clone(&self) -> Self {
+        LatticeMap::new(self.entries.clone())
+    }
+}
+
+impl<V: fmt::Debug, P> fmt::Debug for LatticeMap<V, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(&self.entries).finish()
+    }
+}
+
+impl<V: PartialEq, P> PartialEq for LatticeMap<V, P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl<V: Eq, P> Eq for LatticeMap<V, P> {}
+
+impl<V: Hash, P> Hash for LatticeMap<V, P> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.entries.hash(state);
+    }
+}
+
+impl<L: Lattice> Lattice for Box<L> {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        (**self).compare(other)
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        (**self).join(other).map(Box::new)
+    }
+}
+
+/// A dynamically typed singleton payload for [`LatticeValue`], compared like Go's
+/// `interface{}` equality (different types are distinct).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Scalar {
+    /// Go `int`.
+    Int(i64),
+    /// Go `uint`.
+    Uint(u64),
+    /// Go `bool`.
+    Bool(bool),
+    /// Go `string`.
+    Str(String),
+    /// Go `[]byte`-like payload.
+    Bytes(Vec<u8>),
+}
+
+impl SingletonValue for Scalar {
+    fn go_string(&self) -> String {
+        match self {
+            Scalar::Int(v) => v.to_string(),
+            Scalar::Uint(v) => v.to_string(),
+            Scalar::Bool(v) => v.to_string(),
+            Scalar::Str(v) => v.clone(),
+            Scalar::Bytes(v) => {
+                let parts: Vec<String> = v.iter().map(u8::to_string).collect();
+                format!("[{}]", parts.join(" "))
+            }
+        }
+    }
+}
+
+/// A dynamically typed lattice value, for heterogeneous tuples such as
+/// `Tuple(Byte 123, Bool false)`. Values of different kinds are
+/// incompatible with Go's `type mismatch (%T vs %T)` message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LatticeValue {
+    /// [`Bool`].
+    Bool(Bool),
+    /// [`Singleton`].
+    Singleton(Singleton<Scalar>),
+    /// [`EqualitySingleton`].
+    EqualitySingleton(EqualitySingleton<Scalar>),
+    /// [`BitSet`].
+    BitSet(BitSet),
+    /// [`Byte`].
+    Byte(Byte),
+    /// [`Int`].
+    Int(Int),
+    /// [`Int64`].
+    Int64(Int64),
+    /// [`Uint`].
+    Uint(Uint),
+    /// [`FieldTp`].
+    FieldTp(FieldTp),
+    /// [`StringList`].
+    StringList(StringList),
+    /// [`Maybe`].
+    Maybe(Maybe<Box<LatticeValue>>),
+    /// [`Tuple`].
+    Tuple(Tuple<LatticeValue>),
+    /// [`Charset`].
+    Charset(Charset),
+    /// [`Collation`].
+    Collation(Collation),
+}
+
+impl LatticeValue {
+    /// The Go `%T` of the corresponding TiDB lattice type.
+    pub fn go_type_name(&self) -> &'static str {
+        match self {
+            LatticeValue::Bool(_) => "schemacmp.Bool",
+            LatticeValue::Singleton(_) => "schemacmp.singleton",
+            LatticeValue::EqualitySingleton(_) => "schemacmp.equalitySingleton",
+            LatticeValue::BitSet(_) => "schemacmp.BitSet",
+            LatticeValue::Byte(_) => "schemacmp.Byte",
+            LatticeValue::Int(_) => "schemacmp.Int",
+            LatticeValue::Int64(_) => "schemacmp.Int64",
+            LatticeValue::Uint(_) => "schemacmp.Uint",
+            LatticeValue::FieldTp(_) => "schemacmp.fieldTp",
+            LatticeValue::StringList(_) => "schemacmp.StringList",
+            LatticeValue::Maybe(_) => "schemacmp.maybe",
+            LatticeValue::Tuple(_) => "schemacmp.Tuple",
+            LatticeValue::Charset(_) => "schemacmp.charsetLattice",
+            LatticeValue::Collation(_) => "schemacmp.collationLattice",
+        }
+    }
+
+    fn mismatch(&self, other: &Self) -> Incompatible {
+        type_mismatch(self.go_type_name(), other.go_type_name())
+    }
+}
+
+impl Lattice for LatticeValue {
+    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+        match (self, other) {
+            (LatticeValue::Bool(a), LatticeValue::Bool(b)) => a.compare(b),
+            (LatticeValue::Singleton(a), LatticeValue::Singleton(b)) => a.compare(b),
+            (LatticeValue::EqualitySingleton(a), LatticeValue::EqualitySingleton(b)) => {
+                a.compare(b)
+            }
+            (LatticeValue::BitSet(a), LatticeValue::BitSet(b)) => a.compare(b),
+            (LatticeValue::Byte(a), LatticeValue::Byte(b)) => a.compare(b),
+            (LatticeValue::Int(a), LatticeValue::Int(b)) => a.compare(b),
+            (LatticeValue::Int64(a), LatticeValue::Int64(b)) => a.compare(b),
+            (LatticeValue::Uint(a), LatticeValue::Uint(b)) => a.compare(b),
+            (LatticeValue::FieldTp(a), LatticeValue::FieldTp(b)) => a.compare(b),
+            (LatticeValue::StringList(a), LatticeValue::StringList(b)) => a.compare(b),
+            (LatticeValue::Maybe(a), LatticeValue::Maybe(b)) => a.compare(b),
+            (LatticeValue::Tuple(a), LatticeValue::Tuple(b)) => a.compare(b),
+            (LatticeValue::Charset(a), LatticeValue::Charset(b)) => a.compare(b),
+            (LatticeValue::Collation(a), LatticeValue::Collation(b)) => a.compare(b),
+            _ => Err(self.mismatch(other)),
+        }
+    }
+
+    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+        Ok(match (self, other) {
+            (LatticeValue::Bool(a), LatticeValue::Bool(b)) => LatticeValue::Bool(a.join(b)?),
+            (LatticeValue::Singleton(a), LatticeValue::Singleton(b)) => {
+                LatticeValue::Singleton(a.join(b)?)
+            }
+            (LatticeValue::EqualitySingleton(a), LatticeValue::EqualitySingleton(b)) => {
+                LatticeValue::EqualitySingleton(a.join(b)?)
+            }
+            (LatticeValue::BitSet(a), LatticeValue::BitSet(b)) => LatticeValue::BitSet(a.join(b)?),
+            (LatticeValue::Byte(a), LatticeValue::Byte(b)) => LatticeValue::Byte(a.join(b)?),
+            (LatticeValue::Int(a), LatticeValue::Int(b)) => LatticeValue::Int(a.join(b)?),
+            (LatticeValue::Int64(a), LatticeValue::Int64(b)) => LatticeValue::Int64(a.join(b)?),
+            (LatticeValue::Uint(a), LatticeValue::Uint(b)) => LatticeValue::Uint(a.join(b)?),
+            (LatticeValue::FieldTp(a), LatticeValue::FieldTp(b)) => {
+                LatticeValue::FieldTp(a.join(b)?)
+            }
+            (LatticeValue::StringList(a), LatticeValue::StringList(b)) => {
+                LatticeValue::StringList(a.join(b)?)
+            }
+            (LatticeValue::Maybe(a), LatticeValue::Maybe(b)) => LatticeValue::Maybe(a.join(b)?),
+            (LatticeValue::Tuple(a), LatticeValue::Tuple(b)) => LatticeValue::Tuple(a.join(b)?),
+            (LatticeValue::Charset(a), LatticeValue::Charset(b)) => {
+                LatticeValue::Charset(a.join(b)?)
+            }
+            (LatticeValue::Collation(a), LatticeValue::Collation(b)) => {
+                LatticeValue::Collation(a.join(b)?)
+            }
+            _ => return Err(self.mismatch(other)),
+        })
+    }
+}
+
+/// A JSON column default as a singleton payload.
+///
+/// Go decodes `default` into `interface{}` and compares with `==`: strings,
+/// booleans and numbers (as float64) compare by value and type, so `"1"`
+/// differs from `1`. Arrays and objects would make Go panic; here they are
+/// simply never equal to anything (TiDB never stores them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DefaultValue(pub serde_json::Value);
+
+impl SingletonValue for DefaultValue {
+    fn same(&self, other: &Self) -> bool {
+        use serde_json::Value as J;
+        match (&self.0, &other.0) {
+            (J::String(a), J::String(b)) => a == b,
+            (J::Bool(a), J::Bool(b)) => a == b,
+            (J::Number(a), J::Number(b)) => match (a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+            (J::Null, J::Null) => true,
+            _ => false,
+        }
+    }
+
+    fn go_string(&self) -> String {
+        use serde_json::Value as J;
+        match &self.0 {
+            J::String(s) => s.clone(),
+            J::Bool(b) => b.to_string(),
+            J::Number(n) => n.as_f64().map(go_float).unwrap_or_else(|| n.to_string()),
+            J::Null => "<nil>".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Index key parts `(column L name, prefix length)`; `-1` = whole column.
+/// Printed like Go prints the `[]indexColumn` slice: `[{a -1} {b 10}]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IndexColumns(pub Vec<(String, i64)>);
+
+impl SingletonValue for IndexColumns {
+    fn go_string(&self) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(name, length)| format!("{{{name} {length}}}"))
+            .collect();
+        format!("[{}]", parts.join(" "))
+    }
+}
+
+/// An index type code, printed with TiDB's names (`BTREE`, `HASH`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IndexType(pub i64);
+
+impl SingletonValue for IndexType {
+    fn go_string(&self) -> String {
+        mysql::index_type_name(self.0).to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests;
