@@ -23,6 +23,11 @@ pub enum Error {
         reason: String,
     },
 
+    /// The master answered with the `error` conflict stage (DM's
+    /// `ErrSyncerShardDDLConflict`): the DDL cannot be merged.
+    #[error("fail to handle shard ddl in optimistic mode, because schema conflict detected, lock {lock_id}: {message}")]
+    Conflict { lock_id: String, message: String },
+
     /// Waiting was cancelled (shutdown).
     #[error("cancelled while {during}")]
     Cancelled { during: &'static str },
@@ -41,6 +46,7 @@ impl Error {
             Error::InfoNotFound { .. } => 40061,
             Error::BadOperation { .. } => 40075,
             Error::Cancelled { .. } => 40075,
+            Error::Conflict { .. } => 36062,
             Error::Execute(_) => 36006,
         }
     }
