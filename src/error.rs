@@ -153,6 +153,27 @@ impl Error {
             _ => false,
         }
     }
+
+    /// Whether etcd refused the request because the lease it names does not
+    /// exist (expired or revoked): a put under that lease can never succeed,
+    /// and a revoke of it has nothing left to do.
+    pub fn is_lease_not_found(&self) -> bool {
+        use etcd_client::Error as E;
+        match self {
+            Error::Etcd {
+                source: E::GRpcStatus(status),
+                ..
+            } => {
+                status.code() == tonic::Code::NotFound
+                    && status.message().contains("lease not found")
+            }
+            Error::Etcd {
+                source: E::LeaseKeepAliveError(message),
+                ..
+            } => message.contains("lease not found"),
+            _ => false,
+        }
+    }
 }
 
 /// DM retries etcd errors that mean "the cluster is busy or changing leader"

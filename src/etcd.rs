@@ -297,6 +297,22 @@ impl Etcd {
         Ok(resp.id())
     }
 
+    /// Grants a lease and reports the TTL etcd actually granted: etcd raises
+    /// TTLs below its floor (2 s on 3.4), and the election times its
+    /// keep-alives and its safety deadline from the granted value.
+    pub async fn lease_grant_ttl(&self, ttl_secs: i64) -> Result<GrantedLease> {
+        let mut lease = self.client.lease_client();
+        let resp = timed(
+            "lease grant",
+            lease.grant(ttl_secs, None::<LeaseGrantOptions>),
+        )
+        .await?;
+        Ok(GrantedLease {
+            id: resp.id(),
+            ttl_secs: resp.ttl(),
+        })
+    }
+
     /// Revokes a lease (deleting every key attached to it).
     pub async fn lease_revoke(&self, id: i64) -> Result<()> {
         let mut lease = self.client.lease_client();
@@ -314,6 +330,14 @@ impl Etcd {
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }
+}
+
+/// A lease as etcd granted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantedLease {
+    pub id: i64,
+    /// The TTL etcd granted, in seconds (at least the server's floor).
+    pub ttl_secs: i64,
 }
 
 /// A lease's keep-alive stream: send one keep-alive and read its answer.

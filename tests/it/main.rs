@@ -1,6 +1,7 @@
 //! The one integration-test binary: everything here runs against a real
 //! etcd process started by `support`.
 
+mod election;
 mod etcd;
 mod grpc;
 mod pessimism;
