@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::coordinator::pessimist::{Pessimist, PessimistHandle};
+use crate::election::{Election, ElectionHandle, Leadership};
 use crate::error::{Error, Result};
 use crate::etcd::{Etcd, EtcdOptions};
 use crate::keys::KeySpace;
@@ -107,6 +108,7 @@ pub async fn run(
 pub struct Master {
     pub local_addr: SocketAddr,
     role: watch::Receiver<Role>,
+    election: ElectionHandle,
     /// Cancelling it stops every task of the master.
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -124,6 +126,11 @@ impl Master {
         self.tracker.close();
         self.tracker.wait().await;
         tracing::info!(addr = %self.local_addr, "dm-master stopped");
+    }
+
+    /// Gives up leadership now (another master takes over at once).
+    pub async fn resign(&self) {
+        self.election.resign().await;
     }
 
     /// The current role.
@@ -179,17 +186,25 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
     let tracker = TaskTracker::new();
     let (role_tx, role_rx) = watch::channel(Role::Starting);
 
-    // Until leader election lands, a single master leads from the start.
-    metrics.start_leader_counter.inc();
-    let pessimist = Pessimist::spawn(
+    let election = Election::spawn(
         etcd.clone(),
         space.clone(),
-        None,
-        metrics.clone(),
+        config.name.clone(),
+        config.advertise_addr.clone(),
+        config.election_ttl,
         &tracker,
-        cancel.child_token(),
+        cancel.clone(),
     );
-    role_tx.send_replace(Role::Leader(Coordinators { pessimist }));
+    tracker.spawn(lead(
+        LeaderContext {
+            etcd: etcd.clone(),
+            space: space.clone(),
+            metrics: metrics.clone(),
+        },
+        election.clone(),
+        role_tx,
+        cancel.clone(),
+    ));
 
     serve(
         listener,
@@ -203,9 +218,83 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
     Ok(Master {
         local_addr,
         role: role_rx,
+        election,
         cancel,
         tracker,
     })
+}
+
+/// What a leader term needs to start its coordinators.
+struct LeaderContext {
+    etcd: Etcd,
+    space: KeySpace,
+    metrics: Arc<Metrics>,
+}
+
+/// Follows the election: on winning a term, starts the coordinators under
+/// the term's token with the term's fence and publishes `Role::Leader`; when
+/// the term ends, stops them (waiting for their tasks) and drops the
+/// leader-only metrics before anything else can start. A coordinator that
+/// finds its fence broken ends the term by resigning.
+async fn lead(
+    ctx: LeaderContext,
+    election: ElectionHandle,
+    role: watch::Sender<Role>,
+    cancel: CancellationToken,
+) {
+    let mut leadership = election.leadership();
+    loop {
+        let current = leadership.borrow_and_update().clone();
+        match current {
+            Leadership::Leader(term) => {
+                role.send_replace(Role::Starting);
+                ctx.metrics.start_leader_counter.inc();
+                tracing::info!(term = term.id(), "became leader, starting coordinators");
+                let term_tracker = TaskTracker::new();
+                let term_cancel = term.cancel.child_token();
+                let pessimist = Pessimist::spawn(
+                    ctx.etcd.clone(),
+                    ctx.space.clone(),
+                    Some(term.fence.clone()),
+                    ctx.metrics.clone(),
+                    &term_tracker,
+                    term_cancel.clone(),
+                );
+                role.send_replace(Role::Leader(Coordinators { pessimist }));
+                tokio::select! {
+                    _ = term_cancel.cancelled() => {}
+                    _ = cancel.cancelled() => {}
+                }
+                let fence_broken = !term.cancel.is_cancelled() && !cancel.is_cancelled();
+                term_cancel.cancel();
+                term_tracker.close();
+                term_tracker.wait().await;
+                ctx.metrics.on_retire_leader();
+                role.send_replace(Role::Unknown);
+                tracing::info!(term = term.id(), "leader term over, coordinators stopped");
+                if fence_broken {
+                    // A coordinator saw our leader key replaced: give the
+                    // term up so the election starts over cleanly.
+                    election.resign().await;
+                }
+            }
+            Leadership::Follower(leader) => {
+                role.send_replace(Role::Follower { addr: leader.addr });
+            }
+            Leadership::Unknown => {
+                role.send_replace(Role::Unknown);
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            changed = leadership.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Serves gRPC and HTTP on one listener: tonic's routes turned into an axum

@@ -349,8 +349,11 @@ impl Pessimist {
         };
         let inner_tracker = tracker.clone();
         tracker.spawn(async move {
-            if let Err(error) = actor.run(requests_rx, inner_tracker, cancel).await {
+            if let Err(error) = actor.run(requests_rx, inner_tracker, cancel.clone()).await {
                 tracing::error!(%error, "pessimist stopped");
+                // Ends the leader term this actor served (its token is the
+                // term's child): another term must rebuild from etcd.
+                cancel.cancel();
             }
         });
         PessimistHandle {
