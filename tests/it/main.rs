@@ -3,6 +3,7 @@
 
 mod election;
 mod etcd;
+mod failover;
 mod grpc;
 mod pessimism;
 mod process;

@@ -674,3 +674,63 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
 }
+
+#[tokio::test]
+async fn a_coordinator_with_a_stale_fence_writes_nothing_and_stops() {
+    use dm_master::coordinator::pessimist::Pessimist;
+    use dm_master::etcd::{Fence, Op, Txn};
+    use tokio_util::task::TaskTracker;
+
+    let space = unique_space("pess-fence");
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    // Our term's leader key, then a newer term's key replacing it.
+    let leader_key = format!("{}/dm-master/leader/1", space.namespace());
+    let ours = etcd.put(leader_key.as_str(), "old").await.unwrap();
+    etcd.txn(Txn::new("del").then([Op::delete(leader_key.as_str())]))
+        .await
+        .unwrap();
+    etcd.put(leader_key.as_str(), "new").await.unwrap();
+    let fence = Fence {
+        key: leader_key.into_bytes(),
+        create_revision: ours,
+    };
+    let tracker = TaskTracker::new();
+    let cancel = CancellationToken::new();
+    let handle = Pessimist::spawn(
+        etcd.clone(),
+        space.clone(),
+        Some(fence),
+        Arc::new(Metrics::new()),
+        &tracker,
+        cancel.clone(),
+    );
+    // Both sources arrive: the lock syncs and the coordinator tries to put
+    // the owner's Operation, which the fence refuses.
+    let worker_cancel = CancellationToken::new();
+    for source in ["s1", "s2"] {
+        let c = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
+        c.put_info(&c.info("db", "tb", vec![DDL.into()]), &worker_cancel)
+            .await
+            .unwrap();
+    }
+    assert!(
+        wait_until(WAIT, || async { cancel.is_cancelled() }).await,
+        "the coordinator ends its term when the fence is broken"
+    );
+    tracker.close();
+    tracker.wait().await;
+    let ops = etcd
+        .get_prefix(&space.prefix(&dm_master::keys::PESSIMISM_OPERATION, &[]))
+        .await
+        .unwrap();
+    assert!(
+        ops.value.is_empty(),
+        "no Operation was written: {:?}",
+        ops.value
+    );
+    assert!(
+        handle.show_locks(None, &[]).await.is_err(),
+        "the stopped actor answers no more"
+    );
+}

@@ -1,0 +1,359 @@
+//! Several `dm-master` processes on one etcd: one leads, followers forward,
+//! the leader is killed, terminated or paused, and locks still resolve with
+//! every DDL executed once and no write of a deposed leader landing.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dm_master::etcd::Etcd;
+use dm_master::keys::KeySpace;
+use dm_master::pessimism::ops;
+use dm_master::proto::master_client::MasterClient;
+use dm_master::proto::{ShowDdlLocksRequest, UnlockDdlLockRequest};
+use dm_worker::shardddl::pessimist::PessimistClient;
+use tokio_util::sync::CancellationToken;
+
+use crate::grpc::http_get;
+use crate::pessimism::register_task;
+use crate::support::{free_port, wait_until, EtcdServer};
+
+const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
+const TTL_SECS: u64 = 2;
+const DDL: &str = "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT";
+
+struct MasterProcess {
+    child: Child,
+    addr: String,
+    dir: tempfile::TempDir,
+}
+
+impl MasterProcess {
+    fn start(name: &str, endpoint: &str) -> MasterProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(MASTER)
+            .args([
+                "--name",
+                name,
+                "--master-addr",
+                &addr,
+                "--etcd-endpoints",
+                endpoint,
+            ])
+            .args(["--election-ttl", &TTL_SECS.to_string()])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("master.log")).unwrap())
+            .spawn()
+            .unwrap();
+        MasterProcess { child, addr, dir }
+    }
+
+    async fn role(&self) -> String {
+        let status = http_get(self.addr.parse().unwrap(), "/status").await;
+        ["leader", "follower", "starting", "unknown"]
+            .into_iter()
+            .find(|r| status.contains(&format!("\"role\":\"{r}\"")))
+            .unwrap_or("down")
+            .to_string()
+    }
+
+    fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("master.log")).unwrap_or_default()
+    }
+
+    async fn client(&self) -> MasterClient<tonic::transport::Channel> {
+        MasterClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for MasterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts two masters and returns (leader, follower) once the roles settle.
+async fn two_masters(endpoint: &str) -> (MasterProcess, MasterProcess) {
+    let a = MasterProcess::start("master-a", endpoint);
+    let b = MasterProcess::start("master-b", endpoint);
+    let settled = wait_until(Duration::from_secs(20), || async {
+        let roles = [a.role().await, b.role().await];
+        roles.contains(&"leader".to_string()) && roles.contains(&"follower".to_string())
+    })
+    .await;
+    assert!(settled, "one master leads and the other follows");
+    if a.role().await == "leader" {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+async fn lock_keys(etcd: &Etcd) -> usize {
+    etcd.get_prefix(&ops::pessimism_prefix(&KeySpace::default()))
+        .await
+        .unwrap()
+        .value
+        .len()
+}
+
+#[tokio::test]
+async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
+    let server = EtcdServer::start();
+    let etcd = server.client().await;
+    let space = KeySpace::default();
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (leader, follower) = two_masters(&server.endpoint).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+
+    // The follower answers ShowDDLLocks with the leader's locks.
+    let mut via_follower = follower.client().await;
+    let seen = wait_until(Duration::from_secs(10), || {
+        let mut c = via_follower.clone();
+        async move {
+            c.show_ddl_locks(ShowDdlLocksRequest::default())
+                .await
+                .map(|r| r.into_inner().locks.len() == 1)
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(seen, "a follower forwards ShowDDLLocks to the leader");
+    let lock = via_follower
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .locks
+        .remove(0);
+    assert_eq!(
+        (lock.owner.as_str(), lock.unsynced.clone()),
+        ("s1", vec!["s2".to_string()])
+    );
+
+    // Mid-lock: the leader dies without a word.
+    let killed_at = Instant::now();
+    leader.signal("-9");
+    let took_over = wait_until(Duration::from_secs(TTL_SECS + 5), || async {
+        follower.role().await == "leader"
+    })
+    .await;
+    let takeover = killed_at.elapsed();
+    assert!(took_over);
+    assert!(
+        takeover <= Duration::from_secs(TTL_SECS + 1),
+        "takeover took {takeover:?}, more than TTL + 1 s"
+    );
+
+    // The lock resolves under the new leader; each source acts once.
+    let r2 = c2
+        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let op1 = tokio::time::timeout(Duration::from_secs(15), c1.wait_operation(r1, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(op1.exec);
+    c1.done(&op1).await.unwrap();
+    let op2 = tokio::time::timeout(Duration::from_secs(15), c2.wait_operation(r2, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!op2.exec, "the DDL is executed once, by the owner only");
+    c2.done(&op2).await.unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            lock_keys(&etcd).await == 0
+        })
+        .await
+    );
+    eprintln!("takeover after kill -9: {takeover:?}");
+}
+
+#[tokio::test]
+async fn sigterm_hands_leadership_over_within_a_second() {
+    let server = EtcdServer::start();
+    let (leader, follower) = two_masters(&server.endpoint).await;
+    let stopped_at = Instant::now();
+    leader.signal("-TERM");
+    let took_over = wait_until(Duration::from_secs(5), || async {
+        follower.role().await == "leader"
+    })
+    .await;
+    let handover = stopped_at.elapsed();
+    assert!(took_over);
+    assert!(
+        handover <= Duration::from_secs(1),
+        "handover took {handover:?}"
+    );
+    eprintln!("handover after SIGTERM: {handover:?}");
+}
+
+#[tokio::test]
+async fn unlock_through_a_follower_gives_the_leaders_answer() {
+    let server = EtcdServer::start();
+    let etcd = server.client().await;
+    let space = KeySpace::default();
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (_leader, follower) = two_masters(&server.endpoint).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let mut client = follower.client().await;
+    let missing = client
+        .unlock_ddl_lock(UnlockDdlLockRequest {
+            id: "t-`no`.`lock`".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!missing.result);
+    assert!(missing.msg.contains("code=38019"), "{}", missing.msg);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let mut c = client.clone();
+            async move {
+                c.show_ddl_locks(ShowDdlLocksRequest::default())
+                    .await
+                    .map(|r| !r.into_inner().locks.is_empty())
+                    .unwrap_or(false)
+            }
+        })
+        .await
+    );
+    let forced = client
+        .unlock_ddl_lock(UnlockDdlLockRequest {
+            id: "t-`db`.`tb`".into(),
+            force_remove: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(forced.result, "{}", forced.msg);
+    let after = client
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.msg, "no DDL lock exists");
+}
+
+#[tokio::test]
+async fn a_paused_leader_cannot_write_after_losing_its_lease() {
+    let server = EtcdServer::start();
+    let etcd = server.client().await;
+    let space = KeySpace::default();
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (old, new) = two_masters(&server.endpoint).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let mut via_new = new.client().await;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let mut c = via_new.clone();
+            async move {
+                c.show_ddl_locks(ShowDdlLocksRequest::default())
+                    .await
+                    .map(|r| r.into_inner().locks.len() == 1)
+                    .unwrap_or(false)
+            }
+        })
+        .await
+    );
+
+    // Freeze the leader past its lease; the other master takes over.
+    old.signal("-STOP");
+    assert!(
+        wait_until(Duration::from_secs(TTL_SECS + 5), || async {
+            new.role().await == "leader"
+        })
+        .await
+    );
+    // Under the new leader the whole lock runs to completion: every key of
+    // it is deleted.
+    let r2 = c2
+        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let op1 = tokio::time::timeout(Duration::from_secs(15), c1.wait_operation(r1, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    c1.done(&op1).await.unwrap();
+    let op2 = tokio::time::timeout(Duration::from_secs(15), c2.wait_operation(r2, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    c2.done(&op2).await.unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            lock_keys(&etcd).await == 0
+        })
+        .await
+    );
+    let revision_before_resume = etcd.get("/").await.unwrap().revision;
+
+    // Resume the deposed leader: it still believes in its term and has the
+    // s2 Info and the done Operations to catch up on. Had any of its writes
+    // landed, an Operation key would reappear.
+    old.signal("-CONT");
+    tokio::time::sleep(Duration::from_secs(TTL_SECS + 1)).await;
+    assert_eq!(
+        lock_keys(&etcd).await,
+        0,
+        "no Operation of the old leader landed"
+    );
+    let history = etcd
+        .get_prefix(&ops::pessimism_prefix(&space))
+        .await
+        .unwrap();
+    assert!(history.value.is_empty());
+    assert!(etcd.get("/").await.unwrap().revision >= revision_before_resume);
+    // And the old leader is a follower again, answering through the leader.
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            old.role().await == "follower"
+        })
+        .await
+    );
+    let shown = via_new
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(shown.msg, "no DDL lock exists");
+    let log = old.log();
+    eprintln!(
+        "old leader after resume: fence refused a write: {}, term ended: {}",
+        log.contains("leadership lost"),
+        log.contains("leader term over")
+    );
+}
