@@ -357,3 +357,98 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
         log.contains("leader term over")
     );
 }
+
+#[tokio::test]
+async fn a_master_started_before_etcd_waits_and_then_leads() {
+    // etcd is not there yet: the master must stay up, retrying.
+    let etcd_port = free_port();
+    let endpoint = format!("http://127.0.0.1:{etcd_port}");
+    let master = MasterProcess::start("early", &endpoint);
+    let serving = wait_until(Duration::from_secs(10), || async {
+        master.role().await == "unknown"
+    })
+    .await;
+    assert!(
+        serving,
+        "the master serves /status while etcd is unreachable"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(master.role().await, "unknown", "and does not crash");
+    // Now etcd comes up on that port.
+    let server = EtcdServer::start_on(etcd_port);
+    let etcd = server.client().await;
+    let leads = wait_until(Duration::from_secs(30), || async {
+        master.role().await == "leader"
+    })
+    .await;
+    assert!(leads, "the master leads once etcd is reachable");
+    let space = KeySpace::default();
+    register_task(&etcd, &space, "t", &["s1"]).await;
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let cancel = CancellationToken::new();
+    let (op, _) = tokio::time::timeout(
+        Duration::from_secs(15),
+        c1.sync_ddl(&c1.info("db", "tb", vec![DDL.into()]), &cancel, |_, _| {
+            std::future::ready(Ok(()))
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(op.exec);
+    let log = master.log();
+    assert!(
+        log.contains("retrying") || log.contains("retry"),
+        "retries are logged"
+    );
+}
+
+#[tokio::test]
+async fn etcd_restarted_under_a_running_master_and_coordination_goes_on() {
+    let mut server = EtcdServer::start();
+    let etcd = server.client().await;
+    let space = KeySpace::default();
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let master = MasterProcess::start("steady", &server.endpoint);
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            master.role().await == "leader"
+        })
+        .await
+    );
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    server.restart();
+    let r2 = loop {
+        match c2
+            .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
+            .await
+        {
+            Ok(r) => break r,
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let op1 = tokio::time::timeout(Duration::from_secs(30), c1.wait_operation(r1, &cancel))
+        .await
+        .expect("the owner is answered after the etcd restart")
+        .unwrap();
+    assert!(op1.exec);
+    c1.done(&op1).await.unwrap();
+    let op2 = tokio::time::timeout(Duration::from_secs(30), c2.wait_operation(r2, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!op2.exec);
+    c2.done(&op2).await.unwrap();
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            lock_keys(&etcd).await == 0
+        })
+        .await
+    );
+}

@@ -98,6 +98,21 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     assert_eq!(lock.synced, vec!["mysql-replica-01"]);
     assert_eq!(lock.unsynced, vec!["mysql-replica-02"]);
 
+    // /metrics agrees with the locks shown.
+    let metrics_text = http_get(addr, "/metrics").await;
+    assert!(
+        metrics_text.contains("dm_master_ddl_state_number{task=\"test\",type=\"Un-synced\"} 1"),
+        "{metrics_text}"
+    );
+    // Per-lock gauges are refreshed once a second.
+    let gauges = wait_until(Duration::from_secs(5), || async {
+        http_get(addr, "/metrics").await.contains(
+            "dm_master_shard_ddl_lock_blocking_sources{lock_id=\"test-`shard_db`.`shard_table`\",mode=\"pessimistic\",task=\"test\"} 1",
+        )
+    })
+    .await;
+    assert!(gauges, "{}", http_get(addr, "/metrics").await);
+
     // Filters: another task, or a source that is not in the lock.
     let other = client
         .show_ddl_locks(ShowDdlLocksRequest {

@@ -42,9 +42,14 @@ impl EtcdServer {
     /// Starts a fresh etcd and waits until it answers. Panics with install
     /// instructions when the binary is missing: tests never skip silently.
     pub fn start() -> EtcdServer {
+        EtcdServer::start_on(free_port())
+    }
+
+    /// Starts a fresh etcd whose client URL uses `client_port`.
+    pub fn start_on(client_port: u16) -> EtcdServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("etcd");
-        let (client_port, peer_port) = (free_port(), free_port());
+        let peer_port = free_port();
         let (guard, etcd_pid) = spawn_guarded(&data_dir, client_port, peer_port);
         let server = EtcdServer {
             guard,
