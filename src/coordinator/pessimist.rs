@@ -481,9 +481,10 @@ impl Pessimist {
         Ok(())
     }
 
-    /// The task's last subtask config is gone (stop-task): its locks mean
-    /// nothing any more. Keys are left to whoever stopped the task; Infos
-    /// that remain are re-evaluated if the task starts again.
+    /// Drops every lock of a task from memory (its keys are someone else's
+    /// business: remove-meta deletes them, and after the task's last subtask
+    /// config is gone, Infos that remain are re-evaluated if it starts
+    /// again).
     fn forget_task(&mut self, task: &str) {
         let lock_ids: Vec<String> = self
             .keeper
@@ -494,7 +495,7 @@ impl Pessimist {
         for lock_id in lock_ids {
             if let Some(removed) = self.keeper.remove_lock(&lock_id) {
                 self.apply_change(&removed.change);
-                tracing::info!(%task, %lock_id, "task stopped, lock dropped");
+                tracing::info!(%task, %lock_id, "lock of the task dropped");
             }
             self.retry.remove(&lock_id);
         }
@@ -1023,18 +1024,7 @@ impl Pessimist {
     }
 
     async fn remove_metadata(&mut self, task: &str) -> Result<()> {
-        let lock_ids: Vec<String> = self
-            .keeper
-            .locks()
-            .filter(|l| l.task() == task)
-            .map(|l| l.id().to_owned())
-            .collect();
-        for lock_id in lock_ids {
-            if let Some(removed) = self.keeper.remove_lock(&lock_id) {
-                self.apply_change(&removed.change);
-            }
-            self.retry.remove(&lock_id);
-        }
+        self.forget_task(task);
         ops::delete_infos_operations_by_task(&self.etcd, &self.space, self.fence.as_ref(), task)
             .await?;
         tracing::info!(%task, "pessimistic metadata of task removed");
