@@ -734,3 +734,77 @@ async fn a_coordinator_with_a_stale_fence_writes_nothing_and_stops() {
         "the stopped actor answers no more"
     );
 }
+
+#[tokio::test]
+async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
+    // The master reaches etcd through a proxy the test can cut; workers
+    // and the test talk to etcd directly. Compaction is cluster-wide: a
+    // private etcd.
+    let server = EtcdServer::start();
+    let etcd = server.client().await;
+    let proxy = crate::support::TcpProxy::start(server.client_addr()).await;
+    let space = unique_space("pess-lag");
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_endpoints(
+        "m",
+        vec![format!("http://{}", proxy.addr)],
+        dir.path().into(),
+    );
+    let metrics = Arc::new(Metrics::new());
+    let master = server::spawn(config, space.clone(), metrics).await.unwrap();
+    let pessimist = master.pessimist().await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    assert!(
+        wait_until(WAIT, || async {
+            pessimist.show_locks(None, &[]).await.unwrap().len() == 1
+        })
+        .await
+    );
+
+    // The master is cut off; meanwhile s2 arrives and history is compacted
+    // past everything the master has seen.
+    proxy.cut();
+    let r2 = c2
+        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let owner_op = etcd
+        .get(ops::operation_key(&space, "t", "s1"))
+        .await
+        .unwrap();
+    assert!(
+        owner_op.value.is_none(),
+        "a master cut off from etcd cannot have answered"
+    );
+    let head = etcd
+        .put(format!("{}/filler", space.namespace()), "x")
+        .await
+        .unwrap();
+    etcd.compact(head).await.unwrap();
+    proxy.restore();
+
+    // Its watcher cannot replay from its old revision: it resyncs from a
+    // snapshot, sees the lock synced, and answers.
+    let op1 = tokio::time::timeout(Duration::from_secs(30), c1.wait_operation(r1, &cancel))
+        .await
+        .expect("owner answered after the resync")
+        .unwrap();
+    assert!(op1.exec);
+    c1.done(&op1).await.unwrap();
+    let op2 = tokio::time::timeout(Duration::from_secs(30), c2.wait_operation(r2, &cancel))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!op2.exec);
+    c2.done(&op2).await.unwrap();
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+}
