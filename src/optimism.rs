@@ -7,17 +7,23 @@
 //! the Go structs but never serialises (`IsDeleted`, `Version`, `Revision`)
 //! is carried by the etcd layer next to the record, not in it.
 //!
-//! `table_keeper` (upstream tables and routes) is PURE too. `ops` is the
-//! etcd boundary.
+//! The core is PURE too: `table_keeper` (upstream tables and routes),
+//! `lock` (one lock's state machine) and `keeper` (all locks, and the
+//! decisions the coordinator actor carries out), with `error` holding DM's
+//! error codes and texts. `ops` is the etcd boundary.
 
 pub mod column;
+pub mod error;
 pub mod info;
+pub mod keeper;
+pub mod lock;
 pub mod operation;
 pub mod ops;
 pub mod table;
 pub mod table_keeper;
 
 pub use column::DropColumnStage;
+pub use error::OptimismError;
 pub use info::Info;
 pub use operation::{ConflictStage, Operation};
 pub use table::SourceTables;
