@@ -73,6 +73,10 @@ pub enum Error {
     #[error(transparent)]
     Pessimism(#[from] crate::pessimism::keeper::PessimismError),
 
+    /// An optimistic-mode rule was violated (lock not found, unlock refused, ...).
+    #[error(transparent)]
+    Optimism(#[from] crate::optimism::OptimismError),
+
     /// The coordinator that should answer is not running (not leader, or stopped).
     #[error("{component} is not started")]
     NotStarted { component: &'static str },
@@ -98,6 +102,7 @@ impl Error {
             Error::Config(_) => 38032,
             Error::Io { .. } => 38032,
             Error::Pessimism(e) => e.code(),
+            Error::Optimism(e) => e.code(),
             // ErrMasterPessimistNotStarted / ErrMasterOptimistNotStarted.
             Error::NotStarted { component } => {
                 if *component == "optimist" {
@@ -120,6 +125,7 @@ impl Error {
             | Error::Decode { .. } => "ha",
             Error::Key(_) => "functional",
             Error::SubTaskConfig { .. } | Error::Config(_) => "config",
+            Error::Optimism(e) => e.class(),
             _ => "dm-master",
         }
     }
@@ -129,6 +135,7 @@ impl Error {
     pub fn dm_string(&self) -> String {
         let workaround = match self {
             Error::Pessimism(e) => e.workaround(),
+            Error::Optimism(e) => return e.dm_string(),
             _ => "",
         };
         let mut out = format!(

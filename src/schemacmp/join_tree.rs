@@ -149,6 +149,15 @@ impl<K: Ord + Clone> JoinTree<K> {
             .flat_map(|leaf| leaf.keys.iter())
     }
 
+    /// Each distinct schema with the members that have it, in leaf order.
+    /// A predicate that depends only on a member's schema can be evaluated
+    /// once per distinct schema instead of once per member.
+    pub fn schemas(&self) -> impl Iterator<Item = (&Table, &BTreeSet<K>)> + '_ {
+        self.leaves
+            .iter()
+            .filter_map(|leaf| Some((leaf.table.as_ref()?, &leaf.keys)))
+    }
+
     /// Sets `key`'s schema and returns the previous one.
     pub fn insert(&mut self, key: K, table: Table) -> Option<Table> {
         if let Some(&leaf_index) = self.members.get(&key) {

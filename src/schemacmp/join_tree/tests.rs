@@ -67,6 +67,17 @@ fn check(ops: Vec<Op>, want: Result<Option<Table>, &str>, distinct: usize) {
     }
     assert_eq!(tree.distinct_schemas(), distinct);
     assert_eq!(tree.conflict().is_some(), got.is_err());
+    // `schemas()` partitions the members by schema.
+    assert_eq!(tree.schemas().count(), distinct);
+    let mut members = 0;
+    for (schema, keys) in tree.schemas() {
+        assert!(!keys.is_empty());
+        for k in keys {
+            assert_eq!(tree.get(k), Some(schema));
+        }
+        members += keys.len();
+    }
+    assert_eq!(members, tree.len());
 }
 
 #[test]
