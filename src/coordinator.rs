@@ -2,4 +2,5 @@
 //! by etcd watch events and admin requests over bounded channels, stopped by
 //! a cancellation token scoped to one leadership term.
 
+pub mod optimist;
 pub mod pessimist;

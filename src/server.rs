@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::coordinator::optimist::{Optimist, OptimistHandle};
 use crate::coordinator::pessimist::{Pessimist, PessimistHandle};
 use crate::election::{Election, ElectionHandle, Leadership};
 use crate::error::{Error, Result};
@@ -33,6 +34,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Clone)]
 pub struct Coordinators {
     pub pessimist: PessimistHandle,
+    pub optimist: OptimistHandle,
 }
 
 /// What this master is right now; admin requests read it to decide whether
@@ -154,6 +156,14 @@ impl Master {
         }
     }
 
+    /// The optimist of this master once it leads (waits up to 10 s).
+    pub async fn optimist(&self) -> OptimistHandle {
+        self.wait_leader(Duration::from_secs(10))
+            .await
+            .map(|c| c.optimist)
+            .expect("master did not become leader within 10 s")
+    }
+
     /// The pessimist of this master once it leads (waits up to 10 s).
     pub async fn pessimist(&self) -> PessimistHandle {
         self.wait_leader(Duration::from_secs(10))
@@ -260,7 +270,18 @@ async fn lead(
                     &term_tracker,
                     term_cancel.clone(),
                 );
-                role.send_replace(Role::Leader(Coordinators { pessimist }));
+                let optimist = Optimist::spawn(
+                    ctx.etcd.clone(),
+                    ctx.space.clone(),
+                    Some(term.fence.clone()),
+                    ctx.metrics.clone(),
+                    &term_tracker,
+                    term_cancel.clone(),
+                );
+                role.send_replace(Role::Leader(Coordinators {
+                    pessimist,
+                    optimist,
+                }));
                 tokio::select! {
                     _ = term_cancel.cancelled() => {}
                     _ = cancel.cancelled() => {}

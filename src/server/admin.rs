@@ -10,6 +10,7 @@ use super::forward::Forwarder;
 use super::Role;
 use crate::error::Error;
 use crate::keys::parse_lock_id;
+use crate::optimism::keeper::UnlockAction;
 use crate::proto::master_server::Master;
 use crate::proto::{
     DdlLock, ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
@@ -72,12 +73,18 @@ impl Master for MasterService {
         };
         let req = request.into_inner();
         let task = Some(req.task.as_str()).filter(|t| !t.is_empty());
-        let views = coordinators
+        // Pessimistic locks first, then optimistic ones, as DM lists them.
+        let pessimistic = coordinators
             .pessimist
             .show_locks(task, &req.sources)
             .await
             .map_err(|e| Status::unknown(e.dm_string()))?;
-        let locks: Vec<DdlLock> = views
+        let optimistic = coordinators
+            .optimist
+            .show_locks(task, &req.sources)
+            .await
+            .map_err(|e| Status::unknown(e.dm_string()))?;
+        let mut locks: Vec<DdlLock> = pessimistic
             .into_iter()
             .map(|v| DdlLock {
                 id: v.id,
@@ -89,6 +96,15 @@ impl Master for MasterService {
                 unsynced: v.unsynced,
             })
             .collect();
+        locks.extend(optimistic.into_iter().map(|v| DdlLock {
+            id: v.id,
+            task: v.task,
+            mode: v.mode.to_string(),
+            owner: v.owner,
+            dd_ls: v.ddls,
+            synced: v.synced,
+            unsynced: v.unsynced,
+        }));
         let msg = if locks.is_empty() {
             "no DDL lock exists".to_string()
         } else {
@@ -139,10 +155,20 @@ impl Master for MasterService {
                 if req.sources.len() != 1 {
                     return reply(Err("optimistic locks should have only one source".into()));
                 }
-                reply(Err(Error::NotStarted {
-                    component: "optimist",
-                }
-                .dm_string()))
+                let Some(action) = UnlockAction::from_proto(req.op) else {
+                    // DM passes other ops through and leaves the DDLs as
+                    // they are; nothing sensible can be unlocked with them.
+                    return reply(Err(format!("unlock op {} is not exec or skip", req.op)));
+                };
+                let result = coordinators
+                    .optimist
+                    .unlock_lock(&req.id, &req.sources[0], &req.database, &req.table, action)
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(lock_id = %req.id, error = %e, "unlock failed");
+                        e.dm_string()
+                    });
+                reply(result)
             }
             other => {
                 // A task with no subtask config can only be cleaned up: DM

@@ -5,6 +5,7 @@ mod election;
 mod etcd;
 mod failover;
 mod grpc;
+mod optimism;
 mod pessimism;
 mod process;
 mod support;
