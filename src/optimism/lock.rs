@@ -1033,7 +1033,7 @@ impl Lock {
             return Vec::new();
         };
         if !state.done {
-            self.undone -= 1;
+            self.undone = self.undone.saturating_sub(1);
         }
         let mut cols = Vec::new();
         self.columns.retain(|col, tables| {
@@ -1063,7 +1063,7 @@ impl Lock {
             for (schema, tables) in schemas {
                 for (table, state) in tables {
                     if !state.done {
-                        self.undone -= 1;
+                        self.undone = self.undone.saturating_sub(1);
                     }
                     self.forget_table(&TableKey::new(source, &schema, &table));
                 }
@@ -1171,7 +1171,7 @@ impl Lock {
         };
         let was_done = std::mem::replace(&mut state.done, true);
         if !was_done {
-            self.undone -= 1;
+            self.undone = self.undone.saturating_sub(1);
         }
         true
     }
