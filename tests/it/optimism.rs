@@ -35,6 +35,7 @@ struct Env {
     etcd: Etcd,
     space: KeySpace,
     master: Option<Master>,
+    metrics: Arc<Metrics>,
     cancel: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -64,6 +65,7 @@ impl Env {
             etcd,
             space,
             master: None,
+            metrics: Arc::new(Metrics::new()),
             cancel: CancellationToken::new(),
             _dir: tempfile::tempdir().unwrap(),
         };
@@ -77,7 +79,7 @@ impl Env {
             vec![EtcdServer::shared().endpoint.clone()],
             self._dir.path().into(),
         );
-        let master = server::spawn(config, self.space.clone(), Arc::new(Metrics::new()))
+        let master = server::spawn(config, self.space.clone(), self.metrics.clone())
             .await
             .unwrap();
         master.wait_leader(WAIT).await.unwrap();
@@ -555,15 +557,19 @@ async fn master_restart_in_each_conflict_stage_rebuilds_the_same_locks_and_opera
     };
     c.put_info(&detected_info).await.unwrap();
     let optimist = env.master.as_ref().unwrap().optimist().await;
-    let stages = || async {
-        let op_prefix = env.space.prefix(&dm_master::keys::OPTIMISM_OPERATION, &[]);
-        let kvs = env.etcd.get_prefix(&op_prefix).await.unwrap().value;
-        kvs.iter()
-            .map(|kv| {
-                let op = dm_master::optimism::Operation::decode(&kv.value).unwrap();
-                (op.source, op.up_table, op.conflict_stage, op.ddls, op.done)
-            })
-            .collect::<Vec<_>>()
+    let (etcd, space) = (env.etcd.clone(), env.space.clone());
+    let stages = || {
+        let (etcd, space) = (etcd.clone(), space.clone());
+        async move {
+            let op_prefix = space.prefix(&dm_master::keys::OPTIMISM_OPERATION, &[]);
+            let kvs = etcd.get_prefix(&op_prefix).await.unwrap().value;
+            kvs.iter()
+                .map(|kv| {
+                    let op = dm_master::optimism::Operation::decode(&kv.value).unwrap();
+                    (op.source, op.up_table, op.conflict_stage, op.ddls, op.done)
+                })
+                .collect::<Vec<_>>()
+        }
     };
     assert!(
         wait_until(WAIT, || async {
@@ -640,5 +646,12 @@ async fn malformed_infos_get_an_error_stage_or_a_report_and_other_locks_go_on() 
     let rev = c.put_info(&info).await.unwrap();
     let answer = c.wait_answer(&key2, rev, &env.cancel).await.unwrap();
     assert!(matches!(answer, Answer::Execute(_)), "{answer:?}");
+    assert!(
+        env.metrics.render().contains(
+            "dm_master_shard_ddl_error{task=\"t\",type=\"Watch - MalformedValueError\"} 1"
+        ),
+        "{}",
+        env.metrics.render()
+    );
     env.stop().await;
 }
