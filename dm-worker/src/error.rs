@@ -27,6 +27,11 @@ pub enum Error {
     #[error("cancelled while {during}")]
     Cancelled { during: &'static str },
 
+    /// The schema tracker could not apply an upstream DDL (DM's
+    /// `ErrSchemaTrackerCannotExecDDL`).
+    #[error(transparent)]
+    Tracker(#[from] crate::tracker::TrackerError),
+
     /// The caller's execute-or-skip step failed; the Operation stays not
     /// done, so the lock waits (DM pauses the task).
     #[error("executing the shard DDL failed: {0}")]
@@ -42,6 +47,7 @@ impl Error {
             Error::BadOperation { .. } => 40075,
             Error::Cancelled { .. } => 40075,
             Error::Execute(_) => 36006,
+            Error::Tracker(_) => 44006,
         }
     }
 }

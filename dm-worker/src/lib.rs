@@ -3,8 +3,13 @@
 //!
 //! It speaks the same etcd keys and bytes as a Go DM-worker, so it can stand
 //! in for one (in tests, the demo, or a custom replication tool).
+//!
+//! - [`shardddl`]: the etcd clients of the shard-DDL protocol;
+//! - [`tracker`]: PURE upstream schema tracker (DDL text to TiDB
+//!   `TableInfo`s, split and routed statements);
 
 pub mod error;
 pub mod shardddl;
+pub mod tracker;
 
 pub use error::{Error, Result};
