@@ -7,8 +7,11 @@
 //! - [`shardddl`]: the etcd clients of the shard-DDL protocol;
 //! - [`tracker`]: PURE upstream schema tracker (DDL text to TiDB
 //!   `TableInfo`s, split and routed statements);
+//! - [`executor`]: runs DDL on the downstream database (the only module
+//!   that talks to it).
 
 pub mod error;
+pub mod executor;
 pub mod shardddl;
 pub mod tracker;
 

@@ -1,8 +1,11 @@
 //! The one integration-test binary: everything here runs against a real
-//! etcd process started by `support`.
+//! etcd process started by `support`, or a real MariaDB started by
+//! `mariadb`.
 
 mod etcd;
 mod grpc;
+mod mariadb;
 mod pessimism;
 mod process;
 mod support;
+mod worker_executor;
