@@ -59,7 +59,9 @@ use dialect::DmDialect;
 use lex::{Raw, Spec, TableOptions};
 use table::{IndexSpec, PrimaryNotNull};
 
-/// A table name as written upstream (or downstream): case is kept.
+/// A table name as written upstream (or downstream): case is kept and
+/// names compare exactly, as MySQL does on Linux
+/// (`lower_case_table_names = 0`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableName {
     /// Database (schema) name.
@@ -1158,6 +1160,7 @@ impl Applier<'_> {
                 .map_err(|e| self.unsupported(e))?;
                 let mut new_column = built.column;
                 new_column.origin_default = table::origin_default(&new_column);
+                new_column.origin_default_bit = new_column.default_bit.clone();
                 table::add_column(info, new_column, column_position.as_ref())
                     .map_err(|e| self.invalid(e))?;
                 self.add_inline_keys(info, &name, built.primary_key, built.unique_key)?;
@@ -1215,6 +1218,7 @@ impl Applier<'_> {
                     }
                     AlterColumnOperation::DropDefault => {
                         column.default = serde_json::Value::Null;
+                        column.default_bit = serde_json::Value::Null;
                         column.default_is_expr = false;
                         column.field_type.flag |= mysql::NO_DEFAULT_VALUE_FLAG;
                     }

@@ -657,6 +657,18 @@ fn process_default_value(column: &mut ColumnInfo, has_default: bool) {
 
 /// Sets `default` / `default_is_expr` from a DEFAULT expression.
 pub(crate) fn set_default(column: &mut ColumnInfo, expr: &Expr) -> Result<(), String> {
+    column.default_bit = Value::Null;
+    // TiDB keeps a BIT default as its bytes: `default` holds them as a
+    // string (Go's JSON turns invalid UTF-8 into U+FFFD, as here) and
+    // `default_bit` holds them base64-encoded.
+    if column.field_type.tp == mysql::TYPE_BIT {
+        if let Some(bytes) = bit_default_bytes(expr) {
+            column.default = Value::String(String::from_utf8_lossy(&bytes).into_owned());
+            column.default_bit = Value::String(base64(&bytes));
+            column.default_is_expr = false;
+            return Ok(());
+        }
+    }
     match default_value(expr, &column.field_type)? {
         DefaultKind::Null => {
             column.default = Value::Null;
@@ -872,6 +884,55 @@ fn bytes_for(bytes: &[u8], ft: &FieldType) -> String {
         .position(|b| *b != 0)
         .unwrap_or(bytes.len().saturating_sub(1));
     String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// The bytes of a literal BIT default: numbers and hex / bit literals as
+/// minimal big-endian bytes (TiDB's `BinaryLiteral`), strings as they are.
+fn bit_default_bytes(expr: &Expr) -> Option<Vec<u8>> {
+    let minimal = |bytes: Vec<u8>| {
+        let start = bytes
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(bytes.len().saturating_sub(1));
+        bytes[start..].to_vec()
+    };
+    match expr {
+        Expr::Nested(inner) => bit_default_bytes(inner),
+        Expr::Value(v) => match &v.value {
+            SqlValue::Number(n, _) => n
+                .parse::<u64>()
+                .ok()
+                .map(|n| minimal(n.to_be_bytes().to_vec())),
+            SqlValue::HexStringLiteral(hex) => hex_bytes(hex).map(minimal),
+            SqlValue::SingleQuotedByteStringLiteral(bits) => bit_bytes(bits).map(minimal),
+            SqlValue::SingleQuotedString(raw) => Some(unescape_string(raw).into_bytes()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Standard base64 with padding, as Go's `encoding/json` writes `[]byte`.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let index = usize::try_from((n >> (18 - 6 * i)) & 63).unwrap_or(0);
+                out.push(char::from(ALPHABET[index]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn hex_bytes(hex: &str) -> Option<Vec<u8>> {

@@ -594,6 +594,30 @@ fn defaults_are_normalised_like_tidb() {
 }
 
 #[test]
+fn bit_defaults_keep_their_bytes() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("BIT(8) DEFAULT b'101'", "\u{5}", "BQ=="),
+        ("BIT(16) DEFAULT 0x4142", "AB", "QUI="),
+        ("BIT(8) DEFAULT 65", "A", "QQ=="),
+        ("BIT(24) DEFAULT b'011000010110001001100011'", "abc", "YWJj"),
+    ];
+    for (def, default, bits) in cases {
+        let ti = table_after(&[&format!("CREATE TABLE t (c {def})")]);
+        let c = column(&ti, "c");
+        assert_eq!(
+            (&c.default, &c.default_bit),
+            (&json!(default), &json!(bits)),
+            "{def}"
+        );
+    }
+    let ti = table_after(&[
+        "CREATE TABLE t (a INT)",
+        "ALTER TABLE t ADD c BIT(8) DEFAULT b'1'",
+    ]);
+    assert_eq!(column(&ti, "c").origin_default_bit, json!("AQ=="));
+}
+
+#[test]
 fn generated_columns_keep_their_expression() {
     let ti = table_after(&[
         "CREATE TABLE t (a INT, b INT, v INT AS (a + b * 2) VIRTUAL, s INT GENERATED ALWAYS AS (CONCAT(a, 'x')) STORED)",
