@@ -34,7 +34,10 @@
 //! `auto_inc_id` (shards differ there and it is not schema); column key
 //! flags are recomputed from the indexes after each statement; CREATE
 //! TEMPORARY TABLE, CREATE TABLE ... SELECT, expression indexes and spatial
-//! types are rejected. Statement text differs from DM's (see `render`).
+//! types are rejected; `VISIBLE` / `INVISIBLE` on a key inside CREATE TABLE
+//! is tracked but not re-printed (`sqlparser` cannot print it), and on
+//! ADD INDEX it is sent as a following `ALTER INDEX`. Statement text
+//! differs from DM's (see `render`).
 
 mod column;
 mod dialect;
@@ -521,8 +524,11 @@ impl Applier<'_> {
                 head,
                 options,
                 tail,
+                invisible_indexes,
             } => match parse_one(&head).map_err(|e| self.parse_error(e))? {
-                Statement::CreateTable(create) => self.on_create_table(create, &options, &tail),
+                Statement::CreateTable(create) => {
+                    self.on_create_table(create, &options, &tail, &invisible_indexes)
+                }
                 _ => Err(self.unsupported("not a CREATE TABLE")),
             },
             Raw::CreateDatabase {
@@ -630,7 +636,7 @@ impl Applier<'_> {
     fn on_statement(&mut self, statement: Statement) -> Result<(), TrackerError> {
         match statement {
             Statement::CreateTable(create) => {
-                self.on_create_table(create, &TableOptions::default(), "")
+                self.on_create_table(create, &TableOptions::default(), "", &[])
             }
             Statement::Drop {
                 object_type: ObjectType::Table,
@@ -763,6 +769,7 @@ impl Applier<'_> {
         mut create: CreateTable,
         options: &TableOptions,
         tail: &str,
+        invisible_indexes: &[String],
     ) -> Result<(), TrackerError> {
         if create.query.is_some() {
             return Err(self.unsupported("CREATE TABLE ... SELECT"));
@@ -786,7 +793,18 @@ impl Applier<'_> {
                 info.name = CIStr::new(&table.table);
                 info
             }
-            None => self.build_table(&create, &table, options)?,
+            None => {
+                let mut info = self.build_table(&create, &table, options)?;
+                for index in &mut info.indices {
+                    if invisible_indexes
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&index.name.o))
+                    {
+                        index.is_invisible = true;
+                    }
+                }
+                info
+            }
         };
 
         // CREATE of an existing table keeps it (DM sends IF NOT EXISTS).

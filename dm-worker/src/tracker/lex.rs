@@ -39,6 +39,9 @@ pub(crate) enum Raw {
         head: String,
         options: TableOptions,
         tail: String,
+        /// Keys declared `INVISIBLE` (by name): `sqlparser` cannot read the
+        /// attribute, so it is cut from `head` and tracked from here.
+        invisible_indexes: Vec<String>,
     },
     /// `CREATE {DATABASE | SCHEMA}`.
     CreateDatabase {
@@ -511,6 +514,72 @@ const KEY_DEFINITION_WORDS: &[&str] = &[
     "UNIQUE",
 ];
 
+/// Removes top-level `VISIBLE` / `INVISIBLE` words from a key definition
+/// (MySQL 8 prints them, `sqlparser` rejects them); returns the remaining
+/// tokens and the visibility given, if any.
+fn strip_visibility(tokens: &[Token]) -> (Vec<Token>, Option<bool>) {
+    let mut depth = 0usize;
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut invisible = None;
+    for token in tokens {
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ if depth == 0 => match bare_word(token).as_deref() {
+                Some("VISIBLE") => {
+                    invisible = Some(false);
+                    continue;
+                }
+                Some("INVISIBLE") => {
+                    invisible = Some(true);
+                    continue;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        out.push(token.clone());
+    }
+    (out, invisible)
+}
+
+/// The name of a key definition (`[CONSTRAINT [c]] {PRIMARY KEY | UNIQUE
+/// [KEY] | KEY | INDEX ...} [name] ...`), or `None` when anonymous.
+fn key_definition_name(tokens: &[Token]) -> Option<String> {
+    let mut cursor = Cursor::new(tokens);
+    let mut constraint_name = None;
+    if cursor.eat_word("CONSTRAINT") {
+        let next = cursor.peek_word();
+        if !next.is_some_and(|w| KEY_DEFINITION_WORDS.contains(&w.as_str())) {
+            constraint_name = cursor.ident();
+        }
+    }
+    match cursor.peek_word().as_deref() {
+        Some("PRIMARY") => return Some("PRIMARY".to_owned()),
+        Some("UNIQUE" | "FULLTEXT" | "SPATIAL") => {
+            cursor.next();
+            if !cursor.eat_word("KEY") {
+                cursor.eat_word("INDEX");
+            }
+        }
+        Some("KEY" | "INDEX") => {
+            cursor.next();
+        }
+        _ => return None,
+    }
+    let named = match cursor.peek() {
+        Some(token @ Token::Word(w)) => {
+            w.quote_style.is_some() || bare_word(token).as_deref() != Some("USING")
+        }
+        _ => false,
+    };
+    if named {
+        cursor.ident()
+    } else {
+        constraint_name
+    }
+}
+
 /// Classifies one comma-separated ALTER TABLE operation. `ALGORITHM=` and
 /// `LOCK=` give no spec: they only say how to run the other operations and
 /// would mean a table rebuild on their own.
@@ -545,8 +614,23 @@ fn classify_spec(tokens: &[Token]) -> Result<Vec<Spec>, String> {
                     })
                     .collect());
             }
+            let defines_key = cursor
+                .peek_word()
+                .is_some_and(|w| KEY_DEFINITION_WORDS.contains(&w.as_str()));
             if second.as_deref() == Some("PARTITION") {
                 Spec::Opaque(text)
+            } else if defines_key {
+                // `ADD INDEX ... INVISIBLE`: the key, then its visibility.
+                let (stripped, invisible) = strip_visibility(cursor.rest());
+                match (invisible, key_definition_name(&stripped)) {
+                    (Some(invisible), Some(name)) => {
+                        return Ok(vec![
+                            Spec::Sql(format!("ADD {}", render(&stripped))),
+                            Spec::IndexVisibility { name, invisible },
+                        ])
+                    }
+                    _ => Spec::Sql(text),
+                }
             } else {
                 Spec::Sql(text)
             }
@@ -779,9 +863,48 @@ fn classify_create_table(tokens: &[Token]) -> Result<Raw, String> {
             },
         }
     }
+    let (head, invisible_indexes) = strip_key_visibility(&tokens[..cut]);
     Ok(Raw::CreateTable {
-        head: render(&tokens[..cut]),
+        head,
         options: parse_options(&tail[..partition_at]),
         tail: render(tail),
+        invisible_indexes,
     })
+}
+
+/// The CREATE TABLE head without `VISIBLE` / `INVISIBLE` on its key
+/// definitions, and the names of the invisible keys.
+fn strip_key_visibility(head: &[Token]) -> (String, Vec<String>) {
+    let (Some(open), Some((Token::RParen, _))) = (
+        head.iter().position(|t| *t == Token::LParen),
+        head.split_last(),
+    ) else {
+        return (render(head), Vec::new());
+    };
+    let body = &head[open + 1..head.len() - 1];
+    let mut changed = false;
+    let mut invisible = Vec::new();
+    let mut definitions = Vec::new();
+    for definition in split_top_level(body, &Token::Comma) {
+        let is_key = Cursor::new(definition)
+            .peek_word()
+            .is_some_and(|w| KEY_DEFINITION_WORDS.contains(&w.as_str()));
+        let (stripped, visibility) = if is_key {
+            strip_visibility(definition)
+        } else {
+            (definition.to_vec(), None)
+        };
+        if let Some(hidden) = visibility {
+            changed = true;
+            if let (true, Some(name)) = (hidden, key_definition_name(&stripped)) {
+                invisible.push(name);
+            }
+        }
+        definitions.push(render(&stripped));
+    }
+    if !changed {
+        return (render(head), Vec::new());
+    }
+    let head = format!("{}{})", render(&head[..=open]), definitions.join(", "));
+    (head, invisible)
 }

@@ -821,6 +821,26 @@ fn rename_index_and_visibility() {
 }
 
 #[test]
+fn add_index_with_visibility_is_followed_by_alter_index() {
+    let mut tracker = tracker_after(&["CREATE TABLE t (a INT)"]);
+    let done = tracker
+        .apply(
+            DB,
+            "ALTER TABLE t ADD INDEX k (a) COMMENT 'c' INVISIBLE",
+            &SameName,
+        )
+        .expect("apply");
+    assert_eq!(
+        done.ddls(),
+        [
+            "ALTER TABLE `db`.`t` ADD INDEX `k` (`a`) COMMENT 'c'",
+            "ALTER TABLE `db`.`t` ALTER INDEX `k` INVISIBLE",
+        ]
+    );
+    assert!(tracker.table(&t()).expect("t").indices[0].is_invisible);
+}
+
+#[test]
 fn anonymous_alter_indexes_get_free_names() {
     let ti = table_after(&[
         "CREATE TABLE t (a INT, KEY (a))",
@@ -1612,4 +1632,62 @@ fn the_dialect_wrapper_parses_like_mysql() {
             "{sql}"
         );
     }
+}
+
+#[test]
+fn show_create_table_outputs_of_mysql_8_and_mariadb_are_tracked() {
+    let mysql8 = "CREATE TABLE `orders` (
+  `id` bigint unsigned NOT NULL AUTO_INCREMENT,
+  `a` int NOT NULL /*!80023 INVISIBLE */,
+  `b` varchar(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_0900_ai_ci DEFAULT NULL,
+  `v` int GENERATED ALWAYS AS ((`a` + 1)) VIRTUAL,
+  `doc` json DEFAULT NULL,
+  `ts` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+  `dt` datetime(6) DEFAULT CURRENT_TIMESTAMP(6),
+  `parent` bigint unsigned DEFAULT NULL,
+  PRIMARY KEY (`id`) USING BTREE,
+  UNIQUE KEY `u_b` (`b`(10)),
+  KEY `idx_ab` (`a`,`b`) USING BTREE COMMENT 'x' /*!80000 INVISIBLE */,
+  KEY `fk_parent` (`parent`),
+  FULLTEXT KEY `ft` (`b`),
+  CONSTRAINT `fk_parent` FOREIGN KEY (`parent`) REFERENCES `orders` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `chk_a` CHECK ((`a` > 0))
+) ENGINE=InnoDB AUTO_INCREMENT=5 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci ROW_FORMAT=DYNAMIC COMMENT='orders'";
+    let mariadb = "CREATE TABLE `t` (
+  `id` int(11) NOT NULL,
+  `c1` varchar(20) CHARACTER SET latin1 COLLATE latin1_swedish_ci NOT NULL DEFAULT '',
+  `c2` decimal(10,2) DEFAULT NULL COMMENT 'y',
+  `c3` enum('a','b') DEFAULT 'a',
+  PRIMARY KEY (`id`),
+  KEY `k1` (`c1`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci";
+    let tracker = tracker_after(&[mysql8, mariadb]);
+    let orders = tracker
+        .table(&TableName::new(DB, "orders"))
+        .expect("orders");
+    assert_eq!(
+        names(orders),
+        ["id", "a", "b", "v", "doc", "ts", "dt", "parent"]
+    );
+    assert_eq!(orders.collate, "utf8mb4_0900_ai_ci");
+    assert_eq!(orders.comment, "orders");
+    assert_eq!(orders.auto_inc_id, 0);
+    let index_names: Vec<&str> = orders.indices.iter().map(|i| i.name.o.as_str()).collect();
+    assert_eq!(index_names, ["PRIMARY", "u_b", "idx_ab", "fk_parent"]);
+    let invisible: Vec<bool> = orders.indices.iter().map(|i| i.is_invisible).collect();
+    assert_eq!(invisible, [false, false, true, false]);
+    assert_eq!(column(orders, "v").generated_expr_string, "(`a` + 1)");
+    assert_eq!(column(orders, "dt").default, json!("CURRENT_TIMESTAMP(6)"));
+    assert_eq!(
+        column(orders, "ts").field_type.flag,
+        NOT_NULL_FLAG | BINARY_FLAG | ON_UPDATE_NOW_FLAG
+    );
+    let t = tracker.table(&t()).expect("t");
+    let c1 = &column(t, "c1").field_type;
+    assert_eq!(
+        (c1.charset.as_str(), c1.collate.as_str()),
+        ("latin1", "latin1_swedish_ci")
+    );
+    assert_eq!(column(t, "c3").default, json!("a"));
+    assert_eq!(column(t, "c2").comment, "y");
 }
