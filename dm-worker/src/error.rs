@@ -32,6 +32,37 @@ pub enum Error {
     #[error("cancelled while {during}")]
     Cancelled { during: &'static str },
 
+    /// The schema tracker could not apply an upstream DDL (DM's
+    /// `ErrSchemaTrackerCannotExecDDL`).
+    #[error(transparent)]
+    Tracker(#[from] crate::tracker::TrackerError),
+
+    /// The downstream rejected a DDL statement with a MySQL error that does
+    /// not mean "already applied" (DM's `ErrDBExecuteFailed`).
+    #[error("downstream DDL `{statement}` failed: MySQL error {number}: {message}")]
+    DownstreamDdl {
+        statement: String,
+        number: u16,
+        message: String,
+    },
+
+    /// The downstream could not be reached, or the connection kept failing,
+    /// after bounded retries (DM's `ErrDBBadConn`).
+    #[error(
+        "downstream {address} unavailable after {attempts} attempt(s) while {during}: {reason}"
+    )]
+    DownstreamUnavailable {
+        address: String,
+        attempts: u32,
+        during: String,
+        reason: String,
+    },
+
+    /// Any other downstream failure: a bad URL, access denied, an
+    /// unexpected reply (DM's `ErrDBDriverError`).
+    #[error("downstream error while {during}: {reason}")]
+    Downstream { during: String, reason: String },
+
     /// The caller's execute-or-skip step failed; the Operation stays not
     /// done, so the lock waits (DM pauses the task).
     #[error("executing the shard DDL failed: {0}")]
@@ -48,6 +79,10 @@ impl Error {
             Error::Cancelled { .. } => 40075,
             Error::Conflict { .. } => 36062,
             Error::Execute(_) => 36006,
+            Error::Tracker(_) => 44006,
+            Error::DownstreamDdl { .. } => 10006,
+            Error::DownstreamUnavailable { .. } => 10002,
+            Error::Downstream { .. } => 10001,
         }
     }
 }

@@ -3,8 +3,16 @@
 //!
 //! It speaks the same etcd keys and bytes as a Go DM-worker, so it can stand
 //! in for one (in tests, the demo, or a custom replication tool).
+//!
+//! - [`shardddl`]: the etcd clients of the shard-DDL protocol;
+//! - [`tracker`]: PURE upstream schema tracker (DDL text to TiDB
+//!   `TableInfo`s, split and routed statements);
+//! - [`executor`]: runs DDL on the downstream database (the only module
+//!   that talks to it).
 
 pub mod error;
+pub mod executor;
 pub mod shardddl;
+pub mod tracker;
 
 pub use error::{Error, Result};

@@ -2,7 +2,9 @@
 //!
 //! `dm-worker demo` runs the built-in shard-merge scenario: one task, two
 //! sources with two shard tables each, all routed to one downstream table;
-//! each source reaches the same DDL and the master coordinates who executes.
+//! each source tracks its upstream DDL, reaches the same routed DDL, and the
+//! master coordinates who executes. With `--downstream` the owner executes
+//! it on a real MySQL-compatible database and the merged table is printed.
 
 use std::time::Duration;
 
@@ -12,7 +14,9 @@ use dm_master::etcd::{Etcd, EtcdOptions};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::pessimism::ops;
 use dm_master::task::{RouteRule, SubTaskConfig};
+use dm_worker::executor::{Executor, ExecutorOptions};
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
+use dm_worker::tracker::{TableName, Tracker};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -33,12 +37,26 @@ enum Command {
         /// Comma-separated etcd client URLs (the master's etcd).
         #[arg(long = "etcd-endpoints")]
         etcd_endpoints: String,
+        /// A downstream database, `mysql://user[:password]@host:port`: the
+        /// lock owner executes the DDL there.
+        #[arg(long)]
+        downstream: Option<String>,
     },
 }
 
 const TASK: &str = "shard_merge";
 const SOURCES: [&str; 2] = ["mysql-01", "mysql-02"];
-const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
+const TABLES: [&str; 2] = ["shard_table_1", "shard_table_2"];
+
+/// The task's route rule: `shard_db_*`.`shard_table_*` → `shard_db`.`shard_table`.
+fn route(upstream: &TableName) -> TableName {
+    let table = if upstream.table.is_empty() {
+        ""
+    } else {
+        "shard_table"
+    };
+    TableName::new("shard_db", table)
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -50,11 +68,43 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Demo { etcd_endpoints } => demo(&etcd_endpoints).await,
+        Command::Demo {
+            etcd_endpoints,
+            downstream,
+        } => demo(&etcd_endpoints, downstream.as_deref()).await,
     }
 }
 
-async fn demo(endpoints: &str) -> anyhow::Result<()> {
+/// One source's upstream: its tracker after creating both shard tables, the
+/// routed CREATE statements, and the routed DDL all its tables reached.
+fn track_source(schema: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let mut tracker = Tracker::new();
+    let mut creates = tracker
+        .apply(schema, &format!("CREATE DATABASE {schema}"), &route)?
+        .ddls();
+    for table in TABLES {
+        let create =
+            format!("CREATE TABLE {table} (id INT PRIMARY KEY, c1 VARCHAR(20) NOT NULL DEFAULT '') DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+        creates.extend(tracker.apply(schema, &create, &route)?.ddls());
+    }
+    let mut routed: Option<Vec<String>> = None;
+    for table in TABLES {
+        let upstream = format!("ALTER TABLE {table} ADD COLUMN c2 INT");
+        let tracked = tracker.apply(schema, &upstream, &route)?;
+        println!(
+            "  upstream {schema}.{table}: {upstream}\n    -> routed: {}",
+            tracked.ddls().join("; ")
+        );
+        match &routed {
+            Some(first) if *first != tracked.ddls() => bail!("shard tables disagree"),
+            Some(_) => {}
+            None => routed = Some(tracked.ddls()),
+        }
+    }
+    Ok((creates, routed.unwrap_or_default()))
+}
+
+async fn demo(endpoints: &str, downstream: Option<&str>) -> anyhow::Result<()> {
     let endpoints: Vec<String> = endpoints.split(',').map(str::to_owned).collect();
     let etcd = Etcd::connect(&endpoints, EtcdOptions::default())
         .await
@@ -78,16 +128,26 @@ async fn demo(endpoints: &str) -> anyhow::Result<()> {
             .context("registering the subtask")?;
         println!("task {TASK}: source {source} registered (shard_db_*.shard_table_* -> shard_db.shard_table)");
     }
+    let executor = |url: &str| Executor::from_url(url, ExecutorOptions::default());
     let cancel = CancellationToken::new();
     let mut jobs = Vec::new();
     for (i, source) in SOURCES.into_iter().enumerate() {
-        // Each source first syncs its own two shard tables (DM's local
-        // sharding group); only then does it tell the master.
-        for table in ["shard_table_1", "shard_table_2"] {
-            println!("[{source}] upstream shard_db_{}.{table}: {DDL}", i + 1);
+        // Each source tracks its own two shard tables (DM's local sharding
+        // group); only when both reached the DDL does it tell the master.
+        println!("[{source}] schema tracker:");
+        let (creates, ddls) = track_source(&format!("shard_db_{}", i + 1))?;
+        if let Some(url) = downstream {
+            // CREATE statements are not coordinated; both sources send
+            // them, the second one finds the table there.
+            let mut setup = executor(url)?;
+            for (ddl, outcome) in creates.iter().zip(setup.execute(&creates).await?) {
+                println!("[{source}] downstream: {ddl} ({outcome:?})");
+            }
+            setup.close().await;
         }
         let client = PessimistClient::new(etcd.clone(), space.clone(), TASK, source);
-        let info = client.info("shard_db", "shard_table", vec![DDL.into()]);
+        let info = client.info("shard_db", "shard_table", ddls.clone());
+        let mut executor = downstream.map(executor).transpose()?;
         let cancel = cancel.clone();
         jobs.push(tokio::spawn(async move {
             client
@@ -103,7 +163,13 @@ async fn demo(endpoints: &str) -> anyhow::Result<()> {
                             op.id
                         ),
                     }
-                    std::future::ready(Ok(()))
+                    // Like DM, the owner runs its own routed statements.
+                    async move {
+                        if let (Decision::Execute, Some(executor)) = (decision, executor.as_mut()) {
+                            executor.execute(&ddls).await.map_err(|e| e.to_string())?;
+                        }
+                        Ok(())
+                    }
                 })
                 .await
                 .map(|(_, d)| (source, d))
@@ -124,6 +190,14 @@ async fn demo(endpoints: &str) -> anyhow::Result<()> {
         bail!("expected exactly one source to execute the DDL, got {executed}");
     }
     println!("shard DDL merged: executed once downstream, skipped by the other source");
+    if let Some(url) = downstream {
+        let mut reader = executor(url)?;
+        let merged = reader
+            .show_create_table(&TableName::new("shard_db", "shard_table"))
+            .await?;
+        println!("downstream table after the merge:\n{merged}");
+        reader.close().await;
+    }
     Ok(())
 }
 

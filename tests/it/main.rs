@@ -1,11 +1,14 @@
 //! The one integration-test binary: everything here runs against a real
-//! etcd process started by `support`.
+//! etcd process started by `support`, or a real MariaDB started by
+//! `mariadb`.
 
 mod election;
 mod etcd;
 mod failover;
 mod grpc;
+mod mariadb;
 mod optimism;
 mod pessimism;
 mod process;
 mod support;
+mod worker_executor;
