@@ -1,10 +1,16 @@
 //! `dm-worker`: plays DM workers against a dm-master through etcd.
 //!
-//! `dm-worker demo` runs the built-in shard-merge scenario: one task, two
-//! sources with two shard tables each, all routed to one downstream table;
-//! each source tracks its upstream DDL, reaches the same routed DDL, and the
-//! master coordinates who executes. With `--downstream` the owner executes
-//! it on a real MySQL-compatible database and the merged table is printed.
+//! `dm-worker demo` runs the built-in shard-merge scenarios: two sources with
+//! two shard tables each, all routed to one downstream table.
+//! * pessimistic: each source tracks its upstream DDL, reaches the same
+//!   routed DDL, and the master picks one owner to execute it;
+//! * optimistic: every shard table sends its own schema change (ADD COLUMN,
+//!   then DROP COLUMN); the master joins the schemas and tells each table
+//!   what to run, so the column is added at once and dropped only when the
+//!   last shard dropped it.
+//!
+//! With `--downstream` DDLs run on a real MySQL-compatible database, and the
+//! merged tables are checked against the expected columns.
 
 use std::time::Duration;
 
@@ -12,9 +18,14 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use dm_master::etcd::{Etcd, EtcdOptions};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
+use dm_master::optimism::ops::TableKey;
+use dm_master::optimism::{Info as OptimisticInfo, SourceTables};
 use dm_master::pessimism::ops;
+use dm_master::proto::master_client::MasterClient;
+use dm_master::proto::ShowDdlLocksRequest;
 use dm_master::task::{RouteRule, SubTaskConfig};
 use dm_worker::executor::{Executor, ExecutorOptions};
+use dm_worker::shardddl::optimist::{Answer, OptimistClient};
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use dm_worker::tracker::{TableName, Tracker};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +52,10 @@ enum Command {
         /// lock owner executes the DDL there.
         #[arg(long)]
         downstream: Option<String>,
+        /// A master's address: pending locks are shown through its
+        /// `ShowDDLLocks` while the scenario runs.
+        #[arg(long = "master-addr")]
+        master_addr: Option<String>,
     },
 }
 
@@ -71,7 +86,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo {
             etcd_endpoints,
             downstream,
-        } => demo(&etcd_endpoints, downstream.as_deref()).await,
+            master_addr,
+        } => {
+            demo(
+                &etcd_endpoints,
+                downstream.as_deref(),
+                master_addr.as_deref(),
+            )
+            .await?;
+            optimistic_demo(
+                &etcd_endpoints,
+                downstream.as_deref(),
+                master_addr.as_deref(),
+            )
+            .await
+        }
     }
 }
 
@@ -104,7 +133,12 @@ fn track_source(schema: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     Ok((creates, routed.unwrap_or_default()))
 }
 
-async fn demo(endpoints: &str, downstream: Option<&str>) -> anyhow::Result<()> {
+async fn demo(
+    endpoints: &str,
+    downstream: Option<&str>,
+    master_addr: Option<&str>,
+) -> anyhow::Result<()> {
+    println!("=== pessimistic shard merge (task {TASK})");
     let endpoints: Vec<String> = endpoints.split(',').map(str::to_owned).collect();
     let etcd = Etcd::connect(&endpoints, EtcdOptions::default())
         .await
@@ -176,7 +210,10 @@ async fn demo(endpoints: &str, downstream: Option<&str>) -> anyhow::Result<()> {
         }));
         // Show the lock while it waits for the second source.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        print_pending(&etcd, &space).await?;
+        if i == 0 {
+            print_pending(&etcd, &space).await?;
+            show_locks(master_addr).await?;
+        }
     }
     let mut executed = 0;
     for job in jobs {
@@ -196,7 +233,171 @@ async fn demo(endpoints: &str, downstream: Option<&str>) -> anyhow::Result<()> {
             .show_create_table(&TableName::new("shard_db", "shard_table"))
             .await?;
         println!("downstream table after the merge:\n{merged}");
+        check_columns(&mut reader, "shard_table", &["id", "c1", "c2"]).await?;
         reader.close().await;
+    }
+    Ok(())
+}
+
+/// Checks the downstream table has exactly `expected` columns, in order.
+async fn check_columns(
+    reader: &mut Executor,
+    table: &str,
+    expected: &[&str],
+) -> anyhow::Result<()> {
+    let columns = reader.columns(&TableName::new("shard_db", table)).await?;
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    if names != expected {
+        bail!("shard_db.{table} has columns {names:?}, expected {expected:?}");
+    }
+    println!("shard_db.{table} has the expected columns {names:?}");
+    Ok(())
+}
+
+/// Prints `shard-ddl-lock` as the master shows it (when given its address).
+async fn show_locks(master_addr: Option<&str>) -> anyhow::Result<()> {
+    let Some(addr) = master_addr else {
+        return Ok(());
+    };
+    let mut client = MasterClient::connect(format!("http://{addr}"))
+        .await
+        .context("connecting to the master")?;
+    let resp = client
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .context("ShowDDLLocks")?
+        .into_inner();
+    println!("shard-ddl-lock (from the master): {}", resp.msg);
+    for lock in resp.locks {
+        println!(
+            "  {} mode={} owner={:?} DDLs={:?} synced={:?} unsynced={:?}",
+            lock.id, lock.mode, lock.owner, lock.dd_ls, lock.synced, lock.unsynced
+        );
+    }
+    Ok(())
+}
+
+const OPT_TASK: &str = "shard_merge_opt";
+
+/// The optimistic scenario: each shard table sends its schema changes on its
+/// own and executes what the master answers.
+async fn optimistic_demo(
+    endpoints: &str,
+    downstream: Option<&str>,
+    master_addr: Option<&str>,
+) -> anyhow::Result<()> {
+    println!("=== optimistic shard merge (task {OPT_TASK})");
+    let endpoints: Vec<String> = endpoints.split(',').map(str::to_owned).collect();
+    let etcd = Etcd::connect(&endpoints, EtcdOptions::default()).await?;
+    let space = KeySpace::default();
+    let route_opt = |upstream: &TableName| {
+        let table = if upstream.table.is_empty() {
+            ""
+        } else {
+            "opt_table"
+        };
+        TableName::new("shard_db", table)
+    };
+    let mut executor = downstream
+        .map(|url| Executor::from_url(url, ExecutorOptions::default()))
+        .transpose()?;
+    let mut trackers = Vec::new();
+    for (i, source) in SOURCES.into_iter().enumerate() {
+        let cfg = SubTaskConfig {
+            name: OPT_TASK.into(),
+            source_id: source.into(),
+            is_sharding: true,
+            shard_mode: "optimistic".into(),
+            route_rules: vec![],
+        };
+        etcd.put(
+            space.key(&UPSTREAM_SUBTASK, [source, OPT_TASK]),
+            cfg.to_toml(),
+        )
+        .await?;
+        let schema = format!("opt_db_{}", i + 1);
+        let mut tracker = Tracker::new();
+        let mut creates = tracker
+            .apply(&schema, &format!("CREATE DATABASE {schema}"), &route_opt)?
+            .ddls();
+        let mut st = SourceTables::new(OPT_TASK, source);
+        for table in TABLES {
+            let create = format!(
+                "CREATE TABLE {table} (id INT PRIMARY KEY, c1 VARCHAR(20) NOT NULL DEFAULT '') DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+            );
+            creates.extend(tracker.apply(&schema, &create, &route_opt)?.ddls());
+            st.add_table(&schema, table, "shard_db", "opt_table");
+        }
+        if let Some(ex) = executor.as_mut() {
+            ex.execute(&creates).await?;
+        }
+        OptimistClient::new(etcd.clone(), space.clone(), OPT_TASK, source)
+            .put_source_tables(&st)
+            .await?;
+        println!("task {OPT_TASK}: source {source} announced {schema}.shard_table_1/2 -> shard_db.opt_table");
+        trackers.push((source, schema, tracker));
+    }
+    let cancel = CancellationToken::new();
+    for upstream in [
+        "ALTER TABLE {t} ADD COLUMN c2 INT",
+        "ALTER TABLE {t} DROP COLUMN c1",
+    ] {
+        for (n, (source, schema, tracker)) in trackers.iter_mut().enumerate() {
+            if n == 1 {
+                // Half of the shards have changed: the lock is pending.
+                show_locks(master_addr).await?;
+            }
+            for table in TABLES {
+                let ddl = upstream.replace("{t}", table);
+                let tracked = tracker.apply(schema, &ddl, &route_opt)?;
+                let info = OptimisticInfo {
+                    task: OPT_TASK.into(),
+                    source: (*source).into(),
+                    up_schema: schema.clone(),
+                    up_table: table.into(),
+                    down_schema: "shard_db".into(),
+                    down_table: "opt_table".into(),
+                    ddls: Some(tracked.ddls()),
+                    table_info_before: tracked.table_info_before().map(|t| t.to_json_value()),
+                    table_info_after: Some(
+                        tracked
+                            .table_infos_after()
+                            .into_iter()
+                            .flatten()
+                            .map(|t| t.to_json_value())
+                            .collect(),
+                    ),
+                    ignore_conflict: false,
+                };
+                let client = OptimistClient::new(etcd.clone(), space.clone(), OPT_TASK, source);
+                let revision = client.put_info(&info).await?;
+                let key = TableKey::new(source, schema, table);
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    client.wait_answer(&key, revision, &cancel),
+                )
+                .await
+                .context("the master did not answer in 30 s")??;
+                let Answer::Execute(op) = answer else {
+                    bail!("{source} {schema}.{table}: unexpected answer {answer:?}");
+                };
+                let run = op.ddls.clone().unwrap_or_default();
+                println!("[{source}] {schema}.{table}: {ddl} -> master says run {run:?}");
+                if let Some(ex) = executor.as_mut() {
+                    ex.execute(&run).await?;
+                }
+                client.done(&op).await?;
+            }
+        }
+    }
+    show_locks(master_addr).await?;
+    if let Some(mut ex) = executor {
+        let merged = ex
+            .show_create_table(&TableName::new("shard_db", "opt_table"))
+            .await?;
+        println!("downstream table after the optimistic merge:\n{merged}");
+        check_columns(&mut ex, "opt_table", &["id", "c2"]).await?;
+        ex.close().await;
     }
     Ok(())
 }
