@@ -423,10 +423,18 @@ impl Optimist {
             &info.down_schema,
             &info.down_table,
         );
-        let tts = self
-            .tables
-            .find_tables(&info.task, &info.down_schema, &info.down_table)
-            .unwrap_or_default();
+        // A new lock learns all its tables from the routes. An existing lock
+        // already has them: SourceTables changes reach it through
+        // `on_source_tables` in the same ordered stream, so the per-Info
+        // O(tables) merge DM does (and its cost at 10,000 tables) is skipped;
+        // the caller's own table is added by TrySync itself.
+        let tts = if self.keeper.find_lock(&info.lock_id()).is_some() {
+            Vec::new()
+        } else {
+            self.tables
+                .find_tables(&info.task, &info.down_schema, &info.down_table)
+                .unwrap_or_default()
+        };
         let (lock_id, result) = self
             .keeper
             .try_sync(&info, stored.version, &tts, &no_checkpoint);
@@ -465,14 +473,11 @@ impl Optimist {
         let Some(task) = parse_lock_id(lock_id).map(|p| p.task) else {
             return Ok(());
         };
-        let (down_schema, down_table) = match self.keeper.find_lock(lock_id) {
-            Some(l) => (l.down_schema().to_owned(), l.down_table().to_owned()),
-            None => return Ok(()),
-        };
-        let tts = self
-            .tables
-            .find_tables(&task, &down_schema, &down_table)
-            .unwrap_or_default();
+        if self.keeper.find_lock(lock_id).is_none() {
+            return Ok(());
+        }
+        // The lock exists (it holds the blocked table): no routes to merge.
+        let tts = Vec::new();
         let Some((info, result)) = self.keeper.recheck(lock_id, key, &tts, &no_checkpoint) else {
             return Ok(());
         };
