@@ -345,6 +345,9 @@ pub async fn run(
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Report> {
     let mut source_tables = dry_run(scenario)?;
+    // An unreachable downstream fails here, before the subtask or any
+    // SourceTables are written.
+    executor.connect().await?;
     let mut worker = Worker {
         scenario,
         etcd,
@@ -685,3 +688,6 @@ impl Worker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

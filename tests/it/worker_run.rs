@@ -17,8 +17,9 @@ use dm_worker::shardddl::pessimist::PessimistClient;
 use dm_worker::tracker::{TableName, Tracker};
 use tokio_util::sync::CancellationToken;
 
+use crate::mariadb::quick_retries;
 use crate::mariadb::{unique_database, MariaDb};
-use crate::support::{unique_space, wait_until, EtcdServer};
+use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -289,4 +290,36 @@ async fn worker_run_bad_ddl_fails_clearly_and_writes_nothing() {
     let missing = Scenario::parse("task = \"t\"\nsource = \"s\"\nmode = \"pessimistic\"\n[[step]]\nsql = \"CREATE TABLE t (id INT)\"\n")
         .expect_err("step without schema");
     assert!(missing.to_string().contains("step 1"), "{missing}");
+}
+
+#[tokio::test]
+async fn worker_run_unreachable_downstream_fails_before_any_write() {
+    let space = unique_space("run-down");
+    let etcd = EtcdServer::shared().client().await;
+    let s1 = scenario("merge", 1, "optimistic", "nowhere", &["ADD COLUMN c2 INT"]);
+    let options = sqlx::mysql::MySqlConnectOptions::new()
+        .host("127.0.0.1")
+        .port(free_port())
+        .username("root");
+    let mut executor = Executor::new(options, quick_retries());
+    let err = scenario::run(
+        &s1,
+        &etcd,
+        &space,
+        &mut executor,
+        &CancellationToken::new(),
+        &mut |_| {},
+    )
+    .await
+    .expect_err("no downstream");
+    assert!(
+        matches!(err, dm_worker::Error::DownstreamUnavailable { .. }),
+        "{err}"
+    );
+    assert!(etcd
+        .get_prefix(space.namespace())
+        .await
+        .unwrap()
+        .value
+        .is_empty());
 }
