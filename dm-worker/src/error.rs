@@ -63,6 +63,15 @@ pub enum Error {
     #[error("downstream error while {during}: {reason}")]
     Downstream { during: String, reason: String },
 
+    /// A scenario file is unusable (bad TOML, a missing field, a step the
+    /// shard mode cannot handle).
+    #[error("scenario: {0}")]
+    Scenario(String),
+
+    /// A scenario step failed.
+    #[error("scenario step {step}: {error}")]
+    Step { step: usize, error: Box<Error> },
+
     /// The caller's execute-or-skip step failed; the Operation stays not
     /// done, so the lock waits (DM pauses the task).
     #[error("executing the shard DDL failed: {0}")]
@@ -79,6 +88,8 @@ impl Error {
             Error::Cancelled { .. } => 40075,
             Error::Conflict { .. } => 36062,
             Error::Execute(_) => 36006,
+            Error::Scenario(_) => 20001,
+            Error::Step { error, .. } => error.code(),
             Error::Tracker(_) => 44006,
             Error::DownstreamDdl { .. } => 10006,
             Error::DownstreamUnavailable { .. } => 10002,

@@ -330,6 +330,12 @@ impl Executor {
         }
     }
 
+    /// Connects now (with retries) unless connected: a caller can check the
+    /// downstream is reachable before it writes anything elsewhere.
+    pub async fn connect(&mut self) -> Result<()> {
+        self.connection("connecting").await.map(|_| ())
+    }
+
     /// The open connection, connecting (with retries) if needed.
     async fn connection(&mut self, during: &str) -> Result<&mut MySqlConnection> {
         if self.conn.is_none() {

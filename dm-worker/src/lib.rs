@@ -8,10 +8,13 @@
 //! - [`tracker`]: PURE upstream schema tracker (DDL text to TiDB
 //!   `TableInfo`s, split and routed statements);
 //! - [`executor`]: runs DDL on the downstream database (the only module
-//!   that talks to it).
+//!   that talks to it);
+//! - [`scenario`]: plays one worker of one source from a TOML scenario
+//!   (tracker → Info → client → executor), for `dm-worker run`.
 
 pub mod error;
 pub mod executor;
+pub mod scenario;
 pub mod shardddl;
 pub mod tracker;
 

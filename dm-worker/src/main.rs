@@ -9,6 +9,9 @@
 //!   what to run, so the column is added at once and dropped only when the
 //!   last shard dropped it.
 //!
+//! `dm-worker run --scenario FILE` plays one worker of one source from a
+//! TOML scenario (see `dm_worker::scenario`).
+//!
 //! With `--downstream` DDLs run on a real MySQL-compatible database, and the
 //! merged tables are checked against the expected columns.
 
@@ -24,7 +27,8 @@ use dm_master::pessimism::ops;
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::ShowDdlLocksRequest;
 use dm_master::task::{RouteRule, SubTaskConfig};
-use dm_worker::executor::{Executor, ExecutorOptions};
+use dm_worker::executor::{Executor, ExecutorOptions, Outcome};
+use dm_worker::scenario::{self, Scenario};
 use dm_worker::shardddl::optimist::{Answer, OptimistClient};
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use dm_worker::tracker::{TableName, Tracker};
@@ -56,6 +60,21 @@ enum Command {
         /// `ShowDDLLocks` while the scenario runs.
         #[arg(long = "master-addr")]
         master_addr: Option<String>,
+    },
+    /// Plays one worker of one source from a TOML scenario file.
+    Run {
+        /// The scenario: task, source, mode, `[[route]]` and `[[step]]`.
+        #[arg(long)]
+        scenario: std::path::PathBuf,
+        /// Comma-separated etcd client URLs (the master's etcd).
+        #[arg(long = "etcd-endpoints")]
+        etcd_endpoints: String,
+        /// The downstream database, `mysql://user[:password]@host:port`.
+        #[arg(long)]
+        downstream: String,
+        /// The master's etcd key namespace (empty: DM's keys).
+        #[arg(long, default_value = "")]
+        namespace: String,
     },
 }
 
@@ -101,7 +120,67 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Run {
+            scenario,
+            etcd_endpoints,
+            downstream,
+            namespace,
+        } => run(&scenario, &etcd_endpoints, &downstream, namespace).await,
     }
+}
+
+async fn run(
+    path: &std::path::Path,
+    endpoints: &str,
+    downstream: &str,
+    namespace: String,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the scenario {}", path.display()))?;
+    let scenario =
+        Scenario::parse(&text).with_context(|| format!("scenario {}", path.display()))?;
+    let mut executor = Executor::from_url(downstream, ExecutorOptions::default())?;
+    let endpoints: Vec<String> = endpoints.split(',').map(str::to_owned).collect();
+    let etcd = Etcd::connect(&endpoints, EtcdOptions::default())
+        .await
+        .context("connecting to etcd")?;
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.cancel();
+        }
+    });
+    let result = scenario::run(
+        &scenario,
+        &etcd,
+        &KeySpace::new(namespace),
+        &mut executor,
+        &cancel,
+        &mut |line| println!("{line}"),
+    )
+    .await;
+    executor.close().await;
+    let report = result?;
+    let applied = report
+        .executed
+        .iter()
+        .filter(|e| e.outcome == Outcome::Applied)
+        .count();
+    println!(
+        "[{}] scenario finished: {} statement(s) executed downstream ({applied} applied, {} already applied), {} lock(s) skipped",
+        scenario.source,
+        report.executed.len(),
+        report.executed.len() - applied,
+        report.skipped_locks.len()
+    );
+    if !report.unsynced.is_empty() {
+        bail!(
+            "DDLs still waiting for other local shard tables: {}",
+            report.unsynced.join(" | ")
+        );
+    }
+    Ok(())
 }
 
 /// One source's upstream: its tracker after creating both shard tables, the

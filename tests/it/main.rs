@@ -12,3 +12,4 @@ mod pessimism;
 mod process;
 mod support;
 mod worker_executor;
+mod worker_run;
