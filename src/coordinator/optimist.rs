@@ -74,17 +74,12 @@ enum Request {
 /// Admin handle of the optimist; fails with `NotStarted` once it stopped.
 #[derive(Clone)]
 pub struct OptimistHandle {
-    requests: mpsc::Sender<Request>,
+    mailbox: super::Mailbox<Request>,
 }
 
 impl OptimistHandle {
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T> {
-        let (tx, rx) = oneshot::channel();
-        self.requests
-            .send(make(tx))
-            .await
-            .map_err(|_| not_started())?;
-        rx.await.map_err(|_| not_started())
+        self.mailbox.call(make).await
     }
 
     /// DM `ShowLocks` for optimistic locks.
@@ -182,7 +177,9 @@ impl Optimist {
                 cancel.cancel();
             }
         });
-        OptimistHandle { requests: tx }
+        OptimistHandle {
+            mailbox: super::Mailbox::new(tx, not_started),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(mode = MODE))]

@@ -113,17 +113,12 @@ enum Event {
 /// has stopped.
 #[derive(Clone)]
 pub struct PessimistHandle {
-    requests: mpsc::Sender<Request>,
+    mailbox: super::Mailbox<Request>,
 }
 
 impl PessimistHandle {
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T> {
-        let (tx, rx) = oneshot::channel();
-        self.requests
-            .send(make(tx))
-            .await
-            .map_err(|_| not_started())?;
-        rx.await.map_err(|_| not_started())
+        self.mailbox.call(make).await
     }
 
     /// DM `ShowLocks`: locks filtered by task and by any of `sources`.
@@ -357,7 +352,7 @@ impl Pessimist {
             }
         });
         PessimistHandle {
-            requests: requests_tx,
+            mailbox: super::Mailbox::new(requests_tx, not_started),
         }
     }
 

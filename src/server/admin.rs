@@ -48,6 +48,27 @@ impl MasterService {
     }
 }
 
+/// One `pb.DDLLock` (both modes' lock views carry the same fields).
+fn ddl_lock(
+    id: String,
+    task: String,
+    mode: &str,
+    owner: String,
+    ddls: Vec<String>,
+    synced: Vec<String>,
+    unsynced: Vec<String>,
+) -> DdlLock {
+    DdlLock {
+        id,
+        task,
+        mode: mode.to_string(),
+        owner,
+        dd_ls: ddls,
+        synced,
+        unsynced,
+    }
+}
+
 /// DM reports "not leader and cannot forward" as gRPC `Unknown` carrying the
 /// full DM error string.
 fn not_leader() -> Status {
@@ -86,25 +107,13 @@ impl Master for MasterService {
             .map_err(|e| Status::unknown(e.dm_string()))?;
         let mut locks: Vec<DdlLock> = pessimistic
             .into_iter()
-            .map(|v| DdlLock {
-                id: v.id,
-                task: v.task,
-                mode: v.mode.to_string(),
-                owner: v.owner,
-                dd_ls: v.ddls,
-                synced: v.synced,
-                unsynced: v.unsynced,
-            })
+            .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
             .collect();
-        locks.extend(optimistic.into_iter().map(|v| DdlLock {
-            id: v.id,
-            task: v.task,
-            mode: v.mode.to_string(),
-            owner: v.owner,
-            dd_ls: v.ddls,
-            synced: v.synced,
-            unsynced: v.unsynced,
-        }));
+        locks.extend(
+            optimistic
+                .into_iter()
+                .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced)),
+        );
         let msg = if locks.is_empty() {
             "no DDL lock exists".to_string()
         } else {
