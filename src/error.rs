@@ -37,6 +37,11 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A read-then-write step kept losing to concurrent writers of the same
+    /// keys; the caller may retry later.
+    #[error("etcd {op}: the keys kept changing during {attempts} attempts")]
+    TxnContended { op: &'static str, attempts: usize },
+
     /// A write was refused because this master no longer holds the leader key.
     #[error("leadership lost: the leader key {key} is no longer ours (term {term})")]
     LeadershipLost { key: String, term: i64 },
@@ -91,7 +96,10 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self {
             // ErrHAFailTxnOperation / etcd failures in DM's HA layer.
-            Error::Etcd { .. } | Error::EtcdTimeout { .. } | Error::TxnTooLarge { .. } => 42501,
+            Error::Etcd { .. }
+            | Error::EtcdTimeout { .. }
+            | Error::TxnTooLarge { .. }
+            | Error::TxnContended { .. } => 42501,
             Error::Compacted { .. } => 42501,
             Error::LeadershipLost { .. } => 38043,
             Error::Key(e) => e.code(),
@@ -122,6 +130,7 @@ impl Error {
             | Error::EtcdTimeout { .. }
             | Error::Compacted { .. }
             | Error::TxnTooLarge { .. }
+            | Error::TxnContended { .. }
             | Error::Decode { .. } => "ha",
             Error::Key(_) => "functional",
             Error::SubTaskConfig { .. } | Error::Config(_) => "config",
@@ -156,7 +165,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Etcd { source, .. } => etcd_error_is_retryable(source),
-            Error::EtcdTimeout { .. } | Error::Compacted { .. } => true,
+            Error::EtcdTimeout { .. } | Error::Compacted { .. } | Error::TxnContended { .. } => {
+                true
+            }
             _ => false,
         }
     }

@@ -111,7 +111,10 @@ pub async fn put_operation(
             return Ok(true);
         }
     }
-    Ok(false)
+    Err(crate::error::Error::TxnContended {
+        op: "put operation skip done",
+        attempts: 5,
+    })
 }
 
 /// Master: puts several Operations (redirects of one resolution). One txn

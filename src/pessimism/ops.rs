@@ -124,11 +124,9 @@ async fn put_chunk_skip_done(
             return Ok(outcome);
         }
         if attempt >= MAX_ATTEMPTS {
-            return Err(crate::error::Error::Etcd {
+            return Err(crate::error::Error::TxnContended {
                 op: "put operations skip done",
-                source: etcd_client::Error::InvalidArgs(format!(
-                    "operation keys kept changing during {MAX_ATTEMPTS} attempts"
-                )),
+                attempts: MAX_ATTEMPTS,
             });
         }
     }
@@ -196,7 +194,12 @@ pub async fn put_info_if_op_not_done(
             return Ok((outcome.revision, true));
         }
     }
-    Ok((0, false))
+    // Never report "not put" here: the caller would take it for "the
+    // Operation is done" and wait for a deletion that may never come.
+    Err(crate::error::Error::TxnContended {
+        op: "put info if operation not done",
+        attempts: MAX_ATTEMPTS,
+    })
 }
 
 /// Worker: marks its Operation done and deletes its Info in one txn (DM's
