@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::grpc::http_get;
 use crate::pessimism::register_task;
-use crate::support::{free_port, wait_until, EtcdServer};
+use crate::support::{answered, free_port, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 const TTL_SECS: u64 = 2;
@@ -168,16 +168,10 @@ async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
         .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
         .await
         .unwrap();
-    let op1 = tokio::time::timeout(Duration::from_secs(15), c1.wait_operation(r1, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(15)).await;
     assert!(op1.exec);
     c1.done(&op1).await.unwrap();
-    let op2 = tokio::time::timeout(Duration::from_secs(15), c2.wait_operation(r2, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(15)).await;
     assert!(!op2.exec, "the DDL is executed once, by the owner only");
     c2.done(&op2).await.unwrap();
     assert!(
@@ -303,15 +297,9 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
         .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
         .await
         .unwrap();
-    let op1 = tokio::time::timeout(Duration::from_secs(15), c1.wait_operation(r1, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(15)).await;
     c1.done(&op1).await.unwrap();
-    let op2 = tokio::time::timeout(Duration::from_secs(15), c2.wait_operation(r2, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(15)).await;
     c2.done(&op2).await.unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || async {
@@ -433,16 +421,10 @@ async fn etcd_restarted_under_a_running_master_and_coordination_goes_on() {
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     };
-    let op1 = tokio::time::timeout(Duration::from_secs(30), c1.wait_operation(r1, &cancel))
-        .await
-        .expect("the owner is answered after the etcd restart")
-        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(30)).await;
     assert!(op1.exec);
     c1.done(&op1).await.unwrap();
-    let op2 = tokio::time::timeout(Duration::from_secs(30), c2.wait_operation(r2, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(30)).await;
     assert!(!op2.exec);
     c2.done(&op2).await.unwrap();
     assert!(

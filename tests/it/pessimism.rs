@@ -14,7 +14,7 @@ use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{unique_space, wait_until, EtcdServer};
+use crate::support::{answered, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
 const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
@@ -163,20 +163,14 @@ async fn run_with_restart(restart_at: usize) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let r2 = c2.put_info(&i2, &cancel).await.unwrap();
     maybe_restart!(); // 2: after s2's Info (lock synced)
-    let op1 = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
-        .await
-        .expect("owner operation")
-        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, WAIT).await;
     assert!(op1.exec, "s1 created the lock and owns it");
     maybe_restart!(); // 3: owner received exec
                       // Owner executes here.
     maybe_restart!(); // 4: owner executed, done not yet reported
     c1.done(&op1).await.unwrap();
     maybe_restart!(); // 5: owner done
-    let op2 = tokio::time::timeout(WAIT, c2.wait_operation(r2, &cancel))
-        .await
-        .expect("skip operation")
-        .unwrap();
+    let op2 = answered(&c2, r2, &cancel, WAIT).await;
     assert!(!op2.exec, "the non-owner skips");
     maybe_restart!(); // 6: non-owner received skip
     c2.done(&op2).await.unwrap();
@@ -225,17 +219,11 @@ async fn worker_restart_before_done_gets_its_operation_again() {
     let r1 = c1.put_info(&i1, &cancel).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     c2.put_info(&i2, &cancel).await.unwrap();
-    let first = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let first = answered(&c1, r1, &cancel, WAIT).await;
     assert!(first.exec);
     // Crash here; on restart the worker re-puts its Info.
     let r1b = c1.put_info(&i1, &cancel).await.unwrap();
-    let again = tokio::time::timeout(WAIT, c1.wait_operation(r1b, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let again = answered(&c1, r1b, &cancel, WAIT).await;
     assert_eq!(again, first, "the same exec operation is sent again");
     c1.done(&again).await.unwrap();
     // After step 8, a re-run does not re-put the Info while the lock lasts.
@@ -357,10 +345,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
         let handle = master.pessimist().await.clone();
         tokio::spawn(async move { handle.unlock_lock(&id, None, false).await })
     };
-    let op = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op = answered(&c1, r1, &cancel, WAIT).await;
     assert!(op.exec);
     c1.done(&op).await.unwrap();
     tokio::time::timeout(WAIT, unlock)
@@ -642,16 +627,10 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         tokio::spawn(async move { handle.unlock_lock(id, Some("s2"), false).await })
     };
     // s2 now executes, s1 skips; s3 (never arrived) gets nothing.
-    let op2 = tokio::time::timeout(WAIT, c2.wait_operation(r2, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op2 = answered(&c2, r2, &cancel, WAIT).await;
     assert!(op2.exec, "the replacement owner executes");
     c2.done(&op2).await.unwrap();
-    let op1 = tokio::time::timeout(WAIT, c1.wait_operation(r1, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, WAIT).await;
     assert!(!op1.exec, "the original owner skips");
     c1.done(&op1).await.unwrap();
     tokio::time::timeout(WAIT, unlock)
@@ -793,16 +772,10 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
 
     // Its watcher cannot replay from its old revision: it resyncs from a
     // snapshot, sees the lock synced, and answers.
-    let op1 = tokio::time::timeout(Duration::from_secs(30), c1.wait_operation(r1, &cancel))
-        .await
-        .expect("owner answered after the resync")
-        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(30)).await;
     assert!(op1.exec);
     c1.done(&op1).await.unwrap();
-    let op2 = tokio::time::timeout(Duration::from_secs(30), c2.wait_operation(r2, &cancel))
-        .await
-        .unwrap()
-        .unwrap();
+    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(30)).await;
     assert!(!op2.exec);
     c2.done(&op2).await.unwrap();
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);

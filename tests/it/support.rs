@@ -274,3 +274,17 @@ impl EtcdServer {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.client_port))
     }
 }
+
+/// Waits (at most `within`) for the pessimistic Operation answering an Info
+/// put at `info_revision`; panics with the step named when none comes.
+pub async fn answered(
+    client: &dm_worker::shardddl::pessimist::PessimistClient,
+    info_revision: i64,
+    cancel: &tokio_util::sync::CancellationToken,
+    within: Duration,
+) -> dm_master::pessimism::Operation {
+    tokio::time::timeout(within, client.wait_operation(info_revision, cancel))
+        .await
+        .expect("no Operation answered the Info in time")
+        .expect("waiting for the Operation failed")
+}
