@@ -156,20 +156,22 @@ impl Master {
         }
     }
 
-    /// The optimist of this master once it leads (waits up to 10 s).
-    pub async fn optimist(&self) -> OptimistHandle {
+    /// The optimist of this master once it leads (waits up to 10 s;
+    /// `NotLeader` if it does not lead by then).
+    pub async fn optimist(&self) -> Result<OptimistHandle> {
         self.wait_leader(Duration::from_secs(10))
             .await
             .map(|c| c.optimist)
-            .expect("master did not become leader within 10 s")
+            .ok_or(Error::NotLeader)
     }
 
-    /// The pessimist of this master once it leads (waits up to 10 s).
-    pub async fn pessimist(&self) -> PessimistHandle {
+    /// The pessimist of this master once it leads (waits up to 10 s;
+    /// `NotLeader` if it does not lead by then).
+    pub async fn pessimist(&self) -> Result<PessimistHandle> {
         self.wait_leader(Duration::from_secs(10))
             .await
             .map(|c| c.pessimist)
-            .expect("master did not become leader within 10 s")
+            .ok_or(Error::NotLeader)
     }
 }
 

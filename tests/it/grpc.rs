@@ -213,7 +213,7 @@ async fn a_python_grpc_client_calls_both_rpcs() {
     let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
         .await
         .unwrap();
-    let pessimist = master.pessimist().await;
+    let pessimist = master.pessimist().await.expect("master leads");
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "py", "s1");
     c1.put_info(

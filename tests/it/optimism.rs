@@ -183,7 +183,13 @@ async fn add_column_across_two_sources_and_two_tables() {
         wait_until(WAIT, || async { env.lock_keys().await == 0 }).await,
         "lock resolved and its keys deleted"
     );
-    let optimist = env.master.as_ref().unwrap().optimist().await;
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
     assert!(
         wait_until(WAIT, || async {
             optimist.show_locks(None, &[]).await.unwrap().is_empty()
@@ -295,7 +301,13 @@ async fn rename_conflict_waits_for_redirect_then_resolves() {
         tokio::spawn(async move { c1.wait_redirect(&key1, from, &cancel).await })
     };
     // The lock shows t1 blocked.
-    let optimist = env.master.as_ref().unwrap().optimist().await;
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
     let locks = optimist.show_locks(Some("t"), &[]).await.unwrap();
     assert_eq!(locks.len(), 1);
     assert!(
@@ -365,7 +377,13 @@ async fn a_detected_conflict_is_re_evaluated_when_the_other_table_changes() {
         let cancel = env.cancel.clone();
         tokio::spawn(async move { c2.wait_answer(&key2, rev, &cancel).await })
     };
-    let optimist = env.master.as_ref().unwrap().optimist().await;
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
     assert!(
         wait_until(WAIT, || async {
             optimist
@@ -419,7 +437,13 @@ async fn tables_added_and_dropped_through_source_tables_mid_lock() {
     ops::put_source_tables(&env.etcd, &env.space, &st)
         .await
         .unwrap();
-    let optimist = env.master.as_ref().unwrap().optimist().await;
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
     assert!(
         wait_until(WAIT, || async {
             let locks = optimist.show_locks(None, &[]).await.unwrap();
@@ -492,7 +516,13 @@ async fn two_downstream_targets_in_one_task() {
     };
     assert_eq!(op.id, "t-`db`.`tb2`");
     c.done(op).await.unwrap();
-    let optimist = env.master.as_ref().unwrap().optimist().await;
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
     // tb2's single-table lock resolves; tb's waits for t2.
     assert!(
         wait_until(WAIT, || async {
@@ -560,7 +590,13 @@ async fn master_restart_in_each_conflict_stage_rebuilds_the_same_locks_and_opera
         ignore_conflict: false,
     };
     c.put_info(&detected_info).await.unwrap();
-    let optimist = env.master.as_ref().unwrap().optimist().await;
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
     let (etcd, space) = (env.etcd.clone(), env.space.clone());
     let stages = || {
         let (etcd, space) = (etcd.clone(), space.clone());
@@ -587,7 +623,13 @@ async fn master_restart_in_each_conflict_stage_rebuilds_the_same_locks_and_opera
     let locks_before = optimist.show_locks(None, &[]).await.unwrap();
     let ops_before = stages().await;
     env.restart_master().await;
-    let optimist = env.master.as_ref().unwrap().optimist().await;
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
     assert!(
         wait_until(WAIT, || async {
             optimist.show_locks(None, &[]).await.unwrap() == locks_before

@@ -121,6 +121,7 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
             master
                 .pessimist()
                 .await
+                .expect("master leads")
                 .show_locks(None, &[])
                 .await
                 .unwrap()
@@ -329,6 +330,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     let locks = master
         .pessimist()
         .await
+        .expect("master leads")
         .show_locks(Some("t"), &[])
         .await
         .unwrap();
@@ -342,7 +344,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     // Unlock while s2 never synced: the owner executes, the lock goes away.
     let id = locks[0].id.clone();
     let unlock = {
-        let handle = master.pessimist().await.clone();
+        let handle = master.pessimist().await.expect("master leads").clone();
         tokio::spawn(async move { handle.unlock_lock(&id, None, false).await })
     };
     let op = answered(&c1, r1, &cancel, WAIT).await;
@@ -356,6 +358,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     assert!(master
         .pessimist()
         .await
+        .expect("master leads")
         .show_locks(None, &[])
         .await
         .unwrap()
@@ -382,6 +385,7 @@ async fn unlock_with_force_remove_and_errors() {
             !master
                 .pessimist()
                 .await
+                .expect("master leads")
                 .show_locks(None, &[])
                 .await
                 .unwrap()
@@ -392,6 +396,7 @@ async fn unlock_with_force_remove_and_errors() {
     let err = master
         .pessimist()
         .await
+        .expect("master leads")
         .unlock_lock("t-`x`.`y`", None, false)
         .await
         .unwrap_err();
@@ -399,6 +404,7 @@ async fn unlock_with_force_remove_and_errors() {
     let err = master
         .pessimist()
         .await
+        .expect("master leads")
         .unlock_lock(id, Some("s2"), false)
         .await
         .unwrap_err();
@@ -407,12 +413,14 @@ async fn unlock_with_force_remove_and_errors() {
     master
         .pessimist()
         .await
+        .expect("master leads")
         .unlock_lock(id, None, true)
         .await
         .unwrap();
     assert!(master
         .pessimist()
         .await
+        .expect("master leads")
         .show_locks(None, &[])
         .await
         .unwrap()
@@ -604,6 +612,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
             master
                 .pessimist()
                 .await
+                .expect("master leads")
                 .show_locks(None, &[])
                 .await
                 .unwrap()
@@ -615,6 +624,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     let lock = &master
         .pessimist()
         .await
+        .expect("master leads")
         .show_locks(None, &["s3".into()])
         .await
         .unwrap()[0];
@@ -623,7 +633,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         ("s1", vec!["s3".to_string()])
     );
     let unlock = {
-        let handle = master.pessimist().await.clone();
+        let handle = master.pessimist().await.expect("master leads").clone();
         tokio::spawn(async move { handle.unlock_lock(id, Some("s2"), false).await })
     };
     // s2 now executes, s1 skips; s3 (never arrived) gets nothing.
@@ -641,6 +651,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     assert!(master
         .pessimist()
         .await
+        .expect("master leads")
         .show_locks(None, &[])
         .await
         .unwrap()
@@ -732,7 +743,7 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     );
     let metrics = Arc::new(Metrics::new());
     let master = server::spawn(config, space.clone(), metrics).await.unwrap();
-    let pessimist = master.pessimist().await;
+    let pessimist = master.pessimist().await.expect("master leads");
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
