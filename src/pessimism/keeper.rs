@@ -23,6 +23,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::error::terror::LockNotFound;
+
 use super::lock::{go_slice, DdlMismatch, Lock, StateChange, SyncState};
 
 #[cfg(test)]
@@ -34,15 +36,12 @@ pub const MODE_PESSIMISTIC: &str = "pessimistic";
 /// Errors of the pessimistic coordinator with DM's codes and messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PessimismError {
-    /// The coordinator is not running (not leader, or closed).
-    #[error("the shardddl pessimist has not started")]
-    PessimistNotStarted,
     /// The DDLs of an Info differ from its lock's.
     #[error(transparent)]
     DdlMismatch(#[from] DdlMismatch),
     /// No lock with this ID.
-    #[error("lock with ID {lock_id} not found")]
-    LockNotFound { lock_id: String },
+    #[error(transparent)]
+    LockNotFound(#[from] LockNotFound),
     /// Unlock asked for a lock that every source has already finished.
     #[error("the lock {lock_id} has been resolved before")]
     LockIsResolving { lock_id: String },
@@ -65,9 +64,8 @@ impl PessimismError {
     /// DM error code.
     pub fn code(&self) -> i32 {
         match self {
-            PessimismError::PessimistNotStarted => 38046,
             PessimismError::DdlMismatch(e) => e.code(),
-            PessimismError::LockNotFound { .. } => 38019,
+            PessimismError::LockNotFound(_) => LockNotFound::CODE,
             PessimismError::LockIsResolving { .. } => 38020,
             PessimismError::WorkerNotWaitLock { .. } => 38022,
             PessimismError::OwnerExecDdl { .. } => 38024,
@@ -79,9 +77,7 @@ impl PessimismError {
     pub fn workaround(&self) -> &'static str {
         match self {
             PessimismError::DdlMismatch(_) => "Please use show-ddl-locks command for more details.",
-            PessimismError::LockNotFound { .. } => {
-                "Please use show-ddl-locks command to see lock id."
-            }
+            PessimismError::LockNotFound(_) => LockNotFound::WORKAROUND,
             _ => "",
         }
     }
@@ -527,9 +523,7 @@ impl LockKeeper {
         replace_owner: Option<&str>,
     ) -> Result<UnlockPlan, PessimismError> {
         let Some(lock) = self.locks.get_mut(lock_id) else {
-            return Err(PessimismError::LockNotFound {
-                lock_id: lock_id.to_owned(),
-            });
+            return Err(LockNotFound::new(lock_id).into());
         };
         if lock.is_resolved() {
             return Err(PessimismError::LockIsResolving {

@@ -780,7 +780,6 @@ fn rebuild_goes_on_after_mismatch_and_handles_orphans() {
 #[test]
 fn error_codes_and_messages() {
     let cases: Vec<(PessimismError, &str)> = vec![
-        (PessimismError::PessimistNotStarted, "err 38046 the shardddl pessimist has not started"),
         (
             unlock_result(Some("w".into()), None, &[]).unwrap_err(),
             "err 38025 DDL lock fail to wait for non-owner sources to skip the shard DDL owner ExecuteDDL successfully, so DDL lock removed. but some dm-workers ExecuteDDL fail, you should to handle dm-worker directly, RawCause: w",
