@@ -591,16 +591,18 @@ impl Optimist {
                 Ok(())
             }
             Answer::Put {
-                op,
-                skip_done,
-                info_revision,
+                op, info_revision, ..
             } => {
+                // Done is final until a new Info: every answer is guarded,
+                // not only those of a rebuild. A duplicate Info read before
+                // the worker's done (a client retry) would otherwise answer
+                // again after it and undo the done.
                 let written = ops::put_operation(
                     &self.etcd,
                     &self.space,
                     self.fence.as_ref(),
                     &op,
-                    skip_done,
+                    true,
                     info_revision,
                 )
                 .await;

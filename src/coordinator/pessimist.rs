@@ -380,12 +380,63 @@ impl Pessimist {
         };
         for change in changed {
             if let RegistryChange::Task(task) = change {
+                self.on_sources_left(&task).await?;
                 if self.registry.contains(&task) {
                     self.retry_waiting_infos(&task).await?;
                 } else {
                     self.forget_task(&task);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Sources may have left `task` (stop-task on some of its sources): its
+    /// locks stop waiting for them at once, resolve by the normal protocol
+    /// if every remaining source is synced, and are removed with their keys
+    /// when no source remains.
+    async fn on_sources_left(&mut self, task: &str) -> Result<()> {
+        let sources = self.registry.sources(task);
+        for changed in self.keeper.on_sources_left(task, &sources) {
+            tracing::warn!(%task, lock_id = %changed.lock_id, left = ?changed.left, owner = %changed.owner, remaining = ?sources, "sources left the task while its lock waited; lock re-evaluated against the remaining sources");
+            self.metrics
+                .report_ddl_error(task, metrics::ERR_SOURCE_LEFT_LOCK);
+            if let Some(change) = &changed.change {
+                self.apply_change(change);
+            }
+            // The Info and Operation of a source that left name a lock that
+            // no longer counts it: deleted, so neither a rebuild nor the
+            // source's return to the task revives them. Its worker re-sends
+            // the Info if it still has the DDL to run.
+            let mut stale = Vec::new();
+            for source in &changed.left {
+                let key = (task.to_owned(), source.clone());
+                if self
+                    .infos
+                    .get(&key)
+                    .is_some_and(|i| i.value.lock_id() == changed.lock_id)
+                {
+                    stale.push(ops::info_key(&self.space, task, source));
+                }
+                if self
+                    .operations
+                    .get(&key)
+                    .is_some_and(|o| o.value.id == changed.lock_id)
+                {
+                    stale.push(ops::operation_key(&self.space, task, source));
+                }
+            }
+            if !stale.is_empty() {
+                ops::delete_keys(
+                    &self.etcd,
+                    self.fence.as_ref(),
+                    "delete keys of sources that left",
+                    stale,
+                )
+                .await?;
+            }
+            self.perform_or_retry(changed.action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
         }
         Ok(())
     }
@@ -681,6 +732,11 @@ impl Pessimist {
             TrySyncOutcome::SourceNotInTask => {
                 tracing::warn!(task = %info.task, source = %info.source, %lock_id, "info of a source that is not part of the task, not counted");
             }
+            TrySyncOutcome::HeldAsStale => {
+                tracing::warn!(task = %info.task, source = %info.source, %lock_id, "info repeats the DDLs of a lock this source already finished; held until another source repeats them too");
+                self.metrics
+                    .report_ddl_error(&info.task, metrics::ERR_STALE_INFO);
+            }
         }
         self.perform_or_retry(decision.action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
             .await
@@ -693,8 +749,19 @@ impl Pessimist {
         }
         match self.keeper.on_operation_done(&op.id, &op.source) {
             DoneDecision::LockNotFound => {
-                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an unknown lock, ignored");
-                Ok(())
+                // A done that lands after its lock was resolved (a worker's
+                // retried done txn) re-creates the Operation the removal
+                // deleted. Left there, it would make the next lock's
+                // `skip_done` answer to this source a no-op.
+                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an unknown lock, deleting it");
+                self.delete_orphan_operation(&OperationRecord {
+                    lock_id: op.id.clone(),
+                    task: op.task.clone(),
+                    source: op.source.clone(),
+                    exec: op.exec,
+                    done: op.done,
+                })
+                .await
             }
             DoneDecision::LockNotSynced => {
                 tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an un-synced lock, ignored");
