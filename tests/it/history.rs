@@ -108,6 +108,23 @@ impl History {
     }
 }
 
+impl History {
+    /// Shard DDL keys written (put or deleted) after `revision`, apart from
+    /// the recorder's own sentinel.
+    pub fn shard_ddl_writes_after(&self, revision: i64) -> usize {
+        let events = self.events.lock().unwrap();
+        events
+            .iter()
+            .filter(|e| e.revision() > revision)
+            .filter(|e| match e {
+                WatchEvent::Put(kv) => classify(&self.space, &kv.key).is_some(),
+                WatchEvent::Delete { key, .. } => classify(&self.space, key).is_some(),
+                WatchEvent::Resynced(_) => true,
+            })
+            .count()
+    }
+}
+
 fn classify(space: &KeySpace, key: &[u8]) -> Option<Record> {
     if let Ok(parts) = space.decode(&PESSIMISM_INFO, key) {
         return Some(Record::PessimisticInfo(parts.to_vec()));
