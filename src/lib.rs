@@ -20,5 +20,6 @@ pub mod schemacmp;
 pub mod server;
 pub mod tableinfo;
 pub mod task;
+pub mod task_config;
 
 pub use error::{Error, Result};
