@@ -20,6 +20,7 @@ pub mod proto;
 pub mod scheduler;
 pub mod schemacmp;
 pub mod server;
+pub mod source_config;
 pub mod tableinfo;
 pub mod task;
 
