@@ -125,6 +125,10 @@ pub struct SourceTablesDecision {
     /// gap 6: `detected` tables of locks that lost a table, to re-run with
     /// [`LockKeeper::recheck`].
     pub recheck: Vec<(String, TableKey)>,
+    /// Locks that lost a table (a source left the task) and whose remaining
+    /// tables are all done: resolved now, not at an event that may never
+    /// come (DM leaves them until the next done of the lock).
+    pub resolved: Vec<RemoveLock>,
 }
 
 /// The two actions of `unlock-ddl-lock` (`pb.UnlockDDLLockOp`).
@@ -552,6 +556,10 @@ impl LockKeeper {
         }
         for lock_id in touched {
             if let Some(lock) = self.locks.get(&lock_id) {
+                if lock.is_resolved() {
+                    decision.resolved.push(remove_action(lock));
+                    continue;
+                }
                 for key in lock.detected_tables() {
                     decision.recheck.push((lock_id.clone(), key));
                 }
