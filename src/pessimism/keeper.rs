@@ -23,7 +23,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::lock::{go_slice, DdlMismatch, Lock, StateChange, SyncState};
+use super::lock::{DdlMismatch, Lock, StateChange, SyncState};
+use crate::gojson::go_slice;
 
 #[cfg(test)]
 mod tests;
