@@ -35,10 +35,10 @@ use crate::error::terror::LockNotFound;
 
 use super::error::OptimismError;
 use super::lock::{decode_schema, ColumnEffects, DroppedColumns, Fetch, Lock, TrySyncResult};
-use super::ops::{ResolvedTable, TableKey};
 use super::table::SourceTables;
 use super::table_keeper::{RouteTable, TableKeeper, TargetTable};
 use super::{ConflictStage, DropColumnStage, Info, Operation};
+use crate::keys::TableKey;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +54,14 @@ pub enum EffectFailure {
     /// The dropped-column records; `cause` is the failure's DM string,
     /// which becomes the Operation's message.
     DroppedColumns { cause: String },
+}
+
+/// One table of a resolved lock: its Info version as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTable {
+    pub key: TableKey,
+    /// The Info's etcd version when the master last saw it (0: no Info).
+    pub info_version: i64,
 }
 
 /// A resolved lock to delete: the actor runs `ops::delete_resolved_lock`
