@@ -22,3 +22,6 @@ pub mod tableinfo;
 pub mod task;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod decoder_fuzz;
