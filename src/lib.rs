@@ -25,3 +25,5 @@ pub use error::{Error, Result};
 
 #[cfg(test)]
 mod decoder_fuzz;
+#[cfg(test)]
+mod dependency_direction;
