@@ -11,6 +11,7 @@ use super::Role;
 use crate::error::Error;
 use crate::keys::parse_lock_id;
 use crate::optimism::keeper::UnlockAction;
+use crate::proto;
 use crate::proto::master_server::Master;
 use crate::proto::{
     DdlLock, ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
@@ -69,10 +70,58 @@ fn ddl_lock(
     }
 }
 
-/// DM reports "not leader and cannot forward" as gRPC `Unknown` carrying the
+/// The one mapping of the crate's errors to gRPC: DM-master returns its
+/// terror values from handlers, which grpc-go sends as `Unknown` with the
 /// full DM error string.
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
+        Status::unknown(error.dm_string())
+    }
+}
+
 fn not_leader() -> Status {
-    Status::unknown(Error::NotLeader.dm_string())
+    Error::NotLeader.into()
+}
+
+/// DM `ShowDDLLocks`: pessimistic locks first, then optimistic ones. A mode
+/// that fails to list does not fail the call: DM answers `result: true` with
+/// the locks it has and says which mode may have lost its owner and DDLs.
+/// Only when neither mode answers is the error returned.
+fn show_ddl_locks_response(
+    pessimistic: Result<Vec<DdlLock>, Error>,
+    optimistic: Result<Vec<DdlLock>, Error>,
+) -> Result<ShowDdlLocksResponse, Error> {
+    let (locks, failed) = match (pessimistic, optimistic) {
+        (Ok(mut p), Ok(o)) => {
+            p.extend(o);
+            (p, None)
+        }
+        (Ok(p), Err(e)) => (p, Some(("optimistic", e))),
+        (Err(e), Ok(o)) => (o, Some(("pessimistic", e))),
+        (Err(e), Err(_)) => return Err(e),
+    };
+    let msg = match &failed {
+        _ if locks.is_empty() => "no DDL lock exists".to_string(),
+        Some((mode, error)) => format!(
+            "may lost owner and ddls info for {mode} locks, err: {}",
+            error.dm_string()
+        ),
+        None => String::new(),
+    };
+    if let Some((mode, error)) = &failed {
+        tracing::warn!(mode, %error, "listing shard DDL locks failed");
+    }
+    Ok(ShowDdlLocksResponse {
+        result: true,
+        msg,
+        locks,
+    })
+}
+
+/// An RPC of DM's `pb.Master` that this master does not implement.
+fn not_supported(rpc: &'static str) -> Status {
+    tracing::warn!(rpc, "request for an unsupported RPC");
+    Status::unknown(Error::NotSupported { rpc }.dm_string())
 }
 
 #[tonic::async_trait]
@@ -94,36 +143,30 @@ impl Master for MasterService {
         };
         let req = request.into_inner();
         let task = Some(req.task.as_str()).filter(|t| !t.is_empty());
-        // Pessimistic locks first, then optimistic ones, as DM lists them.
         let pessimistic = coordinators
             .pessimist
             .show_locks(task, &req.sources)
             .await
-            .map_err(|e| Status::unknown(e.dm_string()))?;
+            .map(|views| {
+                views
+                    .into_iter()
+                    .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
+                    .collect()
+            });
         let optimistic = coordinators
             .optimist
             .show_locks(task, &req.sources)
             .await
-            .map_err(|e| Status::unknown(e.dm_string()))?;
-        let mut locks: Vec<DdlLock> = pessimistic
-            .into_iter()
-            .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
-            .collect();
-        locks.extend(
-            optimistic
-                .into_iter()
-                .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced)),
-        );
-        let msg = if locks.is_empty() {
-            "no DDL lock exists".to_string()
-        } else {
-            String::new()
-        };
-        Ok(Response::new(ShowDdlLocksResponse {
-            result: true,
-            msg,
-            locks,
-        }))
+            .map(|views| {
+                views
+                    .into_iter()
+                    .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
+                    .collect()
+            });
+        Ok(Response::new(show_ddl_locks_response(
+            pessimistic,
+            optimistic,
+        )?))
     }
 
     #[tracing::instrument(skip_all, fields(lock_id = %request.get_ref().id))]
@@ -154,11 +197,7 @@ impl Master for MasterService {
         let Some(parsed) = parse_lock_id(&req.id).filter(|p| !p.task.is_empty()) else {
             return reply(Err("can't find task name from lock-ID".into()));
         };
-        let mode = coordinators
-            .pessimist
-            .task_mode(&parsed.task)
-            .await
-            .map_err(|e| Status::unknown(e.dm_string()))?;
+        let mode = coordinators.pessimist.task_mode(&parsed.task).await?;
         match mode {
             Some(ShardMode::Optimistic) => {
                 if req.sources.len() != 1 {
@@ -195,5 +234,254 @@ impl Master for MasterService {
                 reply(result)
             }
         }
+    }
+
+    // RPCs this master does not serve yet answer DM-style errors, never a
+    // bare UNIMPLEMENTED (README lists them).
+    async fn start_task(
+        &self,
+        _request: Request<proto::StartTaskRequest>,
+    ) -> Result<Response<proto::StartTaskResponse>, Status> {
+        Err(not_supported("StartTask"))
+    }
+    async fn operate_task(
+        &self,
+        _request: Request<proto::OperateTaskRequest>,
+    ) -> Result<Response<proto::OperateTaskResponse>, Status> {
+        Err(not_supported("OperateTask"))
+    }
+    async fn update_task(
+        &self,
+        _request: Request<proto::UpdateTaskRequest>,
+    ) -> Result<Response<proto::UpdateTaskResponse>, Status> {
+        Err(not_supported("UpdateTask"))
+    }
+    async fn query_status(
+        &self,
+        _request: Request<proto::QueryStatusListRequest>,
+    ) -> Result<Response<proto::QueryStatusListResponse>, Status> {
+        Err(not_supported("QueryStatus"))
+    }
+    async fn operate_worker_relay_task(
+        &self,
+        _request: Request<proto::OperateWorkerRelayRequest>,
+    ) -> Result<Response<proto::OperateWorkerRelayResponse>, Status> {
+        Err(not_supported("OperateWorkerRelayTask"))
+    }
+    async fn purge_worker_relay(
+        &self,
+        _request: Request<proto::PurgeWorkerRelayRequest>,
+    ) -> Result<Response<proto::PurgeWorkerRelayResponse>, Status> {
+        Err(not_supported("PurgeWorkerRelay"))
+    }
+    async fn check_task(
+        &self,
+        _request: Request<proto::CheckTaskRequest>,
+    ) -> Result<Response<proto::CheckTaskResponse>, Status> {
+        Err(not_supported("CheckTask"))
+    }
+    async fn operate_source(
+        &self,
+        _request: Request<proto::OperateSourceRequest>,
+    ) -> Result<Response<proto::OperateSourceResponse>, Status> {
+        Err(not_supported("OperateSource"))
+    }
+    async fn register_worker(
+        &self,
+        _request: Request<proto::RegisterWorkerRequest>,
+    ) -> Result<Response<proto::RegisterWorkerResponse>, Status> {
+        Err(not_supported("RegisterWorker"))
+    }
+    async fn offline_member(
+        &self,
+        _request: Request<proto::OfflineMemberRequest>,
+    ) -> Result<Response<proto::OfflineMemberResponse>, Status> {
+        Err(not_supported("OfflineMember"))
+    }
+    async fn operate_leader(
+        &self,
+        _request: Request<proto::OperateLeaderRequest>,
+    ) -> Result<Response<proto::OperateLeaderResponse>, Status> {
+        Err(not_supported("OperateLeader"))
+    }
+    async fn list_member(
+        &self,
+        _request: Request<proto::ListMemberRequest>,
+    ) -> Result<Response<proto::ListMemberResponse>, Status> {
+        Err(not_supported("ListMember"))
+    }
+    async fn operate_schema(
+        &self,
+        _request: Request<proto::OperateSchemaRequest>,
+    ) -> Result<Response<proto::OperateSchemaResponse>, Status> {
+        Err(not_supported("OperateSchema"))
+    }
+    async fn get_sub_task_cfg(
+        &self,
+        _request: Request<proto::GetSubTaskCfgRequest>,
+    ) -> Result<Response<proto::GetSubTaskCfgResponse>, Status> {
+        Err(not_supported("GetSubTaskCfg"))
+    }
+    async fn get_cfg(
+        &self,
+        _request: Request<proto::GetCfgRequest>,
+    ) -> Result<Response<proto::GetCfgResponse>, Status> {
+        Err(not_supported("GetCfg"))
+    }
+    async fn handle_error(
+        &self,
+        _request: Request<proto::HandleErrorRequest>,
+    ) -> Result<Response<proto::HandleErrorResponse>, Status> {
+        Err(not_supported("HandleError"))
+    }
+    async fn get_master_cfg(
+        &self,
+        _request: Request<proto::GetMasterCfgRequest>,
+    ) -> Result<Response<proto::GetMasterCfgResponse>, Status> {
+        Err(not_supported("GetMasterCfg"))
+    }
+    async fn transfer_source(
+        &self,
+        _request: Request<proto::TransferSourceRequest>,
+    ) -> Result<Response<proto::TransferSourceResponse>, Status> {
+        Err(not_supported("TransferSource"))
+    }
+    async fn operate_relay(
+        &self,
+        _request: Request<proto::OperateRelayRequest>,
+    ) -> Result<Response<proto::OperateRelayResponse>, Status> {
+        Err(not_supported("OperateRelay"))
+    }
+    async fn start_validation(
+        &self,
+        _request: Request<proto::StartValidationRequest>,
+    ) -> Result<Response<proto::StartValidationResponse>, Status> {
+        Err(not_supported("StartValidation"))
+    }
+    async fn stop_validation(
+        &self,
+        _request: Request<proto::StopValidationRequest>,
+    ) -> Result<Response<proto::StopValidationResponse>, Status> {
+        Err(not_supported("StopValidation"))
+    }
+    async fn get_validation_status(
+        &self,
+        _request: Request<proto::GetValidationStatusRequest>,
+    ) -> Result<Response<proto::GetValidationStatusResponse>, Status> {
+        Err(not_supported("GetValidationStatus"))
+    }
+    async fn get_validation_error(
+        &self,
+        _request: Request<proto::GetValidationErrorRequest>,
+    ) -> Result<Response<proto::GetValidationErrorResponse>, Status> {
+        Err(not_supported("GetValidationError"))
+    }
+    async fn operate_validation_error(
+        &self,
+        _request: Request<proto::OperateValidationErrorRequest>,
+    ) -> Result<Response<proto::OperateValidationErrorResponse>, Status> {
+        Err(not_supported("OperateValidationError"))
+    }
+    async fn update_validation(
+        &self,
+        _request: Request<proto::UpdateValidationRequest>,
+    ) -> Result<Response<proto::UpdateValidationResponse>, Status> {
+        Err(not_supported("UpdateValidation"))
+    }
+    async fn encrypt(
+        &self,
+        _request: Request<proto::EncryptRequest>,
+    ) -> Result<Response<proto::EncryptResponse>, Status> {
+        Err(not_supported("Encrypt"))
+    }
+    async fn list_task_configs(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<proto::ListTaskConfigsResponse>, Status> {
+        Err(not_supported("ListTaskConfigs"))
+    }
+    async fn list_source_configs(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<proto::ListSourceConfigsResponse>, Status> {
+        Err(not_supported("ListSourceConfigs"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(id: &str, mode: &str) -> DdlLock {
+        ddl_lock(
+            id.into(),
+            "t".into(),
+            mode,
+            "s1".into(),
+            vec![],
+            vec![],
+            vec![],
+        )
+    }
+
+    #[test]
+    fn an_error_becomes_unknown_with_dms_string() {
+        let status = Status::from(Error::NotLeader);
+        assert_eq!(status.code(), tonic::Code::Unknown);
+        assert_eq!(
+            status.message(),
+            "[code=38043:class=dm-master:scope=internal:level=high], Message: master is not leader, and can't forward request to leader"
+        );
+    }
+
+    #[test]
+    fn show_ddl_locks_lists_pessimistic_then_optimistic() {
+        let both = show_ddl_locks_response(
+            Ok(vec![lock("p", "pessimistic")]),
+            Ok(vec![lock("o", "optimistic")]),
+        )
+        .unwrap();
+        assert!(both.result);
+        assert_eq!(both.msg, "");
+        let ids: Vec<&str> = both.locks.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["p", "o"]);
+        let none = show_ddl_locks_response(Ok(vec![]), Ok(vec![])).unwrap();
+        assert_eq!(none.msg, "no DDL lock exists");
+    }
+
+    #[test]
+    fn show_ddl_locks_with_one_mode_failing_answers_like_dm() {
+        let optimist_down = Error::NotStarted {
+            component: "optimist",
+        };
+        let partial =
+            show_ddl_locks_response(Ok(vec![lock("p", "pessimistic")]), Err(optimist_down))
+                .unwrap();
+        assert!(partial.result);
+        assert_eq!(partial.locks.len(), 1);
+        assert_eq!(
+            partial.msg,
+            "may lost owner and ddls info for optimistic locks, err: [code=38047:class=dm-master:scope=internal:level=medium], Message: the shardddl optimist has not started"
+        );
+        // DM checks for "no lock" first.
+        let empty = show_ddl_locks_response(
+            Ok(vec![]),
+            Err(Error::NotStarted {
+                component: "optimist",
+            }),
+        )
+        .unwrap();
+        assert_eq!(empty.msg, "no DDL lock exists");
+        let pessimist_down = show_ddl_locks_response(
+            Err(Error::NotStarted {
+                component: "pessimist",
+            }),
+            Ok(vec![lock("o", "optimistic")]),
+        )
+        .unwrap();
+        assert!(pessimist_down
+            .msg
+            .starts_with("may lost owner and ddls info for pessimistic locks, err: [code=38046:"));
+        assert!(show_ddl_locks_response(Err(Error::NotLeader), Err(Error::NotLeader)).is_err());
     }
 }

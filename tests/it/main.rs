@@ -2,10 +2,12 @@
 //! etcd process started by `support`, or a real MariaDB started by
 //! `mariadb`.
 
+mod cluster;
 mod election;
 mod etcd;
 mod failover;
 mod grpc;
+mod history;
 mod mariadb;
 mod optimism;
 mod pessimism;
