@@ -26,3 +26,8 @@ pub mod task;
 pub mod task_config;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod decoder_fuzz;
+#[cfg(test)]
+mod dependency_direction;
