@@ -636,3 +636,80 @@ async fn three_masters_form_one_cluster_survive_the_leader_restart_and_take_a_fo
         .unwrap();
     assert_eq!(got.kvs()[0].value(), b"4");
 }
+
+/// `docker-compose.yml` (no docker CLI with compose here): valid YAML with
+/// three masters from DM-style config files that this master accepts and
+/// that describe one three-member cluster, a MariaDB, and no etcd service.
+#[test]
+fn docker_compose_runs_three_masters_from_dm_style_configs_and_mariadb() {
+    use clap::Parser;
+    use serde_norway::Value;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
+    let mut compose: Value = serde_norway::from_str(&text).expect("docker-compose.yml is YAML");
+    compose.apply_merge().expect("merge keys resolve");
+    let services = compose["services"].as_mapping().expect("services");
+    let mut names: Vec<&str> = services.keys().filter_map(Value::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["mariadb", "master1", "master2", "master3"]);
+    assert!(compose["services"]["mariadb"]["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("mariadb:"));
+
+    let mut initial_clusters = Vec::new();
+    for i in 1..=3 {
+        let service = &compose["services"][format!("master{i}").as_str()];
+        assert!(
+            service["build"]["dockerfile_inline"]
+                .as_str()
+                .unwrap()
+                .contains("etcd-server"),
+            "the image carries the etcd binary for the embedded member"
+        );
+        let command: Vec<&str> = service["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(!command.contains(&"--etcd-endpoints"), "no external etcd");
+        let mount = service["volumes"][0].as_str().unwrap();
+        let (host_path, rest) = mount.split_once(':').unwrap();
+        let in_container = rest.split(':').next().unwrap();
+        assert_eq!(
+            command[..2],
+            ["--config", in_container],
+            "master{i} reads its mounted config"
+        );
+
+        let file = root.join(host_path.trim_start_matches("./"));
+        let flags = dm_master::config::Flags::try_parse_from([
+            "dm-master",
+            "--config",
+            file.to_str().unwrap(),
+        ])
+        .unwrap();
+        let config = Config::load(flags).expect("the master accepts the compose config");
+        assert_eq!(config.name, format!("master{i}"));
+        assert_eq!(config.advertise_addr, format!("master{i}:8261"));
+        assert!(config.etcd_endpoints.is_empty(), "embedded member");
+        assert_eq!(config.peer_urls, vec!["http://0.0.0.0:8291".to_string()]);
+        assert_eq!(
+            config.advertise_peer_urls,
+            vec![format!("http://master{i}:8291")]
+        );
+        assert!(config
+            .initial_cluster
+            .split(',')
+            .any(|m| m == format!("master{i}=http://master{i}:8291")));
+        initial_clusters.push(config.initial_cluster);
+    }
+    initial_clusters.dedup();
+    assert_eq!(
+        initial_clusters.len(),
+        1,
+        "one cluster: {initial_clusters:?}"
+    );
+}
