@@ -434,6 +434,60 @@ async fn a_master_from_a_dm_style_config_serves_its_own_etcd_on_the_master_addre
     tokio::task::spawn_blocking(move || exercise_with_etcdctl(&blocking_addr, "/embedded-ctl"))
         .await
         .unwrap();
+
+    // The member dies under the master: the master restarts it on its data
+    // and serves etcd's API again on its address.
+    let data_dir = node.data_dir.display().to_string();
+    let before = etcd_pids(&data_dir);
+    assert_eq!(before.len(), 1, "one etcd member process");
+    Command::new("kill")
+        .args(["-9", &before[0].to_string()])
+        .status()
+        .unwrap();
+    let restarted = wait_until(Duration::from_secs(30), || {
+        let now = etcd_pids(&data_dir);
+        let replaced = now.len() == 1 && now != before;
+        async move { replaced }
+    })
+    .await;
+    assert!(restarted, "the member is restarted: {}", master.log());
+    let serving = wait_until(Duration::from_secs(30), || {
+        let addr = addr.clone();
+        async move {
+            let Ok(mut client) = Client::connect([format!("http://{addr}")], None).await else {
+                return false;
+            };
+            match client.get("/synced", None).await {
+                Ok(got) => got.kvs().first().map(|kv| kv.value()) == Some(&b"yes"[..]),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    assert!(serving, "the restarted member serves the same data");
+    assert!(
+        master.log().contains("etcd member exited; restarting it"),
+        "{}",
+        master.log()
+    );
+}
+
+/// PIDs of `etcd` processes (not their shell guards) with `data_dir` among
+/// their arguments.
+fn etcd_pids(data_dir: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let has_dir = cmd.split(|b| *b == 0).any(|a| a == data_dir.as_bytes());
+            (comm.trim() == "etcd" && has_dir).then_some(pid)
+        })
+        .collect()
 }
 
 /// The leader among `masters` once exactly one leads and the others
