@@ -688,3 +688,45 @@ block-allow-list:
     assert_eq!(decoded.to_toml(), text);
     assert_eq!(&decoded, subtask);
 }
+
+#[test]
+fn dm_ciphertext_passwords_decrypt_with_the_secret_key() {
+    // NIST SP 800-38A F.3.17 (CFB128-AES256), first block.
+    let key =
+        SecretKey::from_hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4\n")
+            .unwrap();
+    let iv: [u8; 16] = core::array::from_fn(|i| i as u8);
+    let plaintext: Vec<u8> = (0..16)
+        .map(|i| {
+            u8::from_str_radix(&"6bc1bee22e409f96e93d7e117393172a"[2 * i..2 * i + 2], 16).unwrap()
+        })
+        .collect();
+    let expected_ct = "dc7e84bfda79164b7ecd8486985d3860";
+    let mut raw = iv.to_vec();
+    raw.push(b'@');
+    raw.extend((0..16).map(|i| u8::from_str_radix(&expected_ct[2 * i..2 * i + 2], 16).unwrap()));
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
+    assert_eq!(
+        key.decrypt(&b64).map(String::into_bytes),
+        Some(
+            String::from_utf8_lossy(&plaintext)
+                .into_owned()
+                .into_bytes()
+        )
+    );
+
+    let cipher = key.encrypt([7; 16], "123456");
+    assert_eq!(key.decrypt(&cipher).as_deref(), Some("123456"));
+    assert_eq!(decrypt_or_plaintext(Some(&key), &cipher), "123456");
+    assert_eq!(decrypt_or_plaintext(None, &cipher), cipher);
+    assert_eq!(decrypt_or_plaintext(Some(&key), "plain"), "plain");
+
+    let task =
+        TaskConfig::from_yaml(&BASE.replace("password: \"\"", &format!("password: \"{cipher}\"")))
+            .unwrap();
+    let mut subtask = task.subtask_configs(&sources(&["s1"])).unwrap().remove(0);
+    subtask.decrypt_passwords(Some(&key));
+    assert_eq!(subtask.to.password, "123456");
+    assert_eq!(subtask.from.password, "123456");
+    assert!(SecretKey::from_hex("abc").is_err());
+}
