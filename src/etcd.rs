@@ -330,6 +330,39 @@ impl Etcd {
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }
+
+    /// The etcd cluster's members (`Cluster/MemberList`).
+    pub async fn member_list(&self) -> Result<Vec<Member>> {
+        let mut cluster = self.client.cluster_client();
+        let resp = timed("member list", cluster.member_list()).await?;
+        Ok(resp
+            .members()
+            .iter()
+            .map(|m| Member {
+                id: m.id(),
+                name: m.name().to_owned(),
+                peer_urls: m.peer_urls().to_vec(),
+                client_urls: m.client_urls().to_vec(),
+            })
+            .collect())
+    }
+
+    /// Removes a member from the etcd cluster (`Cluster/MemberRemove`).
+    pub async fn member_remove(&self, id: u64) -> Result<()> {
+        let mut cluster = self.client.cluster_client();
+        timed("member remove", cluster.member_remove(id)).await?;
+        Ok(())
+    }
+}
+
+/// One etcd cluster member as `MemberList` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: u64,
+    /// Empty for a member that has not started yet.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
 }
 
 /// A lease as etcd granted it.

@@ -23,5 +23,6 @@ pub mod server;
 pub mod source_config;
 pub mod tableinfo;
 pub mod task;
+pub mod upstream;
 
 pub use error::{Error, Result};

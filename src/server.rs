@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod forward;
 pub mod managed_etcd;
+pub mod members;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::coordinator::optimist::{Optimist, OptimistHandle};
 use crate::coordinator::pessimist::{Pessimist, PessimistHandle};
+use crate::coordinator::scheduler::{SchedulerActor, SchedulerHandle};
 use crate::election::{Election, ElectionHandle, Leadership};
 use crate::error::{Error, Result};
 use crate::etcd::{Etcd, EtcdOptions};
@@ -33,6 +35,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Handles on the coordinators of the current leader term.
 #[derive(Clone)]
 pub struct Coordinators {
+    pub scheduler: SchedulerHandle,
     pub pessimist: PessimistHandle,
     pub optimist: OptimistHandle,
 }
@@ -165,6 +168,15 @@ impl Master {
             .ok_or(Error::NotLeader)
     }
 
+    /// The scheduler of this master once it leads (waits up to 10 s;
+    /// `NotLeader` if it does not lead by then).
+    pub async fn scheduler(&self) -> Result<SchedulerHandle> {
+        self.wait_leader(Duration::from_secs(10))
+            .await
+            .map(|c| c.scheduler)
+            .ok_or(Error::NotLeader)
+    }
+
     /// The pessimist of this master once it leads (waits up to 10 s;
     /// `NotLeader` if it does not lead by then).
     pub async fn pessimist(&self) -> Result<PessimistHandle> {
@@ -264,6 +276,15 @@ async fn lead(
                 tracing::info!(term = term.id(), "became leader, starting coordinators");
                 let term_tracker = TaskTracker::new();
                 let term_cancel = term.cancel.child_token();
+                // The scheduler starts first, as DM's does.
+                let scheduler = SchedulerActor::spawn(
+                    ctx.etcd.clone(),
+                    ctx.space.clone(),
+                    Some(term.fence.clone()),
+                    ctx.metrics.clone(),
+                    &term_tracker,
+                    term_cancel.clone(),
+                );
                 let pessimist = Pessimist::spawn(
                     ctx.etcd.clone(),
                     ctx.space.clone(),
@@ -281,6 +302,7 @@ async fn lead(
                     term_cancel.clone(),
                 );
                 role.send_replace(Role::Leader(Coordinators {
+                    scheduler,
                     pessimist,
                     optimist,
                 }));
