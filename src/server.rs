@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod etcd_proxy;
 pub mod forward;
+pub mod gateway;
 pub mod managed_etcd;
 pub mod members;
 
@@ -360,12 +361,14 @@ fn serve(
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
-    let service = admin::MasterService::new(role.clone(), Arc::new(forward::Forwarder::default()));
+    let forwarder = Arc::new(forward::Forwarder::default());
+    let service = admin::MasterService::new(role.clone(), forwarder.clone());
     let status_role = role.clone();
     let routes =
         tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service));
     let router = etcd_proxy::add_services(routes, &etcd_channel)
         .into_axum_router()
+        .merge(gateway::router(role.clone(), forwarder))
         .route(
             "/status",
             axum::routing::get(move || {

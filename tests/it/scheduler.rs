@@ -682,3 +682,114 @@ async fn a_bad_source_yaml_gets_dms_error_and_writes_nothing() {
     assert_eq!(shown.sources[0].source, "s1");
     master.stop().await;
 }
+
+const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
+
+fn dmctl(addr: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(DMCTL)
+        .arg("--master-addr")
+        .arg(addr)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmctl_and_the_members_gateway_speak_dms_json() {
+    let space = unique_space("sched-ctl");
+    let etcd = EtcdServer::shared().client().await;
+    let master = start_master("m1", &space, Arc::new(Metrics::new())).await;
+    master.wait_leader(WAIT).await.expect("leads");
+    let addr = master.local_addr.to_string();
+    let mut c = client(&master).await;
+    let mut w1 = SimWorker::register(&mut c, "w1").await;
+    w1.keep_alive(&etcd, &space).await;
+    wait_workers(&mut c, &[("w1", "free", "")]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("source.yaml");
+    std::fs::write(&file, source_yaml("s1")).unwrap();
+    let (ok, out, err) = dmctl(&addr, &["operate-source", "create", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["result"], true);
+    assert_eq!(created["sources"][0]["source"], "s1");
+    assert_eq!(created["sources"][0]["worker"], "w1");
+    assert!(out.starts_with("{\n    \"result\": true,\n    \"msg\": \"\",\n    \"sources\": ["));
+
+    let (ok, out, err) = dmctl(&addr, &["list-member", "--worker"]);
+    assert!(ok, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        listed["members"][0]["worker"]["workers"][0],
+        serde_json::json!({"name": "w1", "addr": w1.addr, "stage": "bound", "source": "s1"})
+    );
+    let (ok, out, _) = dmctl(&addr, &["list-member"]);
+    assert!(ok);
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(all["members"][0]["leader"]["name"], "m1");
+    let masters = &all["members"][1]["master"]["masters"];
+    assert_eq!(masters.as_array().map(Vec::len), Some(1), "{out}");
+    // The test etcd answers /health on its client URL.
+    assert_eq!(masters[0]["alive"], true);
+    assert!(masters[0]["memberID"].is_string());
+
+    // An online worker cannot be removed: dmctl exits 1.
+    let (ok, _, err) = dmctl(&addr, &["offline-member", "--worker", "--name", "w1"]);
+    assert!(!ok);
+    assert!(
+        err.contains("offline member failed:\n[code=46005:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w1 is still online"),
+        "{err}"
+    );
+
+    // tiup's calls.
+    let sock = master.local_addr;
+    let (status, body) = http(sock, "GET", "/apis/v1alpha1/members?worker=true&names=w1").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\n  \"members\": [\n"), "{body}");
+    let members: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        members["members"][0]["worker"]["workers"][0]["stage"],
+        "bound"
+    );
+    w1.kill(&etcd).await;
+    wait_workers(&mut c, &[("w1", "offline", "")]).await;
+    let (status, body) = http(sock, "DELETE", "/apis/v1alpha1/members/worker/w1").await;
+    assert_eq!(status, 200);
+    let removed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(removed, serde_json::json!({"result": true, "msg": ""}));
+    let (_, body) = http(sock, "DELETE", "/apis/v1alpha1/members/worker/w1").await;
+    assert!(body.contains("not exists"), "{body}");
+
+    let (ok, out, _) = dmctl(&addr, &["operate-source", "stop", "s1"]);
+    assert!(ok);
+    let stopped: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stopped["result"], true, "{out}");
+    assert_eq!(
+        stopped["sources"][0]["msg"],
+        "source is stopped and hasn't bound to worker before being stopped"
+    );
+    master.stop().await;
+}
