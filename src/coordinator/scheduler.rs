@@ -228,7 +228,7 @@ impl SchedulerActor {
                 else => break,
             };
             if let Err(error) = self.on_event(event).await {
-                if matches!(error, Error::LeadershipLost { .. }) {
+                if error.ends_term() {
                     return Err(error);
                 }
                 tracing::warn!(%error, "scheduler step failed");

@@ -31,12 +31,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::error::terror::LockNotFound;
+
 use super::error::OptimismError;
 use super::lock::{decode_schema, ColumnEffects, DroppedColumns, Fetch, Lock, TrySyncResult};
-use super::ops::{ResolvedTable, TableKey};
 use super::table::SourceTables;
 use super::table_keeper::{RouteTable, TableKeeper, TargetTable};
 use super::{ConflictStage, DropColumnStage, Info, Operation};
+use crate::keys::TableKey;
 
 #[cfg(test)]
 mod tests;
@@ -52,6 +54,14 @@ pub enum EffectFailure {
     /// The dropped-column records; `cause` is the failure's DM string,
     /// which becomes the Operation's message.
     DroppedColumns { cause: String },
+}
+
+/// One table of a resolved lock: its Info version as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTable {
+    pub key: TableKey,
+    /// The Info's etcd version when the master last saw it (0: no Info).
+    pub info_version: i64,
 }
 
 /// A resolved lock to delete: the actor runs `ops::delete_resolved_lock`
@@ -334,7 +344,7 @@ impl LockKeeper {
         let Some(lock) = self.locks.get_mut(&lock_id) else {
             return (
                 lock_id.clone(),
-                TrySyncResult::failed(OptimismError::LockNotFound { lock_id }),
+                TrySyncResult::failed(OptimismError::LockNotFound(LockNotFound::new(lock_id))),
             );
         };
         let mut result = lock.try_sync(info, info_version, tts, fetch);
@@ -410,9 +420,7 @@ impl LockKeeper {
             };
         }
         let Some(lock) = self.locks.get(lock_id) else {
-            return Answer::LockNotFound(OptimismError::LockNotFound {
-                lock_id: lock_id.to_owned(),
-            });
+            return Answer::LockNotFound(OptimismError::LockNotFound(LockNotFound::new(lock_id)));
         };
         if lock.is_resolved() {
             return Answer::RemoveLock(remove_action(lock));
@@ -576,9 +584,7 @@ impl LockKeeper {
         ops: &[(Operation, i64)],
     ) -> Result<UnlockDecision, OptimismError> {
         let Some(lock) = self.locks.get(lock_id) else {
-            return Err(OptimismError::LockNotFound {
-                lock_id: lock_id.to_owned(),
-            });
+            return Err(OptimismError::LockNotFound(LockNotFound::new(lock_id)));
         };
         if lock.is_resolved() {
             return Ok(UnlockDecision::Resolved(remove_action(lock)));
