@@ -116,6 +116,10 @@ pub enum Error {
     #[error("cannot join with master endpoints: {endpoints}, error: {reason}")]
     FailConnectMaster { endpoints: String, reason: String },
 
+    /// A `pb.Worker` RPC of DM that this worker does not implement.
+    #[error("{rpc} is not supported by this dm-worker")]
+    NotSupported { rpc: &'static str },
+
     /// The `pb.Worker` listener could not be bound.
     #[error("listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
@@ -151,6 +155,8 @@ impl Error {
             Error::AlreadyStarted { .. } => 40071,
             Error::FailConnectMaster { .. } => 40077,
             Error::Listen { .. } => 40069,
+            // Not a DM code: DM's worker serves every RPC of its proto.
+            Error::NotSupported { .. } => 40100,
         }
     }
 

@@ -60,7 +60,11 @@ pub async fn register(endpoints: &[String], name: &str, advertise_addr: &str) ->
                 }
             }
         }
-        warn!(retry = round, total = REGISTER_ROUNDS, "retry to connect master");
+        warn!(
+            retry = round,
+            total = REGISTER_ROUNDS,
+            "retry to connect master"
+        );
         tokio::time::sleep(ROUND_PAUSE).await;
     }
     Err(Error::FailConnectMaster {
@@ -93,7 +97,13 @@ async fn register_once(
     let resp = tokio::time::timeout(REGISTER_TIMEOUT, client.register_worker(request))
         .await
         .map_err(|_| "context deadline exceeded".to_owned())?
-        .map_err(|status| format!("rpc error: code = {:?} desc = {}", status.code(), status.message()))?
+        .map_err(|status| {
+            format!(
+                "rpc error: code = {:?} desc = {}",
+                status.code(),
+                status.message()
+            )
+        })?
         .into_inner();
     if resp.result {
         Ok(())

@@ -26,10 +26,13 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod ha;
+pub mod join;
 pub mod scenario;
+pub mod service;
 pub mod shardddl;
 pub mod source;
 pub mod subtasks;
 pub mod tracker;
+pub mod worker;
 
 pub use error::{Error, Result};

@@ -12,4 +12,5 @@ mod pessimism;
 mod process;
 mod support;
 mod worker_executor;
+mod worker_join;
 mod worker_run;
