@@ -11,14 +11,18 @@ pub mod election;
 pub mod error;
 pub mod etcd;
 pub mod gojson;
+pub mod ha;
 pub mod keys;
 pub mod metrics;
 pub mod optimism;
 pub mod pessimism;
 pub mod proto;
+pub mod scheduler;
 pub mod schemacmp;
 pub mod server;
+pub mod source_config;
 pub mod tableinfo;
 pub mod task;
+pub mod task_config;
 
 pub use error::{Error, Result};

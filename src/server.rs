@@ -1,11 +1,13 @@
-//! The master process: connects to etcd, serves gRPC `pb.Master` and HTTP
-//! (`/status`, `/metrics`) on one port (`--master-addr`), and runs the
-//! coordinators while this master leads.
+//! The master process: connects to etcd, serves gRPC `pb.Master`, etcd's
+//! client API (proxied, `etcd_proxy`) and HTTP (`/status`, `/metrics`) on
+//! one port (`--master-addr`), and runs the coordinators while this master
+//! leads.
 //!
 //! `run(config, metrics, shutdown)` serves both `main` and the tests;
 //! [`spawn`] starts a master in-process (tests bind `127.0.0.1:0`).
 
 pub mod admin;
+pub mod etcd_proxy;
 pub mod forward;
 pub mod managed_etcd;
 
@@ -73,7 +75,9 @@ pub async fn run(
     // No endpoints: run our own etcd under --data-dir for the master's life.
     let mut managed = None;
     if config.etcd_endpoints.is_empty() {
-        let etcd = managed_etcd::ManagedEtcd::start(&config.data_dir, &config.name).await?;
+        let advertised = format!("http://{}", config.advertise_addr);
+        let etcd =
+            managed_etcd::ManagedEtcd::start(&config.data_dir, &config.name, &advertised).await?;
         config.etcd_endpoints = vec![etcd.endpoint.clone()];
         managed = Some(etcd);
     }
@@ -184,6 +188,7 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
         ));
     }
     let etcd = Etcd::connect(&config.etcd_endpoints, EtcdOptions::default()).await?;
+    let etcd_channel = etcd_proxy::channel(&config.etcd_endpoints)?;
     let listener = tokio::net::TcpListener::bind(config.master_addr)
         .await
         .map_err(|source| Error::Io {
@@ -220,6 +225,7 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
 
     serve(
         listener,
+        etcd_channel,
         config.name.clone(),
         role_rx.clone(),
         metrics.clone(),
@@ -320,10 +326,12 @@ async fn lead(
     }
 }
 
-/// Serves gRPC and HTTP on one listener: tonic's routes turned into an axum
-/// router with the HTTP routes added, served with HTTP/1 accepted.
+/// Serves gRPC (`pb.Master` and etcd's proxied services) and HTTP on one
+/// listener: tonic's routes turned into an axum router with the HTTP routes
+/// added, served with HTTP/1 accepted.
 fn serve(
     listener: tokio::net::TcpListener,
+    etcd_channel: tonic::transport::Channel,
     name: String,
     role: watch::Receiver<Role>,
     metrics: Arc<Metrics>,
@@ -332,28 +340,29 @@ fn serve(
 ) {
     let service = admin::MasterService::new(role.clone(), Arc::new(forward::Forwarder::default()));
     let status_role = role.clone();
-    let router =
-        tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service))
-            .into_axum_router()
-            .route(
-                "/status",
-                axum::routing::get(move || {
-                    let body = status_body(&name, &status_role.borrow());
-                    async move { json_response(body) }
-                }),
-            )
-            .route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let text = metrics.render();
-                    async move {
-                        axum::response::Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4")
-                            .body(axum::body::Body::from(text))
-                            .unwrap_or_default()
-                    }
-                }),
-            );
+    let routes =
+        tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service));
+    let router = etcd_proxy::add_services(routes, &etcd_channel)
+        .into_axum_router()
+        .route(
+            "/status",
+            axum::routing::get(move || {
+                let body = status_body(&name, &status_role.borrow());
+                async move { json_response(body) }
+            }),
+        )
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = metrics.render();
+                async move {
+                    axum::response::Response::builder()
+                        .header("content-type", "text/plain; version=0.0.4")
+                        .body(axum::body::Body::from(text))
+                        .unwrap_or_default()
+                }
+            }),
+        );
     tracker.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let served = tonic::transport::Server::builder()
