@@ -1,44 +1,23 @@
-//! PURE. The HA keys and values a joined worker reads and writes, with DM's
-//! bytes (`dm/pkg/ha/{keepalive,bound,stage}.go`, `dm/common/common.go`).
+//! PURE. The HA keys and values a joined worker reads and writes, on the
+//! master library's key adapters and `ha` records (Go's bytes):
 //!
 //! | Key | Parts | Value | Worker's use |
 //! |---|---|---|---|
-//! | `/dm-worker/a/` | worker | [`WorkerEvent`] JSON, leased | put under its own lease |
-//! | `/dm-master/bound-worker/` | worker | [`SourceBound`] JSON | get, then watch the exact key |
+//! | `/dm-worker/a/` | worker | `WorkerEvent` JSON, leased | put under its own lease |
+//! | `/dm-master/bound-worker/` | worker | `SourceBound` JSON | get, then watch the exact key |
 //! | `/dm-master/v2/upstream/config/` | source | source config TOML | presence check when bound |
-//! | `/dm-master/upstream/subtask/` | source, task | subtask config TOML | get the source's prefix, read at a revision |
-//! | `/dm-master/stage/subtask/` | source, task | [`Stage`] JSON | get, then watch the source's prefix |
+//! | `/dm-master/upstream/subtask/` | source, task | subtask config TOML | get the source's prefix |
+//! | `/dm-master/stage/subtask/` | source, task | `Stage` JSON | get, then watch the source's prefix |
 //!
-//! Parts are lowercase hex of their bytes, joined by `/` (DM's hex key
-//! adapter). **Invariant:** a value whose identity fields differ from its
-//! key is treated as absent, as DM's readers do.
+//! **Invariant:** a value whose identity fields differ from its key is
+//! treated as absent, as DM's readers do (checked by the source actor).
 
-use std::fmt::Write as _;
+use dm_master::keys::{
+    KeyAdapter, KeySpace, BOUND_WORKER, STAGE_SUBTASK, UPSTREAM_CONFIG, UPSTREAM_SUBTASK,
+    WORKER_KEEP_ALIVE,
+};
 
-use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
-use serde::Deserialize;
-
-const KEEP_ALIVE: &str = "/dm-worker/a/";
-const BOUND_WORKER: &str = "/dm-master/bound-worker/";
-const UPSTREAM_CONFIG: &str = "/dm-master/v2/upstream/config/";
-const STAGE_SUBTASK: &str = "/dm-master/stage/subtask/";
-
-fn hex(out: &mut String, part: &str) {
-    for b in part.as_bytes() {
-        let _ = write!(out, "{b:02x}");
-    }
-}
-
-fn unhex(part: &str) -> Option<String> {
-    if !part.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..part.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(part.get(i..i + 2)?, 16).ok())
-        .collect();
-    String::from_utf8(bytes?).ok()
-}
+pub use dm_master::ha::{SourceBound, WorkerEvent};
 
 /// The worker's keys in one key space (empty namespace in production).
 #[derive(Debug, Clone, Default)]
@@ -55,39 +34,29 @@ impl HaKeys {
         &self.space
     }
 
-    fn one(&self, prefix: &str, part: &str) -> String {
-        let mut key = format!("{}{prefix}", self.space.namespace());
-        hex(&mut key, part);
-        key
-    }
-
     /// `/dm-worker/a/<hex worker>`.
     pub fn keep_alive(&self, worker: &str) -> String {
-        self.one(KEEP_ALIVE, worker)
+        self.space.key(&WORKER_KEEP_ALIVE, [worker])
     }
 
     /// `/dm-master/bound-worker/<hex worker>`.
     pub fn bound(&self, worker: &str) -> String {
-        self.one(BOUND_WORKER, worker)
+        self.space.key(&BOUND_WORKER, [worker])
     }
 
     /// `/dm-master/v2/upstream/config/<hex source>`.
     pub fn source_config(&self, source: &str) -> String {
-        self.one(UPSTREAM_CONFIG, source)
+        self.space.key(&UPSTREAM_CONFIG, [source])
     }
 
     /// `/dm-master/stage/subtask/<hex source>/`: every subtask stage of a source.
     pub fn subtask_stage_prefix(&self, source: &str) -> String {
-        let mut key = self.one(STAGE_SUBTASK, source);
-        key.push('/');
-        key
+        self.space.prefix(&STAGE_SUBTASK, &[source])
     }
 
     /// `/dm-master/stage/subtask/<hex source>/<hex task>`.
     pub fn subtask_stage(&self, source: &str, task: &str) -> String {
-        let mut key = self.subtask_stage_prefix(source);
-        hex(&mut key, task);
-        key
+        self.space.key(&STAGE_SUBTASK, [source, task])
     }
 
     /// `/dm-master/upstream/subtask/<hex source>/`: every subtask config of a source.
@@ -100,11 +69,19 @@ impl HaKeys {
         self.space.key(&UPSTREAM_SUBTASK, [source, task])
     }
 
-    /// The task named by a key under [`Self::subtask_stage_prefix`] or
-    /// [`Self::subtask_config_prefix`] of `source`.
-    pub fn task_of(&self, source_prefix: &str, key: &[u8]) -> Option<String> {
-        let rest = std::str::from_utf8(key).ok()?.strip_prefix(source_prefix)?;
-        unhex(rest.trim_end_matches('/'))
+    /// The task of a subtask stage key of `source`.
+    pub fn stage_task(&self, source: &str, key: &[u8]) -> Option<String> {
+        self.task_of(&STAGE_SUBTASK, source, key)
+    }
+
+    /// The task of a subtask config key of `source`.
+    pub fn config_task(&self, source: &str, key: &[u8]) -> Option<String> {
+        self.task_of(&UPSTREAM_SUBTASK, source, key)
+    }
+
+    fn task_of(&self, adapter: &KeyAdapter<2>, source: &str, key: &[u8]) -> Option<String> {
+        let [key_source, task] = self.space.decode(adapter, key).ok()?;
+        (key_source == source).then_some(task)
     }
 }
 
@@ -175,39 +152,7 @@ impl std::fmt::Display for Stage {
     }
 }
 
-/// A value that does not decode as DM's record (DM's `ErrHAInvalidItem`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what} {value:?}: {reason}")]
-pub struct BadValue {
-    pub what: &'static str,
-    pub value: String,
-    pub reason: String,
-}
-
-fn decode<'a, T: Deserialize<'a>>(what: &'static str, bytes: &'a [u8]) -> Result<T, BadValue> {
-    serde_json::from_slice(bytes).map_err(|e| BadValue {
-        what,
-        value: String::from_utf8_lossy(bytes).into_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// DM's `SourceBound`: `{"source":"<source>","worker":"<worker>"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct SourceBound {
-    #[serde(default)]
-    pub source: String,
-    #[serde(default)]
-    pub worker: String,
-}
-
-impl SourceBound {
-    pub fn decode(bytes: &[u8]) -> Result<SourceBound, BadValue> {
-        decode("source bound", bytes)
-    }
-}
-
-/// DM's subtask/relay `Stage` record: `{"expect":N,"source":"…","task":"…"}`.
+/// DM's subtask `Stage` record with its `expect` as a [`Stage`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageRecord {
     pub expect: Stage,
@@ -216,50 +161,21 @@ pub struct StageRecord {
 }
 
 impl StageRecord {
-    pub fn decode(bytes: &[u8]) -> Result<StageRecord, BadValue> {
-        #[derive(Deserialize)]
-        struct Wire {
-            #[serde(default)]
-            expect: i64,
-            #[serde(default)]
-            source: String,
-            #[serde(default)]
-            task: String,
-        }
-        let wire: Wire = decode("stage", bytes)?;
+    pub fn decode(bytes: &[u8]) -> Result<StageRecord, dm_master::gojson::DecodeError> {
+        let record = dm_master::ha::Stage::decode(bytes)?;
         Ok(StageRecord {
-            expect: Stage::from_number(wire.expect),
-            source: wire.source,
-            task: wire.task,
+            expect: Stage::from_number(record.expect as i64),
+            source: record.source,
+            task: record.task,
         })
     }
 }
 
-/// DM's keep-alive `WorkerEvent`: `{"worker-name":"…","join-time":"…"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerEvent {
-    pub worker_name: String,
-    /// When the worker started this keep-alive, as Go's `time.Time` JSON.
-    pub join_time: String,
-}
-
-impl WorkerEvent {
-    /// An event for `worker_name` joining at `since_epoch` (UTC).
-    pub fn new(worker_name: &str, since_epoch: std::time::Duration) -> WorkerEvent {
-        WorkerEvent {
-            worker_name: worker_name.to_owned(),
-            join_time: go_rfc3339_nano_utc(since_epoch),
-        }
-    }
-
-    /// Go's `json.Marshal` bytes of the event.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = b"{\"worker-name\":".to_vec();
-        dm_master::gojson::write_str(&mut out, &self.worker_name);
-        out.extend_from_slice(b",\"join-time\":");
-        dm_master::gojson::write_str(&mut out, &self.join_time);
-        out.push(b'}');
-        out
+/// The keep-alive value for `worker_name` joining at `since_epoch` (UTC).
+pub fn worker_event(worker_name: &str, since_epoch: std::time::Duration) -> WorkerEvent {
+    WorkerEvent {
+        worker_name: worker_name.to_owned(),
+        join_time: go_rfc3339_nano_utc(since_epoch),
     }
 }
 

@@ -24,7 +24,7 @@ use tracing::{error, info, warn};
 
 use crate::config::unwrap_scheme;
 use crate::error::{Error, Result};
-use crate::ha::{HaKeys, WorkerEvent};
+use crate::ha::{worker_event, HaKeys};
 use crate::source;
 
 /// Rounds of RegisterWorker over all join addresses (DM's `retryTimes`).
@@ -150,7 +150,7 @@ async fn session(
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let value = WorkerEvent::new(name, since_epoch).encode();
+    let value = worker_event(name, since_epoch).encode();
     let key = keys.keep_alive(name);
     let start = async {
         let lease = etcd.lease_grant_ttl(ttl_secs).await?;

@@ -303,26 +303,24 @@ impl SourceActor {
         stages: &[KeyValue],
         configs: &[KeyValue],
     ) -> Vec<Subtask> {
-        let stage_prefix = self.keys.subtask_stage_prefix(source);
-        let config_prefix = self.keys.subtask_config_prefix(source);
         let mut expected = std::collections::BTreeMap::new();
         for kv in stages {
-            if let Some((task, stage)) = self.decode_stage(source, &stage_prefix, kv) {
+            if let Some((task, stage)) = self.decode_stage(source, kv) {
                 expected.insert(task, stage);
             }
         }
         configs
             .iter()
             .filter_map(|kv| {
-                let task = self.keys.task_of(&config_prefix, &kv.key)?;
+                let task = self.keys.config_task(source, &kv.key)?;
                 let stage = expected.get(&task).copied().unwrap_or(Stage::Invalid);
                 self.subtask(source, &task, stage, &kv.value)
             })
             .collect()
     }
 
-    fn decode_stage(&self, source: &str, prefix: &str, kv: &KeyValue) -> Option<(String, Stage)> {
-        let task = self.keys.task_of(prefix, &kv.key)?;
+    fn decode_stage(&self, source: &str, kv: &KeyValue) -> Option<(String, Stage)> {
+        let task = self.keys.stage_task(source, &kv.key)?;
         match StageRecord::decode(&kv.value) {
             Ok(r) if r.source == source && r.task == task => Some((task, r.expect)),
             Ok(r) => {
@@ -361,10 +359,9 @@ impl SourceActor {
         let Some(source) = self.enabled.as_ref().map(|e| e.source.clone()) else {
             return;
         };
-        let prefix = self.keys.subtask_stage_prefix(&source);
         match event {
             WatchEvent::Put(kv) => {
-                let Some((task, stage)) = self.decode_stage(&source, &prefix, &kv) else {
+                let Some((task, stage)) = self.decode_stage(&source, &kv) else {
                     return;
                 };
                 if self.view.get(&task).is_some() {
@@ -392,7 +389,7 @@ impl SourceActor {
                 }
             }
             WatchEvent::Delete { key, .. } => {
-                let Some(task) = self.keys.task_of(&prefix, &key) else {
+                let Some(task) = self.keys.stage_task(&source, &key) else {
                     return;
                 };
                 let change = self.view.remove(&task);

@@ -10,12 +10,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::KeySpace;
+use dm_master::metrics::Metrics;
 use dm_master::proto::worker_client::WorkerClient;
 use dm_master::proto::{
     GetWorkerCfgRequest, QueryStatusRequest, RegisterWorkerRequest, RegisterWorkerResponse,
 };
+use dm_master::server;
 use dm_master::task::SubTaskConfig;
 use dm_worker::config::WorkerConfig;
 use dm_worker::ha::{HaKeys, Stage};
@@ -138,13 +141,23 @@ async fn start_worker(
     name: &str,
     ttl: i64,
 ) -> (JoinedWorker, RegisterEndpoint) {
+    start_worker_on(server.endpoint.clone(), space, name, ttl).await
+}
+
+/// A worker whose etcd client uses `etcd_endpoint`.
+async fn start_worker_on(
+    etcd_endpoint: String,
+    space: &KeySpace,
+    name: &str,
+    ttl: i64,
+) -> (JoinedWorker, RegisterEndpoint) {
     let (endpoint, addr) = RegisterEndpoint::start(RegisterEndpoint::accepting()).await;
     let config = worker_config(name, &addr, ttl);
     let worker = JoinedWorker::start(
         config,
         JoinOptions {
             space: space.clone(),
-            etcd_endpoints_for_tests: Some(vec![server.endpoint.clone()]),
+            etcd_endpoints_for_tests: Some(vec![etcd_endpoint]),
             ..JoinOptions::default()
         },
     )
@@ -453,4 +466,43 @@ async fn refused_registration_fails_after_five_rounds_with_40077() {
         format!("[code=40077:class=dm-worker:scope=internal:level=high], Message: cannot join with master endpoints: [http://{addr}], error: {msg}, Workaround: Please check network connection of worker and check worker name is unique.")
     );
     assert_eq!(endpoint.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn worker_etcd_traffic_goes_through_the_master_address() {
+    let server = EtcdServer::shared();
+    let etcd = server.client().await;
+    let space = unique_space("via-master");
+    let keys = HaKeys::new(space.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_endpoints("m", vec![server.endpoint.clone()], dir.path().into());
+    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
+        .await
+        .expect("master starts");
+    let master_url = format!("http://{}", master.local_addr);
+    let (worker, _endpoint) = start_worker_on(master_url, &space, "worker4", 30).await;
+    // Lease grant, put and keep-alive stream all went through the master.
+    let lease = wait_keep_alive(&etcd, &keys, "worker4").await;
+    let mut raw = raw_client(server).await;
+    assert_eq!(
+        raw.lease_time_to_live(lease, None)
+            .await
+            .unwrap()
+            .granted_ttl(),
+        30
+    );
+    // Bound read and watched, stages watched, through the master.
+    bind(&etcd, &keys, "worker4", "mysql-04").await;
+    put_subtask(&etcd, &keys, "mysql-04", "task-x", Some(2)).await;
+    wait_status(&worker, "bound through the master", |s| {
+        stages(s) == [("task-x".to_owned(), Stage::Running)]
+    })
+    .await;
+    worker.stop().await;
+    let gone = wait_until(Duration::from_secs(5), || async {
+        keep_alive_lease(&etcd, &keys, "worker4").await.is_none()
+    })
+    .await;
+    assert!(gone, "revoke through the master did not remove the key");
+    master.stop().await;
 }

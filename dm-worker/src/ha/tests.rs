@@ -41,37 +41,45 @@ fn keys_are_dm_hex_keys() {
 }
 
 #[test]
-fn task_of_reads_the_task_part_only_under_the_source() {
+fn tasks_are_read_only_from_keys_of_the_source() {
     let keys = HaKeys::default();
-    let prefix = keys.subtask_stage_prefix("s1");
     assert_eq!(
-        keys.task_of(&prefix, keys.subtask_stage("s1", "task-a").as_bytes()),
+        keys.stage_task("s1", keys.subtask_stage("s1", "task-a").as_bytes()),
         Some("task-a".to_owned())
     );
-    // `s1`'s prefix is not a prefix of `s10`'s keys (hex parts end in `/`).
     assert_eq!(
-        keys.task_of(&prefix, keys.subtask_stage("s10", "t").as_bytes()),
+        keys.config_task("s1", keys.subtask_config("s1", "task-a").as_bytes()),
+        Some("task-a".to_owned())
+    );
+    // `s1` is a string prefix of `s10`, not its key.
+    assert_eq!(
+        keys.stage_task("s1", keys.subtask_stage("s10", "t").as_bytes()),
         None
     );
+    let prefix = keys.subtask_stage_prefix("s1");
     assert_eq!(
-        keys.task_of(&prefix, format!("{prefix}zz").as_bytes()),
+        keys.stage_task("s1", format!("{prefix}zz").as_bytes()),
         None
     );
-    assert_eq!(keys.task_of(&prefix, format!("{prefix}7").as_bytes()), None);
+    assert_eq!(keys.stage_task("s1", format!("{prefix}7").as_bytes()), None);
+    assert_eq!(
+        keys.stage_task("s1", keys.subtask_config("s1", "t").as_bytes()),
+        None
+    );
 }
 
 #[test]
 fn worker_event_is_go_json() {
     // 2024-05-01T10:00:00.123456789Z
     let at = Duration::new(1_714_557_600, 123_456_789);
-    let event = WorkerEvent::new("worker1", at);
+    let event = worker_event("worker1", at);
     assert_eq!(
         String::from_utf8(event.encode()).unwrap(),
         r#"{"worker-name":"worker1","join-time":"2024-05-01T10:00:00.123456789Z"}"#
     );
     // Go escapes <, > and & in strings.
     assert_eq!(
-        String::from_utf8(WorkerEvent::new("a<b>&\"", at).encode()).unwrap(),
+        String::from_utf8(worker_event("a<b>&\"", at).encode()).unwrap(),
         r#"{"worker-name":"a\u003cb\u003e\u0026\"","join-time":"2024-05-01T10:00:00.123456789Z"}"#
     );
 }
@@ -122,6 +130,15 @@ fn bound_and_stage_values_decode() {
         ""
     );
     assert!(StageRecord::decode(br#"{"expect":"Running"}"#).is_err());
+    // Go's decoder: case-insensitive names, unknown fields ignored.
+    assert_eq!(
+        StageRecord::decode(br#"{"Expect":2,"SOURCE":"s","task":"t","x":1}"#).unwrap(),
+        StageRecord {
+            expect: Stage::Running,
+            source: "s".into(),
+            task: "t".into()
+        }
+    );
 }
 
 #[test]
