@@ -18,7 +18,7 @@
 
 use dm_master::etcd::watch::{WatchEvent, Watcher};
 use dm_master::etcd::{Etcd, KeyValue, Op, Txn};
-use dm_master::task::SubTaskConfig;
+use dm_master::task_config::SubTaskConfig;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -336,7 +336,7 @@ impl SourceActor {
 
     fn subtask(&self, source: &str, task: &str, expected: Stage, toml: &[u8]) -> Option<Subtask> {
         let text = String::from_utf8_lossy(toml).into_owned();
-        match SubTaskConfig::parse(&text) {
+        match SubTaskConfig::from_toml(&text) {
             Ok(config) if config.source_id == source && config.name == task => Some(Subtask {
                 task: task.to_owned(),
                 source: source.to_owned(),
@@ -348,8 +348,8 @@ impl SourceActor {
                 warn!(worker = %self.worker, source = %source, task = %task, config_source = %config.source_id, config_task = %config.name, "subtask config names another subtask, ignored");
                 None
             }
-            Err(reason) => {
-                error!(worker = %self.worker, source = %source, task = %task, error = %reason, "subtask config does not decode, ignored");
+            Err(e) => {
+                error!(worker = %self.worker, source = %source, task = %task, error = %e, "subtask config does not decode, ignored");
                 None
             }
         }

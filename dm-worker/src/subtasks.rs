@@ -9,19 +9,20 @@
 
 use std::collections::BTreeMap;
 
-use dm_master::task::SubTaskConfig;
+use dm_master::task_config::SubTaskConfig;
 
 use crate::ha::Stage;
 
 /// One subtask as the master asks for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Subtask {
     /// The task name (the key's task part).
     pub task: String,
     pub source: String,
     /// The stage the master expects (DM's `expect`).
     pub expected: Stage,
-    /// The decoded subtask config.
+    /// The subtask config as DM's worker reads it (lenient decode, then
+    /// `Adjust`).
     pub config: SubTaskConfig,
     /// The raw TOML as stored, for a runner that needs more than the
     /// fields decoded here.
@@ -64,7 +65,7 @@ impl SubtaskRunner for TrackOnly {
 }
 
 /// What changed in the view after applying an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Added(Subtask),
     Updated(Subtask),
@@ -73,7 +74,7 @@ pub enum Change {
 }
 
 /// The subtasks of the bound source, by task name.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct SubtaskView {
     subtasks: BTreeMap<String, Subtask>,
 }

@@ -492,10 +492,15 @@ async fn worker_etcd_traffic_goes_through_the_master_address() {
         30
     );
     // Bound read and watched, stages watched, through the master.
-    bind(&etcd, &keys, "worker4", "mysql-04").await;
-    put_subtask(&etcd, &keys, "mysql-04", "task-x", Some(2)).await;
+    // The subtask config is the full TOML DM's master writes.
+    let dm_subtask = include_str!("../../src/task_config/testdata/sharding_subtask_01.toml");
+    bind(&etcd, &keys, "worker4", "mysql-replica-01").await;
+    etcd.put(keys.subtask_config("mysql-replica-01", "test"), dm_subtask)
+        .await
+        .unwrap();
+    put_stage(&etcd, &keys, "mysql-replica-01", "test", 2).await;
     wait_status(&worker, "bound through the master", |s| {
-        stages(s) == [("task-x".to_owned(), Stage::Running)]
+        stages(s) == [("test".to_owned(), Stage::Running)]
     })
     .await;
     worker.stop().await;

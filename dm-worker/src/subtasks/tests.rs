@@ -1,17 +1,13 @@
 use super::*;
 
 fn subtask(task: &str, expected: Stage) -> Subtask {
-    let config = SubTaskConfig {
-        name: task.into(),
-        source_id: "s1".into(),
-        ..SubTaskConfig::default()
-    };
+    let toml = format!("name = \"{task}\"\nsource-id = \"s1\"\n");
     Subtask {
         task: task.into(),
         source: "s1".into(),
         expected,
-        config_toml: config.to_toml(),
-        config,
+        config: SubTaskConfig::from_toml(&toml).unwrap(),
+        config_toml: toml,
     }
 }
 
