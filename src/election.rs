@@ -68,6 +68,9 @@ use session::Session;
 /// must not hold up a shutdown; a lease we fail to revoke expires on its own
 /// and is revoked again before the next campaign.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the election waits for a lost term's coordinators to stop
+/// before reporting the loss anyway.
+const TERM_WORK_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Capacity of the prefix watcher's event channel.
 const EVENT_CAPACITY: usize = 64;
@@ -119,6 +122,11 @@ pub struct Term {
     /// Cancelled when this term ends (before `Unknown` is published);
     /// leader-only work runs under it. A child of the election's token.
     pub cancel: CancellationToken,
+    /// Leader-only work of the term (the coordinators) is spawned here. When
+    /// the election sees the term lost, it cancels `cancel` and waits for
+    /// this work to stop before it reports the loss or campaigns again, so
+    /// a deposed term's coordinators never overlap anything that follows.
+    pub work: TaskTracker,
 }
 
 impl Term {
@@ -346,6 +354,7 @@ impl Election {
                                 },
                                 lease_id: session.lease_id,
                                 cancel: cancel.child_token(),
+                                work: TaskTracker::new(),
                             };
                             tracing::info!(term = my_rev, %lease, %key, "elected leader");
                             self.publish(Leadership::Leader(won.clone()));
@@ -354,6 +363,7 @@ impl Election {
                     }
                     Standing::Gone => match term.take() {
                         Some(lost) => {
+                            Self::stop_term_work(&lost).await;
                             tracing::warn!(term = lost.id(), %lease, %key, "leader key deleted, term ends");
                             self.retire(lost, false).await;
                             return End::KeyLost;
@@ -367,6 +377,7 @@ impl Election {
                         // Cannot happen to a leader (create revisions only
                         // grow); if a resync ever said so, stop leading.
                         if let Some(lost) = term.take() {
+                            Self::stop_term_work(&lost).await;
                             tracing::error!(term = lost.id(), %lease, %key, "another key precedes ours, term ends");
                             self.retire(lost, true).await;
                             return End::KeyLost;
@@ -398,6 +409,7 @@ impl Election {
                     }
                     _ = session.lost() => {
                         if let Some(lost) = term.take() {
+                            Self::stop_term_work(&lost).await;
                             tracing::warn!(term = lost.id(), %lease, %key, "session lost, term ends");
                             self.retire(lost, false).await;
                         }
@@ -493,11 +505,25 @@ impl Election {
         }
     }
 
+    /// Cancels the term's token and waits (bounded) until its leader-only
+    /// work has stopped. Coordinators stop on the token at their next event,
+    /// so this is short unless one is inside a slow etcd call.
+    async fn stop_term_work(term: &Term) {
+        term.cancel.cancel();
+        term.work.close();
+        if tokio::time::timeout(TERM_WORK_STOP_TIMEOUT, term.work.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(term = term.id(), timeout = ?TERM_WORK_STOP_TIMEOUT, "leader work of the term still stopping; going on");
+        }
+    }
+
     /// Ends a term: stop the leader's work first (token), then tell everyone
     /// (`Unknown`), then, when `release`, delete the leader key (guarded by
     /// its create revision) so the next candidate takes over at once.
     async fn retire(&mut self, term: Term, release: bool) {
-        term.cancel.cancel();
+        Self::stop_term_work(&term).await;
         self.publish(Leadership::Unknown);
         if !release {
             return;

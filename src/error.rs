@@ -2,9 +2,17 @@
 //!
 //! Pure modules (keys, wire decoding, lock cores) have their own small error
 //! types; this enum wraps them so loops and RPC handlers see one type. Mapping
-//! to `tonic::Status` happens only in `server`.
+//! to `tonic::Status` happens only at the gRPC edge (`server::admin`).
+//!
+//! Two rules live here and nowhere else: [`Error::ends_term`] decides that a
+//! leader term is over (the leader fence refused a write), and
+//! [`Error::dm_string`] (through [`terror::TError`]) formats DM's error text.
+
+pub mod terror;
 
 use std::time::Duration;
+
+pub use terror::LockNotFound;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -82,8 +90,9 @@ pub enum Error {
     #[error(transparent)]
     Optimism(#[from] crate::optimism::OptimismError),
 
-    /// The coordinator that should answer is not running (not leader, or stopped).
-    #[error("{component} is not started")]
+    /// The coordinator that should answer is not running (not leader, or
+    /// stopped): ErrMasterPessimistNotStarted / ErrMasterOptimistNotStarted.
+    #[error("the shardddl {component} has not started")]
     NotStarted { component: &'static str },
 
     /// This master is not the leader and could not forward the request.
@@ -145,29 +154,60 @@ impl Error {
         }
     }
 
+    /// DM's error level.
+    pub fn level(&self) -> &'static str {
+        match self {
+            Error::Optimism(e) => e.level(),
+            Error::NotStarted { .. } => "medium",
+            _ => "high",
+        }
+    }
+
     /// DM's error string, as dmctl shows it:
-    /// `[code=N:class=C:scope=internal:level=high], Message: M[, RawCause: R][, Workaround: W]`.
+    /// `[code=N:class=C:scope=internal:level=L], Message: M[, RawCause: R][, Workaround: W]`.
     pub fn dm_string(&self) -> String {
+        if let Error::Optimism(e) = self {
+            // Carries its own raw cause and the verbatim text of failed effects.
+            return e.dm_string();
+        }
         let workaround = match self {
             Error::Pessimism(e) => e.workaround(),
-            Error::Optimism(e) => return e.dm_string(),
             _ => "",
         };
-        let mut out = format!(
-            "[code={}:class={}:scope=internal:level=high], Message: {}",
-            self.code(),
-            self.class(),
-            self
-        );
-        if !workaround.is_empty() {
-            out.push_str(", Workaround: ");
-            out.push_str(workaround);
+        terror::TError {
+            code: self.code(),
+            class: self.class(),
+            level: self.level(),
+            raw_cause: None,
+            workaround,
         }
-        out
+        .format(self)
+    }
+
+    /// Whether this error means the leader term that made the request is
+    /// over: the leader fence (our leader key at its create revision) refused
+    /// a write. The one predicate every coordinator loop and admin path uses
+    /// to stop at once instead of waiting for the election loop.
+    pub fn ends_term(&self) -> bool {
+        matches!(self, Error::LeadershipLost { .. })
+    }
+
+    /// A copy of this error when it [ends the term](Self::ends_term), so an
+    /// actor can both answer its caller with the error and stop on it.
+    pub fn term_end(&self) -> Option<Error> {
+        match self {
+            Error::LeadershipLost { key, term } => Some(Error::LeadershipLost {
+                key: key.clone(),
+                term: *term,
+            }),
+            _ => None,
+        }
     }
 
     /// Whether a loop should retry the failed step (after backoff) rather than
-    /// give up on it.
+    /// give up on it. The coordinators' retry tick uses it: a lock whose
+    /// answer failed on a retryable error is answered again, any other
+    /// failure is reported and waits for the next event of the lock.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Etcd { source, .. } => etcd_error_is_retryable(source),

@@ -24,6 +24,12 @@ pub const ERR_MALFORMED_VALUE: &str = "Watch - MalformedValueError";
 /// Our addition: an Info for a task with no subtask config (DM silently
 /// resolves such a lock, pessimism.md gap 10).
 pub const ERR_UNKNOWN_TASK: &str = "InfoPut - UnknownTaskError";
+/// Our addition: an Info repeating a lock its source already finished
+/// (a delayed duplicate), held instead of answered.
+pub const ERR_STALE_INFO: &str = "InfoPut - StaleInfoHeldError";
+/// Our addition: a source left its task (its subtask config was deleted)
+/// while a pessimistic lock waited for it; the lock was re-evaluated.
+pub const ERR_SOURCE_LEFT_LOCK: &str = "SubTaskDelete - SourceLeftLockError";
 
 /// One task's pending locks: (task, un-synced, synced).
 pub type TaskStateCount = (String, usize, usize);

@@ -253,7 +253,9 @@ struct LeaderContext {
 /// the term's token with the term's fence and publishes `Role::Leader`; when
 /// the term ends, stops them (waiting for their tasks) and drops the
 /// leader-only metrics before anything else can start. A coordinator that
-/// finds its fence broken ends the term by resigning.
+/// finds its fence broken cancels the term's token itself
+/// ([`Error::ends_term`]): both coordinators stop at once and this loop
+/// resigns, without waiting for the election to notice the lost lease.
 async fn lead(
     ctx: LeaderContext,
     election: ElectionHandle,
@@ -268,7 +270,9 @@ async fn lead(
                 role.send_replace(Role::Starting);
                 ctx.metrics.start_leader_counter.inc();
                 tracing::info!(term = term.id(), "became leader, starting coordinators");
-                let term_tracker = TaskTracker::new();
+                // The term's own tracker: the election waits on it before it
+                // reports a lost term.
+                let term_tracker = term.work.clone();
                 let term_cancel = term.cancel.child_token();
                 let pessimist = Pessimist::spawn(
                     ctx.etcd.clone(),

@@ -44,8 +44,8 @@ pub struct RouteRule {
     pub target_table: String,
 }
 
-/// The part of DM's `SubTaskConfig` the coordinator needs. Every other key
-/// of the TOML is ignored.
+/// The part of DM's `SubTaskConfig` the coordinator needs (the full config
+/// is [`crate::task_config::SubTaskConfig`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default)]
 pub struct SubTaskConfig {
@@ -61,17 +61,15 @@ pub struct SubTaskConfig {
 }
 
 impl SubTaskConfig {
-    /// Parses a subtask config TOML value.
+    /// Parses a subtask config TOML value as DM's worker and master do
+    /// (lenient decode, then DM's `Adjust`; see
+    /// [`crate::task_config::SubTaskConfig::from_toml`]): DM's full config
+    /// and the short form [`SubTaskConfig::to_toml`] writes both decode. The
+    /// error is DM's error string.
     pub fn parse(toml_text: &str) -> Result<SubTaskConfig, String> {
-        let cfg: SubTaskConfig = toml::from_str(toml_text).map_err(|e| e.to_string())?;
-        if cfg.name.is_empty() {
-            return Err("task name is empty".into());
-        }
-        if cfg.source_id.is_empty() {
-            return Err("source-id is empty".into());
-        }
-        cfg.mode()?;
-        Ok(cfg)
+        let full = crate::task_config::SubTaskConfig::from_toml(toml_text)
+            .map_err(|e| e.dm_string("config"))?;
+        Ok(SubTaskConfig::from(&full))
     }
 
     /// The effective shard mode, as DM's `Adjust` computes it: an empty
@@ -103,6 +101,20 @@ impl SubTaskConfig {
             let _ = writeln!(out, "  target-table = {}", toml_string(&r.target_table));
         }
         out
+    }
+}
+
+impl From<&crate::task_config::SubTaskConfig> for SubTaskConfig {
+    /// The registry's part of DM's full config (after its `Adjust`).
+    fn from(full: &crate::task_config::SubTaskConfig) -> SubTaskConfig {
+        let input = full.registry_input();
+        SubTaskConfig {
+            name: input.task,
+            source_id: input.source,
+            is_sharding: full.is_sharding,
+            shard_mode: full.shard_mode.clone(),
+            route_rules: input.routes,
+        }
     }
 }
 

@@ -39,9 +39,7 @@ use crate::optimism::keeper::{
 use crate::optimism::lock::{ColumnEffects, TrySyncResult};
 use crate::optimism::ops::{self, TableKey};
 use crate::optimism::table_keeper::TableKeeper;
-use crate::optimism::{
-    ConflictStage, DropColumnStage, Info, Operation, OptimismError, SourceTables,
-};
+use crate::optimism::{ConflictStage, DropColumnStage, Info, Operation, SourceTables};
 use crate::tableinfo::TableInfo;
 
 const CHANNEL_CAPACITY: usize = 256;
@@ -69,6 +67,18 @@ enum Request {
         task: String,
         reply: oneshot::Sender<Result<()>>,
     },
+}
+
+/// Every input of the actor: a closed set, handled one at a time. An
+/// optimistic unlock is one write, answered at once, so no unlock is held
+/// between events and no timer is needed.
+enum Event {
+    /// SourceTables, Infos, Operations and dropped columns in one revision
+    /// order; the first is a snapshot.
+    ShardDdl(WatchEvent),
+    Admin(Request),
+    /// The term's token was cancelled.
+    TermEnd,
 }
 
 /// Admin handle of the optimist; fails with `NotStarted` once it stopped.
@@ -129,7 +139,9 @@ impl OptimistHandle {
 }
 
 fn not_started() -> Error {
-    Error::Optimism(OptimismError::OptimistNotStarted)
+    Error::NotStarted {
+        component: "optimist",
+    }
 }
 
 /// The actor.
@@ -195,16 +207,21 @@ impl Optimist {
                 .run(tx, cancel.clone()),
         );
         loop {
-            let result = tokio::select! {
+            let event = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => break,
-                Some(e) = events.recv() => self.on_event(e).await,
-                Some(r) = requests.recv() => self.on_request(r).await,
-                else => break,
+                _ = cancel.cancelled() => Event::TermEnd,
+                Some(e) = events.recv() => Event::ShardDdl(e),
+                Some(r) = requests.recv() => Event::Admin(r),
+                else => Event::TermEnd,
+            };
+            let result = match event {
+                Event::TermEnd => break,
+                Event::ShardDdl(e) => self.on_event(e).await,
+                Event::Admin(r) => self.on_request(r).await,
             };
             if let Err(error) = result {
-                if matches!(error, Error::LeadershipLost { .. }) {
-                    tracing::error!(%error, "leadership lost, optimist stops");
+                if error.ends_term() {
+                    tracing::error!(%error, "leader fence lost, optimist stops and ends the term");
                     return Err(error);
                 }
                 tracing::warn!(%error, "optimist event failed");
@@ -510,7 +527,7 @@ impl Optimist {
             )
             .await;
             if let Err(error) = written {
-                if matches!(error, Error::LeadershipLost { .. }) {
+                if error.ends_term() {
                     return Err(error);
                 }
                 tracing::error!(%lock_id, %error, "redirect operations failed");
@@ -531,7 +548,7 @@ impl Optimist {
             )
             .await;
             if let Err(error) = written {
-                if matches!(error, Error::LeadershipLost { .. }) {
+                if error.ends_term() {
                     return Err(error);
                 }
                 let cause = error.dm_string();
@@ -574,16 +591,18 @@ impl Optimist {
                 Ok(())
             }
             Answer::Put {
-                op,
-                skip_done,
-                info_revision,
+                op, info_revision, ..
             } => {
+                // Done is final until a new Info: every answer is guarded,
+                // not only those of a rebuild. A duplicate Info read before
+                // the worker's done (a client retry) would otherwise answer
+                // again after it and undo the done.
                 let written = ops::put_operation(
                     &self.etcd,
                     &self.space,
                     self.fence.as_ref(),
                     &op,
-                    skip_done,
+                    true,
                     info_revision,
                 )
                 .await;
@@ -592,7 +611,7 @@ impl Optimist {
                         tracing::info!(%lock_id, source = %op.source, schema = %op.up_schema, table = %op.up_table, stage = %op.conflict_stage, ddls = ?op.ddls, put, "operation put");
                         Ok(())
                     }
-                    Err(e @ Error::LeadershipLost { .. }) => Err(e),
+                    Err(e) if e.ends_term() => Err(e),
                     Err(error) => {
                         tracing::error!(%lock_id, %error, "putting the operation failed");
                         self.metrics
@@ -677,7 +696,7 @@ impl Optimist {
             Ok(kept) => {
                 tracing::info!(task = %removal.task, lock_id = %removal.lock_id, kept = kept.len(), "lock resolved but some Infos were put again; keeping it");
             }
-            Err(e @ Error::LeadershipLost { .. }) => return Err(e),
+            Err(e) if e.ends_term() => return Err(e),
             Err(error) => {
                 tracing::error!(task = %removal.task, lock_id = %removal.lock_id, %error, "removing the resolved lock failed");
                 self.metrics
@@ -712,15 +731,19 @@ impl Optimist {
                 reply,
             } => {
                 let result = self.unlock(&lock_id, &key, action).await;
-                let lost = matches!(result, Err(Error::LeadershipLost { .. }));
+                let term_end = result.as_ref().err().and_then(Error::term_end);
                 let _ = reply.send(result);
-                if lost {
-                    return Err(Error::NotLeader);
+                if let Some(end) = term_end {
+                    return Err(end);
                 }
             }
             Request::RemoveMetadata { task, reply } => {
                 let result = self.remove_metadata(&task).await;
+                let term_end = result.as_ref().err().and_then(Error::term_end);
                 let _ = reply.send(result);
+                if let Some(end) = term_end {
+                    return Err(end);
+                }
             }
         }
         Ok(())
@@ -838,7 +861,7 @@ enum Record {
 fn log_or_stop<T>(r: Result<T>, lock_id: &str, what: &str) -> Result<()> {
     match r {
         Ok(_) => Ok(()),
-        Err(e @ Error::LeadershipLost { .. }) => Err(e),
+        Err(e) if e.ends_term() => Err(e),
         Err(error) => {
             tracing::warn!(%lock_id, %error, "{what} failed");
             Ok(())

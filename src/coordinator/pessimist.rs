@@ -25,6 +25,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -48,9 +50,8 @@ use crate::task::{RegistryChange, ShardMode, TaskRegistry};
 const CHANNEL_CAPACITY: usize = 256;
 /// How often locks whose answer failed are answered again.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
-/// Unlock polling: DM polls every second, ten times per wait; we poll more
-/// often for the same total.
-const UNLOCK_POLL: Duration = Duration::from_millis(100);
+/// How long an unlock waits for the owner, then for the non-owners (DM
+/// polls ten times a second apart).
 const UNLOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Mode label used for metrics bookkeeping.
@@ -63,33 +64,11 @@ enum Request {
         sources: Vec<String>,
         reply: oneshot::Sender<Vec<LockView>>,
     },
-    UnlockPrepare {
+    /// Starts an [`Unlocking`]; answered when it ends.
+    Unlock {
         lock_id: String,
         replace_owner: Option<String>,
-        reply: oneshot::Sender<Result<UnlockPlan>>,
-    },
-    UnlockPutOps {
-        ops: OpsToPut,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    UnlockOwnerDone {
-        plan: UnlockPlan,
-        reply: oneshot::Sender<bool>,
-    },
-    UnlockSkipOps {
-        plan: UnlockPlan,
-        reply: oneshot::Sender<Option<OpsToPut>>,
-    },
-    UnlockPending {
-        plan: UnlockPlan,
-        reply: oneshot::Sender<Vec<String>>,
-    },
-    UnlockRevert {
-        plan: UnlockPlan,
-        reply: oneshot::Sender<()>,
-    },
-    UnlockFinish {
-        plan: UnlockPlan,
+        force_remove: bool,
         reply: oneshot::Sender<Result<()>>,
     },
     RemoveMetadata {
@@ -102,11 +81,42 @@ enum Request {
     },
 }
 
-/// Every input of the actor.
+/// Every input of the actor: a closed set, handled one at a time, so all
+/// state (locks, unlocks in progress, retries) changes in one place.
 enum Event {
-    Pessimism(WatchEvent),
-    Subtask(WatchEvent),
+    /// Infos and Operations in one revision order; the first is a snapshot.
+    ShardDdl(WatchEvent),
+    /// Subtask configs: which sources each task has.
+    Subtasks(WatchEvent),
     Admin(Request),
+    /// Re-answers locks whose write failed, times unlocks out, refreshes
+    /// the lock gauges.
+    Tick,
+    /// The term's token was cancelled: stop, dropping pending replies
+    /// (their callers see `NotStarted`).
+    TermEnd,
+}
+
+/// A pessimistic unlock in progress (DM `UnlockLock` steps 6-9), held by the
+/// actor: watch events and ticks advance it, and it is answered through
+/// `reply` when it ends. Nothing outside the actor polls.
+struct Unlocking {
+    plan: UnlockPlan,
+    step: UnlockStep,
+    force_remove: bool,
+    /// When the current step stops waiting.
+    deadline: Instant,
+    /// A failed skip write of step 7, reported in the final answer.
+    skip_error: Option<String>,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnlockStep {
+    /// Step 6: the owner's `exec` Operation is out; waiting for its done.
+    OwnerExecuting,
+    /// Step 7: the `skip` Operations are out; waiting for the non-owners.
+    NonOwnersSkipping,
 }
 
 /// A cheap handle for admin calls; fails with `NotStarted` once the actor
@@ -139,7 +149,8 @@ impl PessimistHandle {
 
     /// DM `UnlockLock` (pessimism.md §4.8): make `replace_owner` (or the
     /// owner) execute, make the other synced sources skip, then remove the
-    /// lock and its keys. The actor keeps handling events while this waits.
+    /// lock and its keys. The actor holds the unlock as state and keeps
+    /// handling events; this waits for its answer.
     pub async fn unlock_lock(
         &self,
         lock_id: &str,
@@ -148,96 +159,13 @@ impl PessimistHandle {
     ) -> Result<()> {
         let lock_id = lock_id.to_owned();
         let replace_owner = replace_owner.filter(|o| !o.is_empty()).map(str::to_owned);
-        let plan = self
-            .call(|reply| Request::UnlockPrepare {
-                lock_id,
-                replace_owner,
-                reply,
-            })
-            .await??;
-        tracing::warn!(lock_id = %plan.lock_id, owner = %plan.owner, synced = ?plan.synced, unsynced = ?plan.unsynced, "unlocking lock");
-
-        // Step 6: the owner executes.
-        let owner_done = self
-            .call(|reply| Request::UnlockOwnerDone {
-                plan: plan.clone(),
-                reply,
-            })
-            .await?;
-        if !owner_done {
-            let put = self
-                .call(|reply| Request::UnlockPutOps {
-                    ops: plan.owner_op(),
-                    reply,
-                })
-                .await?;
-            if let Err(e) = put {
-                self.revert(&plan).await;
-                return Err(e);
-            }
-            let done = self
-                .poll(|| async {
-                    self.call(|reply| Request::UnlockOwnerDone {
-                        plan: plan.clone(),
-                        reply,
-                    })
-                    .await
-                    .unwrap_or(false)
-                })
-                .await;
-            if !done && !force_remove {
-                self.revert(&plan).await;
-                return Err(PessimismError::OwnerExecDdl {
-                    owner: plan.owner.clone(),
-                    lock_id: plan.lock_id.clone(),
-                }
-                .into());
-            }
-        }
-
-        // Step 7: the other synced sources skip.
-        let mut wait_err = None;
-        let skip = self
-            .call(|reply| Request::UnlockSkipOps {
-                plan: plan.clone(),
-                reply,
-            })
-            .await?;
-        if let Some(ops) = skip {
-            match self
-                .call(|reply| Request::UnlockPutOps { ops, reply })
-                .await?
-            {
-                Err(e) => wait_err = Some(e.to_string()),
-                Ok(()) => {
-                    let all_done = self
-                        .poll(|| async {
-                            self.call(|reply| Request::UnlockPending {
-                                plan: plan.clone(),
-                                reply,
-                            })
-                            .await
-                            .map(|p| p.is_empty())
-                            .unwrap_or(true)
-                        })
-                        .await;
-                    if !all_done {
-                        tracing::warn!(lock_id = %plan.lock_id, "not every non-owner source skipped the DDL in time, removing the lock anyway");
-                    }
-                }
-            }
-        }
-
-        // Steps 8-9: remove the lock and its keys.
-        let delete_err = self
-            .call(|reply| Request::UnlockFinish {
-                plan: plan.clone(),
-                reply,
-            })
-            .await?
-            .err()
-            .map(|e| e.to_string());
-        unlock_result(wait_err, delete_err, &plan.unsynced).map_err(Error::from)
+        self.call(|reply| Request::Unlock {
+            lock_id,
+            replace_owner,
+            force_remove,
+            reply,
+        })
+        .await?
     }
 
     /// DM `RemoveMetaData(task)`: drops the task's locks and deletes its
@@ -253,32 +181,6 @@ impl PessimistHandle {
     pub async fn task_mode(&self, task: &str) -> Result<Option<ShardMode>> {
         let task = task.to_owned();
         self.call(|reply| Request::TaskMode { task, reply }).await
-    }
-
-    async fn revert(&self, plan: &UnlockPlan) {
-        let _ = self
-            .call(|reply| Request::UnlockRevert {
-                plan: plan.clone(),
-                reply,
-            })
-            .await;
-    }
-
-    async fn poll<F, Fut>(&self, mut cond: F) -> bool
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = tokio::time::Instant::now() + UNLOCK_WAIT;
-        loop {
-            if cond().await {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(UNLOCK_POLL).await;
-        }
     }
 }
 
@@ -315,6 +217,8 @@ pub struct Pessimist {
     /// Whether the first snapshot has been applied (events before it are
     /// impossible: the watcher starts with a snapshot).
     rebuilt: bool,
+    /// Unlocks in progress, by lock ID.
+    unlocking: BTreeMap<String, Unlocking>,
 }
 
 impl Pessimist {
@@ -341,6 +245,7 @@ impl Pessimist {
             state_counts: BTreeMap::new(),
             first_seen: HashMap::new(),
             rebuilt: false,
+            unlocking: BTreeMap::new(),
         };
         let inner_tracker = tracker.clone();
         tracker.spawn(async move {
@@ -397,26 +302,19 @@ impl Pessimist {
         loop {
             let event = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => break,
-                Some(e) = pess_rx.recv() => Event::Pessimism(e),
-                Some(e) = sub_rx.recv() => Event::Subtask(e),
+                _ = cancel.cancelled() => Event::TermEnd,
+                Some(e) = pess_rx.recv() => Event::ShardDdl(e),
+                Some(e) = sub_rx.recv() => Event::Subtasks(e),
                 Some(r) = requests.recv() => Event::Admin(r),
-                _ = retry_tick.tick() => {
-                    if let Err(e) = self.on_retry_tick().await {
-                        if matches!(e, Error::LeadershipLost { .. }) { return Err(e); }
-                    }
-                    continue;
-                }
-                else => break,
+                _ = retry_tick.tick() => Event::Tick,
+                else => Event::TermEnd,
             };
-            let result = match event {
-                Event::Pessimism(e) => self.on_pessimism_event(e).await,
-                Event::Subtask(e) => self.on_subtask_event(e).await,
-                Event::Admin(r) => self.on_request(r).await,
-            };
-            if let Err(error) = result {
-                if matches!(error, Error::LeadershipLost { .. }) {
-                    tracing::error!(%error, "leadership lost, pessimist stops");
+            if matches!(event, Event::TermEnd) {
+                break;
+            }
+            if let Err(error) = self.handle(event).await {
+                if error.ends_term() {
+                    tracing::error!(%error, "leader fence lost, pessimist stops and ends the term");
                     return Err(error);
                 }
                 tracing::warn!(%error, "pessimist event failed");
@@ -424,6 +322,22 @@ impl Pessimist {
         }
         tracing::info!("pessimist stopped");
         Ok(())
+    }
+
+    async fn handle(&mut self, event: Event) -> Result<()> {
+        match event {
+            Event::ShardDdl(e) => {
+                self.on_pessimism_event(e).await?;
+                self.advance_unlocks().await
+            }
+            Event::Subtasks(e) => self.on_subtask_event(e).await,
+            Event::Admin(r) => self.on_request(r).await,
+            Event::Tick => {
+                self.on_retry_tick().await?;
+                self.advance_unlocks().await
+            }
+            Event::TermEnd => Ok(()),
+        }
     }
 
     // ---- subtask configs ----
@@ -466,12 +380,63 @@ impl Pessimist {
         };
         for change in changed {
             if let RegistryChange::Task(task) = change {
+                self.on_sources_left(&task).await?;
                 if self.registry.contains(&task) {
                     self.retry_waiting_infos(&task).await?;
                 } else {
                     self.forget_task(&task);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Sources may have left `task` (stop-task on some of its sources): its
+    /// locks stop waiting for them at once, resolve by the normal protocol
+    /// if every remaining source is synced, and are removed with their keys
+    /// when no source remains.
+    async fn on_sources_left(&mut self, task: &str) -> Result<()> {
+        let sources = self.registry.sources(task);
+        for changed in self.keeper.on_sources_left(task, &sources) {
+            tracing::warn!(%task, lock_id = %changed.lock_id, left = ?changed.left, owner = %changed.owner, remaining = ?sources, "sources left the task while its lock waited; lock re-evaluated against the remaining sources");
+            self.metrics
+                .report_ddl_error(task, metrics::ERR_SOURCE_LEFT_LOCK);
+            if let Some(change) = &changed.change {
+                self.apply_change(change);
+            }
+            // The Info and Operation of a source that left name a lock that
+            // no longer counts it: deleted, so neither a rebuild nor the
+            // source's return to the task revives them. Its worker re-sends
+            // the Info if it still has the DDL to run.
+            let mut stale = Vec::new();
+            for source in &changed.left {
+                let key = (task.to_owned(), source.clone());
+                if self
+                    .infos
+                    .get(&key)
+                    .is_some_and(|i| i.value.lock_id() == changed.lock_id)
+                {
+                    stale.push(ops::info_key(&self.space, task, source));
+                }
+                if self
+                    .operations
+                    .get(&key)
+                    .is_some_and(|o| o.value.id == changed.lock_id)
+                {
+                    stale.push(ops::operation_key(&self.space, task, source));
+                }
+            }
+            if !stale.is_empty() {
+                ops::delete_keys(
+                    &self.etcd,
+                    self.fence.as_ref(),
+                    "delete keys of sources that left",
+                    stale,
+                )
+                .await?;
+            }
+            self.perform_or_retry(changed.action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
         }
         Ok(())
     }
@@ -767,6 +732,11 @@ impl Pessimist {
             TrySyncOutcome::SourceNotInTask => {
                 tracing::warn!(task = %info.task, source = %info.source, %lock_id, "info of a source that is not part of the task, not counted");
             }
+            TrySyncOutcome::HeldAsStale => {
+                tracing::warn!(task = %info.task, source = %info.source, %lock_id, "info repeats the DDLs of a lock this source already finished; held until another source repeats them too");
+                self.metrics
+                    .report_ddl_error(&info.task, metrics::ERR_STALE_INFO);
+            }
         }
         self.perform_or_retry(decision.action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
             .await
@@ -779,8 +749,19 @@ impl Pessimist {
         }
         match self.keeper.on_operation_done(&op.id, &op.source) {
             DoneDecision::LockNotFound => {
-                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an unknown lock, ignored");
-                Ok(())
+                // A done that lands after its lock was resolved (a worker's
+                // retried done txn) re-creates the Operation the removal
+                // deleted. Left there, it would make the next lock's
+                // `skip_done` answer to this source a no-op.
+                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an unknown lock, deleting it");
+                self.delete_orphan_operation(&OperationRecord {
+                    lock_id: op.id.clone(),
+                    task: op.task.clone(),
+                    source: op.source.clone(),
+                    exec: op.exec,
+                    done: op.done,
+                })
+                .await
             }
             DoneDecision::LockNotSynced => {
                 tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an un-synced lock, ignored");
@@ -821,11 +802,18 @@ impl Pessimist {
                 self.retry.remove(&lock.0);
                 Ok(())
             }
-            Err(e @ Error::LeadershipLost { .. }) => Err(e),
-            Err(error) => {
+            Err(e) if e.ends_term() => Err(e),
+            Err(error) if error.is_retryable() => {
                 tracing::error!(task = %lock.1, lock_id = %lock.0, %error, "answering lock failed, will retry");
                 self.metrics.report_ddl_error(&lock.1, error_kind);
                 self.retry.insert(lock.0);
+                Ok(())
+            }
+            Err(error) => {
+                // Retrying cannot help (e.g. a txn over etcd's limit); the
+                // next event of the lock answers it again.
+                tracing::error!(task = %lock.1, lock_id = %lock.0, %error, "answering lock failed, not retried");
+                self.metrics.report_ddl_error(&lock.1, error_kind);
                 Ok(())
             }
         }
@@ -940,82 +928,195 @@ impl Pessimist {
             } => {
                 let _ = reply.send(self.keeper.show_locks(task.as_deref(), &sources));
             }
-            Request::UnlockPrepare {
+            Request::Unlock {
                 lock_id,
                 replace_owner,
+                force_remove,
                 reply,
             } => {
-                let result = match self
-                    .keeper
-                    .prepare_unlock(&lock_id, replace_owner.as_deref())
-                {
-                    Ok(plan) => {
-                        if let Some(change) = &plan.change {
-                            self.apply_change(change);
-                        }
-                        Ok(plan)
-                    }
-                    Err(e @ PessimismError::LockIsResolving { .. }) => {
-                        let action = self.keeper.removal(&lock_id);
-                        if let Err(error) = self.perform(action).await {
-                            tracing::warn!(%lock_id, %error, "removing a resolved lock failed");
-                        }
-                        Err(e.into())
-                    }
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(result);
-            }
-            Request::UnlockPutOps { ops, reply } => {
-                let result = self.put_ops(&ops).await;
-                let lost = matches!(result, Err(Error::LeadershipLost { .. }));
-                let _ = reply.send(result);
-                if lost {
-                    return Err(Error::NotLeader);
-                }
-            }
-            Request::UnlockOwnerDone { plan, reply } => {
-                let _ = reply.send(self.keeper.unlock_owner_done(&plan));
-            }
-            Request::UnlockSkipOps { plan, reply } => {
-                let _ = reply.send(self.keeper.unlock_skip_ops(&plan));
-            }
-            Request::UnlockPending { plan, reply } => {
-                let _ = reply.send(self.keeper.unlock_pending_non_owners(&plan));
-            }
-            Request::UnlockRevert { plan, reply } => {
-                if let Some(change) = self.keeper.revert_unlock(&plan) {
-                    self.apply_change(&change);
-                }
-                let _ = reply.send(());
-            }
-            Request::UnlockFinish { plan, reply } => {
-                let cleanup = self.keeper.finish_unlock(&plan);
-                if let Some(change) = &cleanup.change {
-                    self.apply_change(change);
-                }
-                let keys = cleanup.sources.iter().flat_map(|source| {
-                    [
-                        ops::info_key(&self.space, &cleanup.task, source),
-                        ops::operation_key(&self.space, &cleanup.task, source),
-                    ]
-                });
-                let keys: Vec<String> = keys.collect();
-                let result = ops::delete_keys(&self.etcd, self.fence.as_ref(), "unlock lock", keys)
-                    .await
-                    .map(|_| ());
-                tracing::info!(lock_id = %cleanup.lock_id, ok = result.is_ok(), "lock unlocked and removed");
-                let _ = reply.send(result);
+                return self
+                    .start_unlock(lock_id, replace_owner, force_remove, reply)
+                    .await;
             }
             Request::TaskMode { task, reply } => {
                 let _ = reply.send(self.registry.mode(&task));
             }
             Request::RemoveMetadata { task, reply } => {
                 let result = self.remove_metadata(&task).await;
+                let term_end = result.as_ref().err().and_then(Error::term_end);
                 let _ = reply.send(result);
+                if let Some(end) = term_end {
+                    return Err(end);
+                }
             }
         }
         Ok(())
+    }
+
+    // ---- unlock (held state) ----
+
+    /// Steps 1-6 of DM `UnlockLock`: validate, force the lock synced, send
+    /// the owner its `exec` Operation, and hold the unlock until it ends.
+    async fn start_unlock(
+        &mut self,
+        lock_id: String,
+        replace_owner: Option<String>,
+        force_remove: bool,
+        reply: oneshot::Sender<Result<()>>,
+    ) -> Result<()> {
+        if self.unlocking.contains_key(&lock_id) {
+            let _ = reply.send(Err(PessimismError::LockIsResolving { lock_id }.into()));
+            return Ok(());
+        }
+        let plan = match self
+            .keeper
+            .prepare_unlock(&lock_id, replace_owner.as_deref())
+        {
+            Ok(plan) => plan,
+            Err(e @ PessimismError::LockIsResolving { .. }) => {
+                let _ = reply.send(Err(e.into()));
+                let action = self.keeper.removal(&lock_id);
+                return match self.perform(action).await {
+                    Err(error) if !error.ends_term() => {
+                        tracing::warn!(%lock_id, %error, "removing a resolved lock failed");
+                        Ok(())
+                    }
+                    other => other,
+                };
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return Ok(());
+            }
+        };
+        if let Some(change) = &plan.change {
+            self.apply_change(change);
+        }
+        tracing::warn!(task = %plan.task, %lock_id, owner = %plan.owner, synced = ?plan.synced, unsynced = ?plan.unsynced, force_remove, "unlocking lock");
+        if !self.keeper.unlock_owner_done(&plan) {
+            if let Err(error) = self.put_ops(&plan.owner_op()).await {
+                self.revert_unlock(&plan);
+                let term_end = error.term_end();
+                let _ = reply.send(Err(error));
+                return term_end.map_or(Ok(()), Err);
+            }
+        }
+        self.unlocking.insert(
+            lock_id.clone(),
+            Unlocking {
+                plan,
+                step: UnlockStep::OwnerExecuting,
+                force_remove,
+                deadline: Instant::now() + UNLOCK_WAIT,
+                skip_error: None,
+                reply,
+            },
+        );
+        self.advance_unlock(&lock_id).await
+    }
+
+    async fn advance_unlocks(&mut self) -> Result<()> {
+        let lock_ids: Vec<String> = self.unlocking.keys().cloned().collect();
+        for lock_id in lock_ids {
+            self.advance_unlock(&lock_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves one held unlock on as far as the lock's state allows: owner
+    /// done (or timed out under force-remove) → skip Operations; non-owners
+    /// done (or timed out) → remove the lock and answer.
+    async fn advance_unlock(&mut self, lock_id: &str) -> Result<()> {
+        let Some(mut unlocking) = self.unlocking.remove(lock_id) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let timed_out = now >= unlocking.deadline;
+        match unlocking.step {
+            UnlockStep::OwnerExecuting => {
+                let owner_done = self.keeper.unlock_owner_done(&unlocking.plan);
+                if !owner_done && !timed_out {
+                    self.unlocking.insert(lock_id.to_owned(), unlocking);
+                    return Ok(());
+                }
+                if !owner_done && !unlocking.force_remove {
+                    self.revert_unlock(&unlocking.plan);
+                    tracing::warn!(task = %unlocking.plan.task, %lock_id, owner = %unlocking.plan.owner, "the owner did not execute the DDL in time, unlock reverted");
+                    let _ = unlocking.reply.send(Err(PessimismError::OwnerExecDdl {
+                        owner: unlocking.plan.owner.clone(),
+                        lock_id: lock_id.to_owned(),
+                    }
+                    .into()));
+                    return Ok(());
+                }
+                if let Some(ops) = self.keeper.unlock_skip_ops(&unlocking.plan) {
+                    match self.put_ops(&ops).await {
+                        Ok(()) => {
+                            unlocking.step = UnlockStep::NonOwnersSkipping;
+                            unlocking.deadline = now + UNLOCK_WAIT;
+                            self.unlocking.insert(lock_id.to_owned(), unlocking);
+                            return Ok(());
+                        }
+                        Err(error) => {
+                            if let Some(end) = error.term_end() {
+                                let _ = unlocking.reply.send(Err(error));
+                                return Err(end);
+                            }
+                            unlocking.skip_error = Some(error.to_string());
+                        }
+                    }
+                }
+            }
+            UnlockStep::NonOwnersSkipping => {
+                let pending = self.keeper.unlock_pending_non_owners(&unlocking.plan);
+                if !pending.is_empty() {
+                    if !timed_out {
+                        self.unlocking.insert(lock_id.to_owned(), unlocking);
+                        return Ok(());
+                    }
+                    tracing::warn!(task = %unlocking.plan.task, %lock_id, ?pending, "not every non-owner source skipped the DDL in time, removing the lock anyway");
+                }
+            }
+        }
+        self.finish_unlock(unlocking).await
+    }
+
+    /// Steps 8-9: remove the lock and its keys, then answer.
+    async fn finish_unlock(&mut self, unlocking: Unlocking) -> Result<()> {
+        let Unlocking {
+            plan,
+            skip_error,
+            reply,
+            ..
+        } = unlocking;
+        let cleanup = self.keeper.finish_unlock(&plan);
+        if let Some(change) = &cleanup.change {
+            self.apply_change(change);
+        }
+        self.retry.remove(&plan.lock_id);
+        let keys: Vec<String> = cleanup
+            .sources
+            .iter()
+            .flat_map(|source| {
+                [
+                    ops::info_key(&self.space, &cleanup.task, source),
+                    ops::operation_key(&self.space, &cleanup.task, source),
+                ]
+            })
+            .collect();
+        let deleted = ops::delete_keys(&self.etcd, self.fence.as_ref(), "unlock lock", keys).await;
+        tracing::info!(task = %cleanup.task, lock_id = %cleanup.lock_id, ok = deleted.is_ok(), "lock unlocked and removed");
+        let term_end = deleted.as_ref().err().and_then(Error::term_end);
+        let delete_error = deleted.err().map(|e| e.to_string());
+        let _ = reply
+            .send(unlock_result(skip_error, delete_error, &plan.unsynced).map_err(Error::from));
+        term_end.map_or(Ok(()), Err)
+    }
+
+    fn revert_unlock(&mut self, plan: &UnlockPlan) {
+        if let Some(change) = self.keeper.revert_unlock(plan) {
+            self.apply_change(&change);
+        }
     }
 
     async fn remove_metadata(&mut self, task: &str) -> Result<()> {

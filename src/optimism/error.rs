@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::error::terror::{LockNotFound, TError};
 use crate::optimism::ConflictStage;
 use crate::pessimism::lock::go_slice;
 
@@ -16,8 +17,6 @@ use crate::pessimism::lock::go_slice;
 const WORKAROUND_SHOW_LOCKS: &str = "Please use `show-ddl-locks` command for more details.";
 /// Workaround of ErrShardDDLOptimismAddNotFullyDroppedColumn.
 const WORKAROUND_BINLOG_SKIP: &str = "Please use `binlog skip` command to skip this error.";
-/// Workaround of ErrMasterLockNotFound.
-const WORKAROUND_LOCK_ID: &str = "Please use show-ddl-locks command to see lock id.";
 
 /// Every error the optimistic lock, keeper and coordinator report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,13 +50,11 @@ pub enum OptimismError {
     /// An etcd write the lock's decision depended on failed; `cause` is the
     /// failure's DM string, written verbatim as DM writes `err.Error()`.
     EffectFailed { cause: String },
-    /// ErrMasterLockNotFound (38019).
-    LockNotFound { lock_id: String },
+    /// ErrMasterLockNotFound (38019), shared with the pessimistic mode.
+    LockNotFound(LockNotFound),
     /// ErrMasterLockIsResolving (38020), always raised by DM with a custom
     /// text (`Generatef`), which replaces the format.
     LockIsResolving { message: String },
-    /// ErrMasterOptimistNotStarted (38047).
-    OptimistNotStarted,
 }
 
 impl OptimismError {
@@ -70,9 +67,8 @@ impl OptimismError {
             OptimismError::InconsistentDdlsAndInfo { .. } => 38054,
             OptimismError::TableInfoBeforeNotExist { .. } => 38055,
             OptimismError::MalformedTableInfo { .. } | OptimismError::EffectFailed { .. } => 42501,
-            OptimismError::LockNotFound { .. } => 38019,
+            OptimismError::LockNotFound(_) => LockNotFound::CODE,
             OptimismError::LockIsResolving { .. } => 38020,
-            OptimismError::OptimistNotStarted => 38047,
         }
     }
 
@@ -90,9 +86,9 @@ impl OptimismError {
     /// DM error level.
     pub fn level(&self) -> &'static str {
         match self {
-            OptimismError::TrySyncFail { .. }
-            | OptimismError::AddNotFullyDroppedColumn { .. }
-            | OptimismError::OptimistNotStarted => "medium",
+            OptimismError::TrySyncFail { .. } | OptimismError::AddNotFullyDroppedColumn { .. } => {
+                "medium"
+            }
             _ => "high",
         }
     }
@@ -102,7 +98,7 @@ impl OptimismError {
         match self {
             OptimismError::TrySyncFail { .. } => WORKAROUND_SHOW_LOCKS,
             OptimismError::AddNotFullyDroppedColumn { .. } => WORKAROUND_BINLOG_SKIP,
-            OptimismError::LockNotFound { .. } => WORKAROUND_LOCK_ID,
+            OptimismError::LockNotFound(_) => LockNotFound::WORKAROUND,
             _ => "",
         }
     }
@@ -130,22 +126,14 @@ impl OptimismError {
         if let OptimismError::EffectFailed { cause } = self {
             return cause.clone();
         }
-        let mut out = format!(
-            "[code={}:class={}:scope=internal:level={}], Message: {self}",
-            self.code(),
-            self.class(),
-            self.level(),
-        );
-        if let Some(cause) = self.raw_cause() {
-            out.push_str(", RawCause: ");
-            out.push_str(cause);
+        TError {
+            code: self.code(),
+            class: self.class(),
+            level: self.level(),
+            raw_cause: self.raw_cause(),
+            workaround: self.workaround(),
         }
-        let workaround = self.workaround();
-        if !workaround.is_empty() {
-            out.push_str(", Workaround: ");
-            out.push_str(workaround);
-        }
-        out
+        .format(self)
     }
 }
 
@@ -179,9 +167,8 @@ impl fmt::Display for OptimismError {
                 write!(f, "fail to decode {what} of the optimistic shard ddl info: {message}")
             }
             OptimismError::EffectFailed { cause } => f.write_str(cause),
-            OptimismError::LockNotFound { lock_id } => write!(f, "lock with ID {lock_id} not found"),
+            OptimismError::LockNotFound(e) => e.fmt(f),
             OptimismError::LockIsResolving { message } => f.write_str(message),
-            OptimismError::OptimistNotStarted => f.write_str("the shardddl optimist has not started"),
         }
     }
 }

@@ -31,6 +31,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::error::terror::LockNotFound;
+
 use super::error::OptimismError;
 use super::lock::{decode_schema, ColumnEffects, DroppedColumns, Fetch, Lock, TrySyncResult};
 use super::ops::{ResolvedTable, TableKey};
@@ -334,7 +336,7 @@ impl LockKeeper {
         let Some(lock) = self.locks.get_mut(&lock_id) else {
             return (
                 lock_id.clone(),
-                TrySyncResult::failed(OptimismError::LockNotFound { lock_id }),
+                TrySyncResult::failed(OptimismError::LockNotFound(LockNotFound::new(lock_id))),
             );
         };
         let mut result = lock.try_sync(info, info_version, tts, fetch);
@@ -410,9 +412,7 @@ impl LockKeeper {
             };
         }
         let Some(lock) = self.locks.get(lock_id) else {
-            return Answer::LockNotFound(OptimismError::LockNotFound {
-                lock_id: lock_id.to_owned(),
-            });
+            return Answer::LockNotFound(OptimismError::LockNotFound(LockNotFound::new(lock_id)));
         };
         if lock.is_resolved() {
             return Answer::RemoveLock(remove_action(lock));
@@ -576,9 +576,7 @@ impl LockKeeper {
         ops: &[(Operation, i64)],
     ) -> Result<UnlockDecision, OptimismError> {
         let Some(lock) = self.locks.get(lock_id) else {
-            return Err(OptimismError::LockNotFound {
-                lock_id: lock_id.to_owned(),
-            });
+            return Err(OptimismError::LockNotFound(LockNotFound::new(lock_id)));
         };
         if lock.is_resolved() {
             return Ok(UnlockDecision::Resolved(remove_action(lock)));

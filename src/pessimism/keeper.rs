@@ -23,7 +23,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::lock::{go_slice, DdlMismatch, Lock, StateChange, SyncState};
+use crate::error::terror::LockNotFound;
+
+use super::lock::{go_slice, same_ddls, DdlMismatch, Lock, StateChange, SyncState};
 
 #[cfg(test)]
 mod tests;
@@ -34,15 +36,12 @@ pub const MODE_PESSIMISTIC: &str = "pessimistic";
 /// Errors of the pessimistic coordinator with DM's codes and messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PessimismError {
-    /// The coordinator is not running (not leader, or closed).
-    #[error("the shardddl pessimist has not started")]
-    PessimistNotStarted,
     /// The DDLs of an Info differ from its lock's.
     #[error(transparent)]
     DdlMismatch(#[from] DdlMismatch),
     /// No lock with this ID.
-    #[error("lock with ID {lock_id} not found")]
-    LockNotFound { lock_id: String },
+    #[error(transparent)]
+    LockNotFound(#[from] LockNotFound),
     /// Unlock asked for a lock that every source has already finished.
     #[error("the lock {lock_id} has been resolved before")]
     LockIsResolving { lock_id: String },
@@ -65,9 +64,8 @@ impl PessimismError {
     /// DM error code.
     pub fn code(&self) -> i32 {
         match self {
-            PessimismError::PessimistNotStarted => 38046,
             PessimismError::DdlMismatch(e) => e.code(),
-            PessimismError::LockNotFound { .. } => 38019,
+            PessimismError::LockNotFound(_) => LockNotFound::CODE,
             PessimismError::LockIsResolving { .. } => 38020,
             PessimismError::WorkerNotWaitLock { .. } => 38022,
             PessimismError::OwnerExecDdl { .. } => 38024,
@@ -79,9 +77,7 @@ impl PessimismError {
     pub fn workaround(&self) -> &'static str {
         match self {
             PessimismError::DdlMismatch(_) => "Please use show-ddl-locks command for more details.",
-            PessimismError::LockNotFound { .. } => {
-                "Please use show-ddl-locks command to see lock id."
-            }
+            PessimismError::LockNotFound(_) => LockNotFound::WORKAROUND,
             _ => "",
         }
     }
@@ -149,6 +145,14 @@ pub enum TrySyncOutcome {
     /// owner of a new lock; here it neither creates nor joins a lock and the
     /// actor logs it.
     SourceNotInTask,
+    /// The Info repeats the DDLs of a lock this source already finished
+    /// (the lock was resolved with every source done): a delayed duplicate
+    /// of an Info that was answered. No lock is created and nothing is
+    /// answered, so a lock whose other sources never re-send does not wait
+    /// forever holding the next DDL's lock ID. When a second source of that
+    /// lock repeats the same DDLs, it is a real new lock and the held Infos
+    /// join it.
+    HeldAsStale,
 }
 
 impl TrySyncOutcome {
@@ -276,6 +280,34 @@ pub struct UnlockCleanup {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockKeeper {
     locks: BTreeMap<String, Lock>,
+    /// The last lock resolved under each lock ID (until a lock with that ID
+    /// is created again): what tells a delayed duplicate Info from a new one.
+    resolved: BTreeMap<String, ResolvedLock>,
+}
+
+/// What is kept of a lock resolved with every source done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ResolvedLock {
+    ddls: Vec<String>,
+    sources: BTreeSet<String>,
+    /// Sources whose Info repeated `ddls` since; held, not answered.
+    held: BTreeSet<String>,
+}
+
+/// A lock whose membership changed because sources left its task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcesLeft {
+    pub lock_id: String,
+    pub task: String,
+    /// The sources that left, sorted.
+    pub left: Vec<String>,
+    /// The owner after the change (a new one if the owner left).
+    pub owner: String,
+    /// Metric move (Un-synced to Synced, or removal).
+    pub change: Option<StateChange>,
+    /// How to answer the lock now: the normal protocol if every remaining
+    /// source is synced, [`LockAction::RemoveLock`] if none remains.
+    pub action: LockAction,
 }
 
 impl LockKeeper {
@@ -327,7 +359,28 @@ impl LockKeeper {
         if !in_task {
             return TrySyncOutcome::SourceNotInTask;
         }
+        let mut joining = Vec::new();
+        if let Some(resolved) = self.resolved.get_mut(lock_id) {
+            if same_ddls(&resolved.ddls, ddls) && resolved.sources.contains(source) {
+                resolved.held.insert(source.to_owned());
+                if resolved.held.len() < 2 {
+                    return TrySyncOutcome::HeldAsStale;
+                }
+                joining = resolved
+                    .held
+                    .iter()
+                    .filter(|s| *s != source)
+                    .cloned()
+                    .collect();
+            }
+        }
+        self.resolved.remove(lock_id);
         let mut lock = Lock::new(lock_id, task, source, ddls.to_vec(), task_sources);
+        for held in &joining {
+            // Same DDLs by construction; a held source outside the task is
+            // not counted, as for any Info.
+            let _ = lock.try_sync(held, ddls, task_sources);
+        }
         let status = match lock.try_sync(source, ddls, task_sources) {
             Ok(status) => status,
             // Unreachable in practice (the lock was built from these DDLs);
@@ -367,9 +420,10 @@ impl LockKeeper {
     /// DM `handleOperationPut` for a `done` Operation of `source`.
     ///
     /// After the owner is done, skip Operations go to every non-owner that
-    /// is not done yet, without `skip_done` as in DM (they cannot be done
-    /// yet in the normal flow). Unlike DM, sources already done are left
-    /// out, so a worker's `done` is never overwritten.
+    /// is not done yet. Unlike DM, sources already done are left out and
+    /// the writes are `skip_done`: a repeated done of the owner may be read
+    /// before a non-owner's done that etcd already holds, and that done must
+    /// not be overwritten.
     pub fn on_operation_done(&mut self, lock_id: &str, source: &str) -> DoneDecision {
         let Some(lock) = self.locks.get_mut(lock_id) else {
             return DoneDecision::LockNotFound;
@@ -385,7 +439,7 @@ impl LockKeeper {
             return DoneDecision::WaitMore;
         }
         let sources = undone_non_owners(lock);
-        DoneDecision::OwnerDone(skip_ops(lock, sources, false))
+        DoneDecision::OwnerDone(skip_ops(lock, sources, true))
     }
 
     /// DM `handleLock`: how to answer a synced lock (spec §4.6).
@@ -446,12 +500,89 @@ impl LockKeeper {
     /// lock's series moves: gap 11).
     pub fn remove_lock(&mut self, lock_id: &str) -> Option<RemovedLock> {
         let lock = self.locks.remove(lock_id)?;
+        if lock.is_resolved() && lock.source_count() > 1 {
+            self.resolved.insert(
+                lock_id.to_owned(),
+                ResolvedLock {
+                    ddls: lock.ddls().to_vec(),
+                    sources: lock.sources().map(str::to_owned).collect(),
+                    held: BTreeSet::new(),
+                },
+            );
+        }
         let change = StateChange {
             task: lock.task().to_owned(),
             from: Some(lock.state()),
             to: None,
         };
         Some(RemovedLock { lock, change })
+    }
+
+    /// Sources left `task` (their subtask configs were deleted): every lock
+    /// of the task drops the sources not in `task_sources` and is answered
+    /// against the remaining ones (DM waits for a manual unlock here). A
+    /// lock none of whose sources remain is to be removed with its keys.
+    pub fn on_sources_left(&mut self, task: &str, task_sources: &[String]) -> Vec<SourcesLeft> {
+        let ids: Vec<String> = self
+            .locks
+            .values()
+            .filter(|l| l.task() == task)
+            .map(|l| l.id().to_owned())
+            .collect();
+        let mut changed = Vec::new();
+        for lock_id in ids {
+            let Some(lock) = self.locks.get_mut(&lock_id) else {
+                continue;
+            };
+            let before = lock.state();
+            let sources_before: Vec<String> = lock.sources().map(str::to_owned).collect();
+            let left = lock.retain_sources(|s| task_sources.iter().any(|t| t == s));
+            if left.is_empty() {
+                continue;
+            }
+            if lock.source_count() == 0 {
+                // An empty lock counts as synced; the removal reports the
+                // move from there once its keys are deleted.
+                let change = StateChange::between(task, Some(before), Some(lock.state()));
+                changed.push(SourcesLeft {
+                    lock_id: lock_id.clone(),
+                    task: task.to_owned(),
+                    left,
+                    owner: lock.owner().to_owned(),
+                    change,
+                    action: LockAction::RemoveLock {
+                        lock_id,
+                        task: task.to_owned(),
+                        delete_ops_for: sources_before,
+                    },
+                });
+                continue;
+            }
+            if !lock.contains(lock.owner()) {
+                // The owner left: the first ready source executes instead
+                // (any source when none is ready yet).
+                let next = lock
+                    .ready()
+                    .find(|(_, ready)| *ready)
+                    .or_else(|| lock.ready().next())
+                    .map(|(s, _)| s.to_owned());
+                if let Some(next) = next {
+                    lock.set_owner(next);
+                }
+            }
+            let change = StateChange::between(task, Some(before), Some(lock.state()));
+            let owner = lock.owner().to_owned();
+            let action = self.handle_lock(&lock_id, None);
+            changed.push(SourcesLeft {
+                lock_id,
+                task: task.to_owned(),
+                left,
+                owner,
+                change,
+                action,
+            });
+        }
+        changed
     }
 
     /// DM `FindLock`.
@@ -527,9 +658,7 @@ impl LockKeeper {
         replace_owner: Option<&str>,
     ) -> Result<UnlockPlan, PessimismError> {
         let Some(lock) = self.locks.get_mut(lock_id) else {
-            return Err(PessimismError::LockNotFound {
-                lock_id: lock_id.to_owned(),
-            });
+            return Err(LockNotFound::new(lock_id).into());
         };
         if lock.is_resolved() {
             return Err(PessimismError::LockIsResolving {
@@ -799,7 +928,8 @@ pub fn rebuild(
         infos.sort_by(|a, b| a.source.cmp(&b.source));
         for info in infos {
             match keeper.try_sync(&info.lock_id, &task, &info.source, &info.ddls, &sources) {
-                TrySyncOutcome::Progress { .. } => {}
+                // A fresh keeper remembers no resolved lock: nothing is held.
+                TrySyncOutcome::Progress { .. } | TrySyncOutcome::HeldAsStale => {}
                 TrySyncOutcome::Mismatch(error) => issues.push(RebuildIssue::Mismatch {
                     task: task.clone(),
                     source: info.source,

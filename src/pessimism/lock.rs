@@ -254,6 +254,27 @@ impl Lock {
         new.len()
     }
 
+    /// Drops every source `keep` rejects (sources that left the task) and
+    /// returns them, sorted. Counters follow: a dropped source no longer
+    /// holds the lock back.
+    pub fn retain_sources(&mut self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut left = Vec::new();
+        let (mut not_ready, mut not_done) = (0, 0);
+        self.entries.retain(|e| {
+            if keep(&e.source) {
+                not_ready += usize::from(!e.ready);
+                not_done += usize::from(!e.done);
+                true
+            } else {
+                left.push(e.source.to_string());
+                false
+            }
+        });
+        self.not_ready = not_ready;
+        self.not_done = not_done;
+        left
+    }
+
     /// DM `Lock.TrySync`: checks the DDLs, merges newly joined sources, then
     /// marks `caller` ready.
     ///

@@ -70,10 +70,52 @@ fn ddl_lock(
     }
 }
 
-/// DM reports "not leader and cannot forward" as gRPC `Unknown` carrying the
+/// The one mapping of the crate's errors to gRPC: DM-master returns its
+/// terror values from handlers, which grpc-go sends as `Unknown` with the
 /// full DM error string.
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
+        Status::unknown(error.dm_string())
+    }
+}
+
 fn not_leader() -> Status {
-    Status::unknown(Error::NotLeader.dm_string())
+    Error::NotLeader.into()
+}
+
+/// DM `ShowDDLLocks`: pessimistic locks first, then optimistic ones. A mode
+/// that fails to list does not fail the call: DM answers `result: true` with
+/// the locks it has and says which mode may have lost its owner and DDLs.
+/// Only when neither mode answers is the error returned.
+fn show_ddl_locks_response(
+    pessimistic: Result<Vec<DdlLock>, Error>,
+    optimistic: Result<Vec<DdlLock>, Error>,
+) -> Result<ShowDdlLocksResponse, Error> {
+    let (locks, failed) = match (pessimistic, optimistic) {
+        (Ok(mut p), Ok(o)) => {
+            p.extend(o);
+            (p, None)
+        }
+        (Ok(p), Err(e)) => (p, Some(("optimistic", e))),
+        (Err(e), Ok(o)) => (o, Some(("pessimistic", e))),
+        (Err(e), Err(_)) => return Err(e),
+    };
+    let msg = match &failed {
+        _ if locks.is_empty() => "no DDL lock exists".to_string(),
+        Some((mode, error)) => format!(
+            "may lost owner and ddls info for {mode} locks, err: {}",
+            error.dm_string()
+        ),
+        None => String::new(),
+    };
+    if let Some((mode, error)) = &failed {
+        tracing::warn!(mode, %error, "listing shard DDL locks failed");
+    }
+    Ok(ShowDdlLocksResponse {
+        result: true,
+        msg,
+        locks,
+    })
 }
 
 /// An RPC of DM's `pb.Master` that this master does not implement.
@@ -101,36 +143,30 @@ impl Master for MasterService {
         };
         let req = request.into_inner();
         let task = Some(req.task.as_str()).filter(|t| !t.is_empty());
-        // Pessimistic locks first, then optimistic ones, as DM lists them.
         let pessimistic = coordinators
             .pessimist
             .show_locks(task, &req.sources)
             .await
-            .map_err(|e| Status::unknown(e.dm_string()))?;
+            .map(|views| {
+                views
+                    .into_iter()
+                    .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
+                    .collect()
+            });
         let optimistic = coordinators
             .optimist
             .show_locks(task, &req.sources)
             .await
-            .map_err(|e| Status::unknown(e.dm_string()))?;
-        let mut locks: Vec<DdlLock> = pessimistic
-            .into_iter()
-            .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
-            .collect();
-        locks.extend(
-            optimistic
-                .into_iter()
-                .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced)),
-        );
-        let msg = if locks.is_empty() {
-            "no DDL lock exists".to_string()
-        } else {
-            String::new()
-        };
-        Ok(Response::new(ShowDdlLocksResponse {
-            result: true,
-            msg,
-            locks,
-        }))
+            .map(|views| {
+                views
+                    .into_iter()
+                    .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
+                    .collect()
+            });
+        Ok(Response::new(show_ddl_locks_response(
+            pessimistic,
+            optimistic,
+        )?))
     }
 
     #[tracing::instrument(skip_all, fields(lock_id = %request.get_ref().id))]
@@ -161,11 +197,7 @@ impl Master for MasterService {
         let Some(parsed) = parse_lock_id(&req.id).filter(|p| !p.task.is_empty()) else {
             return reply(Err("can't find task name from lock-ID".into()));
         };
-        let mode = coordinators
-            .pessimist
-            .task_mode(&parsed.task)
-            .await
-            .map_err(|e| Status::unknown(e.dm_string()))?;
+        let mode = coordinators.pessimist.task_mode(&parsed.task).await?;
         match mode {
             Some(ShardMode::Optimistic) => {
                 if req.sources.len() != 1 {
@@ -373,5 +405,83 @@ impl Master for MasterService {
         _request: Request<()>,
     ) -> Result<Response<proto::ListSourceConfigsResponse>, Status> {
         Err(not_supported("ListSourceConfigs"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(id: &str, mode: &str) -> DdlLock {
+        ddl_lock(
+            id.into(),
+            "t".into(),
+            mode,
+            "s1".into(),
+            vec![],
+            vec![],
+            vec![],
+        )
+    }
+
+    #[test]
+    fn an_error_becomes_unknown_with_dms_string() {
+        let status = Status::from(Error::NotLeader);
+        assert_eq!(status.code(), tonic::Code::Unknown);
+        assert_eq!(
+            status.message(),
+            "[code=38043:class=dm-master:scope=internal:level=high], Message: master is not leader, and can't forward request to leader"
+        );
+    }
+
+    #[test]
+    fn show_ddl_locks_lists_pessimistic_then_optimistic() {
+        let both = show_ddl_locks_response(
+            Ok(vec![lock("p", "pessimistic")]),
+            Ok(vec![lock("o", "optimistic")]),
+        )
+        .unwrap();
+        assert!(both.result);
+        assert_eq!(both.msg, "");
+        let ids: Vec<&str> = both.locks.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["p", "o"]);
+        let none = show_ddl_locks_response(Ok(vec![]), Ok(vec![])).unwrap();
+        assert_eq!(none.msg, "no DDL lock exists");
+    }
+
+    #[test]
+    fn show_ddl_locks_with_one_mode_failing_answers_like_dm() {
+        let optimist_down = Error::NotStarted {
+            component: "optimist",
+        };
+        let partial =
+            show_ddl_locks_response(Ok(vec![lock("p", "pessimistic")]), Err(optimist_down))
+                .unwrap();
+        assert!(partial.result);
+        assert_eq!(partial.locks.len(), 1);
+        assert_eq!(
+            partial.msg,
+            "may lost owner and ddls info for optimistic locks, err: [code=38047:class=dm-master:scope=internal:level=medium], Message: the shardddl optimist has not started"
+        );
+        // DM checks for "no lock" first.
+        let empty = show_ddl_locks_response(
+            Ok(vec![]),
+            Err(Error::NotStarted {
+                component: "optimist",
+            }),
+        )
+        .unwrap();
+        assert_eq!(empty.msg, "no DDL lock exists");
+        let pessimist_down = show_ddl_locks_response(
+            Err(Error::NotStarted {
+                component: "pessimist",
+            }),
+            Ok(vec![lock("o", "optimistic")]),
+        )
+        .unwrap();
+        assert!(pessimist_down
+            .msg
+            .starts_with("may lost owner and ddls info for pessimistic locks, err: [code=38046:"));
+        assert!(show_ddl_locks_response(Err(Error::NotLeader), Err(Error::NotLeader)).is_err());
     }
 }

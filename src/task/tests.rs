@@ -64,8 +64,8 @@ fn parses_subtask_configs_like_dm() {
         "name = \"t\"\nsource-id = \"s\"\nshard-mode = \"eventual\"\n",
         Err("not supported"),
     );
-    check("source-id = \"s\"\n", Err("task name is empty"));
-    check("name = \"t\"\n", Err("source-id is empty"));
+    check("source-id = \"s\"\n", Err("task name should not be empty"));
+    check("name = \"t\"\n", Err("empty source-id not valid"));
     check("name = [", Err(""));
 }
 
@@ -142,4 +142,23 @@ fn bad_values_leave_the_registry_unchanged() {
         )
         .is_err());
     assert_eq!(reg.tasks().count(), 0);
+}
+
+#[test]
+fn registry_reads_dm_full_subtask_toml() {
+    let space = KeySpace::default();
+    let mut reg = TaskRegistry::new();
+    let full = include_str!("../task_config/testdata/spec_subtask.toml");
+    let k = key(&space, "mysql-replica-01", "test");
+    assert_eq!(
+        reg.apply_put(&space, &k, full.as_bytes()),
+        Ok(RegistryChange::Task("test".into()))
+    );
+    let subtask = reg.subtask("test", "mysql-replica-01").unwrap();
+    assert_eq!(subtask.mode, ShardMode::Pessimistic);
+    assert_eq!(subtask.routes[0].target_table, "shard_table");
+    // A value DM's worker would refuse is refused here too, with DM's text.
+    let bad = full.replace("shard-mode = \"pessimistic\"", "shard-mode = \"eager\"");
+    let err = reg.apply_put(&space, &k, bad.as_bytes()).unwrap_err();
+    assert!(err.starts_with("[code=20033:class=config"), "{err}");
 }

@@ -14,6 +14,7 @@ use dm_worker::shardddl::pessimist::PessimistClient;
 use tokio_util::sync::CancellationToken;
 
 use crate::grpc::http_get;
+use crate::history::History;
 use crate::pessimism::register_task;
 use crate::support::{answered, free_port, wait_until, EtcdServer};
 
@@ -260,6 +261,7 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
     let server = EtcdServer::start();
     let etcd = server.client().await;
     let space = KeySpace::default();
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let (old, new) = two_masters(&server.endpoint).await;
     let cancel = CancellationToken::new();
@@ -311,20 +313,16 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
 
     // Resume the deposed leader: it still believes in its term and has the
     // s2 Info and the done Operations to catch up on. Had any of its writes
-    // landed, an Operation key would reappear.
+    // landed, the history would show a shard DDL key written after the
+    // resume.
     old.signal("-CONT");
-    tokio::time::sleep(Duration::from_secs(TTL_SECS + 1)).await;
-    assert_eq!(
-        lock_keys(&etcd).await,
-        0,
-        "no Operation of the old leader landed"
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            old.log().contains("leader term over, coordinators stopped")
+        })
+        .await,
+        "the old leader ends its term"
     );
-    let history = etcd
-        .get_prefix(&ops::pessimism_prefix(&space))
-        .await
-        .unwrap();
-    assert!(history.value.is_empty());
-    assert!(etcd.get("/").await.unwrap().revision >= revision_before_resume);
     // And the old leader is a follower again, answering through the leader.
     assert!(
         wait_until(Duration::from_secs(10), || async {
@@ -332,18 +330,33 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
         })
         .await
     );
+    history.check_done_is_final().await;
+    assert_eq!(
+        history.shard_ddl_writes_after(revision_before_resume),
+        0,
+        "no write of the old leader landed"
+    );
+    assert_eq!(lock_keys(&etcd).await, 0);
     let shown = via_new
         .show_ddl_locks(ShowDdlLocksRequest::default())
         .await
         .unwrap()
         .into_inner();
     assert_eq!(shown.msg, "no DDL lock exists");
+    // Both coordinators of the old term stopped before the election loop
+    // reported the loss (it waits for the term's work before it does).
     let log = old.log();
-    eprintln!(
-        "old leader after resume: fence refused a write: {}, term ended: {}",
-        log.contains("leadership lost"),
-        log.contains("leader term over")
-    );
+    let at = |line: &str| {
+        log.find(line)
+            .unwrap_or_else(|| panic!("the old leader logs {line:?}:\n{log}"))
+    };
+    let reported = ["session lost, term ends", "leader key deleted, term ends"]
+        .into_iter()
+        .filter_map(|line| log.find(line))
+        .min()
+        .unwrap_or_else(|| panic!("the election loop reports the loss:\n{log}"));
+    assert!(at("pessimist stopped") < reported, "{log}");
+    assert!(at("optimist stopped") < reported, "{log}");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod election;
 mod etcd;
 mod failover;
 mod grpc;
+mod history;
 mod mariadb;
 mod optimism;
 mod pessimism;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dm_master::config::Config;
-use dm_master::etcd::Etcd;
+use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{KeySpace, OPTIMISM_DROPPED_COLUMNS, UPSTREAM_SUBTASK};
 use dm_master::metrics::Metrics;
 use dm_master::optimism::ops::{self, TableKey};
@@ -17,6 +17,7 @@ use dm_worker::shardddl::optimist::{Answer, OptimistClient};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::history::History;
 use crate::support::{unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -34,6 +35,8 @@ fn schema(cols: &[(&str, FieldType)]) -> Value {
 struct Env {
     etcd: Etcd,
     space: KeySpace,
+    /// Every event of the test's keys; checked when the test stops.
+    history: History,
     master: Option<Master>,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
@@ -45,6 +48,7 @@ impl Env {
     async fn new(name: &str, sources: &[&str]) -> Env {
         let space = unique_space(name);
         let etcd = EtcdServer::shared().client().await;
+        let history = History::record(&etcd, &space).await;
         for source in sources {
             let cfg = SubTaskConfig {
                 name: "t".into(),
@@ -62,6 +66,7 @@ impl Env {
             ops::put_source_tables(&etcd, &space, &st).await.unwrap();
         }
         let mut env = Env {
+            history,
             etcd,
             space,
             master: None,
@@ -149,10 +154,13 @@ impl Env {
         info + op
     }
 
+    /// Stops the master and checks the invariants over the test's whole
+    /// history.
     async fn stop(mut self) {
         if let Some(m) = self.master.take() {
             m.stop().await;
         }
+        self.history.check_done_is_final().await;
     }
 }
 
@@ -698,6 +706,65 @@ async fn malformed_infos_get_an_error_stage_or_a_report_and_other_locks_go_on() 
         ),
         "{}",
         env.metrics.render()
+    );
+    env.stop().await;
+}
+
+/// A worker PUTs the same Info twice (a client retry) and marks its
+/// Operation done in the revision of the duplicate: the master reads the
+/// duplicate while etcd already holds the done, and must not answer it
+/// again (the history check in `Env::stop` fails on any undone re-issue).
+#[tokio::test]
+async fn a_duplicate_info_read_after_the_done_is_not_answered_again() {
+    let env = Env::new("opt-dup", &["s1", "s2"]).await;
+    let before = schema(&[]);
+    let after = schema(&[("c2", FieldType::int())]);
+    let answer = env
+        .ddl("s1", "t1", &[ADD_C2], before.clone(), vec![after.clone()])
+        .await
+        .unwrap();
+    let Answer::Execute(op) = &answer else {
+        panic!("expected an execute answer, got {answer:?}");
+    };
+    let info = Info {
+        task: "t".into(),
+        source: "s1".into(),
+        up_schema: "shard".into(),
+        up_table: "t1".into(),
+        down_schema: "db".into(),
+        down_table: "tb".into(),
+        ddls: Some(vec![ADD_C2.to_string()]),
+        table_info_before: Some(before.clone()),
+        table_info_after: Some(vec![after.clone()]),
+        ignore_conflict: false,
+    };
+    let mut done = op.clone();
+    done.done = true;
+    let key = TableKey::new("s1", "shard", "t1");
+    env.etcd
+        .txn(Txn::new("duplicate info and done").then([
+            Op::put(ops::info_key(&env.space, "t", &key), info.encode()),
+            Op::put(ops::operation_key(&env.space, "t", &key), done.encode()),
+        ]))
+        .await
+        .unwrap();
+    // The other tables go through; the lock resolves.
+    for (source, table) in [("s1", "t2"), ("s2", "t1"), ("s2", "t2")] {
+        let answer = env
+            .ddl(
+                source,
+                table,
+                &[ADD_C2],
+                before.clone(),
+                vec![after.clone()],
+            )
+            .await
+            .unwrap();
+        env.done(source, &answer).await;
+    }
+    assert!(
+        wait_until(WAIT, || async { env.lock_keys().await == 0 }).await,
+        "lock resolved and its keys deleted"
     );
     env.stop().await;
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dm_master::config::Config;
-use dm_master::etcd::Etcd;
+use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::metrics::Metrics;
 use dm_master::pessimism::ops;
@@ -14,6 +14,7 @@ use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use tokio_util::sync::CancellationToken;
 
+use crate::history::History;
 use crate::support::{answered, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -72,6 +73,7 @@ fn step(
 async fn dm_sequence_owner_executes_once_and_the_other_skips() {
     let space = unique_space("pess-seq");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(
         &etcd,
         &space,
@@ -133,6 +135,7 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
     assert!(!text.contains("dm_master_ddl_state_number{"), "{text}");
     assert!(!text.contains("dm_master_shard_ddl_error{"), "{text}");
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 /// Drives two sources by hand, restarting the master at `restart_at`
@@ -140,6 +143,7 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
 async fn run_with_restart(restart_at: usize) {
     let space = unique_space(&format!("pess-restart-{restart_at}"));
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let (mut master, _) = start_master(&space).await;
     let cancel = CancellationToken::new();
@@ -193,6 +197,7 @@ async fn run_with_restart(restart_at: usize) {
         .unwrap();
     assert!(r > 0);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
@@ -210,6 +215,7 @@ async fn worker_restart_before_done_gets_its_operation_again() {
     // for steps 6-8).
     let space = unique_space("pess-worker-restart");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let (master, _) = start_master(&space).await;
     let cancel = CancellationToken::new();
@@ -243,12 +249,14 @@ async fn worker_restart_before_done_gets_its_operation_again() {
     assert_eq!(d2, Decision::Skip);
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
 async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
     let space = unique_space("pess-malformed");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     register_task(&etcd, &space, "bad", &["s1"]).await;
     // Garbage under the bad task's Info key, present before the master starts
@@ -293,12 +301,14 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
     .await;
     assert!(counted, "{}", metrics.render());
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
 async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     let space = unique_space("pess-mismatch");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let (master, metrics) = start_master(&space).await;
     let cancel = CancellationToken::new();
@@ -366,12 +376,14 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     assert!(!metrics.render().contains("dm_master_ddl_state_number{"));
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
 async fn unlock_with_force_remove_and_errors() {
     let space = unique_space("pess-unlock");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let (master, _) = start_master(&space).await;
     let cancel = CancellationToken::new();
@@ -427,12 +439,14 @@ async fn unlock_with_force_remove_and_errors() {
         .is_empty());
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
 async fn info_of_an_unknown_task_waits_for_the_task() {
     let space = unique_space("pess-unknown");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     let (master, metrics) = start_master(&space).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "late", "s1");
@@ -465,12 +479,14 @@ async fn info_of_an_unknown_task_waits_for_the_task() {
     assert!(op.exec);
     assert_eq!(decision, Decision::Execute);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
 async fn lock_of_300_sources_resolves_past_the_txn_limit() {
     let space = unique_space("pess-1000");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     let sources: Vec<String> = (0..300).map(|i| format!("s{i:04}")).collect();
     let names: Vec<&str> = sources.iter().map(String::as_str).collect();
     register_task(&etcd, &space, "big", &names).await;
@@ -498,6 +514,7 @@ async fn lock_of_300_sources_resolves_past_the_txn_limit() {
     assert_eq!(exec, 1);
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
@@ -506,6 +523,7 @@ async fn two_ddls_back_to_back_on_the_same_table() {
     // the first lock is fully resolved, then form a fresh lock.
     let space = unique_space("pess-back-to-back");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let (master, _) = start_master(&space).await;
     let cancel = CancellationToken::new();
@@ -546,12 +564,14 @@ async fn two_ddls_back_to_back_on_the_same_table() {
     assert_eq!(executes, [1, 1], "each DDL is executed exactly once");
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
 async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
     let space = unique_space("pess-two-tasks");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "ta", &["s1", "s2"]).await;
     register_task(&etcd, &space, "tb", &["s1", "s2"]).await;
     let (master, _) = start_master(&space).await;
@@ -586,12 +606,14 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
     assert_eq!(ids, expected);
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
 async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     let space = unique_space("pess-replace-owner");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
     let (master, _) = start_master(&space).await;
     let cancel = CancellationToken::new();
@@ -663,6 +685,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     assert!(s3_op.value.is_none());
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
@@ -673,6 +696,7 @@ async fn a_coordinator_with_a_stale_fence_writes_nothing_and_stops() {
 
     let space = unique_space("pess-fence");
     let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     // Our term's leader key, then a newer term's key replacing it.
     let leader_key = format!("{}/dm-master/leader/1", space.namespace());
@@ -723,6 +747,7 @@ async fn a_coordinator_with_a_stale_fence_writes_nothing_and_stops() {
         handle.show_locks(None, &[]).await.is_err(),
         "the stopped actor answers no more"
     );
+    history.check_done_is_final().await;
 }
 
 #[tokio::test]
@@ -734,6 +759,7 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     let etcd = server.client().await;
     let proxy = crate::support::TcpProxy::start(server.client_addr()).await;
     let space = unique_space("pess-lag");
+    let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_endpoints(
@@ -791,4 +817,207 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     c2.done(&op2).await.unwrap();
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
+    history.check_done_is_final().await;
+}
+
+/// The lock as ShowDDLLocks lists it: (owner, synced, unsynced), if any.
+async fn shown(master: &Master) -> Option<(String, Vec<String>, Vec<String>)> {
+    let locks = master
+        .pessimist()
+        .await
+        .expect("master leads")
+        .show_locks(None, &[])
+        .await
+        .unwrap();
+    locks
+        .into_iter()
+        .next()
+        .map(|l| (l.owner, l.synced, l.unsynced))
+}
+
+async fn delete_key(etcd: &Etcd, key: String) {
+    etcd.txn(Txn::new("test delete").then([Op::delete(key)]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
+    let space = unique_space("pess-source-left");
+    let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
+    register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
+    let (master, metrics) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let r2 = c2
+        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    let waiting = (
+        "s1".to_string(),
+        vec!["s1".to_string(), "s2".to_string()],
+        vec!["s3".to_string()],
+    );
+    assert!(
+        wait_until(WAIT, || async {
+            shown(&master).await.as_ref() == Some(&waiting)
+        })
+        .await,
+        "the lock waits for s3"
+    );
+
+    // stop-task on s3 alone: its subtask config disappears.
+    delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s3", "t"])).await;
+    let resolving = (
+        "s1".to_string(),
+        vec!["s1".to_string(), "s2".to_string()],
+        vec![],
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            shown(&master).await.as_ref() == Some(&resolving)
+        })
+        .await,
+        "ShowDDLLocks no longer lists s3"
+    );
+    // The normal protocol follows: exec to the owner, skip to the other.
+    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(5)).await;
+    assert!(op1.exec);
+    c1.done(&op1).await.unwrap();
+    let op2 = answered(&c2, r2, &cancel, WAIT).await;
+    assert!(!op2.exec);
+    c2.done(&op2).await.unwrap();
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    assert!(shown(&master).await.is_none());
+    let text = metrics.render();
+    assert!(
+        text.contains("SubTaskDelete - SourceLeftLockError"),
+        "the re-evaluation is counted: {text}"
+    );
+    master.stop().await;
+    history.check_done_is_final().await;
+}
+
+#[tokio::test]
+async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
+    let space = unique_space("pess-all-left");
+    let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
+        .await
+        .unwrap();
+    assert!(wait_until(WAIT, || async { shown(&master).await.is_some() }).await);
+    delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s1", "t"])).await;
+    delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s2", "t"])).await;
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            shown(&master).await.is_none() && lock_keys(&etcd, &space).await == 0
+        })
+        .await,
+        "the lock and its Info are gone"
+    );
+    master.stop().await;
+    history.check_done_is_final().await;
+}
+
+/// Duplicate Infos, a repeated done racing a non-owner's done, a done that
+/// lands after the lock was resolved and a stale Info of the resolved lock:
+/// no done is undone, the orphan is cleaned, the stale Info gets nothing,
+/// and the next lock on the same table works.
+#[tokio::test]
+async fn duplicate_and_late_worker_writes_never_undo_a_done() {
+    let space = unique_space("pess-dup");
+    let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
+    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+    let (master, _) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+    let i1 = c1.info("db", "tb", vec![DDL.into()]);
+    let i2 = c2.info("db", "tb", vec![DDL.into()]);
+    // Each Info twice in a row (a client retry).
+    let r1 = c1.put_info(&i1, &cancel).await.unwrap();
+    etcd.put(ops::info_key(&space, "t", "s1"), i1.encode())
+        .await
+        .unwrap();
+    let r2 = c2.put_info(&i2, &cancel).await.unwrap();
+    etcd.put(ops::info_key(&space, "t", "s2"), i2.encode())
+        .await
+        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, WAIT).await;
+    assert!(op1.exec);
+    c1.done(&op1).await.unwrap();
+    let op2 = answered(&c2, r2, &cancel, WAIT).await;
+    assert!(!op2.exec);
+    // The owner's done repeated, in the same revision as s2's done: the
+    // master reads the repeat first, while etcd already holds s2's done.
+    let done = |op: &dm_master::pessimism::Operation| {
+        let mut op = op.clone();
+        op.done = true;
+        op.encode()
+    };
+    etcd.txn(Txn::new("repeated done").then([
+        Op::put(ops::operation_key(&space, "t", "s1"), done(&op1)),
+        Op::put(ops::operation_key(&space, "t", "s2"), done(&op2)),
+        Op::delete(ops::info_key(&space, "t", "s2")),
+    ]))
+    .await
+    .unwrap();
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+
+    // s2's done again, after the resolution: an orphan, cleaned.
+    etcd.put(ops::operation_key(&space, "t", "s2"), done(&op2))
+        .await
+        .unwrap();
+    assert!(
+        wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
+        "the orphan done Operation is deleted"
+    );
+    // A stale Info of s2 for the resolved lock: no lock, no Operation.
+    let stale = etcd
+        .put(ops::info_key(&space, "t", "s2"), i2.encode())
+        .await
+        .unwrap();
+
+    // The next DDL on the same table goes through for both sources, and
+    // the first Operation s2 sees after its stale Info is the new lock's.
+    let next = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c3` INT";
+    let r1 = c1
+        .put_info(&c1.info("db", "tb", vec![next.into()]), &cancel)
+        .await
+        .unwrap();
+    let stale_answer = tokio::spawn({
+        let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+        let cancel = cancel.clone();
+        async move { answered(&c2, stale, &cancel, WAIT).await }
+    });
+    let r2 = c2
+        .put_info(&c2.info("db", "tb", vec![next.into()]), &cancel)
+        .await
+        .unwrap();
+    let op1 = answered(&c1, r1, &cancel, WAIT).await;
+    assert_eq!(op1.ddls, Some(vec![next.to_string()]));
+    c1.done(&op1).await.unwrap();
+    let op2 = answered(&c2, r2, &cancel, WAIT).await;
+    let first_after_stale = stale_answer.await.unwrap();
+    assert_eq!(
+        first_after_stale.ddls,
+        Some(vec![next.to_string()]),
+        "the stale Info got no Operation"
+    );
+    c2.done(&op2).await.unwrap();
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    master.stop().await;
+    history.check_done_is_final().await;
 }

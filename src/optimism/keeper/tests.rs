@@ -611,9 +611,9 @@ fn unlock() {
     assert_eq!(
         w.keeper
             .plan_unlock("nope", &key("t2"), UnlockAction::Exec, &infos, &ops),
-        Err(OptimismError::LockNotFound {
-            lock_id: "nope".to_owned()
-        })
+        Err(OptimismError::LockNotFound(
+            crate::error::LockNotFound::new("nope")
+        ))
     );
     assert_eq!(UnlockAction::from_proto(2), Some(UnlockAction::Exec));
     assert_eq!(UnlockAction::from_proto(0), None);

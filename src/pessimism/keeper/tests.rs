@@ -35,6 +35,8 @@ enum Ev {
     UnlockPoll,
     RevertUnlock,
     FinishUnlock,
+    /// `on_sources_left(task, remaining_sources)`.
+    Left(&'static str, Strs),
     /// `rebuild(infos, ops, task_sources)` replacing the keeper.
     Rebuild(
         &'static [RInfo],
@@ -118,6 +120,7 @@ fn outcome(o: &TrySyncOutcome) -> String {
         TrySyncOutcome::Mismatch(e) => format!("mismatch {}", e.code()),
         TrySyncOutcome::UnknownTask => "unknown-task".to_owned(),
         TrySyncOutcome::SourceNotInTask => "source-not-in-task".to_owned(),
+        TrySyncOutcome::HeldAsStale => "held-as-stale".to_owned(),
     }
 }
 
@@ -277,6 +280,21 @@ fn check(steps: &[(Ev, &str)]) {
                     )
                 }
             },
+            Ev::Left(task, remaining) => k
+                .on_sources_left(task, &strings(remaining))
+                .iter()
+                .map(|c| {
+                    format!(
+                        "left {} {} owner={}{} -> {}",
+                        c.lock_id,
+                        list(&c.left),
+                        c.owner,
+                        change(c.change.as_ref()),
+                        action(&c.action)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             Ev::Rebuild(infos, ops, task_sources) => {
                 let infos = infos
                     .iter()
@@ -362,7 +380,7 @@ fn dm_test_pessimist_progress_in_memory() {
         // The owner finished: skip for the non-owner, no skip_done (as DM).
         (
             Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
+            "owner-done -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
         ),
         (
             Ev::Done("t", "bar", "s2"),
@@ -475,7 +493,7 @@ fn dm_test_source_re_entrant() {
         ),
         (
             Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+            "owner-done -> skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
         ),
         // A non-owner re-PUTs: only its own skip Operation, with skip_done.
         (
@@ -616,7 +634,7 @@ fn dm_test_unlock_source_miss_before_synced() {
         // un-synced s3 too).
         (
             Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+            "owner-done -> skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
         ),
         (
             Ev::Done("t", "bar", "s2"),
@@ -780,7 +798,6 @@ fn rebuild_goes_on_after_mismatch_and_handles_orphans() {
 #[test]
 fn error_codes_and_messages() {
     let cases: Vec<(PessimismError, &str)> = vec![
-        (PessimismError::PessimistNotStarted, "err 38046 the shardddl pessimist has not started"),
         (
             unlock_result(Some("w".into()), None, &[]).unwrap_err(),
             "err 38025 DDL lock fail to wait for non-owner sources to skip the shard DDL owner ExecuteDDL successfully, so DDL lock removed. but some dm-workers ExecuteDDL fail, you should to handle dm-worker directly, RawCause: w",
@@ -805,4 +822,104 @@ fn error_codes_and_messages() {
         assert_eq!(error(&e), want);
     }
     assert_eq!(unlock_result(None, None, &[]), Ok(()));
+}
+
+#[test]
+fn sources_leaving_mid_lock_re_evaluate_it() {
+    check(&[
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S123),
+            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S123),
+            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+        // A source that did not leave changes nothing.
+        (Ev::Left("t", S123), " | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]"),
+        // s3, the source the lock waits for, leaves: the remaining ones are
+        // synced, the owner gets its exec Operation.
+        (
+            Ev::Left("t", S12),
+            "left t-`foo`.`bar` [s3] owner=s1 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+        (
+            Ev::Done("t", "bar", "s1"),
+            "owner-done -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
+        ),
+        (
+            Ev::Done("t", "bar", "s2"),
+            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
+        ),
+    ]);
+}
+
+#[test]
+fn the_owner_leaving_hands_the_lock_to_a_ready_source_and_an_empty_lock_is_removed() {
+    check(&[
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S123),
+            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s2 ready=[s2] wait=[s1 s3] done=[]",
+        ),
+        (
+            Ev::Info("t", "s3", "bar", &[C1], S123),
+            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s2 ready=[s2 s3] wait=[s1] done=[]",
+        ),
+        // The owner s2 leaves: s3 (ready) owns the lock, s1 is still awaited.
+        (
+            Ev::Left("t", &["s1", "s3"]),
+            "left t-`foo`.`bar` [s2] owner=s3 -> none | t-`foo`.`bar` owner=s3 ready=[s3] wait=[s1] done=[]",
+        ),
+        // Every source leaves: the lock and its keys are removed.
+        (
+            Ev::Left("t", &[]),
+            "left t-`foo`.`bar` [s1 s3] owner=s3 t:U->S -> remove t-`foo`.`bar` [s1 s3] | t-`foo`.`bar` owner=s3 ready=[] wait=[] done=[]",
+        ),
+        (Ev::Remove("t", "bar"), "removed t:S->- | no locks"),
+    ]);
+}
+
+#[test]
+fn a_delayed_duplicate_info_of_a_resolved_lock_is_held_until_a_second_source_repeats_it() {
+    let resolve = [
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S12),
+            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+        (
+            Ev::Done("t", "bar", "s1"),
+            "owner-done -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
+        ),
+        (
+            Ev::Done("t", "bar", "s2"),
+            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
+        ),
+        (Ev::Remove("t", "bar"), "removed t:S->- | no locks"),
+    ];
+    // The stale duplicate gets no lock and no Operation; the next DDL works.
+    let mut stale = resolve.to_vec();
+    stale.extend([
+        (Ev::Info("t", "s2", "bar", &[C1], S12), "held-as-stale -> none | no locks"),
+        (Ev::Info("t", "s2", "bar", &[C1], S12), "held-as-stale -> none | no locks"),
+        (
+            Ev::Info("t", "s1", "bar", &[C2], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+    ]);
+    check(&stale);
+    // The same DDLs again from both sources: a real new lock, the held
+    // Info joins it.
+    let mut repeated = resolve.to_vec();
+    repeated.extend([
+        (Ev::Info("t", "s2", "bar", &[C1], S12), "held-as-stale -> none | no locks"),
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S12),
+            "synced remain=0 created t:-->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+    ]);
+    check(&repeated);
 }
