@@ -116,6 +116,11 @@ pub enum Error {
     #[error("cannot join with master endpoints: {endpoints}, error: {reason}")]
     FailConnectMaster { endpoints: String, reason: String },
 
+    /// At start, the worker's bound names a source without a config (DM's
+    /// `ErrConfigMissingForBound`); `bound` is the bound's JSON.
+    #[error("source bound {bound} doesn't have related source config in etcd")]
+    ConfigMissingForBound { bound: String },
+
     /// A `pb.Worker` RPC of DM that this worker does not implement.
     #[error("{rpc} is not supported by this dm-worker")]
     NotSupported { rpc: &'static str },
@@ -155,6 +160,7 @@ impl Error {
             Error::AlreadyStarted { .. } => 40071,
             Error::FailConnectMaster { .. } => 40077,
             Error::Listen { .. } => 40069,
+            Error::ConfigMissingForBound { .. } => 20036,
             // Not a DM code: DM's worker serves every RPC of its proto.
             Error::NotSupported { .. } => 40100,
         }
@@ -206,8 +212,12 @@ impl Error {
             ),
             _ => ("high", self.to_string(), None, ""),
         };
+        let class = match self {
+            Error::ConfigMissingForBound { .. } => "config",
+            _ => "dm-worker",
+        };
         let mut out = format!(
-            "[code={}:class=dm-worker:scope=internal:level={level}], Message: {message}",
+            "[code={}:class={class}:scope=internal:level={level}], Message: {message}",
             self.code()
         );
         if let Some(cause) = raw_cause {

@@ -127,6 +127,16 @@ impl SourceActor {
         let bound_key = actor.keys.bound(worker);
         let first = etcd.get(bound_key.clone()).await?;
         if let Some(kv) = &first.value {
+            // DM's GetSourceBoundConfig: a bound of ours without its source
+            // config fails the start (20036).
+            if let Ok(bound) = SourceBound::decode(&kv.value) {
+                let config = etcd.get(actor.keys.source_config(&bound.source)).await?;
+                if bound.worker == worker && config.value.is_none() {
+                    return Err(Error::ConfigMissingForBound {
+                        bound: String::from_utf8_lossy(&bound.encode()).into_owned(),
+                    });
+                }
+            }
             actor.on_bound_put(kv).await;
         } else {
             info!(worker = %worker, "no source bound yet");

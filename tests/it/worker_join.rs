@@ -511,3 +511,35 @@ async fn worker_etcd_traffic_goes_through_the_master_address() {
     assert!(gone, "revoke through the master did not remove the key");
     master.stop().await;
 }
+
+#[tokio::test]
+async fn bound_without_source_config_fails_the_start_with_20036() {
+    let server = EtcdServer::shared();
+    let etcd = server.client().await;
+    let space = unique_space("missing-config");
+    let keys = HaKeys::new(space.clone());
+    etcd.put(
+        keys.bound("worker5"),
+        r#"{"source":"mysql-05","worker":"worker5"}"#,
+    )
+    .await
+    .unwrap();
+    let (_endpoint, addr) = RegisterEndpoint::start(RegisterEndpoint::accepting()).await;
+    let result = JoinedWorker::start(
+        worker_config("worker5", &addr, 60),
+        JoinOptions {
+            space: space.clone(),
+            etcd_endpoints_for_tests: Some(vec![server.endpoint.clone()]),
+            ..JoinOptions::default()
+        },
+    )
+    .await;
+    let Err(err) = result else {
+        panic!("started with a bound whose source config is missing")
+    };
+    assert_eq!(err.exit_code(), 1);
+    assert_eq!(
+        err.error().dm_string(),
+        r#"[code=20036:class=config:scope=internal:level=high], Message: source bound {"source":"mysql-05","worker":"worker5"} doesn't have related source config in etcd"#
+    );
+}
