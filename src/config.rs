@@ -46,6 +46,21 @@ pub struct Flags {
     /// Log format: text or json.
     #[arg(long = "log-format")]
     pub log_format: Option<String>,
+    /// Comma-separated URLs the embedded etcd member listens on for peers.
+    #[arg(long = "peer-urls")]
+    pub peer_urls: Option<String>,
+    /// Comma-separated peer URLs other members use; defaults to `--peer-urls`.
+    #[arg(long = "advertise-peer-urls")]
+    pub advertise_peer_urls: Option<String>,
+    /// `name=peer-url,...` of the members forming a new cluster.
+    #[arg(long = "initial-cluster")]
+    pub initial_cluster: Option<String>,
+    /// `new` or `existing`.
+    #[arg(long = "initial-cluster-state")]
+    pub initial_cluster_state: Option<String>,
+    /// Comma-separated master addresses of a running cluster to join.
+    #[arg(long = "join")]
+    pub join: Option<String>,
 }
 
 /// The TOML file form (DM's master config keys where they exist).
@@ -67,6 +82,15 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     #[serde(rename = "log-format")]
     pub log_format: Option<String>,
+    #[serde(rename = "peer-urls")]
+    pub peer_urls: Option<String>,
+    #[serde(rename = "advertise-peer-urls")]
+    pub advertise_peer_urls: Option<String>,
+    #[serde(rename = "initial-cluster")]
+    pub initial_cluster: Option<String>,
+    #[serde(rename = "initial-cluster-state")]
+    pub initial_cluster_state: Option<String>,
+    pub join: Option<String>,
 }
 
 /// Log output format.
@@ -88,10 +112,22 @@ pub struct Config {
     pub election_ttl: Duration,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Listen peer URLs of the embedded member (scheme-wrapped).
+    pub peer_urls: Vec<String>,
+    /// Peer URLs the embedded member advertises (scheme-wrapped).
+    pub advertise_peer_urls: Vec<String>,
+    /// `name=url,...`, URLs scheme-wrapped.
+    pub initial_cluster: String,
+    /// `new` or `existing`.
+    pub initial_cluster_state: String,
+    /// Client URLs (master addresses, scheme-wrapped) of a cluster to join.
+    pub join: Vec<String>,
 }
 
 /// DM-master's default client port.
 pub const DEFAULT_MASTER_ADDR: &str = "127.0.0.1:8261";
+/// DM-master's default peer URL.
+pub const DEFAULT_PEER_URLS: &str = "http://127.0.0.1:8291";
 /// DM's election TTL.
 pub const DEFAULT_ELECTION_TTL_SECS: i64 = 60;
 
@@ -175,6 +211,14 @@ impl Config {
                 )))
             }
         };
+        let cluster = EtcdClusterFlags {
+            peer_urls: flags.peer_urls.or(file.peer_urls),
+            advertise_peer_urls: flags.advertise_peer_urls.or(file.advertise_peer_urls),
+            initial_cluster: flags.initial_cluster.or(file.initial_cluster),
+            initial_cluster_state: flags.initial_cluster_state.or(file.initial_cluster_state),
+            join: flags.join.or(file.join),
+        }
+        .adjust(&name, false)?;
         Ok(Config {
             name,
             master_addr,
@@ -184,6 +228,11 @@ impl Config {
             election_ttl: Duration::from_secs(ttl as u64),
             log_level,
             log_format,
+            peer_urls: cluster.peer_urls,
+            advertise_peer_urls: cluster.advertise_peer_urls,
+            initial_cluster: cluster.initial_cluster,
+            initial_cluster_state: cluster.initial_cluster_state,
+            join: cluster.join,
         })
     }
 
@@ -199,8 +248,106 @@ impl Config {
             election_ttl: Duration::from_secs(DEFAULT_ELECTION_TTL_SECS as u64),
             log_level: "info".into(),
             log_format: LogFormat::Text,
+            peer_urls: vec![DEFAULT_PEER_URLS.into()],
+            advertise_peer_urls: vec![DEFAULT_PEER_URLS.into()],
+            initial_cluster: format!("{name}={DEFAULT_PEER_URLS}"),
+            initial_cluster_state: "new".into(),
+            join: Vec::new(),
         }
     }
+}
+
+/// The embedded etcd member's settings as given (file or flags), before
+/// DM's adjustment (`dm/master/config.go` `adjust`).
+#[derive(Debug, Clone, Default)]
+pub struct EtcdClusterFlags {
+    pub peer_urls: Option<String>,
+    pub advertise_peer_urls: Option<String>,
+    pub initial_cluster: Option<String>,
+    pub initial_cluster_state: Option<String>,
+    pub join: Option<String>,
+}
+
+/// The embedded etcd member's settings after DM's adjustment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdCluster {
+    pub peer_urls: Vec<String>,
+    pub advertise_peer_urls: Vec<String>,
+    pub initial_cluster: String,
+    pub initial_cluster_state: String,
+    pub join: Vec<String>,
+}
+
+impl EtcdClusterFlags {
+    /// DM's rules: empty peer URLs take the default, advertise peer URLs
+    /// default to the peer URLs, every URL gets `http://` (`https://` with
+    /// TLS) in place of any scheme it had, the initial cluster defaults to
+    /// `<name>=<advertise peer url>` for each, the state to `new`.
+    pub fn adjust(self, name: &str, tls: bool) -> Result<EtcdCluster> {
+        let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let peer_urls = wrap_schemes(
+            &given(self.peer_urls).unwrap_or_else(|| DEFAULT_PEER_URLS.to_string()),
+            tls,
+        );
+        let advertise_peer_urls = match given(self.advertise_peer_urls) {
+            Some(urls) => wrap_schemes(&urls, tls),
+            None => peer_urls.clone(),
+        };
+        let initial_cluster = match given(self.initial_cluster) {
+            Some(cluster) => cluster
+                .split(',')
+                .map(|item| match item.split('=').collect::<Vec<_>>()[..] {
+                    [member, url] => format!("{member}={}", wrap_scheme(url, tls)),
+                    _ => item.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            None => advertise_peer_urls
+                .iter()
+                .map(|url| format!("{name}={url}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        let initial_cluster_state =
+            given(self.initial_cluster_state).unwrap_or_else(|| "new".to_string());
+        if !["new", "existing"].contains(&initial_cluster_state.as_str()) {
+            return Err(Error::Config(format!(
+                "initial-cluster-state must be new or existing, got {initial_cluster_state:?}"
+            )));
+        }
+        let join = given(self.join)
+            .map(|j| wrap_schemes(&j, tls))
+            .unwrap_or_default();
+        Ok(EtcdCluster {
+            peer_urls,
+            advertise_peer_urls,
+            initial_cluster,
+            initial_cluster_state,
+            join,
+        })
+    }
+}
+
+/// DM's `WrapSchemes`: each comma item, trimmed, non-empty, scheme-wrapped.
+pub fn wrap_schemes(list: &str, tls: bool) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| wrap_scheme(s, tls))
+        .collect()
+}
+
+/// `http://` (or `https://`) in place of any scheme; a host-less `:port`
+/// listens on all interfaces (`0.0.0.0`), as DM's etcd URL parsing does.
+pub fn wrap_scheme(url: &str, tls: bool) -> String {
+    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, r)| r);
+    let rest = if rest.starts_with(':') {
+        format!("0.0.0.0{rest}")
+    } else {
+        rest.to_string()
+    };
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{rest}")
 }
 
 fn parse_addr(text: &str, flag: &str) -> Result<SocketAddr> {
@@ -302,6 +449,55 @@ mod tests {
             let err = Config::resolve(flags(args), FileConfig::default()).unwrap_err();
             assert!(err.to_string().contains(fragment), "{err}");
         }
+    }
+
+    #[test]
+    fn etcd_cluster_settings_follow_dm_adjust() {
+        let c = EtcdClusterFlags::default().adjust("m1", false).unwrap();
+        assert_eq!(c.peer_urls, vec!["http://127.0.0.1:8291"]);
+        assert_eq!(c.advertise_peer_urls, c.peer_urls);
+        assert_eq!(c.initial_cluster, "m1=http://127.0.0.1:8291");
+        assert_eq!(c.initial_cluster_state, "new");
+        assert!(c.join.is_empty());
+
+        // tiup's forms: scheme-less peer URLs, :port, a scheme to replace.
+        let c = EtcdClusterFlags {
+            peer_urls: Some("0.0.0.0:8291".into()),
+            advertise_peer_urls: Some("10.0.0.1:8291, https://10.0.0.2:8291".into()),
+            initial_cluster: Some("a=10.0.0.1:8291,b=http://10.0.0.2:8291,odd".into()),
+            initial_cluster_state: Some("existing".into()),
+            join: Some("10.0.0.1:8261,:8261".into()),
+        }
+        .adjust("a", false)
+        .unwrap();
+        assert_eq!(c.peer_urls, vec!["http://0.0.0.0:8291"]);
+        assert_eq!(
+            c.advertise_peer_urls,
+            vec!["http://10.0.0.1:8291", "http://10.0.0.2:8291"]
+        );
+        assert_eq!(
+            c.initial_cluster,
+            "a=http://10.0.0.1:8291,b=http://10.0.0.2:8291,odd"
+        );
+        assert_eq!(c.join, vec!["http://10.0.0.1:8261", "http://0.0.0.0:8261"]);
+
+        // Default initial cluster from several advertise peer URLs; TLS.
+        let c = EtcdClusterFlags {
+            advertise_peer_urls: Some("h1:1,h2:2".into()),
+            ..Default::default()
+        }
+        .adjust("n", true)
+        .unwrap();
+        assert_eq!(c.initial_cluster, "n=https://h1:1,n=https://h2:2");
+        assert_eq!(c.peer_urls, vec!["https://127.0.0.1:8291"]);
+
+        let err = EtcdClusterFlags {
+            initial_cluster_state: Some("old".into()),
+            ..Default::default()
+        }
+        .adjust("n", false)
+        .unwrap_err();
+        assert!(err.to_string().contains("initial-cluster-state"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! its assumptions (see `txn`). Unconditional batches are the only writes that
 //! may be split into several transactions.
 
+pub mod member;
 pub mod retry;
 pub mod txn;
 pub mod watch;

@@ -41,6 +41,13 @@ pub enum DecodeError {
     OutOfRange { path: String, value: String },
 }
 
+/// Formats a list of strings the way Go's `%s`/`%v` prints a `[]string`:
+/// `[a b c]`, `[]` when empty. Not JSON, but kept with the other Go
+/// encodings: DM's error texts print DDL lists this way.
+pub fn go_slice(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
 // ---------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------

@@ -30,6 +30,8 @@
 //! | [`LIGHTNING_COORD`] | `/dm-master/lightning-coord/` | 2 | task, source | JSON string |
 //! | [`TASK_CLI_ARGS`] | `/dm-master/task-cli-args/` | 2 | task, source | `TaskCliArgs` JSON |
 //! | [`OPENAPI_TASK_TEMPLATE`] | `/dm-master/openapi-task-template/` | 1 | task | OpenAPI task JSON |
+//! | [`PESSIMISM_PREFIX`] (not an adapter) | `/dm-master/shardddl-pessimism/` | – | – | every pessimism key: one watch sees Infos and Operations in revision order |
+//! | [`OPTIMISM_PREFIX`] (not an adapter) | `/dm-master/shardddl-optimism/` | – | – | every optimism key, likewise |
 //! | election (not hex) | `/dm-master/leader/` | – | lease ID as lowercase hex | `{"id":…,"addr":…}` |
 //! | cluster ID (not hex) | `/dm-cluster/id` | – | – | 8 bytes, big-endian `u64` |
 //!
@@ -109,6 +111,12 @@ pub const TASK_CLI_ARGS: KeyAdapter<2> = KeyAdapter::new("/dm-master/task-cli-ar
 /// `Encode(task)` → OpenAPI task template.
 pub const OPENAPI_TASK_TEMPLATE: KeyAdapter<1> =
     KeyAdapter::new("/dm-master/openapi-task-template/");
+/// Common prefix of every pessimism adapter: one watch over it delivers
+/// Infos and Operations in one revision order.
+pub const PESSIMISM_PREFIX: &str = "/dm-master/shardddl-pessimism/";
+/// Common prefix of every optimism adapter: one watch over it delivers
+/// SourceTables, Infos, Operations and dropped columns in revision order.
+pub const OPTIMISM_PREFIX: &str = "/dm-master/shardddl-optimism/";
 
 /// Prefix of the election candidates' keys (etcd `concurrency.Election`).
 pub const LEADER_PREFIX: &str = "/dm-master/leader/";
@@ -326,6 +334,55 @@ impl KeySpace {
         })
     }
 
+    /// Range prefix of every pessimism key ([`PESSIMISM_PREFIX`]).
+    pub fn pessimism_prefix(&self) -> String {
+        format!("{}{}", self.namespace, PESSIMISM_PREFIX)
+    }
+
+    /// Range prefix of every optimism key ([`OPTIMISM_PREFIX`]).
+    pub fn optimism_prefix(&self) -> String {
+        format!("{}{}", self.namespace, OPTIMISM_PREFIX)
+    }
+
+    /// Key of a pessimism Info ([`PESSIMISM_INFO`]).
+    pub fn pessimism_info(&self, task: &str, source: &str) -> String {
+        self.key(&PESSIMISM_INFO, [task, source])
+    }
+
+    /// Key of a pessimism Operation ([`PESSIMISM_OPERATION`]).
+    pub fn pessimism_operation(&self, task: &str, source: &str) -> String {
+        self.key(&PESSIMISM_OPERATION, [task, source])
+    }
+
+    /// Key of a source's SourceTables ([`OPTIMISM_SOURCE_TABLES`]).
+    pub fn optimism_source_tables(&self, task: &str, source: &str) -> String {
+        self.key(&OPTIMISM_SOURCE_TABLES, [task, source])
+    }
+
+    /// Key of an optimism Info ([`OPTIMISM_INFO`]).
+    pub fn optimism_info(&self, task: &str, table: &TableKey) -> String {
+        self.key(
+            &OPTIMISM_INFO,
+            [task, &table.source, &table.schema, &table.table],
+        )
+    }
+
+    /// Key of an optimism Operation ([`OPTIMISM_OPERATION`]).
+    pub fn optimism_operation(&self, task: &str, table: &TableKey) -> String {
+        self.key(
+            &OPTIMISM_OPERATION,
+            [task, &table.source, &table.schema, &table.table],
+        )
+    }
+
+    /// Key of one table's dropped-column record ([`OPTIMISM_DROPPED_COLUMNS`]).
+    pub fn optimism_dropped_column(&self, lock_id: &str, column: &str, table: &TableKey) -> String {
+        self.key(
+            &OPTIMISM_DROPPED_COLUMNS,
+            [lock_id, column, &table.source, &table.schema, &table.table],
+        )
+    }
+
     /// Range prefix of all election candidates (`/dm-master/leader/`).
     ///
     /// DM's `LeaderInfo` ranges over `/dm-master/leader` without the slash,
@@ -351,6 +408,30 @@ impl KeySpace {
     /// Key holding the cluster ID (`/dm-cluster/id`).
     pub fn cluster_id_key(&self) -> String {
         format!("{}{}", self.namespace, CLUSTER_ID_KEY)
+    }
+}
+
+/// One upstream table of an optimistic lock: (source, upstream schema,
+/// upstream table), the last three parts of its Info and Operation keys.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableKey {
+    pub source: String,
+    pub schema: String,
+    pub table: String,
+}
+
+impl TableKey {
+    pub fn new(source: &str, schema: &str, table: &str) -> TableKey {
+        TableKey {
+            source: source.to_owned(),
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+        }
+    }
+
+    /// DM's owner string for show-ddl-locks: ``source-`schema`.`table` ``.
+    pub fn owner_string(&self) -> String {
+        lock_id(&self.source, &self.schema, &self.table)
     }
 }
 

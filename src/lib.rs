@@ -3,7 +3,7 @@
 //!
 //! Start with ARCHITECTURE.md. The public boundary used by the worker crate
 //! is `keys`, `etcd`, `gojson`, `pessimism::{info, operation, ops}`,
-//! `optimism::{info, operation, table, column}`, `task` and `proto`.
+//! `optimism::{info, operation, table, column}`, `task`, `task_config` and `proto`.
 
 pub mod config;
 pub mod coordinator;
@@ -26,3 +26,8 @@ pub mod task;
 pub mod task_config;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod decoder_fuzz;
+#[cfg(test)]
+mod dependency_direction;

@@ -22,6 +22,7 @@ pub mod ops;
 pub mod table;
 pub mod table_keeper;
 
+pub use crate::keys::TableKey;
 pub use column::DropColumnStage;
 pub use error::OptimismError;
 pub use info::Info;

@@ -54,6 +54,8 @@ mod table;
 mod types;
 
 #[cfg(test)]
+mod lattice_value;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod test_support;
@@ -63,8 +65,8 @@ pub use error::{Incompatible, IncompatibleKind, PathSegment};
 pub use join_tree::{JoinConflict, JoinTree};
 pub use lattice::{
     combine, BitSet, Bool, Byte, DefaultValue, EqualitySingleton, FieldTp, IndexColumns, IndexType,
-    Int, Int64, Lattice, LatticeMap, LatticeValue, MapPolicy, Maybe, Scalar, Singleton,
-    SingletonValue, StringList, Tuple, Uint,
+    Int, Int64, Lattice, LatticeMap, MapPolicy, Maybe, Singleton, SingletonValue, StringList,
+    Tuple, Uint,
 };
 pub use table::Table;
 pub use types::ColumnType;

@@ -72,40 +72,34 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let mut config = config;
-    // No endpoints: run our own etcd under --data-dir for the master's life.
-    let mut managed = None;
+    // No endpoints: this master runs a member of the masters' own etcd
+    // cluster for its whole life, as DM's master embeds one.
+    let mut member = None;
     if config.etcd_endpoints.is_empty() {
-        let advertised = format!("http://{}", config.advertise_addr);
-        let etcd =
-            managed_etcd::ManagedEtcd::start(&config.data_dir, &config.name, &advertised).await?;
-        config.etcd_endpoints = vec![etcd.endpoint.clone()];
-        managed = Some(etcd);
+        let started =
+            managed_etcd::EtcdMember::start(managed_etcd::MemberSpec::from_config(&config)).await?;
+        config.etcd_endpoints = vec![started.client_url.clone()];
+        member = Some(started);
     }
-    let master = spawn(config, KeySpace::default(), metrics).await?;
+    let master = match spawn(config, KeySpace::default(), metrics).await {
+        Ok(master) => master,
+        Err(error) => {
+            if let Some(member) = member {
+                member.stop().await;
+            }
+            return Err(error);
+        }
+    };
     let cancel = master.cancel.clone();
     tokio::spawn(async move {
         shutdown.await;
         cancel.cancel();
     });
-    if let Some(etcd) = managed.as_mut() {
-        // Supervise: a managed etcd that dies takes the master down with a
-        // clear error instead of leaving it retrying forever.
-        loop {
-            tokio::select! {
-                _ = master.cancel.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                    if let Some(status) = etcd.exited() {
-                        tracing::error!(%status, "managed etcd exited");
-                        master.stop().await;
-                        return Err(Error::Config(format!("managed etcd exited ({status})")));
-                    }
-                }
-            }
-        }
-    }
     master.wait().await;
-    if let Some(etcd) = managed {
-        etcd.stop().await;
+    // The member stops after the master's tasks, so a leader still resigns
+    // through it.
+    if let Some(member) = member {
+        member.stop().await;
     }
     Ok(())
 }

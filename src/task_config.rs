@@ -21,6 +21,7 @@
 
 mod error;
 mod model;
+mod password;
 mod subtask;
 mod task_yaml;
 mod toml_writer;
@@ -31,6 +32,7 @@ pub use model::{
     BaList, BaTable, BinlogEventRule, DbConfig, Experimental, ExpressionFilter, Extractor,
     LoaderConfig, Meta, MydumperConfig, Security, SyncerConfig, TableRule, ValidatorConfig,
 };
+pub use password::{decrypt_or_plaintext, SecretKey};
 pub use subtask::{
     adjust_session_for_tidb, IoCounters, RegistryInput, SubTaskConfig, DEFAULT_SHADOW_TABLE_RULES,
     DEFAULT_TRASH_TABLE_RULES, MAX_SOURCE_ID_LENGTH,

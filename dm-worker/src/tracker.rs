@@ -41,6 +41,8 @@
 
 mod column;
 mod dialect;
+#[cfg(test)]
+mod fuzz;
 mod lex;
 mod render;
 mod table;

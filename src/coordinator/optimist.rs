@@ -422,6 +422,10 @@ impl Optimist {
         for (lock_id, key) in decision.recheck {
             self.recheck(&lock_id, &key).await?;
         }
+        for removal in decision.resolved {
+            tracing::info!(task = %removal.task, lock_id = %removal.lock_id, "every remaining table is done after tables left the lock");
+            self.remove_lock(removal).await?;
+        }
         self.publish_metrics();
         Ok(())
     }

@@ -1,25 +1,36 @@
 //! The pessimistic coordinator (DM's `Pessimist`) as one actor.
 //!
-//! The actor owns the [`LockKeeper`], the task registry and its view of the
-//! pessimism keys. Its inputs, in one `select!`:
-//! * one watcher over the common prefix `/dm-master/shardddl-pessimism/`, so
-//!   Infos and Operations arrive in a single revision order; its first event
-//!   is a snapshot (`Resynced`), from which every lock is rebuilt;
-//! * one watcher over the subtask configs (`/dm-master/upstream/subtask/`),
-//!   read once before the first rebuild so task sources are known;
-//! * admin requests (show, unlock steps, remove-meta) with oneshot replies;
-//! * a retry tick that re-answers locks whose last write failed.
+//! The actor owns the [`LockKeeper`], the task registry, its view of the
+//! pessimism keys and the unlocks in progress. Its inputs are one closed
+//! `Event` enum, handled one at a time:
+//! * `ShardDdl`: one watcher over the common prefix
+//!   `/dm-master/shardddl-pessimism/`, so Infos and Operations arrive in a
+//!   single revision order; its first event is a snapshot (`Resynced`), from
+//!   which every lock is rebuilt;
+//! * `Subtasks`: one watcher over the subtask configs
+//!   (`/dm-master/upstream/subtask/`), read once before the first rebuild so
+//!   task sources are known; a source leaving a task re-evaluates its locks;
+//! * `Admin`: show, unlock, remove-meta, each with a oneshot reply. An
+//!   unlock is held as `Unlocking` state, advanced by later events and
+//!   ticks, and answered through its stored reply;
+//! * `Tick`: re-answers locks whose last write failed on a retryable error,
+//!   times unlocks out, refreshes the lock gauges;
+//! * `TermEnd`: the term's token was cancelled.
 //!
-//! **Invariant:** a `done` Operation written by a worker is never overwritten
-//! (puts that could race with it are guarded per key).
+//! **Invariants:** done is final until a new Info (every answer is a
+//! guarded put; a done landing after its lock was resolved is deleted; a
+//! delayed duplicate Info of a resolved lock is held, not answered). A write
+//! refused by the leader fence ([`Error::ends_term`]) ends the loop, which
+//! cancels the term's token at once.
 //!
 //! Deliberate differences from DM (pessimism.md §7): a malformed value is
 //! reported and skipped instead of stopping the loop (gap 5); rebuild goes on
 //! past a mismatch (gap 6); orphan `done` Operations are deleted on rebuild
-//! (gap 7); an Info of an unknown task is reported and kept until the task
-//! appears (gap 10); writes are fenced by the leader key when a fence is
-//! given (gap 13); failed answers are retried on a timer instead of waiting
-//! for the next Info PUT.
+//! and as they land (gap 7); an Info of an unknown task is reported and kept
+//! until the task appears (gap 10); writes are fenced by the leader key when
+//! a fence is given (gap 13); failed answers are retried on a timer instead
+//! of waiting for the next Info PUT; a lock stops waiting for a source whose
+//! subtask config was deleted (DM waits for a manual unlock).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -370,3 +370,51 @@ fn ha_keys_match_dm() {
     assert_eq!(BOUND_WORKER.key([""]), "/dm-master/bound-worker");
     assert_eq!(LAST_BOUND_WORKER.key([""]), "/dm-master/last-bound-worker");
 }
+
+#[test]
+fn mode_prefixes_cover_their_adapters() {
+    let space = KeySpace::new("/ns");
+    assert_eq!(
+        space.pessimism_prefix(),
+        "/ns/dm-master/shardddl-pessimism/"
+    );
+    assert_eq!(space.optimism_prefix(), "/ns/dm-master/shardddl-optimism/");
+    for path in [PESSIMISM_INFO.path(), PESSIMISM_OPERATION.path()] {
+        assert!(path.starts_with(PESSIMISM_PREFIX), "{path}");
+    }
+    for path in [
+        OPTIMISM_SOURCE_TABLES.path(),
+        OPTIMISM_INFO.path(),
+        OPTIMISM_OPERATION.path(),
+        OPTIMISM_DROPPED_COLUMNS.path(),
+        OPTIMISM_INIT_SCHEMA.path(),
+    ] {
+        assert!(path.starts_with(OPTIMISM_PREFIX), "{path}");
+    }
+    let table = TableKey::new("s", "d", "b");
+    assert_eq!(
+        space.pessimism_info("t", "s"),
+        space.key(&PESSIMISM_INFO, ["t", "s"])
+    );
+    assert_eq!(
+        space.pessimism_operation("t", "s"),
+        space.key(&PESSIMISM_OPERATION, ["t", "s"])
+    );
+    assert_eq!(
+        space.optimism_source_tables("t", "s"),
+        "/ns/dm-master/shardddl-optimism/source-tables/74/73"
+    );
+    assert_eq!(
+        space.optimism_info("t", &table),
+        "/ns/dm-master/shardddl-optimism/info/74/73/64/62"
+    );
+    assert_eq!(
+        space.optimism_operation("t", &table),
+        "/ns/dm-master/shardddl-optimism/operation/74/73/64/62"
+    );
+    assert_eq!(
+        space.optimism_dropped_column("t-`d`.`b`", "c", &table),
+        space.key(&OPTIMISM_DROPPED_COLUMNS, ["t-`d`.`b`", "c", "s", "d", "b"])
+    );
+    assert_eq!(table.owner_string(), "s-`d`.`b`");
+}

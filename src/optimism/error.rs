@@ -10,8 +10,8 @@
 use std::fmt;
 
 use crate::error::terror::{LockNotFound, TError};
+use crate::gojson::go_slice;
 use crate::optimism::ConflictStage;
-use crate::pessimism::lock::go_slice;
 
 /// Workaround of ErrShardDDLOptimismTrySyncFail.
 const WORKAROUND_SHOW_LOCKS: &str = "Please use `show-ddl-locks` command for more details.";

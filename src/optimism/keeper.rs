@@ -35,10 +35,10 @@ use crate::error::terror::LockNotFound;
 
 use super::error::OptimismError;
 use super::lock::{decode_schema, ColumnEffects, DroppedColumns, Fetch, Lock, TrySyncResult};
-use super::ops::{ResolvedTable, TableKey};
 use super::table::SourceTables;
 use super::table_keeper::{RouteTable, TableKeeper, TargetTable};
 use super::{ConflictStage, DropColumnStage, Info, Operation};
+use crate::keys::TableKey;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +54,14 @@ pub enum EffectFailure {
     /// The dropped-column records; `cause` is the failure's DM string,
     /// which becomes the Operation's message.
     DroppedColumns { cause: String },
+}
+
+/// One table of a resolved lock: its Info version as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTable {
+    pub key: TableKey,
+    /// The Info's etcd version when the master last saw it (0: no Info).
+    pub info_version: i64,
 }
 
 /// A resolved lock to delete: the actor runs `ops::delete_resolved_lock`
@@ -125,6 +133,10 @@ pub struct SourceTablesDecision {
     /// gap 6: `detected` tables of locks that lost a table, to re-run with
     /// [`LockKeeper::recheck`].
     pub recheck: Vec<(String, TableKey)>,
+    /// Locks that lost a table (a source left the task) and whose remaining
+    /// tables are all done: resolved now, not at an event that may never
+    /// come (DM leaves them until the next done of the lock).
+    pub resolved: Vec<RemoveLock>,
 }
 
 /// The two actions of `unlock-ddl-lock` (`pb.UnlockDDLLockOp`).
@@ -552,6 +564,10 @@ impl LockKeeper {
         }
         for lock_id in touched {
             if let Some(lock) = self.locks.get(&lock_id) {
+                if lock.is_resolved() {
+                    decision.resolved.push(remove_action(lock));
+                    continue;
+                }
                 for key in lock.detected_tables() {
                     decision.recheck.push((lock_id.clone(), key));
                 }

@@ -84,9 +84,9 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::error::OptimismError;
-use super::ops::TableKey;
 use super::table_keeper::TargetTable;
 use super::{ConflictStage, DropColumnStage, Info, Operation};
+use crate::keys::TableKey;
 use crate::schemacmp::{Incompatible, JoinTree, Table};
 use crate::tableinfo::TableInfo;
 

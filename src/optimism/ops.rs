@@ -15,57 +15,33 @@ use crate::etcd::{Compare, Etcd, Fence, Op, Txn};
 use crate::keys::{
     KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES,
 };
+use crate::optimism::keeper::ResolvedTable;
 use crate::optimism::{DropColumnStage, Info, Operation, SourceTables};
 
-/// One upstream table of a lock: (source, upstream schema, upstream table).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TableKey {
-    pub source: String,
-    pub schema: String,
-    pub table: String,
-}
-
-impl TableKey {
-    pub fn new(source: &str, schema: &str, table: &str) -> TableKey {
-        TableKey {
-            source: source.to_owned(),
-            schema: schema.to_owned(),
-            table: table.to_owned(),
-        }
-    }
-
-    /// DM's owner string for show-ddl-locks: ``source-`schema`.`table` ``.
-    pub fn owner_string(&self) -> String {
-        crate::keys::lock_id(&self.source, &self.schema, &self.table)
-    }
-}
+// Key builders under the names the callers of these txns use; the layout
+// itself lives in `keys`.
+pub use crate::keys::TableKey;
 
 pub fn info_key(space: &KeySpace, task: &str, key: &TableKey) -> String {
-    space.key(&OPTIMISM_INFO, [task, &key.source, &key.schema, &key.table])
+    space.optimism_info(task, key)
 }
 
 pub fn operation_key(space: &KeySpace, task: &str, key: &TableKey) -> String {
-    space.key(
-        &OPTIMISM_OPERATION,
-        [task, &key.source, &key.schema, &key.table],
-    )
+    space.optimism_operation(task, key)
 }
 
 pub fn source_tables_key(space: &KeySpace, task: &str, source: &str) -> String {
-    space.key(&OPTIMISM_SOURCE_TABLES, [task, source])
+    space.optimism_source_tables(task, source)
 }
 
 pub fn dropped_column_key(space: &KeySpace, lock_id: &str, column: &str, key: &TableKey) -> String {
-    space.key(
-        &OPTIMISM_DROPPED_COLUMNS,
-        [lock_id, column, &key.source, &key.schema, &key.table],
-    )
+    space.optimism_dropped_column(lock_id, column, key)
 }
 
 /// The common prefix of every optimistic key: one watch over it delivers
 /// SourceTables, Infos, Operations and dropped columns in revision order.
 pub fn optimism_prefix(space: &KeySpace) -> String {
-    format!("{}/dm-master/shardddl-optimism/", space.namespace())
+    space.optimism_prefix()
 }
 
 /// Master: puts an Operation (DM `PutOperation`). Without `skip_done` the put
@@ -168,14 +144,6 @@ pub async fn delete_dropped_columns(
         .collect();
     etcd.batch_fenced("delete dropped columns", deletes, fence)
         .await
-}
-
-/// One table of a resolved lock: its Info version as last seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedTable {
-    pub key: TableKey,
-    /// The Info's etcd version when the master last saw it (0: no Info).
-    pub info_version: i64,
 }
 
 /// Master: deletes a resolved lock's Infos, Operations and dropped columns

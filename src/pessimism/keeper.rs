@@ -23,9 +23,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::lock::{same_ddls, DdlMismatch, Lock, StateChange, SyncState};
 use crate::error::terror::LockNotFound;
-
-use super::lock::{go_slice, same_ddls, DdlMismatch, Lock, StateChange, SyncState};
+use crate::gojson::go_slice;
 
 #[cfg(test)]
 mod tests;

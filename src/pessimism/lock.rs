@@ -19,7 +19,7 @@
 //! keeps `dm_master_ddl_state_number{task,type}` right per lock (DM gap 11:
 //! DM drops the series of the whole task whenever one lock goes away).
 
-use std::fmt;
+use crate::gojson::go_slice;
 
 #[cfg(test)]
 mod tests;
@@ -106,27 +106,6 @@ impl DdlMismatch {
     /// DM error code (38016).
     pub fn code(&self) -> i32 {
         CODE_SHARDING_DDL_DIFF
-    }
-}
-
-/// Formats a list of strings the way Go's `%s`/`%v` prints a `[]string`:
-/// `[a b c]`, `[]` when empty. Used to keep DM's error texts.
-pub fn go_slice(items: &[String]) -> String {
-    GoSlice(items).to_string()
-}
-
-struct GoSlice<'a>(&'a [String]);
-
-impl fmt::Display for GoSlice<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, item) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            f.write_str(item)?;
-        }
-        f.write_str("]")
     }
 }
 

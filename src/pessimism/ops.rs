@@ -15,18 +15,21 @@ use crate::pessimism::operation::Operation;
 /// changed a key between the read and the txn.
 const MAX_ATTEMPTS: usize = 5;
 
+// Key builders under the names the callers of these txns use; the layout
+// itself lives in `keys`.
+
 pub fn info_key(space: &KeySpace, task: &str, source: &str) -> String {
-    space.key(&PESSIMISM_INFO, [task, source])
+    space.pessimism_info(task, source)
 }
 
 pub fn operation_key(space: &KeySpace, task: &str, source: &str) -> String {
-    space.key(&PESSIMISM_OPERATION, [task, source])
+    space.pessimism_operation(task, source)
 }
 
 /// The common prefix of pessimism Infos and Operations: one watch over it
 /// sees both kinds of key in one revision order.
 pub fn pessimism_prefix(space: &KeySpace) -> String {
-    format!("{}/dm-master/shardddl-pessimism/", space.namespace())
+    space.pessimism_prefix()
 }
 
 /// What [`put_operations`] did.

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::pessimism::lock::go_slice;
+use crate::gojson::go_slice;
 
 /// Every refusal of the scheduler core and the member/source RPCs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,6 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::charset::{Charset, Collation};
 use super::error::{go_float, Incompatible, IncompatibleKind};
 use crate::tableinfo::mysql;
 
@@ -74,10 +73,6 @@ impl TupleCompare {
 /// Joins one tuple component, wrapping the error with its index.
 pub(crate) fn join_field<L: Lattice>(index: usize, a: &L, b: &L) -> Result<L, Incompatible> {
     a.join(b).map_err(|e| e.at_tuple_index(index))
-}
-
-fn type_mismatch(left: &'static str, right: &'static str) -> Incompatible {
-    Incompatible::new(IncompatibleKind::TypeMismatch { left, right })
 }
 
 /// `false < true`; join is `||`.
@@ -521,154 +516,6 @@ impl<L: Lattice> Lattice for Box<L> {
 
     fn join(&self, other: &Self) -> Result<Self, Incompatible> {
         (**self).join(other).map(Box::new)
-    }
-}
-
-/// A dynamically typed singleton payload for [`LatticeValue`], compared like Go's
-/// `interface{}` equality (different types are distinct).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Scalar {
-    /// Go `int`.
-    Int(i64),
-    /// Go `uint`.
-    Uint(u64),
-    /// Go `bool`.
-    Bool(bool),
-    /// Go `string`.
-    Str(String),
-    /// Go `[]byte`-like payload.
-    Bytes(Vec<u8>),
-}
-
-impl SingletonValue for Scalar {
-    fn go_string(&self) -> String {
-        match self {
-            Scalar::Int(v) => v.to_string(),
-            Scalar::Uint(v) => v.to_string(),
-            Scalar::Bool(v) => v.to_string(),
-            Scalar::Str(v) => v.clone(),
-            Scalar::Bytes(v) => {
-                let parts: Vec<String> = v.iter().map(u8::to_string).collect();
-                format!("[{}]", parts.join(" "))
-            }
-        }
-    }
-}
-
-/// A dynamically typed lattice value, for heterogeneous tuples such as
-/// `Tuple(Byte 123, Bool false)`. Values of different kinds are
-/// incompatible with Go's `type mismatch (%T vs %T)` message.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum LatticeValue {
-    /// [`Bool`].
-    Bool(Bool),
-    /// [`Singleton`].
-    Singleton(Singleton<Scalar>),
-    /// [`EqualitySingleton`].
-    EqualitySingleton(EqualitySingleton<Scalar>),
-    /// [`BitSet`].
-    BitSet(BitSet),
-    /// [`Byte`].
-    Byte(Byte),
-    /// [`Int`].
-    Int(Int),
-    /// [`Int64`].
-    Int64(Int64),
-    /// [`Uint`].
-    Uint(Uint),
-    /// [`FieldTp`].
-    FieldTp(FieldTp),
-    /// [`StringList`].
-    StringList(StringList),
-    /// [`Maybe`].
-    Maybe(Maybe<Box<LatticeValue>>),
-    /// [`Tuple`].
-    Tuple(Tuple<LatticeValue>),
-    /// [`Charset`].
-    Charset(Charset),
-    /// [`Collation`].
-    Collation(Collation),
-}
-
-impl LatticeValue {
-    /// The Go `%T` of the corresponding TiDB lattice type.
-    pub fn go_type_name(&self) -> &'static str {
-        match self {
-            LatticeValue::Bool(_) => "schemacmp.Bool",
-            LatticeValue::Singleton(_) => "schemacmp.singleton",
-            LatticeValue::EqualitySingleton(_) => "schemacmp.equalitySingleton",
-            LatticeValue::BitSet(_) => "schemacmp.BitSet",
-            LatticeValue::Byte(_) => "schemacmp.Byte",
-            LatticeValue::Int(_) => "schemacmp.Int",
-            LatticeValue::Int64(_) => "schemacmp.Int64",
-            LatticeValue::Uint(_) => "schemacmp.Uint",
-            LatticeValue::FieldTp(_) => "schemacmp.fieldTp",
-            LatticeValue::StringList(_) => "schemacmp.StringList",
-            LatticeValue::Maybe(_) => "schemacmp.maybe",
-            LatticeValue::Tuple(_) => "schemacmp.Tuple",
-            LatticeValue::Charset(_) => "schemacmp.charsetLattice",
-            LatticeValue::Collation(_) => "schemacmp.collationLattice",
-        }
-    }
-
-    fn mismatch(&self, other: &Self) -> Incompatible {
-        type_mismatch(self.go_type_name(), other.go_type_name())
-    }
-}
-
-impl Lattice for LatticeValue {
-    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
-        match (self, other) {
-            (LatticeValue::Bool(a), LatticeValue::Bool(b)) => a.compare(b),
-            (LatticeValue::Singleton(a), LatticeValue::Singleton(b)) => a.compare(b),
-            (LatticeValue::EqualitySingleton(a), LatticeValue::EqualitySingleton(b)) => {
-                a.compare(b)
-            }
-            (LatticeValue::BitSet(a), LatticeValue::BitSet(b)) => a.compare(b),
-            (LatticeValue::Byte(a), LatticeValue::Byte(b)) => a.compare(b),
-            (LatticeValue::Int(a), LatticeValue::Int(b)) => a.compare(b),
-            (LatticeValue::Int64(a), LatticeValue::Int64(b)) => a.compare(b),
-            (LatticeValue::Uint(a), LatticeValue::Uint(b)) => a.compare(b),
-            (LatticeValue::FieldTp(a), LatticeValue::FieldTp(b)) => a.compare(b),
-            (LatticeValue::StringList(a), LatticeValue::StringList(b)) => a.compare(b),
-            (LatticeValue::Maybe(a), LatticeValue::Maybe(b)) => a.compare(b),
-            (LatticeValue::Tuple(a), LatticeValue::Tuple(b)) => a.compare(b),
-            (LatticeValue::Charset(a), LatticeValue::Charset(b)) => a.compare(b),
-            (LatticeValue::Collation(a), LatticeValue::Collation(b)) => a.compare(b),
-            _ => Err(self.mismatch(other)),
-        }
-    }
-
-    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
-        Ok(match (self, other) {
-            (LatticeValue::Bool(a), LatticeValue::Bool(b)) => LatticeValue::Bool(a.join(b)?),
-            (LatticeValue::Singleton(a), LatticeValue::Singleton(b)) => {
-                LatticeValue::Singleton(a.join(b)?)
-            }
-            (LatticeValue::EqualitySingleton(a), LatticeValue::EqualitySingleton(b)) => {
-                LatticeValue::EqualitySingleton(a.join(b)?)
-            }
-            (LatticeValue::BitSet(a), LatticeValue::BitSet(b)) => LatticeValue::BitSet(a.join(b)?),
-            (LatticeValue::Byte(a), LatticeValue::Byte(b)) => LatticeValue::Byte(a.join(b)?),
-            (LatticeValue::Int(a), LatticeValue::Int(b)) => LatticeValue::Int(a.join(b)?),
-            (LatticeValue::Int64(a), LatticeValue::Int64(b)) => LatticeValue::Int64(a.join(b)?),
-            (LatticeValue::Uint(a), LatticeValue::Uint(b)) => LatticeValue::Uint(a.join(b)?),
-            (LatticeValue::FieldTp(a), LatticeValue::FieldTp(b)) => {
-                LatticeValue::FieldTp(a.join(b)?)
-            }
-            (LatticeValue::StringList(a), LatticeValue::StringList(b)) => {
-                LatticeValue::StringList(a.join(b)?)
-            }
-            (LatticeValue::Maybe(a), LatticeValue::Maybe(b)) => LatticeValue::Maybe(a.join(b)?),
-            (LatticeValue::Tuple(a), LatticeValue::Tuple(b)) => LatticeValue::Tuple(a.join(b)?),
-            (LatticeValue::Charset(a), LatticeValue::Charset(b)) => {
-                LatticeValue::Charset(a.join(b)?)
-            }
-            (LatticeValue::Collation(a), LatticeValue::Collation(b)) => {
-                LatticeValue::Collation(a.join(b)?)
-            }
-            _ => return Err(self.mismatch(other)),
-        })
     }
 }
 

@@ -121,7 +121,7 @@ fn show_ddl_locks_response(
 /// An RPC of DM's `pb.Master` that this master does not implement.
 fn not_supported(rpc: &'static str) -> Status {
     tracing::warn!(rpc, "request for an unsupported RPC");
-    Status::unknown(Error::NotSupported { rpc }.dm_string())
+    Error::NotSupported { rpc }.into()
 }
 
 #[tonic::async_trait]

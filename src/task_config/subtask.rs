@@ -17,6 +17,7 @@ use super::model::{
     BaList, BaTable, BinlogEventRule, DbConfig, Experimental, ExpressionFilter, Extractor,
     LoaderConfig, Meta, MydumperConfig, Security, SyncerConfig, TableRule, ValidatorConfig,
 };
+use super::password::{decrypt_or_plaintext, SecretKey};
 use super::task_yaml::{
     adjust_loader, adjust_online_ddl_scheme, adjust_syncer_intervals, adjust_validator,
     check_shard_mode, has_load, TaskConfig,
@@ -271,6 +272,17 @@ impl SubTaskConfig {
         self.dump_uuid = ids.dump_uuid;
         self.io_total_bytes = Some(IgnoredAny);
         self.dump_io_total_bytes = Some(IgnoredAny);
+    }
+
+    /// DM's password step of `Adjust` with the master's secret key: `from`
+    /// and `to` passwords that are DM ciphertext become plaintext (stored
+    /// so, as DM does); anything else is kept.
+    pub fn decrypt_passwords(&mut self, key: Option<&SecretKey>) {
+        for db in [&mut self.from, &mut self.to] {
+            if !db.password.is_empty() {
+                db.password = decrypt_or_plaintext(key, &db.password);
+            }
+        }
     }
 
     /// The effective shard mode (after `adjust`).

@@ -566,3 +566,167 @@ fn timezone_goes_into_both_sessions() {
         "{text}"
     );
 }
+
+#[test]
+fn source_config_from_becomes_the_subtask_from() {
+    let source = crate::source_config::SourceConfig::from_yaml(
+        "source-id: s1\nfrom:\n  host: 10.0.0.1\n  port: 3307\n  user: dm\n  password: pw\n  session: {sql_mode: ''}\n",
+    )
+    .expect("source yaml");
+    let mut from = BTreeMap::new();
+    from.insert("s1".to_string(), DbConfig::from(&source.from));
+    let task = TaskConfig::from_yaml(BASE).unwrap();
+    let subtask = &task.subtask_configs(&from).unwrap()[0];
+    assert!(subtask.to_toml().contains(
+        "\n[from]\n  host = \"10.0.0.1\"\n  port = 3307\n  user = \"dm\"\n  password = \"pw\"\n  [from.session]\n    sql_mode = \"\"\n\n[to]\n"
+    ));
+}
+
+/// The tables after the plain keys, for a task using every rule kind.
+#[test]
+fn rule_tables_are_written_in_dm_order() {
+    let yaml = r#"name: rules
+task-mode: incremental
+shard-mode: optimistic
+case-sensitive: true
+ignore-checking-items: [version]
+target-database:
+  host: 127.0.0.1
+  port: 3306
+  user: root
+  password: "p\"w"
+  max-allowed-packet: 67108864
+  security:
+    ssl-ca: /ca.pem
+    ssl-ca-bytes: [45, 45]
+mysql-instances:
+  - source-id: s1
+    meta: {binlog-name: mysql-bin.000001, binlog-pos: 4}
+    route-rules: [r1]
+    filter-rules: [f1]
+    expression-filters: [e1]
+    block-allow-list: bal
+routes:
+  r1:
+    schema-pattern: "Db*"
+    table-pattern: "t*"
+    target-schema: db
+    target-table: t
+    extract-table: {table-regexp: "t_(.*)", target-column: c_table}
+    extract-source: {source-regexp: "(.*)", target-column: c_source}
+filters:
+  f1: {schema-pattern: "Db*", events: ["truncate table", "drop table"], sql-pattern: ["^DROP\\s+"], action: Ignore}
+expression-filter:
+  e1: {schema: db, table: t, insert-value-expr: "c % 2 = 0"}
+block-allow-list:
+  bal:
+    ignore-dbs: [mysql]
+    do-tables: [{db-name: Db1, tbl-name: t1}]
+"#;
+    let task = TaskConfig::from_yaml(yaml).unwrap();
+    let subtask = &task.subtask_configs(&sources(&["s1"])).unwrap()[0];
+    let text = subtask.to_toml();
+    assert!(text.contains("\nignore-checking-items = [\"version\"]\nsource-id = \"s1\"\n"));
+    assert!(text.contains("\ndump-uuid = \"\"\n\n[meta]\n  binlog-name = \"mysql-bin.000001\"\n  binlog-pos = 4\n  binlog-gtid = \"\"\n\n[from]\n"));
+    let tail = &text[text.find("\n[to]").unwrap()..text.find("\n[ValidatorCfg]").unwrap()];
+    assert_eq!(
+        tail,
+        r#"
+[to]
+  host = "127.0.0.1"
+  port = 3306
+  user = "root"
+  password = "p\"w"
+  max-allowed-packet = 67108864
+  [to.security]
+    ssl-ca = "/ca.pem"
+    ssl-cert = ""
+    ssl-key = ""
+    ssl-ca-bytes = [45, 45]
+    ssl-ca-base64 = ""
+    ssl-key-base64 = ""
+    ssl-cert-base64 = ""
+
+[[route-rules]]
+  schema-pattern = "Db*"
+  table-pattern = "t*"
+  target-schema = "db"
+  target-table = "t"
+  [route-rules.extract-table]
+    target-column = "c_table"
+    table-regexp = "t_(.*)"
+  [route-rules.extract-source]
+    target-column = "c_source"
+    source-regexp = "(.*)"
+
+[[filter-rules]]
+  schema-pattern = "Db*"
+  table-pattern = ""
+  events = ["truncate table", "drop table"]
+  sql-pattern = ["^DROP\\s+"]
+  action = "Ignore"
+
+[[expression-filter]]
+  schema = "db"
+  table = "t"
+  insert-value-expr = "c % 2 = 0"
+  update-old-value-expr = ""
+  update-new-value-expr = ""
+  delete-value-expr = ""
+
+[block-allow-list]
+  ignore-dbs = ["mysql"]
+
+  [[block-allow-list.do-tables]]
+    db-name = "Db1"
+    tbl-name = "t1"
+"#
+    );
+    // Incremental tasks neither suffix `dir` nor compute a sorting dir.
+    assert!(text.contains("\ndir = \"./dumped_data\"\nsorting-dir-physical = \"\"\n"));
+    let decoded = SubTaskConfig::from_toml(&text).unwrap();
+    assert_eq!(decoded.to_toml(), text);
+    assert_eq!(&decoded, subtask);
+}
+
+#[test]
+fn dm_ciphertext_passwords_decrypt_with_the_secret_key() {
+    // NIST SP 800-38A F.3.17 (CFB128-AES256), first block.
+    let key =
+        SecretKey::from_hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4\n")
+            .unwrap();
+    let iv: [u8; 16] = core::array::from_fn(|i| i as u8);
+    let plaintext: Vec<u8> = (0..16)
+        .map(|i| {
+            u8::from_str_radix(&"6bc1bee22e409f96e93d7e117393172a"[2 * i..2 * i + 2], 16).unwrap()
+        })
+        .collect();
+    let expected_ct = "dc7e84bfda79164b7ecd8486985d3860";
+    let mut raw = iv.to_vec();
+    raw.push(b'@');
+    raw.extend((0..16).map(|i| u8::from_str_radix(&expected_ct[2 * i..2 * i + 2], 16).unwrap()));
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
+    assert_eq!(
+        key.decrypt(&b64).map(String::into_bytes),
+        Some(
+            String::from_utf8_lossy(&plaintext)
+                .into_owned()
+                .into_bytes()
+        )
+    );
+
+    let cipher = key.encrypt([7; 16], "123456");
+    assert_eq!(key.decrypt(&cipher).as_deref(), Some("123456"));
+    assert_eq!(decrypt_or_plaintext(Some(&key), &cipher), "123456");
+    assert_eq!(decrypt_or_plaintext(None, &cipher), cipher);
+    assert_eq!(decrypt_or_plaintext(Some(&key), "plain"), "plain");
+
+    let task =
+        TaskConfig::from_yaml(&BASE.replace("password: \"\"", &format!("password: \"{cipher}\"")))
+            .unwrap();
+    let mut subtask = task.subtask_configs(&sources(&["s1"])).unwrap().remove(0);
+    subtask.decrypt_passwords(Some(&key));
+    assert_eq!(subtask.to.password, "123456");
+    assert_eq!(subtask.from.password, "123456");
+    assert!(SecretKey::from_hex("abc").is_err());
+}

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
-use dm_master::keys::{KeySpace, OPTIMISM_DROPPED_COLUMNS, UPSTREAM_SUBTASK};
+use dm_master::keys::{
+    KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_SOURCE_TABLES, UPSTREAM_SUBTASK,
+};
 use dm_master::metrics::Metrics;
 use dm_master::optimism::ops::{self, TableKey};
 use dm_master::optimism::{ConflictStage, Info, SourceTables};
@@ -766,5 +768,50 @@ async fn a_duplicate_info_read_after_the_done_is_not_answered_again() {
         wait_until(WAIT, || async { env.lock_keys().await == 0 }).await,
         "lock resolved and its keys deleted"
     );
+    env.stop().await;
+}
+
+/// A source leaving the task mid-lock (its SourceTables deleted, as DM's
+/// stop-task of one source does): its tables leave the lock, which then
+/// resolves with the remaining source's tables (DM's behaviour, kept).
+#[tokio::test]
+async fn a_source_leaving_mid_lock_takes_its_tables_out_and_the_lock_resolves() {
+    let env = Env::new("opt-source-left", &["s1", "s2"]).await;
+    let before = schema(&[]);
+    let after = schema(&[("c2", FieldType::int())]);
+    for table in ["t1", "t2"] {
+        let answer = env
+            .ddl("s1", table, &[ADD_C2], before.clone(), vec![after.clone()])
+            .await
+            .unwrap();
+        env.done("s1", &answer).await;
+    }
+    let optimist = env
+        .master
+        .as_ref()
+        .unwrap()
+        .optimist()
+        .await
+        .expect("master leads");
+    let waits_for_s2 = || async {
+        let locks = optimist.show_locks(None, &[]).await.unwrap();
+        locks.len() == 1 && locks[0].unsynced.iter().any(|t| t.contains("s2"))
+    };
+    assert!(
+        wait_until(WAIT, waits_for_s2).await,
+        "the lock waits for s2"
+    );
+    env.etcd
+        .txn(Txn::new("stop-task on s2").then([
+            Op::delete(env.space.key(&UPSTREAM_SUBTASK, ["s2", "t"])),
+            Op::delete(env.space.key(&OPTIMISM_SOURCE_TABLES, ["t", "s2"])),
+        ]))
+        .await
+        .unwrap();
+    assert!(
+        wait_until(WAIT, || async { env.lock_keys().await == 0 }).await,
+        "the lock resolves without s2 and its keys are deleted"
+    );
+    assert!(optimist.show_locks(None, &[]).await.unwrap().is_empty());
     env.stop().await;
 }

@@ -242,8 +242,16 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
 async fn without_endpoints_the_master_runs_and_stops_its_own_etcd() {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
+    let peer = format!("http://127.0.0.1:{}", free_port());
     let mut master = Command::new(MASTER)
-        .args(["--name", "solo", "--master-addr", &addr])
+        .args([
+            "--name",
+            "solo",
+            "--master-addr",
+            &addr,
+            "--peer-urls",
+            &peer,
+        ])
         .arg("--data-dir")
         .arg(dir.path())
         .stdout(Stdio::null())
@@ -258,10 +266,10 @@ async fn without_endpoints_the_master_runs_and_stops_its_own_etcd() {
     .await;
     assert!(status, "the master leads on its own etcd");
     assert!(
-        dir.path().join("etcd").is_dir(),
-        "etcd data lives under --data-dir"
+        dir.path().join("member").is_dir(),
+        "etcd data lives in --data-dir, as DM's"
     );
-    let etcd_dir = dir.path().join("etcd").display().to_string();
+    let etcd_dir = dir.path().display().to_string();
     let etcd_running = || process_with_arg_running(&etcd_dir);
     assert!(etcd_running());
     Command::new("kill")
@@ -300,7 +308,7 @@ fn a_missing_etcd_binary_is_explained() {
 }
 
 /// Whether some process has `arg` in its command line (reads /proc).
-fn process_with_arg_running(arg: &str) -> bool {
+pub fn process_with_arg_running(arg: &str) -> bool {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return false;
     };

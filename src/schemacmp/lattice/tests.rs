@@ -7,6 +7,7 @@ use std::mem::discriminant;
 use std::sync::Arc;
 
 use super::*;
+use crate::schemacmp::lattice_value::{LatticeValue, Scalar};
 use crate::tableinfo::mysql::*;
 
 /// One case: `compare(a, b)` and `join(a, b)` as expected (errors by exact
