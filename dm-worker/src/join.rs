@@ -8,10 +8,10 @@
 //!   call, [`ROUND_PAUSE`] between rounds; only a `result=true` answer ends it;
 //! * the keep-alive key `/dm-worker/a/<hex name>` lives exactly as long as
 //!   the lease this worker granted; the lease is revoked whenever a
-//!   keep-alive session ends (loss or shutdown), so the master sees the
+//!   keep-alive lease ends (loss or shutdown), so the master sees the
 //!   DELETE at once instead of after the TTL;
 //! * a lost keep-alive stops the source (subtasks removed), waits
-//!   [`ROUND_PAUSE`], and starts a new session: new lease, new PUT; the
+//!   [`ROUND_PAUSE`], and takes a new lease, new PUT; the
 //!   worker does not register again.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,12 +31,12 @@ use crate::source;
 pub const REGISTER_ROUNDS: usize = 5;
 /// Dial timeout, and call timeout, of one RegisterWorker attempt.
 pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(3);
-/// Pause after a failed round, and before a new keep-alive session.
+/// Pause after a failed round, and before a new keep-alive lease.
 pub const ROUND_PAUSE: Duration = Duration::from_secs(1);
-/// Timeout of the grant and put that start a keep-alive session (DM's
+/// Timeout of the grant and put that start a keep-alive lease (DM's
 /// `DefaultRequestTimeout`).
-const SESSION_START_TIMEOUT: Duration = Duration::from_secs(10);
-/// Timeout of the revoke that ends a session (DM's `DefaultRevokeLeaseTimeout`).
+const LEASE_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeout of the revoke that ends a lease (DM's `DefaultRevokeLeaseTimeout`).
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Registers `name` at `advertise_addr` with the first master that accepts
@@ -113,7 +113,7 @@ async fn register_once(
 }
 
 /// Keeps the worker's keep-alive key alive until `cancel`, starting a new
-/// session after every loss. `source` hears of each loss.
+/// lease after every loss. `source` hears of each loss.
 pub async fn keep_alive(
     etcd: Etcd,
     keys: HaKeys,
@@ -124,7 +124,7 @@ pub async fn keep_alive(
 ) {
     loop {
         info!(worker = %name, ttl = ttl_secs, "start to keepalive with master");
-        let why = session(&etcd, &keys, &name, ttl_secs, &cancel).await;
+        let why = hold_lease(&etcd, &keys, &name, ttl_secs, &cancel).await;
         if cancel.is_cancelled() {
             info!(worker = %name, "keepalive with master goroutine exited");
             return;
@@ -138,9 +138,9 @@ pub async fn keep_alive(
     }
 }
 
-/// One keep-alive session: grant, put, refresh every third of the TTL until
+/// One keep-alive lease: grant, put, refresh every third of the TTL until
 /// the lease is lost or `cancel`; then revoke. Returns why it ended.
-async fn session(
+async fn hold_lease(
     etcd: &Etcd,
     keys: &HaKeys,
     name: &str,
@@ -164,7 +164,7 @@ async fn session(
     };
     let lease = tokio::select! {
         _ = cancel.cancelled() => return "cancelled".into(),
-        r = tokio::time::timeout(SESSION_START_TIMEOUT, start) => match r {
+        r = tokio::time::timeout(LEASE_START_TIMEOUT, start) => match r {
             Ok(Ok(lease)) => lease,
             Ok(Err(e)) => return format!("failed to put worker keepalive with lease: {e}"),
             Err(_) => return "granting the keep-alive lease timed out".into(),

@@ -3,7 +3,7 @@
 //! 1. `RegisterWorker` over the join addresses ([`join::register`]);
 //! 2. bind `worker-addr`; an etcd client on the join addresses (the
 //!    masters serve etcd's API on their own address);
-//! 3. the keep-alive session ([`join::keep_alive`]);
+//! 3. the keep-alive lease ([`join::keep_alive`]);
 //! 4. the bound key read and watched by the [`SourceActor`];
 //! 5. DM's `pb.Worker` gRPC on `worker-addr`.
 //!
