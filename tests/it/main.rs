@@ -15,4 +15,5 @@ mod process;
 mod scheduler;
 mod support;
 mod worker_executor;
+mod worker_join;
 mod worker_run;
