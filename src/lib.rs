@@ -12,6 +12,7 @@ pub mod error;
 pub mod etcd;
 pub mod gojson;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 pub mod optimism;
 pub mod pessimism;
@@ -20,5 +21,6 @@ pub mod schemacmp;
 pub mod server;
 pub mod tableinfo;
 pub mod task;
+pub mod tls;
 
 pub use error::{Error, Result};

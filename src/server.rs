@@ -184,7 +184,7 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
         ));
     }
     let etcd = Etcd::connect(&config.etcd_endpoints, EtcdOptions::default()).await?;
-    let listener = tokio::net::TcpListener::bind(config.master_addr)
+    let listener = tokio::net::TcpListener::bind(config.listen_addr()?)
         .await
         .map_err(|source| Error::Io {
             op: "bind --master-addr",

@@ -14,26 +14,73 @@ const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
 
 #[test]
-fn invalid_configuration_exits_with_code_2() {
-    for args in [
-        &["--master-addr", "not-an-address"][..],
-        &["--election-ttl", "0", "--etcd-endpoints", "127.0.0.1:1"][..],
-        &["--log-format", "yaml"][..],
+fn invalid_configuration_exits_with_code_2_and_dm_message_on_stdout() {
+    for (args, message) in [
+        (
+            &["--master-addr", "not-an-address"][..],
+            "host:port 'not-an-address' not valid",
+        ),
+        (
+            &[
+                "--master-addr",
+                "h:1",
+                "--election-ttl",
+                "0",
+                "--etcd-endpoints",
+                "127.0.0.1:1",
+            ][..],
+            "election-ttl must be between 1 and 3600 seconds",
+        ),
+        (
+            &["--master-addr", "h:1", "--log-format", "yaml"][..],
+            "invalid log format",
+        ),
+        (&["-no-such-flag"][..], "parse config flag set"),
     ] {
         let out = Command::new(MASTER).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("invalid configuration"), "{err}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with("parse cmd flags err: ") && stdout.contains(message),
+            "{args:?}: {stdout}"
+        );
     }
+}
+
+#[test]
+fn an_unknown_config_key_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("m.toml");
-    std::fs::write(&cfg, "nmae = \"typo\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "name = \"m\"\nnmae = \"typo\"\n[experimental]\nfoo = 1\n",
+    )
+    .unwrap();
     let out = Command::new(MASTER)
-        .arg("--config")
+        .arg("-config")
         .arg(&cfg)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "parse cmd flags err: master config contained unknown configuration options: nmae,experimental.foo\n"
+    );
+}
+
+#[test]
+fn version_and_sample_config_print_and_exit_0() {
+    let out = Command::new(MASTER).arg("-V").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Release Version: v"), "{text}");
+    assert!(text.contains("\nFailpoint Build: false\n"), "{text}");
+    let out = Command::new(MASTER)
+        .arg("--print-sample-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("master-addr = \":8261\""));
 }
 
 fn dmctl(addr: &str, args: &[&str]) -> (bool, String) {
