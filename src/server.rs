@@ -1,5 +1,5 @@
 //! The master process: connects to etcd, serves gRPC `pb.Master` and HTTP
-//! (`/status`, `/metrics`) on one port (`--master-addr`), and runs the
+//! (`server::http`: `/status`, `/metrics`, `/health`, ...) on one port (`--master-addr`), and runs the
 //! coordinators while this master leads.
 //!
 //! `run(config, metrics, shutdown)` serves both `main` and the tests;
@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod forward;
+pub mod http;
 pub mod managed_etcd;
 
 use std::future::Future;
@@ -53,7 +54,8 @@ pub enum Role {
 }
 
 impl Role {
-    fn name(&self) -> &'static str {
+    /// The role's name as `/role` reports it.
+    pub fn name(&self) -> &'static str {
         match self {
             Role::Starting => "starting",
             Role::Unknown => "unknown",
@@ -220,9 +222,12 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
 
     serve(
         listener,
-        config.name.clone(),
-        role_rx.clone(),
-        metrics.clone(),
+        http::HttpState {
+            name: config.name.clone(),
+            role: role_rx.clone(),
+            metrics: metrics.clone(),
+            etcd: etcd.clone(),
+        },
         &tracker,
         cancel.clone(),
     );
@@ -321,39 +326,21 @@ async fn lead(
 }
 
 /// Serves gRPC and HTTP on one listener: tonic's routes turned into an axum
-/// router with the HTTP routes added, served with HTTP/1 accepted.
+/// router with DM's HTTP routes (`server::http`) merged in, served with
+/// HTTP/1 accepted; unknown paths answer as [`http::fallback`] says.
 fn serve(
     listener: tokio::net::TcpListener,
-    name: String,
-    role: watch::Receiver<Role>,
-    metrics: Arc<Metrics>,
+    state: http::HttpState,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
-    let service = admin::MasterService::new(role.clone(), Arc::new(forward::Forwarder::default()));
-    let status_role = role.clone();
+    let service =
+        admin::MasterService::new(state.role.clone(), Arc::new(forward::Forwarder::default()));
     let router =
         tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service))
             .into_axum_router()
-            .route(
-                "/status",
-                axum::routing::get(move || {
-                    let body = status_body(&name, &status_role.borrow());
-                    async move { json_response(body) }
-                }),
-            )
-            .route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let text = metrics.render();
-                    async move {
-                        axum::response::Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4")
-                            .body(axum::body::Body::from(text))
-                            .unwrap_or_default()
-                    }
-                }),
-            );
+            .merge(http::router(state))
+            .fallback(http::fallback);
     tracker.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let served = tonic::transport::Server::builder()
@@ -365,32 +352,4 @@ fn serve(
             tracing::error!(%error, "server failed");
         }
     });
-}
-
-fn status_body(name: &str, role: &Role) -> String {
-    let leader = match role {
-        Role::Leader(_) => json_str(name),
-        Role::Follower { addr } => json_str(addr),
-        _ => "null".to_string(),
-    };
-    format!(
-        "{{\"name\":{},\"version\":{},\"role\":{},\"leader\":{},\"health\":true}}",
-        json_str(name),
-        json_str(VERSION),
-        json_str(role.name()),
-        leader
-    )
-}
-
-fn json_response(body: String) -> axum::response::Response {
-    axum::response::Response::builder()
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body))
-        .unwrap_or_default()
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = Vec::new();
-    crate::gojson::write_str(&mut out, s);
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -286,7 +286,7 @@ async fn without_endpoints_the_master_runs_and_stops_its_own_etcd() {
         .spawn()
         .unwrap();
     let status = wait_until(Duration::from_secs(20), || async {
-        crate::grpc::http_get(addr.parse().unwrap(), "/status")
+        crate::grpc::http_get(addr.parse().unwrap(), "/role")
             .await
             .contains("\"role\":\"leader\"")
     })
