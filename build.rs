@@ -1,9 +1,14 @@
-//! Compiles `proto/dmmaster.proto` (package `pb`) into OUT_DIR with
-//! tonic-prost-build. Needs `protoc` (Debian's `protobuf-compiler`), which
-//! etcd-client requires at build time anyway.
+//! Compiles DM's `proto/dmmaster.proto` and `proto/dmworker.proto` (package
+//! `pb`) into OUT_DIR with tonic-prost-build: servers and clients of both
+//! `pb.Master` and `pb.Worker`. Needs `protoc` (Debian's
+//! `protobuf-compiler`), which etcd-client requires at build time anyway;
+//! `google/protobuf/empty.proto` is vendored under `proto/`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("cargo:rerun-if-changed=proto/dmmaster.proto");
-    tonic_prost_build::configure().compile_protos(&["proto/dmmaster.proto"], &["proto"])?;
+    println!("cargo:rerun-if-changed=proto");
+    tonic_prost_build::configure().compile_protos(
+        &["proto/dmmaster.proto", "proto/dmworker.proto"],
+        &["proto"],
+    )?;
     Ok(())
 }

@@ -89,6 +89,10 @@ pub enum Error {
     /// This master is not the leader and could not forward the request.
     #[error("master is not leader, and can't forward request to leader")]
     NotLeader,
+
+    /// A `pb.Master` RPC of DM that this master does not implement.
+    #[error("{rpc} is not supported by this dm-master")]
+    NotSupported { rpc: &'static str },
 }
 
 impl Error {
@@ -120,6 +124,8 @@ impl Error {
                 }
             }
             Error::NotLeader => 38043,
+            // Not a DM code: DM serves every RPC of its own proto.
+            Error::NotSupported { .. } => 38100,
         }
     }
 

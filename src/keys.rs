@@ -17,6 +17,19 @@
 //! | [`OPTIMISM_DROPPED_COLUMNS`] | `/dm-master/shardddl-optimism/dropped-columns/` | 5 | lock-id, column, source, up-schema, up-table | JSON integer (`DropColumnStage`) |
 //! | [`OPTIMISM_INIT_SCHEMA`] (deprecated) | `/dm-master/shardddl-optimism/init-schema/` | 3 | task, down-schema, down-table | left over by old clusters; only ever pruned |
 //! | [`UPSTREAM_SUBTASK`] | `/dm-master/upstream/subtask/` | 2 | source, task | subtask config (read only) |
+//! | [`WORKER_REGISTER`] | `/dm-worker/r/` | 1 | worker | `WorkerInfo` JSON |
+//! | [`WORKER_KEEP_ALIVE`] | `/dm-worker/a/` | 1 | worker | keep-alive `WorkerEvent` JSON, leased by the worker |
+//! | [`UPSTREAM_CONFIG`] | `/dm-master/v2/upstream/config/` | 1 | source | source config TOML |
+//! | [`BOUND_WORKER`] | `/dm-master/bound-worker/` | 1 | worker | `SourceBound` JSON |
+//! | [`LAST_BOUND_WORKER`] | `/dm-master/last-bound-worker/` | 1 | worker | `SourceBound` JSON (same bytes as the bound) |
+//! | [`RELAY_WORKER`] | `/dm-master/relay-worker/` | 1 | worker | raw source ID bytes |
+//! | [`STAGE_RELAY`] | `/dm-master/v2/stage/relay/` | 1 | source | `Stage` JSON without `task` |
+//! | [`STAGE_SUBTASK`] | `/dm-master/stage/subtask/` | 2 | source, task | `Stage` JSON |
+//! | [`STAGE_VALIDATOR`] | `/dm-master/stage/validator/` | 2 | source, task | `Stage` JSON |
+//! | [`LOAD_TASK`] | `/dm-master/load-task/` | 2 | task, source | JSON string of a worker name |
+//! | [`LIGHTNING_COORD`] | `/dm-master/lightning-coord/` | 2 | task, source | JSON string |
+//! | [`TASK_CLI_ARGS`] | `/dm-master/task-cli-args/` | 2 | task, source | `TaskCliArgs` JSON |
+//! | [`OPENAPI_TASK_TEMPLATE`] | `/dm-master/openapi-task-template/` | 1 | task | OpenAPI task JSON |
 //! | election (not hex) | `/dm-master/leader/` | – | lease ID as lowercase hex | `{"id":…,"addr":…}` |
 //! | cluster ID (not hex) | `/dm-cluster/id` | – | – | 8 bytes, big-endian `u64` |
 //!
@@ -67,6 +80,35 @@ pub const OPTIMISM_INIT_SCHEMA: KeyAdapter<3> =
     KeyAdapter::new("/dm-master/shardddl-optimism/init-schema/");
 /// `Encode(source, task)` → subtask config. Note the part order: source first.
 pub const UPSTREAM_SUBTASK: KeyAdapter<2> = KeyAdapter::new("/dm-master/upstream/subtask/");
+
+/// `Encode(worker)` → `WorkerInfo`, written by RegisterWorker.
+pub const WORKER_REGISTER: KeyAdapter<1> = KeyAdapter::new("/dm-worker/r/");
+/// `Encode(worker)` → keep-alive `WorkerEvent`, put by the worker under its
+/// own lease; the master only reads and watches it.
+pub const WORKER_KEEP_ALIVE: KeyAdapter<1> = KeyAdapter::new("/dm-worker/a/");
+/// `Encode(source)` → source config TOML (DM v2.0.2 and later).
+pub const UPSTREAM_CONFIG: KeyAdapter<1> = KeyAdapter::new("/dm-master/v2/upstream/config/");
+/// `Encode(worker)` → `SourceBound` the worker serves now.
+pub const BOUND_WORKER: KeyAdapter<1> = KeyAdapter::new("/dm-master/bound-worker/");
+/// `Encode(worker)` → the worker's last `SourceBound`, kept across unbinds.
+pub const LAST_BOUND_WORKER: KeyAdapter<1> = KeyAdapter::new("/dm-master/last-bound-worker/");
+/// `Encode(worker)` → raw source ID the worker pulls relay for.
+pub const RELAY_WORKER: KeyAdapter<1> = KeyAdapter::new("/dm-master/relay-worker/");
+/// `Encode(source)` → expected relay `Stage`.
+pub const STAGE_RELAY: KeyAdapter<1> = KeyAdapter::new("/dm-master/v2/stage/relay/");
+/// `Encode(source, task)` → expected subtask `Stage`. Source first.
+pub const STAGE_SUBTASK: KeyAdapter<2> = KeyAdapter::new("/dm-master/stage/subtask/");
+/// `Encode(source, task)` → expected validator `Stage`. Source first.
+pub const STAGE_VALIDATOR: KeyAdapter<2> = KeyAdapter::new("/dm-master/stage/validator/");
+/// `Encode(task, source)` → worker holding the dump files. Task first.
+pub const LOAD_TASK: KeyAdapter<2> = KeyAdapter::new("/dm-master/load-task/");
+/// `Encode(task, source)` → physical-import coordination state. Task first.
+pub const LIGHTNING_COORD: KeyAdapter<2> = KeyAdapter::new("/dm-master/lightning-coord/");
+/// `Encode(task, source)` → `TaskCliArgs`. Task first.
+pub const TASK_CLI_ARGS: KeyAdapter<2> = KeyAdapter::new("/dm-master/task-cli-args/");
+/// `Encode(task)` → OpenAPI task template.
+pub const OPENAPI_TASK_TEMPLATE: KeyAdapter<1> =
+    KeyAdapter::new("/dm-master/openapi-task-template/");
 
 /// Prefix of the election candidates' keys (etcd `concurrency.Election`).
 pub const LEADER_PREFIX: &str = "/dm-master/leader/";

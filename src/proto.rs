@@ -1,4 +1,5 @@
-//! The generated `pb` package (DM's `pb.Master` service and messages).
+//! The generated `pb` package: DM's `pb.Master` and `pb.Worker` services
+//! and messages (servers and clients of both).
 #![allow(missing_docs, clippy::all)]
 
 tonic::include_proto!("pb");

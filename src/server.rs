@@ -1,11 +1,13 @@
-//! The master process: connects to etcd, serves gRPC `pb.Master` and HTTP
-//! (`server::http`: `/status`, `/metrics`, `/health`, ...) on one port (`--master-addr`), and runs the
+//! The master process: connects to etcd, serves gRPC `pb.Master`, etcd's
+//! client API (proxied, `etcd_proxy`) and HTTP (`server::http`: `/status`,
+//! `/metrics`, `/health`, ...) on one port (`--master-addr`), and runs the
 //! coordinators while this master leads.
 //!
 //! `run(config, metrics, shutdown)` serves both `main` and the tests;
 //! [`spawn`] starts a master in-process (tests bind `127.0.0.1:0`).
 
 pub mod admin;
+pub mod etcd_proxy;
 pub mod forward;
 pub mod http;
 pub mod managed_etcd;
@@ -75,7 +77,9 @@ pub async fn run(
     // No endpoints: run our own etcd under --data-dir for the master's life.
     let mut managed = None;
     if config.etcd_endpoints.is_empty() {
-        let etcd = managed_etcd::ManagedEtcd::start(&config.data_dir, &config.name).await?;
+        let advertised = format!("http://{}", config.advertise_addr);
+        let etcd =
+            managed_etcd::ManagedEtcd::start(&config.data_dir, &config.name, &advertised).await?;
         config.etcd_endpoints = vec![etcd.endpoint.clone()];
         managed = Some(etcd);
     }
@@ -186,6 +190,7 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
         ));
     }
     let etcd = Etcd::connect(&config.etcd_endpoints, EtcdOptions::default()).await?;
+    let etcd_channel = etcd_proxy::channel(&config.etcd_endpoints)?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr()?)
         .await
         .map_err(|source| Error::Io {
@@ -222,6 +227,7 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
 
     serve(
         listener,
+        etcd_channel,
         http::HttpState {
             name: config.name.clone(),
             role: role_rx.clone(),
@@ -325,22 +331,25 @@ async fn lead(
     }
 }
 
-/// Serves gRPC and HTTP on one listener: tonic's routes turned into an axum
-/// router with DM's HTTP routes (`server::http`) merged in, served with
-/// HTTP/1 accepted; unknown paths answer as [`http::fallback`] says.
+/// Serves gRPC (`pb.Master` and etcd's proxied services) and HTTP on one
+/// listener: tonic's routes turned into an axum router with DM's HTTP routes
+/// (`server::http`) merged in, served with HTTP/1 accepted; unknown paths
+/// answer as [`http::fallback`] says.
 fn serve(
     listener: tokio::net::TcpListener,
+    etcd_channel: tonic::transport::Channel,
     state: http::HttpState,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
     let service =
         admin::MasterService::new(state.role.clone(), Arc::new(forward::Forwarder::default()));
-    let router =
-        tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service))
-            .into_axum_router()
-            .merge(http::router(state))
-            .fallback(http::fallback);
+    let routes =
+        tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service));
+    let router = etcd_proxy::add_services(routes, &etcd_channel)
+        .into_axum_router()
+        .merge(http::router(state))
+        .fallback(http::fallback);
     tracker.spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let served = tonic::transport::Server::builder()

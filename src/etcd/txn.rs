@@ -182,6 +182,11 @@ impl Txn {
         &self.compares
     }
 
+    /// The operations of the `Then` branch, in order.
+    pub fn then_ops(&self) -> &[Op] {
+        &self.then
+    }
+
     /// Operations etcd counts against `--max-txn-ops` (the larger branch).
     pub fn op_count(&self) -> usize {
         self.then.len().max(self.otherwise.len())

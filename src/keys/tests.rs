@@ -292,3 +292,81 @@ fn lock_ids() {
     check_lock("t-`a\n`.`b`", None);
     check_lock("t-`a`\n`b`", None);
 }
+
+#[test]
+fn ha_keys_match_dm() {
+    // Hex of "dm-worker-1" and "mysql-replica-01", part orders as DM's
+    // `dm/common/common.go` adapters.
+    let w = "646d2d776f726b65722d31";
+    let s = "6d7973716c2d7265706c6963612d3031";
+    let t = "74657374";
+    check(
+        WORKER_REGISTER,
+        ["dm-worker-1"],
+        &format!("/dm-worker/r/{w}"),
+    );
+    check(
+        WORKER_KEEP_ALIVE,
+        ["dm-worker-1"],
+        &format!("/dm-worker/a/{w}"),
+    );
+    check(
+        UPSTREAM_CONFIG,
+        ["mysql-replica-01"],
+        &format!("/dm-master/v2/upstream/config/{s}"),
+    );
+    check(
+        BOUND_WORKER,
+        ["dm-worker-1"],
+        &format!("/dm-master/bound-worker/{w}"),
+    );
+    check(
+        LAST_BOUND_WORKER,
+        ["dm-worker-1"],
+        &format!("/dm-master/last-bound-worker/{w}"),
+    );
+    check(
+        RELAY_WORKER,
+        ["dm-worker-1"],
+        &format!("/dm-master/relay-worker/{w}"),
+    );
+    check(
+        STAGE_RELAY,
+        ["mysql-replica-01"],
+        &format!("/dm-master/v2/stage/relay/{s}"),
+    );
+    check(
+        STAGE_SUBTASK,
+        ["mysql-replica-01", "test"],
+        &format!("/dm-master/stage/subtask/{s}/{t}"),
+    );
+    check(
+        STAGE_VALIDATOR,
+        ["mysql-replica-01", "test"],
+        &format!("/dm-master/stage/validator/{s}/{t}"),
+    );
+    check(
+        LOAD_TASK,
+        ["test", "mysql-replica-01"],
+        &format!("/dm-master/load-task/{t}/{s}"),
+    );
+    check(
+        LIGHTNING_COORD,
+        ["test", "mysql-replica-01"],
+        &format!("/dm-master/lightning-coord/{t}/{s}"),
+    );
+    check(
+        TASK_CLI_ARGS,
+        ["test", "mysql-replica-01"],
+        &format!("/dm-master/task-cli-args/{t}/{s}"),
+    );
+    check(
+        OPENAPI_TASK_TEMPLATE,
+        ["test"],
+        &format!("/dm-master/openapi-task-template/{t}"),
+    );
+    // T-remove-source of a source bound to nobody deletes these
+    // (non-existent) keys, as DM does.
+    assert_eq!(BOUND_WORKER.key([""]), "/dm-master/bound-worker");
+    assert_eq!(LAST_BOUND_WORKER.key([""]), "/dm-master/last-bound-worker");
+}

@@ -11,6 +11,7 @@ use super::Role;
 use crate::error::Error;
 use crate::keys::parse_lock_id;
 use crate::optimism::keeper::UnlockAction;
+use crate::proto;
 use crate::proto::master_server::Master;
 use crate::proto::{
     DdlLock, ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
@@ -73,6 +74,12 @@ fn ddl_lock(
 /// full DM error string.
 fn not_leader() -> Status {
     Status::unknown(Error::NotLeader.dm_string())
+}
+
+/// An RPC of DM's `pb.Master` that this master does not implement.
+fn not_supported(rpc: &'static str) -> Status {
+    tracing::warn!(rpc, "request for an unsupported RPC");
+    Status::unknown(Error::NotSupported { rpc }.dm_string())
 }
 
 #[tonic::async_trait]
@@ -195,5 +202,176 @@ impl Master for MasterService {
                 reply(result)
             }
         }
+    }
+
+    // RPCs this master does not serve yet answer DM-style errors, never a
+    // bare UNIMPLEMENTED (README lists them).
+    async fn start_task(
+        &self,
+        _request: Request<proto::StartTaskRequest>,
+    ) -> Result<Response<proto::StartTaskResponse>, Status> {
+        Err(not_supported("StartTask"))
+    }
+    async fn operate_task(
+        &self,
+        _request: Request<proto::OperateTaskRequest>,
+    ) -> Result<Response<proto::OperateTaskResponse>, Status> {
+        Err(not_supported("OperateTask"))
+    }
+    async fn update_task(
+        &self,
+        _request: Request<proto::UpdateTaskRequest>,
+    ) -> Result<Response<proto::UpdateTaskResponse>, Status> {
+        Err(not_supported("UpdateTask"))
+    }
+    async fn query_status(
+        &self,
+        _request: Request<proto::QueryStatusListRequest>,
+    ) -> Result<Response<proto::QueryStatusListResponse>, Status> {
+        Err(not_supported("QueryStatus"))
+    }
+    async fn operate_worker_relay_task(
+        &self,
+        _request: Request<proto::OperateWorkerRelayRequest>,
+    ) -> Result<Response<proto::OperateWorkerRelayResponse>, Status> {
+        Err(not_supported("OperateWorkerRelayTask"))
+    }
+    async fn purge_worker_relay(
+        &self,
+        _request: Request<proto::PurgeWorkerRelayRequest>,
+    ) -> Result<Response<proto::PurgeWorkerRelayResponse>, Status> {
+        Err(not_supported("PurgeWorkerRelay"))
+    }
+    async fn check_task(
+        &self,
+        _request: Request<proto::CheckTaskRequest>,
+    ) -> Result<Response<proto::CheckTaskResponse>, Status> {
+        Err(not_supported("CheckTask"))
+    }
+    async fn operate_source(
+        &self,
+        _request: Request<proto::OperateSourceRequest>,
+    ) -> Result<Response<proto::OperateSourceResponse>, Status> {
+        Err(not_supported("OperateSource"))
+    }
+    async fn register_worker(
+        &self,
+        _request: Request<proto::RegisterWorkerRequest>,
+    ) -> Result<Response<proto::RegisterWorkerResponse>, Status> {
+        Err(not_supported("RegisterWorker"))
+    }
+    async fn offline_member(
+        &self,
+        _request: Request<proto::OfflineMemberRequest>,
+    ) -> Result<Response<proto::OfflineMemberResponse>, Status> {
+        Err(not_supported("OfflineMember"))
+    }
+    async fn operate_leader(
+        &self,
+        _request: Request<proto::OperateLeaderRequest>,
+    ) -> Result<Response<proto::OperateLeaderResponse>, Status> {
+        Err(not_supported("OperateLeader"))
+    }
+    async fn list_member(
+        &self,
+        _request: Request<proto::ListMemberRequest>,
+    ) -> Result<Response<proto::ListMemberResponse>, Status> {
+        Err(not_supported("ListMember"))
+    }
+    async fn operate_schema(
+        &self,
+        _request: Request<proto::OperateSchemaRequest>,
+    ) -> Result<Response<proto::OperateSchemaResponse>, Status> {
+        Err(not_supported("OperateSchema"))
+    }
+    async fn get_sub_task_cfg(
+        &self,
+        _request: Request<proto::GetSubTaskCfgRequest>,
+    ) -> Result<Response<proto::GetSubTaskCfgResponse>, Status> {
+        Err(not_supported("GetSubTaskCfg"))
+    }
+    async fn get_cfg(
+        &self,
+        _request: Request<proto::GetCfgRequest>,
+    ) -> Result<Response<proto::GetCfgResponse>, Status> {
+        Err(not_supported("GetCfg"))
+    }
+    async fn handle_error(
+        &self,
+        _request: Request<proto::HandleErrorRequest>,
+    ) -> Result<Response<proto::HandleErrorResponse>, Status> {
+        Err(not_supported("HandleError"))
+    }
+    async fn get_master_cfg(
+        &self,
+        _request: Request<proto::GetMasterCfgRequest>,
+    ) -> Result<Response<proto::GetMasterCfgResponse>, Status> {
+        Err(not_supported("GetMasterCfg"))
+    }
+    async fn transfer_source(
+        &self,
+        _request: Request<proto::TransferSourceRequest>,
+    ) -> Result<Response<proto::TransferSourceResponse>, Status> {
+        Err(not_supported("TransferSource"))
+    }
+    async fn operate_relay(
+        &self,
+        _request: Request<proto::OperateRelayRequest>,
+    ) -> Result<Response<proto::OperateRelayResponse>, Status> {
+        Err(not_supported("OperateRelay"))
+    }
+    async fn start_validation(
+        &self,
+        _request: Request<proto::StartValidationRequest>,
+    ) -> Result<Response<proto::StartValidationResponse>, Status> {
+        Err(not_supported("StartValidation"))
+    }
+    async fn stop_validation(
+        &self,
+        _request: Request<proto::StopValidationRequest>,
+    ) -> Result<Response<proto::StopValidationResponse>, Status> {
+        Err(not_supported("StopValidation"))
+    }
+    async fn get_validation_status(
+        &self,
+        _request: Request<proto::GetValidationStatusRequest>,
+    ) -> Result<Response<proto::GetValidationStatusResponse>, Status> {
+        Err(not_supported("GetValidationStatus"))
+    }
+    async fn get_validation_error(
+        &self,
+        _request: Request<proto::GetValidationErrorRequest>,
+    ) -> Result<Response<proto::GetValidationErrorResponse>, Status> {
+        Err(not_supported("GetValidationError"))
+    }
+    async fn operate_validation_error(
+        &self,
+        _request: Request<proto::OperateValidationErrorRequest>,
+    ) -> Result<Response<proto::OperateValidationErrorResponse>, Status> {
+        Err(not_supported("OperateValidationError"))
+    }
+    async fn update_validation(
+        &self,
+        _request: Request<proto::UpdateValidationRequest>,
+    ) -> Result<Response<proto::UpdateValidationResponse>, Status> {
+        Err(not_supported("UpdateValidation"))
+    }
+    async fn encrypt(
+        &self,
+        _request: Request<proto::EncryptRequest>,
+    ) -> Result<Response<proto::EncryptResponse>, Status> {
+        Err(not_supported("Encrypt"))
+    }
+    async fn list_task_configs(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<proto::ListTaskConfigsResponse>, Status> {
+        Err(not_supported("ListTaskConfigs"))
+    }
+    async fn list_source_configs(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<proto::ListSourceConfigsResponse>, Status> {
+        Err(not_supported("ListSourceConfigs"))
     }
 }

@@ -21,8 +21,14 @@ const INSTALL_HINT: &str = "the `etcd` binary was not found on PATH: install it 
 
 impl ManagedEtcd {
     /// Starts etcd with data in `data_dir/etcd` on free loopback ports and
-    /// waits until it answers.
-    pub async fn start(data_dir: &Path, name: &str) -> Result<ManagedEtcd> {
+    /// waits until it answers. The member advertises `advertise_client_url`
+    /// (its master's address, which proxies etcd's API) as its client URL,
+    /// so clients that sync endpoints from `MemberList` reach the master.
+    pub async fn start(
+        data_dir: &Path,
+        name: &str,
+        advertise_client_url: &str,
+    ) -> Result<ManagedEtcd> {
         let bin = std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string());
         let io = |op: &'static str| move |source| Error::Io { op, source };
         std::fs::create_dir_all(data_dir).map_err(io("create --data-dir"))?;
@@ -40,7 +46,7 @@ impl ManagedEtcd {
                 "--listen-client-urls",
                 &client,
                 "--advertise-client-urls",
-                &client,
+                advertise_client_url,
             ])
             .args([
                 "--listen-peer-urls",

@@ -59,6 +59,19 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     assert_eq!(empty.msg, "no DDL lock exists");
     assert!(empty.locks.is_empty());
 
+    // An RPC of DM's proto that this master does not serve answers DM's
+    // error string, never a bare UNIMPLEMENTED.
+    let unsupported = client
+        .get_validation_status(dm_master::proto::GetValidationStatusRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(unsupported.code(), tonic::Code::Unknown);
+    assert_eq!(
+        unsupported.message(),
+        "[code=38100:class=dm-master:scope=internal:level=high], Message: \
+         GetValidationStatus is not supported by this dm-master"
+    );
+
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "test", "mysql-replica-01");
     let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";

@@ -2,6 +2,7 @@
 //! etcd process started by `support`, or a real MariaDB started by
 //! `mariadb`.
 
+mod cluster;
 mod election;
 mod etcd;
 mod failover;

@@ -128,6 +128,18 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     })
     .await;
     assert!(up, "master listens");
+    // Listening comes before winning the election; on a loaded machine the
+    // first term can take longer than a request waits for it.
+    let leads = wait_until(Duration::from_secs(30), || {
+        let a = addr.clone();
+        async move {
+            tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock"]).0)
+                .await
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(leads, "the master leads and answers dmctl");
 
     let (ok, out) = tokio::task::spawn_blocking({
         let endpoint = server.endpoint.clone();

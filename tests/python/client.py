@@ -1,7 +1,7 @@
 """A pb.Master client that is not written in Rust: Python grpcio stubs
-generated at run time from proto/dmmaster.proto. Calls ShowDDLLocks and
-UnlockDDLLock on the master given as argv[1] and prints what it got as JSON
-for the Rust test to check."""
+generated at run time from proto/dmmaster.proto (and the dmworker.proto it
+imports). Calls ShowDDLLocks and UnlockDDLLock on the master given as
+argv[1] and prints what it got as JSON for the Rust test to check."""
 
 import json
 import os
@@ -18,7 +18,7 @@ def main():
     out = tempfile.mkdtemp()
     rc = protoc.main(
         ["protoc", f"-I{proto_dir}", f"--python_out={out}", f"--grpc_python_out={out}",
-         os.path.join(proto_dir, "dmmaster.proto")]
+         os.path.join(proto_dir, "dmmaster.proto"), os.path.join(proto_dir, "dmworker.proto")]
     )
     if rc != 0:
         raise SystemExit(f"protoc failed: {rc}")

@@ -1,0 +1,969 @@
+//! DM's task YAML (`TaskConfig`): strict decoding with DM's defaults, then
+//! DM's `adjust` checks in DM's order (`dm/config/task.go`).
+//!
+//! PURE. Invariant: a [`TaskConfig`] returned by [`TaskConfig::from_yaml`]
+//! has passed every check, and each instance's unit configs are resolved
+//! (named entry, else inline, else DM's defaults), so subtask generation
+//! cannot fail on the task's own content.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::ConfigError;
+use super::model::{
+    BaList, BinlogEventRule, DbConfig, Experimental, ExpressionFilter, LoaderConfig, Meta,
+    MydumperConfig, SyncerConfig, TableRule, ValidatorConfig,
+};
+use super::units::{check_timezone, ram_in_bytes, GoDuration};
+
+/// The six task modes.
+pub const TASK_MODES: [&str; 6] = ["full", "incremental", "all", "dump", "load", "load&sync"];
+
+/// DM's checking items (`AllCheckingItems` and `AdditionalCheckingItems`).
+const CHECKING_ITEMS: [(&str, &str); 23] = [
+    ("all", "all checking items"),
+    (
+        "auto_increment_ID",
+        "conflict auto increment ID of shard tables checking item",
+    ),
+    ("binlog_db", "binlog db checking item"),
+    ("binlog_enable", "binlog enable checking item"),
+    ("binlog_format", "binlog format checking item"),
+    ("binlog_row_image", "binlog row image checking item"),
+    ("conn_number", "connection number checking item"),
+    (
+        "downstream_mutex_features",
+        "physical import mode downstream incompatible feature checking item",
+    ),
+    (
+        "downstream_table_empty",
+        "physical import mode downstream table empty checking item",
+    ),
+    (
+        "downstream_version",
+        "physical import mode downstream TiDB/PD/TiKV version checking item",
+    ),
+    (
+        "dump_privilege",
+        "dump privileges of source DB checking item",
+    ),
+    (
+        "empty_region",
+        "physical import mode empty region checking item",
+    ),
+    ("free_space", "downstream free space checking item"),
+    ("meta_position", "meta position valid checking item"),
+    ("online_ddl", "online ddl checking item"),
+    (
+        "region_distribution",
+        "physical import mode region distribution checking item",
+    ),
+    (
+        "replication_privilege",
+        "replication privileges of source DB checking item",
+    ),
+    (
+        "schema_of_shard_tables",
+        "consistent schema of shard tables checking item",
+    ),
+    ("server_id", "server_id checking item"),
+    ("table_schema", "table schema compatibility checking item"),
+    ("target_privilege", "privileges of target DB checking item"),
+    ("version", "MySQL/MariaDB version checking item"),
+    (
+        "primary_key",
+        "primary key checking item (Aliyun RDS precheck)",
+    ),
+];
+
+/// One `mysql-instances` entry.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MySqlInstance {
+    #[serde(rename = "source-id")]
+    pub source_id: String,
+    pub meta: Option<Meta>,
+    #[serde(rename = "filter-rules")]
+    pub filter_rules: Vec<String>,
+    #[serde(rename = "column-mapping-rules")]
+    pub column_mapping_rules: Vec<String>,
+    #[serde(rename = "route-rules")]
+    pub route_rules: Vec<String>,
+    #[serde(rename = "expression-filters")]
+    pub expression_filters: Vec<String>,
+    #[serde(rename = "black-white-list")]
+    pub bw_list_name: String,
+    #[serde(rename = "block-allow-list")]
+    pub ba_list_name: String,
+    #[serde(rename = "mydumper-config-name")]
+    pub mydumper_config_name: String,
+    #[serde(deserialize_with = "unit_on_dm_defaults")]
+    pub mydumper: Option<MydumperConfig>,
+    #[serde(rename = "mydumper-thread")]
+    pub mydumper_thread: i64,
+    #[serde(rename = "loader-config-name")]
+    pub loader_config_name: String,
+    #[serde(deserialize_with = "unit_on_dm_defaults")]
+    pub loader: Option<LoaderConfig>,
+    #[serde(rename = "loader-thread")]
+    pub loader_thread: i64,
+    #[serde(rename = "syncer-config-name")]
+    pub syncer_config_name: String,
+    #[serde(deserialize_with = "unit_on_dm_defaults")]
+    pub syncer: Option<SyncerConfig>,
+    #[serde(rename = "syncer-thread")]
+    pub syncer_thread: i64,
+    #[serde(rename = "validator-config-name")]
+    pub validator_config_name: String,
+    /// Resolved by `adjust` (`yaml:"-"` in DM).
+    #[serde(skip)]
+    pub validator: ValidatorConfig,
+}
+
+/// DM's task YAML, after decoding and (through [`TaskConfig::from_yaml`])
+/// DM's checks and defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskConfig {
+    pub name: String,
+    #[serde(rename = "task-mode")]
+    pub task_mode: String,
+    #[serde(rename = "is-sharding")]
+    pub is_sharding: bool,
+    #[serde(rename = "shard-mode")]
+    pub shard_mode: String,
+    #[serde(rename = "strict-optimistic-shard-mode")]
+    pub strict_optimistic_shard_mode: bool,
+    #[serde(rename = "ignore-checking-items")]
+    pub ignore_checking_items: Option<Vec<String>>,
+    #[serde(rename = "meta-schema")]
+    pub meta_schema: String,
+    #[serde(rename = "enable-heartbeat")]
+    pub enable_heartbeat: bool,
+    #[serde(rename = "heartbeat-update-interval")]
+    pub heartbeat_update_interval: i64,
+    #[serde(rename = "heartbeat-report-interval")]
+    pub heartbeat_report_interval: i64,
+    pub timezone: String,
+    #[serde(rename = "case-sensitive")]
+    pub case_sensitive: bool,
+    pub collation_compatible: String,
+    #[serde(rename = "target-database")]
+    pub target_database: Option<DbConfig>,
+    #[serde(rename = "mysql-instances")]
+    pub mysql_instances: Vec<MySqlInstance>,
+    #[serde(rename = "online-ddl")]
+    pub online_ddl: bool,
+    #[serde(rename = "shadow-table-rules")]
+    pub shadow_table_rules: Option<Vec<String>>,
+    #[serde(rename = "trash-table-rules")]
+    pub trash_table_rules: Option<Vec<String>>,
+    #[serde(rename = "online-ddl-scheme")]
+    pub online_ddl_scheme: String,
+    pub routes: BTreeMap<String, TableRule>,
+    pub filters: BTreeMap<String, BinlogEventRule>,
+    /// Deprecated and refused when non-empty (20064); kept opaque.
+    #[serde(rename = "column-mappings")]
+    pub column_mappings: BTreeMap<String, serde::de::IgnoredAny>,
+    #[serde(rename = "expression-filter")]
+    pub expression_filter: BTreeMap<String, ExpressionFilter>,
+    #[serde(rename = "black-white-list")]
+    pub black_white_list: BTreeMap<String, BaList>,
+    #[serde(rename = "block-allow-list")]
+    pub block_allow_list: BTreeMap<String, BaList>,
+    #[serde(deserialize_with = "units_on_dm_defaults")]
+    pub mydumpers: BTreeMap<String, MydumperConfig>,
+    #[serde(deserialize_with = "units_on_dm_defaults")]
+    pub loaders: BTreeMap<String, LoaderConfig>,
+    #[serde(deserialize_with = "units_on_dm_defaults")]
+    pub syncers: BTreeMap<String, SyncerConfig>,
+    #[serde(deserialize_with = "units_on_dm_defaults")]
+    pub validators: BTreeMap<String, ValidatorConfig>,
+    #[serde(rename = "clean-dump-file")]
+    pub clean_dump_file: bool,
+    #[serde(rename = "ansi-quotes")]
+    pub ansi_quotes: bool,
+    /// Deprecated: accepted with a warning in StartTask's response.
+    #[serde(rename = "remove-meta")]
+    pub remove_meta: bool,
+    pub experimental: Experimental,
+}
+
+impl Default for TaskConfig {
+    /// `NewTaskConfig()`: the values a key left out of the YAML keeps.
+    fn default() -> TaskConfig {
+        TaskConfig {
+            name: String::new(),
+            task_mode: String::new(),
+            is_sharding: false,
+            shard_mode: String::new(),
+            strict_optimistic_shard_mode: false,
+            ignore_checking_items: None,
+            meta_schema: "dm_meta".into(),
+            enable_heartbeat: false,
+            heartbeat_update_interval: 1,
+            heartbeat_report_interval: 10,
+            timezone: String::new(),
+            case_sensitive: false,
+            collation_compatible: "loose".into(),
+            target_database: None,
+            mysql_instances: Vec::new(),
+            online_ddl: true,
+            shadow_table_rules: None,
+            trash_table_rules: None,
+            online_ddl_scheme: String::new(),
+            routes: BTreeMap::new(),
+            filters: BTreeMap::new(),
+            column_mappings: BTreeMap::new(),
+            expression_filter: BTreeMap::new(),
+            black_white_list: BTreeMap::new(),
+            block_allow_list: BTreeMap::new(),
+            mydumpers: BTreeMap::new(),
+            loaders: BTreeMap::new(),
+            syncers: BTreeMap::new(),
+            validators: BTreeMap::new(),
+            clean_dump_file: true,
+            ansi_quotes: false,
+            remove_meta: false,
+            experimental: Experimental::default(),
+        }
+    }
+}
+
+/// A unit config type with DM's YAML defaults and DM's Go type name (for
+/// yaml.v2's "field x not found in type …" text).
+pub(crate) trait UnitConfig: Serialize + DeserializeOwned {
+    const GO_TYPE: &'static str;
+    fn yaml_defaults() -> Self;
+}
+
+impl UnitConfig for MydumperConfig {
+    const GO_TYPE: &'static str = "config.rawMydumperConfig";
+    fn yaml_defaults() -> Self {
+        MydumperConfig::dm_default()
+    }
+}
+
+impl UnitConfig for LoaderConfig {
+    const GO_TYPE: &'static str = "config.rawLoaderConfig";
+    fn yaml_defaults() -> Self {
+        LoaderConfig::dm_default()
+    }
+}
+
+impl UnitConfig for SyncerConfig {
+    const GO_TYPE: &'static str = "config.rawSyncerConfig";
+    fn yaml_defaults() -> Self {
+        SyncerConfig::dm_default()
+    }
+}
+
+impl UnitConfig for ValidatorConfig {
+    const GO_TYPE: &'static str = "config.ValidatorConfig";
+    /// Named validators decode onto Go's zero value (no custom unmarshaler).
+    fn yaml_defaults() -> Self {
+        ValidatorConfig::default()
+    }
+}
+
+/// Decodes one unit config the way DM's `UnmarshalYAML` does: the user's
+/// keys over DM's defaults, unknown keys refused, scalars coerced into
+/// string fields as yaml.v2 does.
+fn overlay_on_defaults<T: UnitConfig>(user: serde_norway::Value) -> Result<T, String> {
+    let user = match user {
+        serde_norway::Value::Null => serde_norway::Mapping::new(),
+        serde_norway::Value::Mapping(m) => m,
+        other => {
+            return Err(format!(
+                "cannot unmarshal {} into {}",
+                yaml_kind(&other),
+                T::GO_TYPE
+            ))
+        }
+    };
+    let defaults = serde_norway::to_value(T::yaml_defaults()).map_err(|e| e.to_string())?;
+    let serde_norway::Value::Mapping(mut merged) = defaults else {
+        return Err(format!("{} defaults are not a mapping", T::GO_TYPE));
+    };
+    for (key, value) in user {
+        let Some(default) = merged.get(&key) else {
+            let name = key
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{key:?}"));
+            return Err(format!("field {name} not found in type {}", T::GO_TYPE));
+        };
+        let value = match (default, value) {
+            (serde_norway::Value::String(_), serde_norway::Value::Number(n)) => {
+                serde_norway::Value::String(n.to_string())
+            }
+            (serde_norway::Value::String(_), serde_norway::Value::Bool(b)) => {
+                serde_norway::Value::String(b.to_string())
+            }
+            (_, v) => v,
+        };
+        merged.insert(key, value);
+    }
+    serde_norway::from_value(serde_norway::Value::Mapping(merged)).map_err(|e| e.to_string())
+}
+
+fn yaml_kind(v: &serde_norway::Value) -> &'static str {
+    match v {
+        serde_norway::Value::Sequence(_) => "!!seq",
+        serde_norway::Value::String(_) => "!!str",
+        serde_norway::Value::Number(_) => "!!int",
+        serde_norway::Value::Bool(_) => "!!bool",
+        _ => "!!map",
+    }
+}
+
+fn unit_on_dm_defaults<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: UnitConfig,
+{
+    let raw = Option::<serde_norway::Value>::deserialize(d)?;
+    match raw {
+        None | Some(serde_norway::Value::Null) => Ok(None),
+        Some(v) => overlay_on_defaults(v)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+fn units_on_dm_defaults<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: UnitConfig,
+{
+    let raw = Option::<BTreeMap<String, serde_norway::Value>>::deserialize(d)?;
+    raw.unwrap_or_default()
+        .into_iter()
+        .map(|(name, v)| {
+            overlay_on_defaults(v)
+                .map(|cfg| (name, cfg))
+                .map_err(serde::de::Error::custom)
+        })
+        .collect()
+}
+
+impl TaskConfig {
+    /// DM's `FromYaml`: strict decode (20003 `decode task config failed`)
+    /// then [`TaskConfig::adjust`].
+    pub fn from_yaml(text: &str) -> Result<TaskConfig, ConfigError> {
+        let mut cfg = TaskConfig::raw_decode(text)?;
+        cfg.adjust()?;
+        Ok(cfg)
+    }
+
+    /// DM's `RawDecode`: strict decode only, no defaults applied beyond
+    /// `NewTaskConfig`'s.
+    pub fn raw_decode(text: &str) -> Result<TaskConfig, ConfigError> {
+        // An empty document decodes to the defaults in yaml.v2.
+        if text.trim().is_empty() {
+            return Ok(TaskConfig::default());
+        }
+        serde_norway::from_str::<TaskConfig>(text).map_err(|e| ConfigError::YamlDecode {
+            context: "decode task config failed",
+            cause: yaml_v2_cause(&e),
+        })
+    }
+
+    /// `shard-mode` as the coordinators read it (after `adjust`).
+    pub fn is_optimistic(&self) -> bool {
+        self.shard_mode == "optimistic"
+    }
+
+    /// DM's `TaskConfig.adjust`: checks in DM's order, first failure wins.
+    pub fn adjust(&mut self) -> Result<(), ConfigError> {
+        if self.name.is_empty() {
+            return Err(ConfigError::NeedUniqueTaskName);
+        }
+        if !TASK_MODES.contains(&self.task_mode.as_str()) {
+            return Err(ConfigError::InvalidTaskMode);
+        }
+        if self.meta_schema.is_empty() {
+            self.meta_schema = "dm_meta".into();
+        }
+        check_shard_mode(
+            &mut self.shard_mode,
+            self.is_sharding,
+            self.strict_optimistic_shard_mode,
+        )?;
+        if !self.column_mappings.is_empty() {
+            return Err(ConfigError::ColumnMappingDeprecated);
+        }
+        match self.collation_compatible.as_str() {
+            "" => self.collation_compatible = "loose".into(),
+            "loose" | "strict" => {}
+            other => {
+                return Err(ConfigError::CollationNotSupported {
+                    value: other.to_string(),
+                })
+            }
+        }
+        for item in self.ignore_checking_items.iter().flatten() {
+            validate_checking_item(item)?;
+        }
+        adjust_online_ddl_scheme(&self.online_ddl_scheme, &mut self.online_ddl)?;
+        if self.target_database.is_none() {
+            return Err(ConfigError::NeedTargetDb);
+        }
+        if self.mysql_instances.is_empty() {
+            return Err(ConfigError::NoMySqlInstances);
+        }
+        for (name, filter) in &self.expression_filter {
+            check_expression_filter(name, filter)?;
+        }
+        for validator in self.validators.values_mut() {
+            adjust_validator(validator)?;
+        }
+        if self.block_allow_list.is_empty() && !self.black_white_list.is_empty() {
+            self.block_allow_list = self.black_white_list.clone();
+        }
+
+        let mut first_index_of: BTreeMap<String, usize> = BTreeMap::new();
+        let mut used: BTreeSet<(&'static str, String)> = BTreeSet::new();
+        let mut duplicates: Vec<String> = Vec::new();
+        let instance_count = self.mysql_instances.len();
+        let task_mode = self.task_mode.clone();
+        for (i, inst) in self.mysql_instances.iter_mut().enumerate() {
+            inst.verify_and_adjust()
+                .map_err(|e| e.annotate(format!("mysql-instance: {}", ordinal(i))))?;
+            if let Some(&first) = first_index_of.get(&inst.source_id) {
+                return Err(ConfigError::SameSourceId {
+                    first,
+                    second: i,
+                    source_id: inst.source_id.clone(),
+                });
+            }
+            first_index_of.insert(inst.source_id.clone(), i);
+            if task_mode == "incremental" {
+                if let Some(meta) = &inst.meta {
+                    verify_meta(meta).map_err(|e| e.annotate(format!("mysql-instance: {i}")))?;
+                }
+            }
+            for name in &inst.route_rules {
+                if !self.routes.contains_key(name) {
+                    return Err(ConfigError::RouteRuleNotFound {
+                        index: i,
+                        name: name.clone(),
+                    });
+                }
+                used.insert(("route", name.clone()));
+            }
+            for name in &inst.filter_rules {
+                if !self.filters.contains_key(name) {
+                    return Err(ConfigError::FilterRuleNotFound {
+                        index: i,
+                        name: name.clone(),
+                    });
+                }
+                used.insert(("filter", name.clone()));
+            }
+            if !inst.ba_list_name.is_empty()
+                && !self.block_allow_list.contains_key(&inst.ba_list_name)
+            {
+                return Err(ConfigError::BaListNotFound {
+                    index: i,
+                    name: inst.ba_list_name.clone(),
+                });
+            }
+
+            if !inst.mydumper_config_name.is_empty() {
+                let named = self
+                    .mydumpers
+                    .get(&inst.mydumper_config_name)
+                    .ok_or_else(|| ConfigError::MydumperCfgNotFound {
+                        index: i,
+                        name: inst.mydumper_config_name.clone(),
+                    })?;
+                used.insert(("mydumper", inst.mydumper_config_name.clone()));
+                inst.mydumper = Some(named.clone());
+            }
+            let mydumper = match inst.mydumper.as_mut() {
+                None => inst.mydumper.insert(MydumperConfig::dm_default()),
+                Some(m) => {
+                    if m.chunk_filesize.is_empty() {
+                        m.chunk_filesize = "64".into();
+                    }
+                    m
+                }
+            };
+            if inst.mydumper_thread != 0 {
+                mydumper.threads = inst.mydumper_thread;
+            }
+            if has_dump(&task_mode) && mydumper.mydumper_path.is_empty() {
+                return Err(ConfigError::MydumperPathNotValid { index: i });
+            }
+
+            if !inst.loader_config_name.is_empty() {
+                let named = self.loaders.get(&inst.loader_config_name).ok_or_else(|| {
+                    ConfigError::LoaderCfgNotFound {
+                        index: i,
+                        name: inst.loader_config_name.clone(),
+                    }
+                })?;
+                used.insert(("loader", inst.loader_config_name.clone()));
+                inst.loader = Some(named.clone());
+            }
+            let loader = inst.loader.get_or_insert_with(LoaderConfig::dm_default);
+            if inst.loader_thread != 0 {
+                loader.pool_size = inst.loader_thread;
+            }
+            if instance_count > 1 && loader.import_mode.eq_ignore_ascii_case("import-into") {
+                return Err(ConfigError::ImportIntoSharding);
+            }
+
+            if !inst.syncer_config_name.is_empty() {
+                let named = self.syncers.get(&inst.syncer_config_name).ok_or_else(|| {
+                    ConfigError::SyncerCfgNotFound {
+                        index: i,
+                        name: inst.syncer_config_name.clone(),
+                    }
+                })?;
+                used.insert(("syncer", inst.syncer_config_name.clone()));
+                inst.syncer = Some(named.clone());
+            }
+            let syncer = inst.syncer.get_or_insert_with(SyncerConfig::dm_default);
+            adjust_syncer_intervals(syncer)?;
+            if inst.syncer_thread != 0 {
+                syncer.worker_count = inst.syncer_thread;
+            }
+
+            inst.validator = ValidatorConfig::dm_default();
+            if !inst.validator_config_name.is_empty() {
+                let named = self
+                    .validators
+                    .get(&inst.validator_config_name)
+                    .ok_or_else(|| ConfigError::ValidatorCfgNotFound {
+                        index: i,
+                        name: inst.validator_config_name.clone(),
+                    })?;
+                used.insert(("validator", inst.validator_config_name.clone()));
+                inst.validator = named.clone();
+            }
+
+            for name in &inst.expression_filters {
+                if !self.expression_filter.contains_key(name) {
+                    return Err(ConfigError::ExprFilterNotFound {
+                        index: i,
+                        name: name.clone(),
+                    });
+                }
+                used.insert(("expr", name.clone()));
+            }
+
+            for (label, list) in [
+                ("route-rules", &inst.route_rules),
+                ("filter-rules", &inst.filter_rules),
+                ("column-mapping-rules", &inst.column_mapping_rules),
+                ("expression-filters", &inst.expression_filters),
+            ] {
+                let dupes = duplicate_names(list);
+                if !dupes.is_empty() {
+                    duplicates.push(format!(
+                        "mysql-instance({i})'s {label}: {}",
+                        dupes.join(", ")
+                    ));
+                }
+            }
+        }
+        if !duplicates.is_empty() {
+            return Err(ConfigError::DuplicateItems {
+                list: duplicates.join("\n"),
+            });
+        }
+
+        let mut unused: Vec<String> = Vec::new();
+        let mut collect = |kind: &'static str, names: Vec<&String>| {
+            for name in names {
+                if !used.contains(&(kind, name.clone())) {
+                    unused.push(name.clone());
+                }
+            }
+        };
+        collect("route", self.routes.keys().collect());
+        collect("filter", self.filters.keys().collect());
+        collect("mydumper", self.mydumpers.keys().collect());
+        for loader in self.loaders.values_mut() {
+            adjust_loader(loader)?;
+        }
+        collect("loader", self.loaders.keys().collect());
+        collect("syncer", self.syncers.keys().collect());
+        collect("expr", self.expression_filter.keys().collect());
+        collect("validator", self.validators.keys().collect());
+        if !unused.is_empty() {
+            unused.sort();
+            return Err(ConfigError::GlobalConfigsUnused { names: unused });
+        }
+
+        if !self.timezone.is_empty() {
+            check_timezone(&self.timezone)?;
+        }
+        if self.enable_heartbeat
+            || self.heartbeat_update_interval != 1
+            || self.heartbeat_report_interval != 10
+        {
+            // Deprecated: DM switches it off and keeps the intervals.
+            self.enable_heartbeat = false;
+        }
+        Ok(())
+    }
+}
+
+impl MySqlInstance {
+    /// DM's `MySQLInstance.VerifyAndAdjust`.
+    fn verify_and_adjust(&mut self) -> Result<(), ConfigError> {
+        if self.source_id.is_empty() {
+            return Err(ConfigError::EmptySourceId);
+        }
+        if let Some(meta) = &self.meta {
+            verify_meta(meta).map_err(|e| e.annotate(format!("source {}", self.source_id)))?;
+        }
+        if !self.mydumper_config_name.is_empty() && self.mydumper.is_some() {
+            return Err(ConfigError::MydumperConflict);
+        }
+        if !self.loader_config_name.is_empty() && self.loader.is_some() {
+            return Err(ConfigError::LoaderConflict);
+        }
+        if !self.syncer_config_name.is_empty() && self.syncer.is_some() {
+            return Err(ConfigError::SyncerConflict);
+        }
+        if self.ba_list_name.is_empty() && !self.bw_list_name.is_empty() {
+            self.ba_list_name = self.bw_list_name.clone();
+        }
+        Ok(())
+    }
+}
+
+fn verify_meta(meta: &Meta) -> Result<(), ConfigError> {
+    if meta.binlog_name.is_empty() && meta.binlog_gtid.is_empty() {
+        return Err(ConfigError::MetaInvalid);
+    }
+    Ok(())
+}
+
+/// Shared by task and subtask adjust: shard mode values, the
+/// `is-sharding` fallback, and the strict-optimistic rule.
+pub(crate) fn check_shard_mode(
+    shard_mode: &mut String,
+    is_sharding: bool,
+    strict_optimistic: bool,
+) -> Result<(), ConfigError> {
+    match shard_mode.as_str() {
+        "" if is_sharding => *shard_mode = "pessimistic".into(),
+        "" | "pessimistic" | "optimistic" => {}
+        other => {
+            return Err(ConfigError::ShardModeNotSupported {
+                mode: other.to_string(),
+            })
+        }
+    }
+    if strict_optimistic && shard_mode != "optimistic" {
+        return Err(ConfigError::StrictOptimisticShardMode);
+    }
+    Ok(())
+}
+
+pub(crate) fn adjust_online_ddl_scheme(
+    scheme: &str,
+    online_ddl: &mut bool,
+) -> Result<(), ConfigError> {
+    match scheme {
+        "" => Ok(()),
+        "pt" | "gh-ost" => {
+            *online_ddl = true;
+            Ok(())
+        }
+        other => Err(ConfigError::OnlineSchemeNotSupported {
+            scheme: other.to_string(),
+        }),
+    }
+}
+
+fn validate_checking_item(item: &str) -> Result<(), ConfigError> {
+    if CHECKING_ITEMS.iter().any(|(name, _)| *name == item) {
+        return Ok(());
+    }
+    // DM prints its item maps in Go's random map order; ours is fixed.
+    let mut supported = String::from(
+        "************ supporting checking items ************\n name:\t\tdescription\n",
+    );
+    for (name, description) in CHECKING_ITEMS {
+        supported.push_str(&format!("{name}:\t{description}\n"));
+    }
+    supported.push_str("************ supporting checking items ************\n");
+    Err(ConfigError::CheckItemNotSupported {
+        item: item.to_string(),
+        supported,
+    })
+}
+
+fn check_expression_filter(name: &str, filter: &ExpressionFilter) -> Result<(), ConfigError> {
+    if filter.schema.is_empty() {
+        return Err(ConfigError::ExprFilterEmptyName {
+            name: name.into(),
+            field: "schema",
+        });
+    }
+    if filter.table.is_empty() {
+        return Err(ConfigError::ExprFilterEmptyName {
+            name: name.into(),
+            field: "table",
+        });
+    }
+    let mut set_fields = Vec::new();
+    let check = |expr: &str| -> Result<(), ConfigError> {
+        check_sql_expression(expr).map_err(|cause| ConfigError::ExprFilterWrongGrammar {
+            name: name.into(),
+            sql: expr.into(),
+            cause,
+        })
+    };
+    if !filter.insert_value_expr.is_empty() {
+        check(&filter.insert_value_expr)?;
+        set_fields.push(format!("insert: [{}]", filter.insert_value_expr));
+    }
+    if !filter.update_old_value_expr.is_empty() || !filter.update_new_value_expr.is_empty() {
+        if !filter.update_old_value_expr.is_empty() {
+            check(&filter.update_old_value_expr)?;
+        }
+        if !filter.update_new_value_expr.is_empty() {
+            check(&filter.update_new_value_expr)?;
+        }
+        set_fields.push(format!(
+            "update (old value): [{}] update (new value): [{}]",
+            filter.update_old_value_expr, filter.update_new_value_expr
+        ));
+    }
+    if !filter.delete_value_expr.is_empty() {
+        check(&filter.delete_value_expr)?;
+        set_fields.push(format!("delete: [{}]", filter.delete_value_expr));
+    }
+    if set_fields.len() > 1 {
+        return Err(ConfigError::ExprFilterManyExpr {
+            name: name.into(),
+            fields: set_fields,
+        });
+    }
+    Ok(())
+}
+
+/// DM parses `SELECT <expr>` with TiDB's parser; we use sqlparser's MySQL
+/// dialect, so the grammar error text differs from TiDB's.
+fn check_sql_expression(expr: &str) -> Result<(), String> {
+    let sql = format!("select {expr}");
+    sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &sql)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// DM's `ValidatorConfig.Adjust`.
+pub(crate) fn adjust_validator(v: &mut ValidatorConfig) -> Result<(), ConfigError> {
+    if v.mode.is_empty() {
+        v.mode = "none".into();
+    }
+    if !matches!(v.mode.as_str(), "none" | "fast" | "full") {
+        return Err(ConfigError::InvalidValidationMode);
+    }
+    if v.worker_count <= 0 {
+        v.worker_count = 4;
+    }
+    for (field, default_secs) in [
+        (&mut v.validate_interval, 10),
+        (&mut v.check_interval, 5),
+        (&mut v.row_error_delay, 30 * 60),
+        (&mut v.meta_flush_interval, 5 * 60),
+    ] {
+        if field.is_zero() {
+            *field = GoDuration::from_secs(default_secs);
+        }
+    }
+    if v.batch_query_size == 0 {
+        v.batch_query_size = 100;
+    }
+    if v.max_pending_row_size.is_empty() {
+        v.max_pending_row_size = "500m".into();
+    }
+    ram_in_bytes(&v.max_pending_row_size).map_err(|message| ConfigError::Plain { message })?;
+    if v.max_pending_row_count == 0 {
+        v.max_pending_row_count = i64::from(i32::MAX);
+    }
+    Ok(())
+}
+
+/// DM's `LoaderConfig.adjust`.
+pub(crate) fn adjust_loader(l: &mut LoaderConfig) -> Result<(), ConfigError> {
+    if l.import_mode.is_empty()
+        || l.import_mode.eq_ignore_ascii_case("sql")
+        || l.import_mode.eq_ignore_ascii_case("loader")
+    {
+        l.import_mode = "logical".into();
+    }
+    l.import_mode = l.import_mode.to_lowercase();
+    if !matches!(
+        l.import_mode.as_str(),
+        "logical" | "physical" | "import-into"
+    ) {
+        return Err(ConfigError::InvalidLoadMode {
+            mode: l.import_mode.clone(),
+        });
+    }
+    if l.pool_size == 0 {
+        l.pool_size = 16;
+    }
+    fn lowered_or(value: &mut String, default: &str) {
+        if value.is_empty() {
+            *value = default.into();
+        }
+        *value = value.to_lowercase();
+    }
+    lowered_or(&mut l.on_duplicate_logical, "replace");
+    if !matches!(
+        l.on_duplicate_logical.as_str(),
+        "replace" | "error" | "ignore"
+    ) {
+        return Err(ConfigError::InvalidOnDuplicateLogical {
+            value: l.on_duplicate_logical.clone(),
+        });
+    }
+    lowered_or(&mut l.on_duplicate_physical, "none");
+    if !matches!(l.on_duplicate_physical.as_str(), "none" | "manual") {
+        return Err(ConfigError::InvalidOnDuplicatePhysical {
+            value: l.on_duplicate_physical.clone(),
+        });
+    }
+    lowered_or(&mut l.checksum_physical, "required");
+    if !matches!(
+        l.checksum_physical.as_str(),
+        "required" | "optional" | "off"
+    ) {
+        return Err(ConfigError::InvalidChecksumPhysical {
+            value: l.checksum_physical.clone(),
+        });
+    }
+    lowered_or(&mut l.analyze, "optional");
+    if !matches!(l.analyze.as_str(), "required" | "optional" | "off") {
+        return Err(ConfigError::InvalidAnalyze {
+            value: l.analyze.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Syncer defaults and checks shared by task and subtask adjust.
+pub(crate) fn adjust_syncer_intervals(s: &mut SyncerConfig) -> Result<(), ConfigError> {
+    if s.queue_size == 0 {
+        s.queue_size = 1024;
+    }
+    if s.checkpoint_flush_interval == 0 {
+        s.checkpoint_flush_interval = 30;
+    }
+    if s.safe_mode_duration.is_empty() {
+        s.safe_mode_duration = format!("{}s", 2 * s.checkpoint_flush_interval);
+    }
+    let duration = GoDuration::parse(&s.safe_mode_duration).map_err(|cause| {
+        ConfigError::InvalidSafeModeDuration {
+            value: s.safe_mode_duration.clone(),
+            cause,
+        }
+    })?;
+    if s.safe_mode && duration.is_zero() {
+        return Err(ConfigError::SafeModeConflict);
+    }
+    Ok(())
+}
+
+pub(crate) fn has_dump(mode: &str) -> bool {
+    matches!(mode, "all" | "full" | "dump")
+}
+
+pub(crate) fn has_load(mode: &str) -> bool {
+    matches!(mode, "all" | "full" | "load" | "load&sync")
+}
+
+/// DM's `checkDuplicateString`: every name given more than once, in order
+/// of its second occurrence.
+fn duplicate_names(names: &[String]) -> Vec<String> {
+    let mut seen: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut dupes = Vec::new();
+    for name in names {
+        match seen.get_mut(name.as_str()) {
+            Some(reported) if !*reported => {
+                dupes.push(name.clone());
+                *reported = true;
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(name, false);
+            }
+        }
+    }
+    dupes
+}
+
+/// go-humanize `Ordinal`: 0th, 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 100, n % 10) {
+        (11..=13, _) => "th",
+        (_, 1) => "st",
+        (_, 2) => "nd",
+        (_, 3) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Renders a serde_norway error in yaml.v2's words where the shapes match:
+/// an unknown key becomes `yaml: unmarshal errors:\n  line N: field K not
+/// found in type T`; anything else keeps serde_norway's text.
+fn yaml_v2_cause(err: &serde_norway::Error) -> String {
+    let text = err.to_string();
+    let Some((_, rest)) = text.split_once("unknown field `") else {
+        return text;
+    };
+    let Some((field, rest)) = rest.split_once('`') else {
+        return text;
+    };
+    let go_type = go_type_of_expected(rest);
+    match err.location() {
+        Some(loc) => format!(
+            "yaml: unmarshal errors:\n  line {}: field {field} not found in type {go_type}",
+            loc.line()
+        ),
+        None => format!("yaml: unmarshal errors:\n  field {field} not found in type {go_type}"),
+    }
+}
+
+/// The Go type whose field list serde reported (`expected one of ...`).
+fn go_type_of_expected(expected: &str) -> &'static str {
+    let has = |field: &str| expected.contains(&format!("`{field}`"));
+    if has("task-mode") {
+        "config.TaskConfig"
+    } else if has("source-id") {
+        "config.MySQLInstance"
+    } else if has("host") {
+        "dbconfig.DBConfig"
+    } else if has("ssl-ca") {
+        "security.Security"
+    } else if has("target-schema") {
+        "router.TableRule"
+    } else if has("action") {
+        "bf.BinlogEventRule"
+    } else if has("do-dbs") {
+        "filter.Rules"
+    } else if has("tbl-name") {
+        "filter.Table"
+    } else if has("insert-value-expr") {
+        "config.ExpressionFilter"
+    } else if has("binlog-name") {
+        "config.Meta"
+    } else if has("target-column") {
+        "router.TableExtractor"
+    } else {
+        "struct { AsyncCheckpointFlush bool \"yaml:\\\"async-checkpoint-flush\\\" toml:\\\"async-checkpoint-flush\\\" json:\\\"async-checkpoint-flush\\\"\" }"
+    }
+}

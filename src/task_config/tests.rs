@@ -1,0 +1,568 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::task::ShardMode;
+
+const SPEC_TASK: &str = include_str!("testdata/spec_task.yaml");
+const SPEC_SUBTASK: &str = include_str!("testdata/spec_subtask.toml");
+const SHARDING_TASK: &str = include_str!("testdata/sharding_task.yaml");
+const SHARDING_SUBTASK_01: &str = include_str!("testdata/sharding_subtask_01.toml");
+
+fn source_from(password: &str) -> DbConfig {
+    DbConfig {
+        host: "127.0.0.1".into(),
+        port: 3306,
+        user: "root".into(),
+        password: password.into(),
+        ..DbConfig::default()
+    }
+}
+
+fn sources(ids: &[&str]) -> BTreeMap<String, DbConfig> {
+    ids.iter()
+        .map(|id| (id.to_string(), source_from("123456")))
+        .collect()
+}
+
+/// The subtasks StartTask would store for `yaml` against a TiDB downstream.
+fn subtasks_for_tidb(yaml: &str, ids: &[&str]) -> Vec<SubTaskConfig> {
+    let mut task = TaskConfig::from_yaml(yaml).expect("valid task");
+    if let Some(to) = task.target_database.as_mut() {
+        adjust_session_for_tidb(to);
+    }
+    task.subtask_configs(&sources(ids)).expect("subtasks")
+}
+
+#[test]
+fn golden_subtask_toml_of_the_spec_example() {
+    let mut subtasks = subtasks_for_tidb(SPEC_TASK, &["mysql-replica-01"]);
+    assert_eq!(subtasks.len(), 1);
+    let subtask = &mut subtasks[0];
+    subtask.set_io_counters(IoCounters {
+        uuid: "0f5b3a2e-6c1d-4b8e-9a77-2d3c4e5f6a7b".into(),
+        dump_uuid: "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d".into(),
+    });
+    assert_eq!(subtask.to_toml(), SPEC_SUBTASK);
+}
+
+#[test]
+fn golden_subtask_toml_of_dm_sharding_test_task() {
+    let subtasks = subtasks_for_tidb(SHARDING_TASK, &["mysql-replica-01", "mysql-replica-02"]);
+    assert_eq!(subtasks.len(), 2);
+    assert_eq!(subtasks[0].to_toml(), SHARDING_SUBTASK_01);
+    assert_eq!(subtasks[1].source_id, "mysql-replica-02");
+    assert_eq!(
+        subtasks[1].to_toml(),
+        SHARDING_SUBTASK_01.replace("mysql-replica-01", "mysql-replica-02")
+    );
+}
+
+#[test]
+fn stored_toml_decodes_back_to_the_same_config_and_bytes() {
+    for (yaml, ids) in [
+        (SPEC_TASK, &["mysql-replica-01"][..]),
+        (SHARDING_TASK, &["mysql-replica-01", "mysql-replica-02"][..]),
+    ] {
+        for mut subtask in subtasks_for_tidb(yaml, ids) {
+            subtask.set_io_counters(IoCounters {
+                uuid: "u".into(),
+                dump_uuid: "d".into(),
+            });
+            let text = subtask.to_toml();
+            let decoded = SubTaskConfig::from_toml(&text).expect("decodes");
+            assert_eq!(decoded.to_toml(), text);
+            assert_eq!(decoded.name, subtask.name);
+            assert_eq!(decoded.route_rules, subtask.route_rules);
+            assert_eq!(decoded.block_allow_list, subtask.block_allow_list);
+            assert_eq!(decoded.to, subtask.to);
+            assert!(decoded.io_total_bytes.is_some());
+        }
+    }
+}
+
+#[test]
+fn decodes_the_old_four_field_subtask_toml() {
+    let text = "is-sharding = true\nshard-mode = \"\"\nname = \"t\"\nsource-id = \"s\"\n\n[[route-rules]]\n  schema-pattern = \"a*\"\n  table-pattern = \"b*\"\n  target-schema = \"a\"\n  target-table = \"b\"\n";
+    let cfg = SubTaskConfig::from_toml(text).expect("decodes");
+    let input = cfg.registry_input();
+    assert_eq!(input.task, "t");
+    assert_eq!(input.source, "s");
+    assert_eq!(input.mode, ShardMode::Pessimistic);
+    assert_eq!(input.routes.len(), 1);
+    assert_eq!(input.routes[0].target_table, "b");
+    // Go's zero values, not DM's YAML defaults, for keys left out.
+    assert_eq!(cfg.syncer.worker_count, 0);
+    assert!(!cfg.online_ddl);
+    // DM's subtask Adjust still fills its defaults.
+    assert_eq!(cfg.syncer.safe_mode_duration, "60s");
+    assert_eq!(cfg.validator.mode, "none");
+}
+
+#[test]
+fn subtask_toml_errors_carry_dm_codes() {
+    let cases: &[(&str, i32, &str)] = &[
+        ("name = \"t\"\n", 20005, "empty source-id not valid"),
+        (
+            "source-id = \"s\"\n",
+            20004,
+            "task name should not be empty",
+        ),
+        (
+            "name = \"t\"\nsource-id = \"s\"\n[to]\nport = \"4000\"\n",
+            20002,
+            "decode subtask config from data",
+        ),
+        (
+            "name = \"t\"\nsource-id = \"s\"\nshard-mode = \"x\"\n",
+            20033,
+            "shard mode x not supported",
+        ),
+        (
+            "name = \"t\"\nsource-id = \"s\"\nstrict-optimistic-shard-mode = true\n",
+            20066,
+            "cannot enable `strict-optimistic-shard-mode` while `shard-mode` is not `optimistic`",
+        ),
+        (
+            "name = \"t\"\nsource-id = \"012345678901234567890123456789012\"\n",
+            20006,
+            "too long source-id not valid",
+        ),
+        (
+            "name = \"t\"\nsource-id = \"s\"\nchunk-filesize = \"x\"\n",
+            20047,
+            "invalid `chunk-filesize` x",
+        ),
+    ];
+    for (text, code, message) in cases {
+        let err = SubTaskConfig::from_toml(text).expect_err(text);
+        assert_eq!(
+            (err.code(), err.to_string().as_str()),
+            (*code, *message),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn strict_optimistic_mode_is_carried_through() {
+    let yaml = SPEC_TASK.replace(
+        "shard-mode: pessimistic",
+        "shard-mode: optimistic\nstrict-optimistic-shard-mode: true",
+    );
+    let subtasks = subtasks_for_tidb(&yaml, &["mysql-replica-01"]);
+    let text = subtasks[0].to_toml();
+    assert!(text.contains("shard-mode = \"optimistic\"\nstrict-optimistic-shard-mode = true\n"));
+    let decoded = SubTaskConfig::from_toml(&text).unwrap();
+    assert!(decoded.strict_optimistic_shard_mode);
+    assert_eq!(decoded.registry_input().mode, ShardMode::Optimistic);
+}
+
+#[test]
+fn unknown_source_is_dm_error_20031() {
+    let task = TaskConfig::from_yaml(SPEC_TASK).unwrap();
+    let err = task.subtask_configs(&sources(&["other"])).unwrap_err();
+    assert_eq!(err.code(), 20031);
+    assert_eq!(
+        err.dm_string("dm-master"),
+        "[code=20031:class=dm-master:scope=internal:level=medium], Message: source mysql-replica-01 in deployment configuration not found, Workaround: Please use `operate-source create source-config-file-path` to add source."
+    );
+}
+
+#[test]
+fn case_insensitive_tasks_store_lower_cased_patterns() {
+    let yaml = SPEC_TASK
+        .replace("shard_db_*\"]", "Shard_DB_*\"]")
+        .replace(
+            "schema-pattern: \"shard_db_*\"",
+            "schema-pattern: \"SHARD_db_*\"",
+        )
+        .replace("target-schema: shard_db", "target-schema: Shard_Db");
+    let subtask = &subtasks_for_tidb(&yaml, &["mysql-replica-01"])[0];
+    let routes = subtask.route_rules.as_ref().unwrap();
+    assert_eq!(routes[0].schema_pattern, "shard_db_*");
+    assert_eq!(routes[0].target_schema, "Shard_Db");
+    let ba = subtask.block_allow_list.as_ref().unwrap();
+    assert_eq!(ba.do_dbs.as_deref(), Some(&["shard_db_*".to_string()][..]));
+}
+
+#[test]
+fn task_defaults_follow_dm() {
+    let task = TaskConfig::from_yaml(SHARDING_TASK).unwrap();
+    assert_eq!(task.shard_mode, "pessimistic");
+    assert!(task.is_sharding);
+    assert!(task.online_ddl);
+    assert!(task.clean_dump_file);
+    assert_eq!(task.collation_compatible, "loose");
+    let inst = &task.mysql_instances[0];
+    // `chunk-filesize: 64` is an integer in the YAML, coerced like yaml.v2.
+    assert_eq!(inst.mydumper.as_ref().unwrap().chunk_filesize, "64");
+    assert_eq!(
+        inst.mydumper.as_ref().unwrap().mydumper_path,
+        "./bin/mydumper"
+    );
+    assert_eq!(inst.syncer.as_ref().unwrap().queue_size, 1024);
+    assert_eq!(inst.validator.mode, "none");
+}
+
+/// A valid base task; each case edits it into one DM error.
+const BASE: &str = r#"name: test
+task-mode: all
+target-database:
+  host: 127.0.0.1
+  port: 4000
+  user: root
+  password: ""
+mysql-instances:
+  - source-id: s1
+    route-rules: [r1]
+    filter-rules: [f1]
+    block-allow-list: bal
+routes:
+  r1: {schema-pattern: "a*", target-schema: a}
+filters:
+  f1: {schema-pattern: "a*", events: ["drop database"], action: Ignore}
+block-allow-list:
+  bal: {do-dbs: ["a*"]}
+"#;
+
+fn check(yaml: &str, code: i32, message: &str) {
+    let err = TaskConfig::from_yaml(yaml).expect_err(yaml);
+    assert_eq!(
+        (err.code(), err.to_string().as_str()),
+        (code, message),
+        "task:\n{yaml}"
+    );
+}
+
+#[test]
+fn base_task_is_valid() {
+    let task = TaskConfig::from_yaml(BASE).unwrap();
+    let subtasks = task.subtask_configs(&sources(&["s1"])).unwrap();
+    assert_eq!(subtasks[0].shard_mode(), ShardMode::None);
+    assert_eq!(
+        subtasks[0].filter_rules.as_ref().unwrap()[0].action,
+        "Ignore"
+    );
+}
+
+#[test]
+fn task_validation_errors_match_dm() {
+    let cases: Vec<(String, i32, &str)> = vec![
+        (BASE.replace("name: test\n", ""), 20019, "must specify a unique task name"),
+        (
+            BASE.replace("task-mode: all", "task-mode: fast"),
+            20020,
+            "please specify right task-mode, support `full`, `incremental`, `all`, `dump`, `load`",
+        ),
+        (
+            BASE.replace("task-mode: all", "task-mode: all\nshard-mode: eager"),
+            20033,
+            "shard mode eager not supported",
+        ),
+        (
+            BASE.replace("task-mode: all", "task-mode: all\nstrict-optimistic-shard-mode: true"),
+            20066,
+            "cannot enable `strict-optimistic-shard-mode` while `shard-mode` is not `optimistic`",
+        ),
+        (
+            BASE.replace(
+                "task-mode: all",
+                "task-mode: all\nshard-mode: pessimistic\nstrict-optimistic-shard-mode: true",
+            ),
+            20066,
+            "cannot enable `strict-optimistic-shard-mode` while `shard-mode` is not `optimistic`",
+        ),
+        (
+            BASE.replace("task-mode: all", "task-mode: all\ncolumn-mappings: {c: {}}"),
+            20064,
+            "column-mapping is not supported since v6.6.0",
+        ),
+        (
+            BASE.replace("task-mode: all", "task-mode: all\ncollation_compatible: exact"),
+            20052,
+            "collation compatible exact not supported",
+        ),
+        (
+            BASE.replace("task-mode: all", "task-mode: all\nonline-ddl-scheme: osc"),
+            20007,
+            "online scheme osc not supported",
+        ),
+        (
+            BASE.replace("target-database:\n  host: 127.0.0.1\n  port: 4000\n  user: root\n  password: \"\"\n", ""),
+            20021,
+            "must specify target-database",
+        ),
+        (
+            format!("{}mysql-instances: []\n", BASE.split("mysql-instances:").next().unwrap()),
+            20013,
+            "must specify at least one mysql-instances",
+        ),
+        (
+            BASE.replace("  - source-id: s1\n", "  - source-id: \"\"\n"),
+            20005,
+            "mysql-instance: 0th: empty source-id not valid",
+        ),
+        (
+            BASE.replace("    block-allow-list: bal\n", "    block-allow-list: bal\n  - source-id: s1\n"),
+            20014,
+            "mysql-instance (0) and (1) have same source-id (s1)",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1, r2]"),
+            20023,
+            "mysql-instance(0)'s route-rules r2 not exist in routes",
+        ),
+        (
+            BASE.replace("filter-rules: [f1]", "filter-rules: [f2]"),
+            20024,
+            "mysql-instance(0)'s filter-rules f2 not exist in filters",
+        ),
+        (
+            BASE.replace("block-allow-list: bal\nroutes", "block-allow-list: nope\nroutes"),
+            20026,
+            "mysql-instance(0)'s list nope not exist in block allow list",
+        ),
+        (
+            BASE.replace("    block-allow-list: bal\n", "    block-allow-list: nope\n"),
+            20026,
+            "mysql-instance(0)'s list nope not exist in block allow list",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1]\n    mydumper-config-name: d"),
+            20027,
+            "mysql-instance(0)'s mydumper config d not exist in mydumpers",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1]\n    loader-config-name: l"),
+            20029,
+            "mysql-instance(0)'s loader config l not exist in loaders",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1]\n    syncer-config-name: y"),
+            20030,
+            "mysql-instance(0)'s syncer config y not exist in syncer",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1]\n    validator-config-name: v"),
+            20056,
+            "mysql-instance(0)'s continuous validator config v not exist",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1]\n    expression-filters: [e]"),
+            20040,
+            "mysql-instance(0)'s expression-filters e not exist in expression-filter",
+        ),
+        (
+            BASE.replace(
+                "route-rules: [r1]",
+                "route-rules: [r1]\n    mydumper-config-name: d\n    mydumper: {threads: 2}",
+            ),
+            20015,
+            "mysql-instance: 0th: mydumper-config-name and mydumper should only specify one",
+        ),
+        (
+            BASE.replace(
+                "route-rules: [r1]",
+                "route-rules: [r1]\n    loader-config-name: d\n    loader: {pool-size: 2}",
+            ),
+            20016,
+            "mysql-instance: 0th: loader-config-name and loader should only specify one",
+        ),
+        (
+            BASE.replace(
+                "route-rules: [r1]",
+                "route-rules: [r1]\n    syncer-config-name: d\n    syncer: {batch: 2}",
+            ),
+            20017,
+            "mysql-instance: 0th: syncer-config-name and syncer should only specify one",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1, r1]")
+                .replace("filter-rules: [f1]", "filter-rules: [f1, f1, f1]"),
+            20032,
+            "the following mysql configs have duplicate items, please remove the duplicates:\nmysql-instance(0)'s route-rules: r1\nmysql-instance(0)'s filter-rules: f1",
+        ),
+        (
+            format!(
+                "{}syncers:\n  zz: {{batch: 1}}\n",
+                BASE.replace("filters:", "  r2: {schema-pattern: b, target-schema: b}\nfilters:")
+            ),
+            20038,
+            "The configurations as following [r2 zz] are set in global configuration but instances don't use them",
+        ),
+        (
+            BASE.replace(
+                "route-rules: [r1]",
+                "route-rules: [r1]\n    meta: {binlog-pos: 4}",
+            ),
+            20011,
+            "mysql-instance: 0th: source s1: must specify `binlog-name` without GTID enabled for the source or specify `binlog-gtid` with GTID enabled for the source",
+        ),
+        (
+            format!("{BASE}ignore-checking-items: [nope]\n"),
+            20001,
+            "",
+        ),
+        (
+            format!("{BASE}timezone: SYSTEM\n"),
+            20008,
+            "'SYSTEM' or 'Local' time_zone is not supported",
+        ),
+        (
+            format!("{BASE}timezone: \"+14:01\"\n"),
+            20008,
+            "invalid timezone string: +14:01",
+        ),
+        (
+            format!("{BASE}expression-filter:\n  e: {{schema: a, table: \"\"}}\n"),
+            20042,
+            "expression-filter e has empty table",
+        ),
+        (
+            format!("{BASE}expression-filter:\n  e: {{schema: a, table: b, insert-value-expr: \"c > 1\", delete-value-expr: \"c < 1\"}}\n"),
+            20039,
+            "expression filter can only specify one of (insert, update, delete) expressions, but e has specified [insert: [c > 1] delete: [c < 1]]",
+        ),
+        (
+            format!("{BASE}validators:\n  v: {{mode: sometimes}}\n"),
+            20055,
+            "invalid validation mode",
+        ),
+        (
+            format!("{BASE}loaders:\n  l: {{import-mode: bulk}}\n"),
+            20053,
+            "invalid load mode 'bulk'",
+        ),
+        (
+            format!("{BASE}loaders:\n  l: {{on-duplicate-logical: merge}}\n"),
+            20054,
+            "invalid load on-duplicate-logical or on-duplicate option 'merge'",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1]\n    syncer: {safe-mode-duration: soon}"),
+            20060,
+            "safe-mode-duration 'soon' parsed failed: time: invalid duration \"soon\"",
+        ),
+        (
+            BASE.replace(
+                "route-rules: [r1]",
+                "route-rules: [r1]\n    syncer: {safe-mode: true, safe-mode-duration: 0s}",
+            ),
+            20061,
+            "safe-mode(true) conflicts with safe-mode-duration(0s)",
+        ),
+        (
+            BASE.replace("route-rules: [r1]", "route-rules: [r1]\n    mydumper: {mydumper-path: \"\"}"),
+            20028,
+            "mysql-instance(0)'s mydumper-path must specify a valid path to mydumper binary when task-mode is all or full",
+        ),
+        (
+            format!("{BASE}foo: 1\n"),
+            20003,
+            "decode task config failed",
+        ),
+    ];
+    for (yaml, code, message) in &cases {
+        if message.is_empty() {
+            let err = TaskConfig::from_yaml(yaml).expect_err(yaml);
+            assert_eq!(err.code(), *code, "{yaml}");
+        } else {
+            check(yaml, *code, message);
+        }
+    }
+}
+
+#[test]
+fn unknown_keys_are_refused_with_yaml_v2_text() {
+    let err = TaskConfig::from_yaml(&format!("{BASE}foo: 1\n")).unwrap_err();
+    assert_eq!(
+        err.raw_cause(),
+        Some("yaml: unmarshal errors:\n  line 19: field foo not found in type config.TaskConfig")
+    );
+    let err = TaskConfig::from_yaml(
+        &BASE.replace("  - source-id: s1\n", "  - source-id: s1\n    sauce: x\n"),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), 20003);
+    assert!(
+        err.raw_cause()
+            .unwrap()
+            .ends_with("field sauce not found in type config.MySQLInstance"),
+        "{err:?}"
+    );
+    let err = TaskConfig::from_yaml(&format!("{BASE}syncers:\n  s: {{batchs: 1}}\n")).unwrap_err();
+    assert_eq!(err.code(), 20003);
+    assert!(err
+        .raw_cause()
+        .unwrap()
+        .contains("field batchs not found in type config.rawSyncerConfig"));
+}
+
+#[test]
+fn dm_string_has_code_class_level_and_workaround() {
+    let err =
+        TaskConfig::from_yaml(&BASE.replace("task-mode: all", "task-mode: all\nshard-mode: eager"))
+            .unwrap_err();
+    assert_eq!(
+        err.dm_string("dm-master"),
+        "[code=20033:class=dm-master:scope=internal:level=medium], Message: shard mode eager not supported, Workaround: Please check the `shard-mode` config in task configuration file, which can be set to `pessimistic`/`optimistic`."
+    );
+    let err = TaskConfig::from_yaml(&format!("{BASE}foo: 1\n")).unwrap_err();
+    assert_eq!(
+        err.dm_string("config"),
+        "[code=20003:class=config:scope=internal:level=medium], Message: decode task config failed, RawCause: yaml: unmarshal errors:\n  line 19: field foo not found in type config.TaskConfig, Workaround: Please check the configuration file has correct YAML format."
+    );
+}
+
+#[test]
+fn go_durations_print_like_go() {
+    for (nanos, text) in [
+        (0i64, "0s"),
+        (1, "1ns"),
+        (1_500, "1.5µs"),
+        (1_500_000, "1.5ms"),
+        (10_000_000_000, "10s"),
+        (1_500_000_000, "1.5s"),
+        (300_000_000_000, "5m0s"),
+        (1_800_000_000_000, "30m0s"),
+        (3_600_000_000_000, "1h0m0s"),
+        (-90_000_000_000, "-1m30s"),
+    ] {
+        assert_eq!(GoDuration(nanos).to_string(), text);
+        assert_eq!(GoDuration::parse(text), Ok(GoDuration(nanos)), "{text}");
+    }
+    assert_eq!(
+        GoDuration::parse("1h30m"),
+        Ok(GoDuration(5_400_000_000_000))
+    );
+    assert_eq!(
+        GoDuration::parse("5"),
+        Err("time: missing unit in duration \"5\"".into())
+    );
+    assert_eq!(
+        GoDuration::parse("5d"),
+        Err("time: unknown unit \"d\" in duration \"5d\"".into())
+    );
+}
+
+#[test]
+fn subtask_adjust_is_idempotent() {
+    for mut subtask in subtasks_for_tidb(SHARDING_TASK, &["mysql-replica-01", "mysql-replica-02"]) {
+        let before = subtask.clone();
+        subtask.adjust().unwrap();
+        assert_eq!(subtask, before);
+    }
+}
+
+#[test]
+fn timezone_goes_into_both_sessions() {
+    let yaml = format!("{BASE}timezone: \"+08:00\"\n");
+    let task = TaskConfig::from_yaml(&yaml).unwrap();
+    let subtask = &task.subtask_configs(&sources(&["s1"])).unwrap()[0];
+    let text = subtask.to_toml();
+    assert!(text.contains("\n[from]\n  host = \"127.0.0.1\"\n  port = 3306\n  user = \"root\"\n  password = \"123456\"\n  [from.session]\n    time_zone = \"+08:00\"\n"), "{text}");
+    assert!(
+        text.contains("  [to.session]\n    time_zone = \"+08:00\"\n"),
+        "{text}"
+    );
+}
