@@ -299,7 +299,7 @@ async fn embedded_member_advertises_the_master_address_in_member_list() {
     ]);
     assert_eq!(master.addr, addr);
     let up = wait_until(Duration::from_secs(30), || async {
-        crate::grpc::http_get(addr.parse().unwrap(), "/status")
+        crate::grpc::http_get(addr.parse().unwrap(), "/role")
             .await
             .contains("\"role\":\"leader\"")
     })
