@@ -189,7 +189,28 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
             "--etcd-endpoints is required (e.g. --etcd-endpoints http://127.0.0.1:2379)".into(),
         ));
     }
-    let etcd = Etcd::connect(&config.etcd_endpoints, EtcdOptions::default()).await?;
+    let etcd = Etcd::connect(
+        &config.etcd_endpoints,
+        EtcdOptions {
+            // The scheme says whether etcd speaks TLS: an external plaintext
+            // cluster keeps working when only the master port is secured.
+            tls: config.tls.clone().filter(|_| {
+                config
+                    .etcd_endpoints
+                    .iter()
+                    .any(|e| e.starts_with("https://"))
+            }),
+            ..EtcdOptions::default()
+        },
+    )
+    .await?;
+    let server_tls = match &config.tls {
+        Some(tls) => Some(
+            tls.server_config()
+                .map_err(|e| Error::Config(e.to_string()))?,
+        ),
+        None => None,
+    };
     let etcd_channel = etcd_proxy::channel(&config.etcd_endpoints)?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr()?)
         .await
@@ -227,6 +248,8 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
 
     serve(
         listener,
+        server_tls,
+        config.tls.clone(),
         etcd_channel,
         http::HttpState {
             name: config.name.clone(),
@@ -335,15 +358,20 @@ async fn lead(
 /// listener: tonic's routes turned into an axum router with DM's HTTP routes
 /// (`server::http`) merged in, served with HTTP/1 accepted; unknown paths
 /// answer as [`http::fallback`] says.
+#[allow(clippy::too_many_arguments)]
 fn serve(
     listener: tokio::net::TcpListener,
+    server_tls: Option<Arc<rustls::ServerConfig>>,
+    client_tls: Option<crate::tls::TlsFiles>,
     etcd_channel: tonic::transport::Channel,
     state: http::HttpState,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
-    let service =
-        admin::MasterService::new(state.role.clone(), Arc::new(forward::Forwarder::default()));
+    let service = admin::MasterService::new(
+        state.role.clone(),
+        Arc::new(forward::Forwarder::with_tls(client_tls)),
+    );
     let routes =
         tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service));
     let router = etcd_proxy::add_services(routes, &etcd_channel)
@@ -351,12 +379,24 @@ fn serve(
         .merge(http::router(state))
         .fallback(http::fallback);
     tracker.spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let served = tonic::transport::Server::builder()
+        let server = tonic::transport::Server::builder()
             .accept_http1(true)
-            .add_routes(tonic::service::Routes::from(router))
-            .serve_with_incoming_shutdown(incoming, cancel.cancelled())
-            .await;
+            .add_routes(tonic::service::Routes::from(router));
+        // TLS, when configured, terminates here for gRPC and HTTP alike.
+        let served = match server_tls {
+            Some(tls) => {
+                let incoming = crate::tls::tls_incoming(listener, tls, cancel.clone());
+                server
+                    .serve_with_incoming_shutdown(incoming, cancel.cancelled())
+                    .await
+            }
+            None => {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                server
+                    .serve_with_incoming_shutdown(incoming, cancel.cancelled())
+                    .await
+            }
+        };
         if let Err(error) = served {
             tracing::error!(%error, "server failed");
         }

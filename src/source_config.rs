@@ -485,8 +485,10 @@ impl SourceConfig {
             });
         }
         for rule in self.filters.iter().flatten() {
-            if !matches!(rule.action.to_ascii_lowercase().as_str(), "do" | "ignore" | "error")
-            {
+            if !matches!(
+                rule.action.to_ascii_lowercase().as_str(),
+                "do" | "ignore" | "error"
+            ) {
                 return Err(SourceConfigError::BinlogEventFilter {
                     cause: format!("action {} is invalid", rule.action),
                 });
@@ -507,7 +509,9 @@ impl SourceConfig {
     /// Whether create must read the upstream (flavor or server-id unset, or
     /// a MySQL GTID check).
     pub fn needs_upstream(&self) -> bool {
-        self.flavor.is_empty() || self.server_id == 0 || (self.enable_gtid && self.flavor != "mariadb")
+        self.flavor.is_empty()
+            || self.server_id == 0
+            || (self.enable_gtid && self.flavor != "mariadb")
     }
 
     /// `SourceConfig.Adjust` on create, with the upstream's answers.
@@ -570,8 +574,18 @@ impl SourceConfig {
         line(&mut out, "", "flavor", &toml_str(&self.flavor));
         line(&mut out, "", "charset", &toml_str(&self.charset));
         line(&mut out, "", "enable-relay", &b(self.enable_relay));
-        line(&mut out, "", "relay-binlog-name", &toml_str(&self.relay_binlog_name));
-        line(&mut out, "", "relay-binlog-gtid", &toml_str(&self.relay_binlog_gtid));
+        line(
+            &mut out,
+            "",
+            "relay-binlog-name",
+            &toml_str(&self.relay_binlog_name),
+        );
+        line(
+            &mut out,
+            "",
+            "relay-binlog-gtid",
+            &toml_str(&self.relay_binlog_gtid),
+        );
         line(&mut out, "", "source-id", &toml_str(&self.source_id));
         line(&mut out, "", "server-id", &self.server_id.to_string());
         line(&mut out, "", "case-sensitive", &b(self.case_sensitive));
@@ -601,7 +615,12 @@ impl SourceConfig {
             line(&mut out, ii, "ssl-cert", &toml_str(&sec.ssl_cert));
             line(&mut out, ii, "ssl-key", &toml_str(&sec.ssl_key));
             if let Some(cns) = &sec.cert_allowed_cn {
-                line(&mut out, ii, "cert-allowed-cn", &toml_list(cns.iter().map(|s| toml_str(s))));
+                line(
+                    &mut out,
+                    ii,
+                    "cert-allowed-cn",
+                    &toml_list(cns.iter().map(|s| toml_str(s))),
+                );
             }
             for (key, bytes) in [
                 ("ssl-ca-bytes", &sec.ssl_ca_bytes),
@@ -609,26 +628,66 @@ impl SourceConfig {
                 ("ssl-cert-bytes", &sec.ssl_cert_bytes),
             ] {
                 if let Some(bytes) = bytes {
-                    line(&mut out, ii, key, &toml_list(bytes.iter().map(u8::to_string)));
+                    line(
+                        &mut out,
+                        ii,
+                        key,
+                        &toml_list(bytes.iter().map(u8::to_string)),
+                    );
                 }
             }
             line(&mut out, ii, "ssl-ca-base64", &toml_str(&sec.ssl_ca_base64));
-            line(&mut out, ii, "ssl-key-base64", &toml_str(&sec.ssl_key_base64));
-            line(&mut out, ii, "ssl-cert-base64", &toml_str(&sec.ssl_cert_base64));
+            line(
+                &mut out,
+                ii,
+                "ssl-key-base64",
+                &toml_str(&sec.ssl_key_base64),
+            );
+            line(
+                &mut out,
+                ii,
+                "ssl-cert-base64",
+                &toml_str(&sec.ssl_cert_base64),
+            );
         }
 
         out.push_str("\n[purge]\n");
         line(&mut out, i, "interval", &self.purge.interval.to_string());
         line(&mut out, i, "expires", &self.purge.expires.to_string());
-        line(&mut out, i, "remain-space", &self.purge.remain_space.to_string());
+        line(
+            &mut out,
+            i,
+            "remain-space",
+            &self.purge.remain_space.to_string(),
+        );
 
         let c = &self.checker;
         out.push_str("\n[checker]\n");
         line(&mut out, i, "check-enable", &b(c.check_enable));
-        line(&mut out, i, "backoff-rollback", &toml_str(&c.backoff_rollback.to_string()));
-        line(&mut out, i, "backoff-max", &toml_str(&c.backoff_max.to_string()));
-        line(&mut out, i, "check-interval", &toml_str(&c.check_interval.to_string()));
-        line(&mut out, i, "backoff-min", &toml_str(&c.backoff_min.to_string()));
+        line(
+            &mut out,
+            i,
+            "backoff-rollback",
+            &toml_str(&c.backoff_rollback.to_string()),
+        );
+        line(
+            &mut out,
+            i,
+            "backoff-max",
+            &toml_str(&c.backoff_max.to_string()),
+        );
+        line(
+            &mut out,
+            i,
+            "check-interval",
+            &toml_str(&c.check_interval.to_string()),
+        );
+        line(
+            &mut out,
+            i,
+            "backoff-min",
+            &toml_str(&c.backoff_min.to_string()),
+        );
         line(&mut out, i, "backoff-jitter", &b(c.backoff_jitter));
         line(&mut out, i, "backoff-factor", &go_float(c.backoff_factor));
 
@@ -643,13 +702,28 @@ impl SourceConfig {
 
         for rule in self.filters.iter().flatten() {
             out.push_str("\n[[filters]]\n");
-            line(&mut out, i, "schema-pattern", &toml_str(&rule.schema_pattern));
+            line(
+                &mut out,
+                i,
+                "schema-pattern",
+                &toml_str(&rule.schema_pattern),
+            );
             line(&mut out, i, "table-pattern", &toml_str(&rule.table_pattern));
             if let Some(events) = &rule.events {
-                line(&mut out, i, "events", &toml_list(events.iter().map(|s| toml_str(s))));
+                line(
+                    &mut out,
+                    i,
+                    "events",
+                    &toml_list(events.iter().map(|s| toml_str(s))),
+                );
             }
             if let Some(sqls) = &rule.sql_pattern {
-                line(&mut out, i, "sql-pattern", &toml_list(sqls.iter().map(|s| toml_str(s))));
+                line(
+                    &mut out,
+                    i,
+                    "sql-pattern",
+                    &toml_list(sqls.iter().map(|s| toml_str(s))),
+                );
             }
             line(&mut out, i, "action", &toml_str(&rule.action));
         }

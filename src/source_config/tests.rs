@@ -22,7 +22,8 @@ fn sample_encodes_to_dm_toml_bytes() {
     let mut cfg = SourceConfig::from_yaml(SAMPLE).unwrap();
     cfg.verify().unwrap();
     assert!(!cfg.needs_upstream());
-    cfg.adjust_with_upstream(&UpstreamFacts::default(), || 0).unwrap();
+    cfg.adjust_with_upstream(&UpstreamFacts::default(), || 0)
+        .unwrap();
     // task-config.md §9.3.
     let want = r#"enable = true
 enable-gtid = false
@@ -73,7 +74,8 @@ fn the_toml_reads_back_with_every_value() {
         "source-id: s\nflavor: mariadb\nserver-id: 7\nfrom: {host: h, port: 1, user: u, password: \"p\\\"q\", session: {time_zone: '+00:00', 'a b': x}}\nchecker: {backoff-max: 1h30m}\n",
     )
     .unwrap();
-    cfg.adjust_with_upstream(&UpstreamFacts::default(), || 0).unwrap();
+    cfg.adjust_with_upstream(&UpstreamFacts::default(), || 0)
+        .unwrap();
     let text = cfg.to_toml();
     let value: toml::Value = toml::from_str(&text).unwrap();
     assert_eq!(value["from"]["password"].as_str(), Some("p\"q"));
@@ -89,7 +91,10 @@ fn strict_parse_and_verify_give_dm_errors() {
         err.dm_string(),
         "[code=20003:class=config:scope=internal:level=medium], Message: decode source config, RawCause: yaml: unmarshal errors:\n  line 2: field no-such-key not found in type config.SourceConfig, Workaround: Please check the configuration file has correct YAML format."
     );
-    let err = SourceConfig::from_yaml("flavor: mysql\n").unwrap().verify().unwrap_err();
+    let err = SourceConfig::from_yaml("flavor: mysql\n")
+        .unwrap()
+        .verify()
+        .unwrap_err();
     assert_eq!(err.code(), 40005);
     let err = SourceConfig::from_yaml(&format!("source-id: {}\n", "x".repeat(33)))
         .unwrap()
@@ -117,7 +122,10 @@ fn strict_parse_and_verify_give_dm_errors() {
         .verify()
         .unwrap_err();
     assert_eq!(err.code(), 40007);
-    assert_eq!(SourceConfig::from_yaml("port: [").unwrap_err().code(), 20003);
+    assert_eq!(
+        SourceConfig::from_yaml("port: [").unwrap_err().code(),
+        20003
+    );
 }
 
 #[test]
@@ -130,7 +138,8 @@ fn upstream_fills_flavor_and_server_id_like_dm() {
         gtid_mode: String::new(),
     };
     let mut picks = [1u32, 2].into_iter();
-    cfg.adjust_with_upstream(&facts, || picks.next().unwrap_or(0)).unwrap();
+    cfg.adjust_with_upstream(&facts, || picks.next().unwrap_or(0))
+        .unwrap();
     assert_eq!(cfg.flavor, "mariadb");
     assert_eq!(cfg.server_id, BASE_SERVER_ID + 2);
     assert_eq!(cfg.relay_dir, "relay-dir");
@@ -145,7 +154,10 @@ fn upstream_fills_flavor_and_server_id_like_dm() {
         server_ids: vec![BASE_SERVER_ID],
         ..facts.clone()
     };
-    assert_eq!(cfg.adjust_with_upstream(&taken, || 0).unwrap_err().code(), 11015);
+    assert_eq!(
+        cfg.adjust_with_upstream(&taken, || 0).unwrap_err().code(),
+        11015
+    );
     let mut cfg =
         SourceConfig::from_yaml("source-id: s\nflavor: mysql\nserver-id: 3\nenable-gtid: true\n")
             .unwrap();
@@ -154,7 +166,9 @@ fn upstream_fills_flavor_and_server_id_like_dm() {
         ..facts
     };
     assert_eq!(
-        cfg.adjust_with_upstream(&off, || 0).unwrap_err().to_string(),
+        cfg.adjust_with_upstream(&off, || 0)
+            .unwrap_err()
+            .to_string(),
         "s has GTID_MODE = OFF instead of ON"
     );
 }
@@ -170,7 +184,11 @@ fn go_durations() {
         ("2h3m4.5s", "2h3m4.5s"),
         ("1us", "1µs"),
     ] {
-        assert_eq!(GoDuration::parse(text).unwrap().to_string(), shown, "{text}");
+        assert_eq!(
+            GoDuration::parse(text).unwrap().to_string(),
+            shown,
+            "{text}"
+        );
     }
     assert!(GoDuration::parse("5").is_err());
     assert!(GoDuration::parse("5x").is_err());

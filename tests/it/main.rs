@@ -12,5 +12,6 @@ mod optimism;
 mod pessimism;
 mod process;
 mod support;
+mod tls;
 mod worker_executor;
 mod worker_run;

@@ -83,6 +83,35 @@ fn version_and_sample_config_print_and_exit_0() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("master-addr = \":8261\""));
 }
 
+#[test]
+fn dmctl_needs_a_master_address_and_says_so_as_dm() {
+    let out = Command::new(DMCTL)
+        .arg("shard-ddl-lock")
+        .env_remove("DM_MASTER_ADDR")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: --master-addr not provided, this parameter is required when interacting with the dm-master, you can also use environment variable 'DM_MASTER_ADDR' to specify the value. Use `dmctl --help` to see more help messages\n"
+    );
+    let dead = format!("127.0.0.1:{}", free_port());
+    let out = Command::new(DMCTL)
+        .arg("shard-ddl-lock")
+        .env("DM_MASTER_ADDR", &dead)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("[code=48001:class=dmctl:scope=internal:level=high], Message: can't connect to {dead}, RawCause: ")),
+        "{err}"
+    );
+    let out = Command::new(DMCTL).arg("-V").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("Release Version: v"));
+}
+
 fn dmctl(addr: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(DMCTL)
         .arg("--master-addr")
@@ -177,10 +206,27 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
         2
     );
 
-    let a = addr.clone();
-    let (ok, out) = tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock"]))
-        .await
-        .unwrap();
+    // A dead master first in the list: dmctl fails over to the next one;
+    // DM's single-dash spelling of the global flag is accepted.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let list = format!("{dead},{addr}");
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        let o = Command::new(DMCTL)
+            .arg(format!("-master-addr={list}"))
+            .arg("shard-ddl-lock")
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    })
+    .await
+    .unwrap();
     assert!(ok, "{out}");
     assert!(out.contains("\"msg\": \"no DDL lock exists\""), "{out}");
 
