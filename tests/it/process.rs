@@ -68,6 +68,53 @@ fn an_unknown_config_key_exits_2_naming_it() {
     );
 }
 
+#[tokio::test]
+async fn dm_sample_config_starts_a_master_that_answers_status() {
+    let server = EtcdServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // DM's own sample file, only ports and paths replaced.
+    let sample = dm_master::config::SAMPLE_CONFIG
+        .replace(":8261", &format!(":{port}"))
+        .replace("\"dm-master.log\"", "\"master.log\"")
+        .replace(
+            "default.dm-master",
+            &dir.path().join("data").display().to_string(),
+        );
+    let cfg = dir.path().join("dm-master.toml");
+    std::fs::write(&cfg, sample).unwrap();
+    let mut master = Command::new(MASTER)
+        .arg("-config")
+        .arg(&cfg)
+        .args(["--etcd-endpoints", &server.endpoint])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let answered = wait_until(Duration::from_secs(20), || async {
+        crate::grpc::http_get(addr, "/status")
+            .await
+            .contains("Release Version: v")
+    })
+    .await;
+    let log = std::fs::read_to_string(dir.path().join("master.log")).unwrap_or_default();
+    let _ = master.kill();
+    let _ = master.wait();
+    assert!(answered, "the master answers /status\n{log}");
+    assert!(
+        log.contains("[INFO] ["),
+        "DM's text log format in log-file:\n{log}"
+    );
+    assert!(log.contains("[\"Welcome to dm-master\"]"), "{log}");
+    assert!(
+        log.contains("configuration options accepted but not applied")
+            && log.contains("rpc-rate-burst"),
+        "one warning names the inert keys:\n{log}"
+    );
+}
+
 #[test]
 fn version_and_sample_config_print_and_exit_0() {
     let out = Command::new(MASTER).arg("-V").output().unwrap();
