@@ -14,6 +14,7 @@ mod pessimism;
 mod process;
 mod scheduler;
 mod support;
+mod tls;
 mod worker_executor;
 mod worker_join;
 mod worker_run;
