@@ -38,6 +38,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::etcd::member::Member;
 use crate::etcd::{Etcd, EtcdOptions};
+use crate::tls::TlsFiles;
 
 const INSTALL_HINT: &str = "the `etcd` binary was not found on PATH: install it (Debian/Ubuntu: `sudo apt-get install -y etcd-server`), set ETCD_BIN, or pass --etcd-endpoints";
 
@@ -49,15 +50,6 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A member that ran this long before dying starts over at `FIRST_BACKOFF`.
 const STABLE_UPTIME: Duration = Duration::from_secs(60);
-
-/// DM's etcd settings that our configuration does not carry yet: DM's
-/// defaults for `max-txn-ops`, `max-request-bytes`,
-/// `auto-compaction-mode`/`-retention` and `quota-backend-bytes`.
-const DM_MAX_TXN_OPS: u64 = 2048;
-const DM_MAX_REQUEST_BYTES: u64 = 1_572_864;
-const DM_AUTO_COMPACTION_MODE: &str = "periodic";
-const DM_AUTO_COMPACTION_RETENTION: &str = "1h";
-const DM_QUOTA_BACKEND_BYTES: i64 = 2_147_483_648;
 
 /// Starts `"$0" "$@"` in the background, stops it when stdin closes, and
 /// exits with its status when it exits.
@@ -88,6 +80,25 @@ pub struct MemberSpec {
     pub join: Vec<String>,
     /// The client URL the member advertises: its master's address.
     pub advertise_client_url: String,
+    /// DM's etcd limits and compaction (`max-txn-ops`, `max-request-bytes`,
+    /// `auto-compaction-*`, `quota-backend-bytes`).
+    pub limits: EtcdLimits,
+    /// `ssl-*` files: TLS (and, with `cert-allowed-cn`, client
+    /// certificates with its first CN, as DM's etcd listeners) on the peer
+    /// URLs and for the join client. The member's client listener is a
+    /// private loopback port that only this master dials; the master address
+    /// in front of it terminates TLS for every client.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The etcd settings DM passes to its embedded member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdLimits {
+    pub max_txn_ops: u64,
+    pub max_request_bytes: u64,
+    pub auto_compaction_mode: String,
+    pub auto_compaction_retention: String,
+    pub quota_backend_bytes: i64,
 }
 
 impl MemberSpec {
@@ -100,7 +111,23 @@ impl MemberSpec {
             initial_cluster: config.initial_cluster.clone(),
             initial_cluster_state: config.initial_cluster_state.clone(),
             join: config.join.clone(),
-            advertise_client_url: format!("http://{}", config.advertise_addr),
+            advertise_client_url: format!(
+                "{}://{}",
+                if config.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                config.advertise_addr
+            ),
+            limits: EtcdLimits {
+                max_txn_ops: config.max_txn_ops,
+                max_request_bytes: config.max_request_bytes,
+                auto_compaction_mode: config.auto_compaction_mode.clone(),
+                auto_compaction_retention: config.auto_compaction_retention.clone(),
+                quota_backend_bytes: config.quota_backend_bytes,
+            },
+            tls: config.tls.clone(),
         }
     }
 }
@@ -247,6 +274,7 @@ impl EtcdMember {
 async fn add_self(spec: &MemberSpec) -> Result<String> {
     let options = EtcdOptions {
         connect_timeout: Duration::from_secs(30),
+        tls: spec.tls.clone(),
         ..EtcdOptions::default()
     };
     let etcd = Etcd::connect(&spec.join, options).await?;
@@ -301,14 +329,36 @@ impl Launch {
             arg("--initial-cluster", initial_cluster);
             arg("--initial-cluster-state", state);
         }
-        arg("--max-txn-ops", &DM_MAX_TXN_OPS.to_string());
-        arg("--max-request-bytes", &DM_MAX_REQUEST_BYTES.to_string());
-        arg("--auto-compaction-mode", DM_AUTO_COMPACTION_MODE);
-        arg("--auto-compaction-retention", DM_AUTO_COMPACTION_RETENTION);
-        arg("--quota-backend-bytes", &DM_QUOTA_BACKEND_BYTES.to_string());
+        let limits = &spec.limits;
+        arg("--max-txn-ops", &limits.max_txn_ops.to_string());
+        arg("--max-request-bytes", &limits.max_request_bytes.to_string());
+        arg("--auto-compaction-mode", &limits.auto_compaction_mode);
+        arg(
+            "--auto-compaction-retention",
+            &limits.auto_compaction_retention,
+        );
+        arg(
+            "--quota-backend-bytes",
+            &limits.quota_backend_bytes.to_string(),
+        );
+        let mut peer_client_cert_auth = false;
+        if let Some(tls) = &spec.tls {
+            arg("--peer-trusted-ca-file", &tls.ca.display().to_string());
+            arg("--peer-cert-file", &tls.cert.display().to_string());
+            arg("--peer-key-file", &tls.key.display().to_string());
+            // DM's etcd asks peers for certificates only with
+            // cert-allowed-cn, and checks only its first CN.
+            if let Some(cn) = tls.allowed_cn.first() {
+                arg("--peer-cert-allowed-cn", cn);
+                peer_client_cert_auth = true;
+            }
+        }
         // DM raises the embedded etcd's log level to WARN.
         arg("--logger", "zap");
         arg("--log-level", "warn");
+        if peer_client_cert_auth {
+            args.push("--peer-client-cert-auth=true".into());
+        }
         Launch {
             bin: std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string()),
             args,
@@ -497,7 +547,56 @@ mod tests {
             initial_cluster_state: "new".into(),
             join: join.iter().map(|s| s.to_string()).collect(),
             advertise_client_url: "http://127.0.0.1:8264".into(),
+            limits: EtcdLimits {
+                max_txn_ops: 2048,
+                max_request_bytes: 1_572_864,
+                auto_compaction_mode: "periodic".into(),
+                auto_compaction_retention: "1h".into(),
+                quota_backend_bytes: 2_147_483_648,
+            },
+            tls: None,
         }
+    }
+
+    fn flag<'a>(launch: &'a Launch, name: &str) -> Option<&'a str> {
+        let at = launch.args.iter().position(|a| a == name)?;
+        launch.args.get(at + 1).and_then(|v| v.to_str())
+    }
+
+    #[test]
+    fn the_member_gets_dms_limits_and_peer_tls() {
+        let plan = Bootstrap::Start {
+            initial_cluster: "m4=https://127.0.0.1:8294".into(),
+            state: "new".into(),
+        };
+        let plain = Launch::new(&spec(&[]), &plan, "http://127.0.0.1:1");
+        assert_eq!(flag(&plain, "--max-txn-ops"), Some("2048"));
+        assert_eq!(flag(&plain, "--quota-backend-bytes"), Some("2147483648"));
+        assert_eq!(flag(&plain, "--auto-compaction-retention"), Some("1h"));
+        assert!(flag(&plain, "--peer-cert-file").is_none());
+
+        let mut secured = spec(&[]);
+        secured.tls = Some(TlsFiles {
+            ca: "/c/ca.pem".into(),
+            cert: "/c/m.pem".into(),
+            key: "/c/m.key".into(),
+            allowed_cn: vec!["dm".into(), "other".into()],
+        });
+        let launch = Launch::new(&secured, &plan, "http://127.0.0.1:1");
+        assert_eq!(flag(&launch, "--peer-trusted-ca-file"), Some("/c/ca.pem"));
+        assert_eq!(flag(&launch, "--peer-cert-file"), Some("/c/m.pem"));
+        assert_eq!(flag(&launch, "--peer-key-file"), Some("/c/m.key"));
+        assert!(launch
+            .args
+            .iter()
+            .any(|a| a == "--peer-client-cert-auth=true"));
+        assert_eq!(flag(&launch, "--peer-cert-allowed-cn"), Some("dm"));
+        secured.tls.as_mut().unwrap().allowed_cn.clear();
+        let no_cn = Launch::new(&secured, &plan, "http://127.0.0.1:1");
+        assert!(!no_cn
+            .args
+            .iter()
+            .any(|a| a == "--peer-client-cert-auth=true"));
     }
 
     fn member(id: u64, name: &str, peer: &str) -> Member {

@@ -254,11 +254,13 @@ impl MasterProcess {
     /// Starts `dm-master` listening on `addr` with `args`; its log goes to
     /// `log`.
     pub fn spawn(addr: &str, args: &[&str], log: &std::path::Path) -> MasterProcess {
+        // The master logs to stdout (DM's default); keep both streams.
+        let out = std::fs::File::create(log).unwrap();
         let child = Command::new(MASTER)
             .args(["--master-addr", addr])
             .args(args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .expect("spawn dm-master");
         MasterProcess {

@@ -3,6 +3,7 @@
 //! `mariadb`.
 
 mod cluster;
+mod dm_cluster;
 mod election;
 mod etcd;
 mod failover;

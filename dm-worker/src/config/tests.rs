@@ -139,11 +139,12 @@ fn check_error(list: &[&str], file: &str, code: i32, dm_string: &str) {
 
 #[test]
 fn bad_input_gets_dm_codes_and_texts() {
+    // Unknown keys are named in file order, as BurntSushi's Undecoded lists them.
     check_error(
         &["-config", "w.toml"],
         "name = \"w\"\nworker-addr = \"127.0.0.1:1\"\nmaster-addr = \"x\"\nenable-gtid = true\n",
         40004,
-        "[code=40004:class=dm-worker:scope=internal:level=medium], Message: worker config contains unknown configuration options: enable-gtid,master-addr, Workaround: Please check configs in worker configurtion file.",
+        "[code=40004:class=dm-worker:scope=internal:level=medium], Message: worker config contains unknown configuration options: master-addr,enable-gtid, Workaround: Please check configs in worker configurtion file.",
     );
     check_error(
         &["-nmae", "w"],
