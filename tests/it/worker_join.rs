@@ -479,6 +479,15 @@ async fn worker_etcd_traffic_goes_through_the_master_address() {
     let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
         .await
         .expect("master starts");
+    // The leader's scheduler deletes, when it rebuilds, every bound of a
+    // worker it does not know (this test registers with a stand-in): bind
+    // only once its first rebuild is over (it answers requests after it).
+    let coordinators = master.wait_leader(WAIT).await.expect("the master leads");
+    coordinators
+        .scheduler
+        .workers()
+        .await
+        .expect("the scheduler has rebuilt");
     let master_url = format!("http://{}", master.local_addr);
     let (worker, _endpoint) = start_worker_on(master_url, &space, "worker4", 30).await;
     // Lease grant, put and keep-alive stream all went through the master.
