@@ -1,9 +1,10 @@
-//! The coordinators: one actor per shard mode, owning its lock keeper, fed
+//! The coordinators: the scheduler and one actor per shard mode, owning its lock keeper, fed
 //! by etcd watch events and admin requests over bounded channels, stopped by
 //! a cancellation token scoped to one leadership term.
 
 pub mod optimist;
 pub mod pessimist;
+pub mod scheduler;
 
 use tokio::sync::{mpsc, oneshot};
 

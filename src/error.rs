@@ -99,6 +99,14 @@ pub enum Error {
     #[error("master is not leader, and can't forward request to leader")]
     NotLeader,
 
+    /// The scheduler refused a request (DM's scheduler and member errors).
+    #[error(transparent)]
+    Scheduler(#[from] crate::scheduler::SchedulerError),
+
+    /// A source config was refused.
+    #[error(transparent)]
+    SourceConfig(#[from] crate::source_config::SourceConfigError),
+
     /// A `pb.Master` RPC of DM that this master does not implement.
     #[error("{rpc} is not supported by this dm-master")]
     NotSupported { rpc: &'static str },
@@ -124,6 +132,8 @@ impl Error {
             Error::Io { .. } => 38032,
             Error::Pessimism(e) => e.code(),
             Error::Optimism(e) => e.code(),
+            Error::Scheduler(e) => e.code(),
+            Error::SourceConfig(e) => e.code(),
             // ErrMasterPessimistNotStarted / ErrMasterOptimistNotStarted.
             Error::NotStarted { component } => {
                 if *component == "optimist" {
@@ -150,6 +160,7 @@ impl Error {
             Error::Key(_) => "functional",
             Error::SubTaskConfig { .. } | Error::Config(_) => "config",
             Error::Optimism(e) => e.class(),
+            Error::Scheduler(e) => e.class(),
             _ => "dm-master",
         }
     }
@@ -158,6 +169,7 @@ impl Error {
     pub fn level(&self) -> &'static str {
         match self {
             Error::Optimism(e) => e.level(),
+            Error::Scheduler(e) => e.level(),
             Error::NotStarted { .. } => "medium",
             _ => "high",
         }
@@ -172,6 +184,8 @@ impl Error {
         }
         let workaround = match self {
             Error::Pessimism(e) => e.workaround(),
+            Error::Scheduler(e) => return e.dm_string(),
+            Error::SourceConfig(e) => return e.dm_string(),
             _ => "",
         };
         terror::TError {

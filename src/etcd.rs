@@ -22,6 +22,7 @@ use etcd_client::{
 
 use crate::error::{Error, Result};
 
+pub use member::Member;
 pub use txn::{Compare, Fence, Op, OpResult, Txn, TxnOutcome};
 
 /// How long one unary etcd request may take before we give up on it.

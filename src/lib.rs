@@ -24,6 +24,7 @@ pub mod source_config;
 pub mod tableinfo;
 pub mod task;
 pub mod task_config;
+pub mod upstream;
 
 pub use error::{Error, Result};
 

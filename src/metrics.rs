@@ -54,6 +54,12 @@ pub struct Metrics {
     pub shard_ddl_error: IntCounterVec,
     /// Times this master started leader components.
     pub start_leader_counter: IntCounter,
+    /// Scheduler: each registered worker's stage (0 offline, 1 free,
+    /// 2 bound); leader only.
+    pub worker_state: GaugeVec,
+    /// Scheduler: failures handling (`handle`) or watching (`watch`)
+    /// worker keep-alive events; leader only.
+    pub worker_event_error: IntCounterVec,
     /// Our addition: how long each pending lock has existed.
     pub lock_age_seconds: GaugeVec,
     /// Our addition: how many sources each pending lock still waits for.
@@ -110,6 +116,26 @@ impl Metrics {
             .subsystem("master"),
         )
         .expect("valid metric definition");
+        let worker_state = GaugeVec::new(
+            Opts::new(
+                "worker_state",
+                "state of worker, -1 - unrecognized, 0 - offline, 1 - free, 2 - bound",
+            )
+            .namespace("dm")
+            .subsystem("master"),
+            &["worker"],
+        )
+        .expect("valid metric definition");
+        let worker_event_error = IntCounterVec::new(
+            Opts::new(
+                "worker_event_error",
+                "number of error related to worker event, during handling or watching",
+            )
+            .namespace("dm")
+            .subsystem("master"),
+            &["type"],
+        )
+        .expect("valid metric definition");
         let lock_age_seconds = GaugeVec::new(
             Opts::new(
                 "shard_ddl_lock_age_seconds",
@@ -136,6 +162,8 @@ impl Metrics {
             Box::new(start_leader_counter.clone()),
             Box::new(lock_age_seconds.clone()),
             Box::new(lock_blocking_sources.clone()),
+            Box::new(worker_state.clone()),
+            Box::new(worker_event_error.clone()),
         ] {
             registry
                 .register(collector)
@@ -146,6 +174,8 @@ impl Metrics {
             ddl_state_number,
             shard_ddl_error,
             start_leader_counter,
+            worker_state,
+            worker_event_error,
             ddl_states_by_mode: Default::default(),
             lock_age_seconds,
             lock_blocking_sources,
@@ -228,6 +258,8 @@ impl Metrics {
         self.shard_ddl_error.reset();
         self.lock_age_seconds.reset();
         self.lock_blocking_sources.reset();
+        self.worker_state.reset();
+        self.worker_event_error.reset();
     }
 
     /// The classic Prometheus text exposition of every metric.

@@ -9,7 +9,9 @@
 pub mod admin;
 pub mod etcd_proxy;
 pub mod forward;
+pub mod gateway;
 pub mod managed_etcd;
+pub mod members;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::coordinator::optimist::{Optimist, OptimistHandle};
 use crate::coordinator::pessimist::{Pessimist, PessimistHandle};
+use crate::coordinator::scheduler::{SchedulerActor, SchedulerHandle};
 use crate::election::{Election, ElectionHandle, Leadership};
 use crate::error::{Error, Result};
 use crate::etcd::{Etcd, EtcdOptions};
@@ -35,6 +38,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Handles on the coordinators of the current leader term.
 #[derive(Clone)]
 pub struct Coordinators {
+    pub scheduler: SchedulerHandle,
     pub pessimist: PessimistHandle,
     pub optimist: OptimistHandle,
 }
@@ -163,6 +167,15 @@ impl Master {
             .ok_or(Error::NotLeader)
     }
 
+    /// The scheduler of this master once it leads (waits up to 10 s;
+    /// `NotLeader` if it does not lead by then).
+    pub async fn scheduler(&self) -> Result<SchedulerHandle> {
+        self.wait_leader(Duration::from_secs(10))
+            .await
+            .map(|c| c.scheduler)
+            .ok_or(Error::NotLeader)
+    }
+
     /// The pessimist of this master once it leads (waits up to 10 s;
     /// `NotLeader` if it does not lead by then).
     pub async fn pessimist(&self) -> Result<PessimistHandle> {
@@ -268,6 +281,15 @@ async fn lead(
                 // reports a lost term.
                 let term_tracker = term.work.clone();
                 let term_cancel = term.cancel.child_token();
+                // The scheduler starts first, as DM's does.
+                let scheduler = SchedulerActor::spawn(
+                    ctx.etcd.clone(),
+                    ctx.space.clone(),
+                    Some(term.fence.clone()),
+                    ctx.metrics.clone(),
+                    &term_tracker,
+                    term_cancel.clone(),
+                );
                 let pessimist = Pessimist::spawn(
                     ctx.etcd.clone(),
                     ctx.space.clone(),
@@ -285,6 +307,7 @@ async fn lead(
                     term_cancel.clone(),
                 );
                 role.send_replace(Role::Leader(Coordinators {
+                    scheduler,
                     pessimist,
                     optimist,
                 }));
@@ -336,12 +359,14 @@ fn serve(
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
-    let service = admin::MasterService::new(role.clone(), Arc::new(forward::Forwarder::default()));
+    let forwarder = Arc::new(forward::Forwarder::default());
+    let service = admin::MasterService::new(role.clone(), forwarder.clone());
     let status_role = role.clone();
     let routes =
         tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service));
     let router = etcd_proxy::add_services(routes, &etcd_channel)
         .into_axum_router()
+        .merge(gateway::router(role.clone(), forwarder))
         .route(
             "/status",
             axum::routing::get(move || {

@@ -74,7 +74,7 @@ impl SourceConfigError {
             SourceConfigError::InvalidServerId { .. } => 11015,
             SourceConfigError::CheckGtid { .. } => 26007,
             SourceConfigError::Upstream { .. } => 10001,
-            SourceConfigError::RelayNotSupported => 38032,
+            SourceConfigError::RelayNotSupported => 38100,
         }
     }
 
@@ -126,7 +126,6 @@ impl SourceConfigError {
             SourceConfigError::Upstream { .. } => {
                 "Please check the database connection and the database config in configuration file."
             }
-            SourceConfigError::RelayNotSupported => "Please set `enable-relay: false`.",
             _ => "",
         }
     }
@@ -166,7 +165,7 @@ impl std::fmt::Display for SourceConfigError {
             SourceConfigError::InvalidServerId { detail } => write!(f, "invalid server id {detail}"),
             SourceConfigError::CheckGtid { source, mode } => write!(f, "{source} has GTID_MODE = {mode} instead of ON"),
             SourceConfigError::Upstream { .. } => f.write_str("database driver error"),
-            SourceConfigError::RelayNotSupported => f.write_str("relay log is not supported by this dm-master: `enable-relay: true` and start-relay are refused"),
+            SourceConfigError::RelayNotSupported => f.write_str("enable-relay is not supported by this dm-master"),
         }
     }
 }

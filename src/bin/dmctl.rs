@@ -1,12 +1,16 @@
-//! `dmctl`: the shard-DDL subset of DM's admin CLI.
+//! `dmctl`: the shard-DDL and member subset of DM's admin CLI.
 //!
 //! * `shard-ddl-lock [task]` and `shard-ddl-lock unlock <lock-id>` call
 //!   `pb.Master` on `--master-addr` and print DM's JSON (4-space indent,
 //!   proto field names, defaults emitted);
+//! * `operate-source`, `list-member`, `offline-member` (module `members`);
 //! * `start-task` / `stop-task` write or remove DM subtask configs in etcd
 //!   directly (a subset of DM's: name, shard mode, sources, routes). Stopping
 //!   a task also removes its shard-DDL metadata, pessimistic included (DM
 //!   keeps pessimistic metadata on stop-task, pessimism.md gap 15).
+
+#[path = "dmctl/members.rs"]
+mod members;
 
 use std::process::ExitCode;
 
@@ -72,6 +76,15 @@ enum Command {
         #[arg(long = "route")]
         routes: Vec<String>,
     },
+    /// Create, update, stop or show sources.
+    #[command(name = "operate-source")]
+    OperateSource(members::OperateSourceArgs),
+    /// List masters, workers and the leader.
+    #[command(name = "list-member")]
+    ListMember(members::ListMemberArgs),
+    /// Remove an offline worker or a master.
+    #[command(name = "offline-member")]
+    OfflineMember(members::OfflineMemberArgs),
     /// Remove a task's subtask configs and its shard-DDL metadata.
     #[command(name = "stop-task")]
     StopTask {
@@ -141,6 +154,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             etcd_endpoints,
             name,
         } => stop_task(&etcd_endpoints, &name).await,
+        Command::OperateSource(args) => {
+            members::operate_source(&cli.master_addr, &cli.sources, args).await
+        }
+        Command::ListMember(args) => members::list_member(&cli.master_addr, args).await,
+        Command::OfflineMember(args) => members::offline_member(&cli.master_addr, args).await,
     }
 }
 

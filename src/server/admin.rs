@@ -282,21 +282,21 @@ impl Master for MasterService {
     }
     async fn operate_source(
         &self,
-        _request: Request<proto::OperateSourceRequest>,
+        request: Request<proto::OperateSourceRequest>,
     ) -> Result<Response<proto::OperateSourceResponse>, Status> {
-        Err(not_supported("OperateSource"))
+        super::members::operate_source(self.current_role().await, &self.forwarder, request).await
     }
     async fn register_worker(
         &self,
-        _request: Request<proto::RegisterWorkerRequest>,
+        request: Request<proto::RegisterWorkerRequest>,
     ) -> Result<Response<proto::RegisterWorkerResponse>, Status> {
-        Err(not_supported("RegisterWorker"))
+        super::members::register_worker(self.current_role().await, &self.forwarder, request).await
     }
     async fn offline_member(
         &self,
-        _request: Request<proto::OfflineMemberRequest>,
+        request: Request<proto::OfflineMemberRequest>,
     ) -> Result<Response<proto::OfflineMemberResponse>, Status> {
-        Err(not_supported("OfflineMember"))
+        super::members::offline_member(self.current_role().await, &self.forwarder, request).await
     }
     async fn operate_leader(
         &self,
@@ -306,9 +306,9 @@ impl Master for MasterService {
     }
     async fn list_member(
         &self,
-        _request: Request<proto::ListMemberRequest>,
+        request: Request<proto::ListMemberRequest>,
     ) -> Result<Response<proto::ListMemberResponse>, Status> {
-        Err(not_supported("ListMember"))
+        super::members::list_member(self.current_role().await, &self.forwarder, request).await
     }
     async fn operate_schema(
         &self,

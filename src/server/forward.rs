@@ -17,7 +17,7 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    async fn client(&self, addr: &str) -> Result<MasterClient<Channel>, Status> {
+    pub(crate) async fn client(&self, addr: &str) -> Result<MasterClient<Channel>, Status> {
         let mut cached = self.client.lock().await;
         if let Some((a, c)) = cached.as_ref() {
             if a == addr {

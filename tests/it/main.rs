@@ -12,6 +12,7 @@ mod mariadb;
 mod optimism;
 mod pessimism;
 mod process;
+mod scheduler;
 mod support;
 mod worker_executor;
 mod worker_run;
