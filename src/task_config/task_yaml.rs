@@ -371,6 +371,19 @@ impl TaskConfig {
         })
     }
 
+    /// dmctl `start-task`'s local check before sending the file: a line
+    /// starting with `is-sharding` that says false while `shard-mode` is
+    /// set, or a line starting with `shard-mode` left empty while
+    /// `is-sharding` is true, is refused with this text (dmctl prints it and
+    /// exits 1). `self` is the raw decode of `text`.
+    pub fn dmctl_sharding_conflict(&self, text: &str) -> Option<&'static str> {
+        const CONFLICT: &str = "The behaviour of `is-sharding` and `shard-mode` is conflicting. `is-sharding` is deprecated, please use `shard-mode` only.";
+        let set = |key: &str| text.split('\n').any(|line| line.starts_with(key));
+        let conflict = (set("is-sharding") && !self.is_sharding && !self.shard_mode.is_empty())
+            || (set("shard-mode") && self.shard_mode.is_empty() && self.is_sharding);
+        conflict.then_some(CONFLICT)
+    }
+
     /// `shard-mode` as the coordinators read it (after `adjust`).
     pub fn is_optimistic(&self) -> bool {
         self.shard_mode == "optimistic"

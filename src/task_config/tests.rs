@@ -730,3 +730,18 @@ fn dm_ciphertext_passwords_decrypt_with_the_secret_key() {
     assert_eq!(subtask.from.password, "123456");
     assert!(SecretKey::from_hex("abc").is_err());
 }
+
+#[test]
+fn dmctl_refuses_conflicting_sharding_lines() {
+    let check = |text: &str| {
+        TaskConfig::raw_decode(text)
+            .unwrap()
+            .dmctl_sharding_conflict(text)
+            .is_some()
+    };
+    assert!(check("is-sharding: false\nshard-mode: optimistic\n"));
+    assert!(check("is-sharding: true\nshard-mode: \"\"\n"));
+    assert!(!check("is-sharding: true\n"));
+    assert!(!check("shard-mode: optimistic\n"));
+    assert!(!check("is-sharding: true\nshard-mode: pessimistic\n"));
+}
