@@ -12,6 +12,7 @@ pub mod forward;
 pub mod gateway;
 pub mod managed_etcd;
 pub mod members;
+pub mod tasks;
 
 use std::future::Future;
 use std::net::SocketAddr;

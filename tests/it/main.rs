@@ -14,5 +14,6 @@ mod pessimism;
 mod process;
 mod scheduler;
 mod support;
+mod tasks;
 mod worker_executor;
 mod worker_run;
