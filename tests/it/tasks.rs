@@ -438,6 +438,46 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
     assert!(started.result, "{}", started.msg);
     let before = task_keys(&etcd, &space).await;
     assert_eq!(before.len(), 4);
+
+    // dmctl speaks to the master over gRPC and prints DM's JSON.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t2.yaml");
+    std::fs::write(&file, task_yaml("t2", "optimistic", &["s1", "s2"])).unwrap();
+    let addr = m2.local_addr.to_string();
+    let file_arg = file.to_str().unwrap().to_owned();
+    let (ok, out, err) = {
+        let (addr, file_arg) = (addr.clone(), file_arg.clone());
+        tokio::task::spawn_blocking(move || dmctl(&addr, &["start-task", &file_arg]))
+            .await
+            .unwrap()
+    };
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "{\n    \"result\": false,\n    \"msg\": \"[code=46014:class=scheduler:scope=internal:level=medium], Message: subtasks with name t2 for sources [s1 s2] already exist, Workaround: Please use `query-status` command to see tasks.\",\n    \"sources\": [],\n    \"checkResult\": \"\"\n}\n"
+    );
+    let (ok, out, err) = {
+        let addr = addr.clone();
+        tokio::task::spawn_blocking(move || dmctl(&addr, &["get-config", "subtask", "t2"]))
+            .await
+            .unwrap()
+    };
+    assert!(ok, "{err}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(printed["result"], true);
+    assert_eq!(printed["cfgs"].as_array().unwrap().len(), 2);
+    let (ok, out, err) = {
+        let addr = addr.clone();
+        tokio::task::spawn_blocking(move || dmctl(&addr, &["query-status", &file_arg]))
+            .await
+            .unwrap()
+    };
+    assert!(ok, "{err}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(printed["result"], true);
+    assert_eq!(printed["sources"][0]["sourceStatus"]["source"], "s1");
+    assert_eq!(printed["sources"][1]["sourceStatus"]["source"], "s2");
+
     m1.stop().await;
     m2.wait_leader(WAIT).await.expect("m2 leads");
     assert_eq!(task_keys(&etcd, &space).await, before);
@@ -449,6 +489,22 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
         Some(r#"{"expect":3,"source":"s2","task":"t2"}"#)
     );
     m2.stop().await;
+}
+
+const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
+
+fn dmctl(addr: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(DMCTL)
+        .arg("--master-addr")
+        .arg(addr)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn hex(s: &str) -> String {
