@@ -12,6 +12,12 @@
 //! ends the term. Any other failed write counts in
 //! `dm_master_worker_event_error{type="handle"}` and makes the actor rebuild
 //! from a fresh snapshot, so memory never runs ahead of etcd.
+//!
+//! Subtasks (start/pause/resume/stop-task) are decided from the task's
+//! configs and stages read at one revision when the request arrives
+//! ([`crate::scheduler::subtasks`]) and written in one fenced txn; they are
+//! not kept in memory, so a failed write needs no rebuild and a new leader
+//! starts from exactly what etcd holds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
