@@ -1,99 +1,175 @@
-//! The master's configuration: command-line flags over an optional TOML
-//! file, validated once and passed explicitly (never global).
+//! The master's configuration, read exactly as DM-master reads it: Go-style
+//! command-line flags, an optional TOML file (`-config`), flags given on the
+//! command line winning over the file, then DM's `adjust` (scheme wrapping,
+//! defaults, validation). The result is validated once and passed
+//! explicitly, never global.
+//!
+//! Invariants:
+//! * every key of DM-master's TOML file is accepted; a key DM does not know
+//!   is an error 38011 naming it (dotted, in document order);
+//! * [`DmMasterConfig`] holds the adjusted values in DM's own string forms,
+//!   so [`Config::master_cfg_toml`] renders the bytes `GetMasterCfg` returns;
+//! * errors carry DM's codes and message texts ([`ConfigError`]).
+//!
+//! Pure: no async; the only I/O is reading the files named by the config
+//! (`-config`, `secret-key-path`).
 
-use std::net::SocketAddr;
+pub mod flags;
+pub mod toml_out;
+
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
-use serde::Deserialize;
+use crate::tls::TlsFiles;
 
-use crate::error::{Error, Result};
+/// DM's sample `dm-master.toml`, printed by `-print-sample-config`.
+pub const SAMPLE_CONFIG: &str = include_str!("config/dm-master.toml");
 
-/// Command-line flags of `dm-master` (each overrides the TOML file).
-#[derive(Debug, Clone, Default, Parser)]
-#[command(
-    name = "dm-master",
-    version,
-    about = "DM-compatible shard-DDL coordinator"
-)]
-pub struct Flags {
-    /// TOML config file; flags given on the command line win over it.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Human-readable name of this master (its election `id`).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Address to listen on for gRPC and HTTP (`HOST:PORT`).
-    #[arg(long = "master-addr")]
-    pub master_addr: Option<String>,
-    /// Address other masters and clients use to reach this one; defaults to
-    /// `--master-addr`.
-    #[arg(long = "advertise-addr")]
-    pub advertise_addr: Option<String>,
-    /// Comma-separated etcd client URLs.
-    #[arg(long = "etcd-endpoints")]
-    pub etcd_endpoints: Option<String>,
-    /// Directory for local state (and the managed etcd's data).
-    #[arg(long = "data-dir")]
-    pub data_dir: Option<PathBuf>,
-    /// Leader lease TTL in seconds (DM's default is 60).
-    #[arg(long = "election-ttl")]
-    pub election_ttl: Option<i64>,
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long = "log-level")]
-    pub log_level: Option<String>,
-    /// Log format: text or json.
-    #[arg(long = "log-format")]
-    pub log_format: Option<String>,
-    /// Comma-separated URLs the embedded etcd member listens on for peers.
-    #[arg(long = "peer-urls")]
-    pub peer_urls: Option<String>,
-    /// Comma-separated peer URLs other members use; defaults to `--peer-urls`.
-    #[arg(long = "advertise-peer-urls")]
-    pub advertise_peer_urls: Option<String>,
-    /// `name=peer-url,...` of the members forming a new cluster.
-    #[arg(long = "initial-cluster")]
-    pub initial_cluster: Option<String>,
-    /// `new` or `existing`.
-    #[arg(long = "initial-cluster-state")]
-    pub initial_cluster_state: Option<String>,
-    /// Comma-separated master addresses of a running cluster to join.
-    #[arg(long = "join")]
-    pub join: Option<String>,
+/// DM's default listen peer URL.
+pub const DEFAULT_PEER_URLS: &str = "http://127.0.0.1:8291";
+/// DM's election TTL.
+pub const DEFAULT_ELECTION_TTL_SECS: i64 = 60;
+const DEFAULT_RPC_TIMEOUT: &str = "30s";
+const DEFAULT_RPC_RATE_LIMIT: f64 = 10.0;
+const DEFAULT_RPC_RATE_BURST: i64 = 40;
+const DEFAULT_MAX_TXN_OPS: u64 = 2048;
+const DEFAULT_MAX_REQUEST_BYTES: u64 = 1_572_864;
+const DEFAULT_QUOTA_BACKEND_BYTES: i64 = 2 * 1024 * 1024 * 1024;
+const QUOTA_BACKEND_BYTES_LOWER_BOUND: i64 = 500 * 1024 * 1024;
+
+/// A configuration error with DM's code and message text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    /// DM's error code (38010 flags, 38011 unknown keys, 38035 master-addr, ...).
+    pub code: u32,
+    /// DM's message text, what `dm-master` prints after `parse cmd flags err: `.
+    pub message: String,
+    /// The underlying cause (DM's RawCause), not part of the printed message.
+    pub raw_cause: Option<String>,
 }
 
-/// The TOML file form (DM's master config keys where they exist).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FileConfig {
-    pub name: Option<String>,
-    #[serde(rename = "master-addr")]
-    pub master_addr: Option<String>,
-    #[serde(rename = "advertise-addr")]
-    pub advertise_addr: Option<String>,
-    #[serde(rename = "etcd-endpoints")]
-    pub etcd_endpoints: Option<String>,
-    #[serde(rename = "data-dir")]
-    pub data_dir: Option<PathBuf>,
-    #[serde(rename = "election-ttl")]
-    pub election_ttl: Option<i64>,
-    #[serde(rename = "log-level")]
-    pub log_level: Option<String>,
-    #[serde(rename = "log-format")]
-    pub log_format: Option<String>,
-    #[serde(rename = "peer-urls")]
-    pub peer_urls: Option<String>,
-    #[serde(rename = "advertise-peer-urls")]
-    pub advertise_peer_urls: Option<String>,
-    #[serde(rename = "initial-cluster")]
-    pub initial_cluster: Option<String>,
-    #[serde(rename = "initial-cluster-state")]
-    pub initial_cluster_state: Option<String>,
-    pub join: Option<String>,
+impl ConfigError {
+    fn new(code: u32, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            code,
+            message: message.into(),
+            raw_cause: None,
+        }
+    }
+
+    fn caused(code: u32, message: impl Into<String>, cause: impl ToString) -> ConfigError {
+        ConfigError {
+            code,
+            message: message.into(),
+            raw_cause: Some(cause.to_string()),
+        }
+    }
+
+    /// 38010 `parse config flag set`.
+    pub fn flag_set(cause: impl ToString) -> ConfigError {
+        ConfigError::caused(38010, "parse config flag set", cause)
+    }
 }
 
-/// Log output format.
+impl From<ConfigError> for crate::Error {
+    fn from(e: ConfigError) -> crate::Error {
+        crate::Error::Config(format!("[code={}] {}", e.code, e.message))
+    }
+}
+
+/// DM-master's config struct after `adjust`, in DM's own field forms
+/// (comma-joined URL lists, duration strings), in DM's field order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DmMasterConfig {
+    pub log_level: String,
+    pub log_file: String,
+    pub log_format: String,
+    pub log_rotate: String,
+    pub rpc_timeout: String,
+    pub rpc_rate_limit: f64,
+    pub rpc_rate_burst: i64,
+    pub master_addr: String,
+    pub advertise_addr: String,
+    pub config_file: String,
+    pub name: String,
+    pub data_dir: String,
+    pub peer_urls: String,
+    pub advertise_peer_urls: String,
+    pub initial_cluster: String,
+    pub initial_cluster_state: String,
+    pub join: String,
+    pub max_txn_ops: u64,
+    pub max_request_bytes: u64,
+    pub auto_compaction_mode: String,
+    pub auto_compaction_retention: String,
+    pub quota_backend_bytes: i64,
+    pub openapi: bool,
+    pub v1_sources_path: String,
+    pub ssl_ca: String,
+    pub ssl_cert: String,
+    pub ssl_key: String,
+    /// `None` when never set (DM omits the key from its TOML then).
+    pub cert_allowed_cn: Option<Vec<String>>,
+    pub ssl_ca_base64: String,
+    pub ssl_key_base64: String,
+    pub ssl_cert_base64: String,
+    pub secret_key_path: String,
+    pub experimental_openapi: bool,
+}
+
+impl Default for DmMasterConfig {
+    /// DM's flag defaults.
+    fn default() -> Self {
+        DmMasterConfig {
+            log_level: "info".into(),
+            log_file: String::new(),
+            log_format: "text".into(),
+            log_rotate: String::new(),
+            rpc_timeout: String::new(),
+            rpc_rate_limit: 0.0,
+            rpc_rate_burst: 0,
+            master_addr: String::new(),
+            advertise_addr: String::new(),
+            config_file: String::new(),
+            name: String::new(),
+            data_dir: String::new(),
+            peer_urls: DEFAULT_PEER_URLS.into(),
+            advertise_peer_urls: String::new(),
+            initial_cluster: String::new(),
+            initial_cluster_state: String::new(),
+            join: String::new(),
+            max_txn_ops: DEFAULT_MAX_TXN_OPS,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            auto_compaction_mode: "periodic".into(),
+            auto_compaction_retention: "1h".into(),
+            quota_backend_bytes: DEFAULT_QUOTA_BACKEND_BYTES,
+            openapi: false,
+            v1_sources_path: String::new(),
+            ssl_ca: String::new(),
+            ssl_cert: String::new(),
+            ssl_key: String::new(),
+            cert_allowed_cn: None,
+            ssl_ca_base64: String::new(),
+            ssl_key_base64: String::new(),
+            ssl_cert_base64: String::new(),
+            secret_key_path: String::new(),
+            experimental_openapi: false,
+        }
+    }
+}
+
+/// Our own settings, beyond DM's keys (also accepted in the TOML file).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnSettings {
+    /// `--etcd-endpoints`: comma-separated external etcd client URLs.
+    pub etcd_endpoints: Option<String>,
+    /// `--election-ttl`: leader lease TTL in seconds.
+    pub election_ttl: Option<i64>,
+}
+
+/// Log output format (`log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -104,273 +180,694 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub name: String,
-    pub master_addr: SocketAddr,
-    pub advertise_addr: String,
-    /// Empty: start and supervise a local etcd under `data_dir`.
-    pub etcd_endpoints: Vec<String>,
     pub data_dir: PathBuf,
-    pub election_ttl: Duration,
-    pub log_level: String,
-    pub log_format: LogFormat,
-    /// Listen peer URLs of the embedded member (scheme-wrapped).
+    /// Listen form as DM keeps it: `host:port`, `:port` (all interfaces).
+    pub master_addr: String,
+    /// `host:port` others use to reach this master.
+    pub advertise_addr: String,
+    /// Scheme-wrapped listen peer URLs.
     pub peer_urls: Vec<String>,
-    /// Peer URLs the embedded member advertises (scheme-wrapped).
+    /// Scheme-wrapped advertised peer URLs.
     pub advertise_peer_urls: Vec<String>,
-    /// `name=url,...`, URLs scheme-wrapped.
+    /// `name=url,...` with every URL scheme-wrapped.
     pub initial_cluster: String,
     /// `new` or `existing`.
     pub initial_cluster_state: String,
-    /// Client URLs (master addresses, scheme-wrapped) of a cluster to join.
+    /// Scheme-wrapped client URLs of an existing cluster to join.
     pub join: Vec<String>,
+    /// External etcd client URLs; empty = run an embedded member.
+    pub etcd_endpoints: Vec<String>,
+    pub election_ttl: Duration,
+    /// `Some` iff `ssl-ca` is set (DM switches TLS on `ssl-ca` alone).
+    pub tls: Option<TlsFiles>,
+    pub max_txn_ops: u64,
+    pub max_request_bytes: u64,
+    pub auto_compaction_mode: String,
+    pub auto_compaction_retention: String,
+    pub quota_backend_bytes: i64,
+    /// Timeout of master → worker RPCs.
+    pub rpc_timeout: Duration,
+    /// DM's level name, lower-cased (`debug` ... `fatal`).
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// Empty: log to stdout.
+    pub log_file: Option<PathBuf>,
+    /// The AES-256 key read from `secret-key-path`.
+    pub secret_key: Option<[u8; 32]>,
+    /// The adjusted config in DM's own forms (rendered by `GetMasterCfg`).
+    pub dm: DmMasterConfig,
+    /// Keys given that this master accepts but does not act on yet.
+    pub unapplied_keys: Vec<String>,
+    /// Warnings DM logs while adjusting (logged once logging is set up).
+    pub adjust_warnings: Vec<String>,
 }
 
-/// DM-master's default client port.
-pub const DEFAULT_MASTER_ADDR: &str = "127.0.0.1:8261";
-/// DM-master's default peer URL.
-pub const DEFAULT_PEER_URLS: &str = "http://127.0.0.1:8291";
-/// DM's election TTL.
-pub const DEFAULT_ELECTION_TTL_SECS: i64 = 60;
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Run the master.
+    Run(Box<Config>),
+    /// Print this text on stdout and exit 0 (`-V`, `-print-sample-config`).
+    Print(String),
+    /// Print usage on stderr and exit 0 (`-h`).
+    Help(String),
+}
+
+/// Keys the master reads but does not act on yet; naming them once at
+/// start-up tells an operator which settings are inert.
+const UNAPPLIED_KEYS: &[&str] = &[
+    "log-rotate",
+    "rpc-rate-limit",
+    "rpc-rate-burst",
+    "openapi",
+    "experimental.openapi",
+    "v1-sources-path",
+    "ssl-ca-bytes",
+    "ssl-key-bytes",
+    "ssl-cert-bytes",
+    "ssl-ca-base64",
+    "ssl-key-base64",
+    "ssl-cert-base64",
+];
 
 impl Config {
-    /// Merges flags over the file (if any) and validates the result.
-    pub fn load(flags: Flags) -> Result<Config> {
-        let file = match &flags.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::Config(format!("cannot read config file {}: {e}", path.display()))
-                })?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| Error::Config(format!("config file {}: {e}", path.display())))?
-            }
-            None => FileConfig::default(),
-        };
-        Config::resolve(flags, file)
+    /// Parses `args` (without the program name) as DM-master's `Config.Parse`.
+    pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation, ConfigError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let parsed = flags::parse(&args)?;
+        if parsed.help {
+            return Ok(Invocation::Help(flags::usage()));
+        }
+        if parsed.print_version {
+            return Ok(Invocation::Print(format!("{}\n", version_text())));
+        }
+        if parsed.print_sample_config {
+            return Ok(Invocation::Print(format!("{SAMPLE_CONFIG}\n")));
+        }
+        let mut dm = DmMasterConfig::default();
+        let mut own = OwnSettings::default();
+        let mut given: Vec<String> = Vec::new();
+        // Flags first (so `config` is known), then the file over the flag
+        // values, then the explicitly given flags again over the file.
+        flags::apply(&parsed.given, &mut dm, &mut own)?;
+        if !dm.config_file.is_empty() {
+            let path = dm.config_file.clone();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::caused(38013, "config toml transform", e))?;
+            given.extend(apply_file(&text, &mut dm, &mut own)?);
+            // The file cannot move itself.
+            dm.config_file = path;
+        }
+        flags::apply(&parsed.given, &mut dm, &mut own)?;
+        given.extend(parsed.given.iter().map(|(k, _)| k.clone()));
+        if let Some(arg) = parsed.positional.first() {
+            return Err(ConfigError::new(
+                38012,
+                format!("'{arg}' is an invalid flag"),
+            ));
+        }
+        let mut config = Config::adjust(dm, own)?;
+        let mut unapplied: Vec<String> = UNAPPLIED_KEYS
+            .iter()
+            .filter(|k| given.iter().any(|g| g == *k))
+            .map(|k| k.to_string())
+            .collect();
+        unapplied.dedup();
+        config.unapplied_keys = unapplied;
+        Ok(Invocation::Run(Box::new(config)))
     }
 
-    fn resolve(flags: Flags, file: FileConfig) -> Result<Config> {
-        let name = flags
-            .name
-            .or(file.name)
-            .unwrap_or_else(|| "dm-master".to_string());
-        if name.is_empty() {
-            return Err(Error::Config("--name must not be empty".into()));
+    /// DM's `Config.FromContent`: a TOML document over DM's defaults, adjusted.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let mut dm = DmMasterConfig::default();
+        let mut own = OwnSettings::default();
+        apply_file(text, &mut dm, &mut own)?;
+        Config::adjust(dm, own)
+    }
+
+    /// DM's `adjust`, then our own validation of what we add.
+    pub fn adjust(mut dm: DmMasterConfig, own: OwnSettings) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        dm.master_addr = unwrap_scheme(&dm.master_addr).to_string();
+        let (host, port) = split_host_port(&dm.master_addr).map_err(|cause| {
+            ConfigError::caused(
+                38035,
+                format!("host:port '{}' not valid", dm.master_addr),
+                cause,
+            )
+        })?;
+        if dm.advertise_addr.is_empty() {
+            if host.is_empty() || host == "0.0.0.0" || port.is_empty() {
+                return Err(ConfigError::new(
+                    38035,
+                    format!(
+                        "master-addr ({}) must include the 'host' part (should not be '0.0.0.0') when advertise-addr is not set",
+                        dm.master_addr
+                    ),
+                ));
+            }
+            dm.advertise_addr = dm.master_addr.clone();
+        } else {
+            dm.advertise_addr = unwrap_scheme(&dm.advertise_addr).to_string();
+            let invalid = || format!("advertise address {} not valid", dm.advertise_addr);
+            let (host, port) = split_host_port(&dm.advertise_addr)
+                .map_err(|cause| ConfigError::caused(38042, invalid(), cause))?;
+            if host.is_empty() || host == "0.0.0.0" || port.is_empty() {
+                return Err(ConfigError::new(38042, invalid()));
+            }
         }
-        let master_addr_text = flags
-            .master_addr
-            .or(file.master_addr)
-            .unwrap_or_else(|| DEFAULT_MASTER_ADDR.to_string());
-        let master_addr = parse_addr(&master_addr_text, "--master-addr")?;
-        let advertise_addr = flags
-            .advertise_addr
-            .or(file.advertise_addr)
-            .unwrap_or_else(|| advertise_default(master_addr));
-        if !advertise_addr.contains(':') {
-            return Err(Error::Config(format!(
-                "--advertise-addr {advertise_addr:?} must be HOST:PORT"
-            )));
+
+        if dm.rpc_timeout.is_empty() {
+            dm.rpc_timeout = DEFAULT_RPC_TIMEOUT.into();
         }
-        let etcd_endpoints = flags
-            .etcd_endpoints
-            .or(file.etcd_endpoints)
-            .map(|s| split_endpoints(&s))
-            .transpose()?
-            .unwrap_or_default();
-        let data_dir = flags
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from(format!("default.{name}")));
-        let ttl = flags
-            .election_ttl
-            .or(file.election_ttl)
-            .unwrap_or(DEFAULT_ELECTION_TTL_SECS);
-        if !(1..=3600).contains(&ttl) {
-            return Err(Error::Config(format!(
-                "--election-ttl must be between 1 and 3600 seconds, got {ttl}"
-            )));
+        let rpc_timeout = parse_go_duration(&dm.rpc_timeout)
+            .map_err(|cause| ConfigError::caused(38014, "parse rpc timeout str", cause))?;
+        if dm.rpc_rate_limit <= 0.0 {
+            if dm.rpc_rate_limit != 0.0 {
+                warnings.push(format!(
+                    "invalid rpc-rate-limit {}, default value {DEFAULT_RPC_RATE_LIMIT} used",
+                    dm.rpc_rate_limit
+                ));
+            }
+            dm.rpc_rate_limit = DEFAULT_RPC_RATE_LIMIT;
         }
-        let log_level = flags
-            .log_level
-            .or(file.log_level)
-            .unwrap_or_else(|| "info".to_string());
-        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
-            return Err(Error::Config(format!(
-                "--log-level must be one of error, warn, info, debug, trace; got {log_level:?}"
-            )));
+        if dm.rpc_rate_burst <= 0 {
+            if dm.rpc_rate_burst != 0 {
+                warnings.push(format!(
+                    "invalid rpc-rate-burst {}, default value {DEFAULT_RPC_RATE_BURST} used",
+                    dm.rpc_rate_burst
+                ));
+            }
+            dm.rpc_rate_burst = DEFAULT_RPC_RATE_BURST;
         }
-        let log_format = match flags
-            .log_format
-            .or(file.log_format)
-            .as_deref()
-            .unwrap_or("text")
-        {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
+
+        if dm.name.is_empty() {
+            let hostname = hostname()
+                .map_err(|cause| ConfigError::caused(38036, "get hostname fail", cause))?;
+            dm.name = format!("dm-master-{hostname}");
+        }
+        if dm.data_dir.is_empty() {
+            dm.data_dir = format!("default.{}", dm.name);
+        }
+        let https = !dm.ssl_ca.is_empty();
+        if dm.peer_urls.is_empty() {
+            dm.peer_urls = DEFAULT_PEER_URLS.into();
+        } else {
+            dm.peer_urls = wrap_schemes(&dm.peer_urls, https);
+        }
+        if dm.advertise_peer_urls.is_empty() {
+            dm.advertise_peer_urls = dm.peer_urls.clone();
+        } else {
+            dm.advertise_peer_urls = wrap_schemes(&dm.advertise_peer_urls, https);
+        }
+        if dm.initial_cluster.is_empty() {
+            dm.initial_cluster = dm
+                .advertise_peer_urls
+                .split(',')
+                .map(|u| format!("{}={u}", dm.name))
+                .collect::<Vec<_>>()
+                .join(",");
+        } else {
+            dm.initial_cluster = wrap_schemes_for_initial_cluster(&dm.initial_cluster, https);
+        }
+        if dm.initial_cluster_state.is_empty() {
+            dm.initial_cluster_state = "new".into();
+        }
+        if !dm.join.is_empty() {
+            dm.join = wrap_schemes(&dm.join, https);
+        }
+        if dm.quota_backend_bytes < QUOTA_BACKEND_BYTES_LOWER_BOUND {
+            warnings.push(format!(
+                "quota-backend-bytes is too low, will adjust it from {} to {QUOTA_BACKEND_BYTES_LOWER_BOUND}",
+                dm.quota_backend_bytes
+            ));
+            dm.quota_backend_bytes = QUOTA_BACKEND_BYTES_LOWER_BOUND;
+        }
+        if dm.experimental_openapi {
+            dm.openapi = true;
+            dm.experimental_openapi = false;
+            warnings.push("openapi is a GA feature and removed from experimental features, so this configuration may have no affect in feature release, please set openapi=true in dm-master config file".into());
+        }
+        let secret_key = load_secret_key(&dm.secret_key_path)?;
+
+        // Beyond DM: values DM would only reject later, deeper down.
+        let log_level = match dm.log_level.to_lowercase().as_str() {
+            // DM fails here (its gap 1); operators mean `warn`.
+            "warning" => "warn".to_string(),
+            level @ ("debug" | "info" | "warn" | "error" | "dpanic" | "panic" | "fatal") => {
+                level.to_string()
+            }
             other => {
-                return Err(Error::Config(format!(
-                    "--log-format must be text or json, got {other:?}"
-                )))
+                return Err(ConfigError::new(
+                    38010,
+                    format!("invalid log level {other:?}: use debug, info, warn, error, dpanic, panic or fatal"),
+                ))
             }
         };
-        let cluster = EtcdClusterFlags {
-            peer_urls: flags.peer_urls.or(file.peer_urls),
-            advertise_peer_urls: flags.advertise_peer_urls.or(file.advertise_peer_urls),
-            initial_cluster: flags.initial_cluster.or(file.initial_cluster),
-            initial_cluster_state: flags.initial_cluster_state.or(file.initial_cluster_state),
-            join: flags.join.or(file.join),
+        let log_format = match dm.log_format.as_str() {
+            "" | "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::new(
+                    38010,
+                    format!("invalid log format {other:?}: use text or json"),
+                ))
+            }
+        };
+        let tls = if https {
+            if dm.ssl_cert.is_empty() || dm.ssl_key.is_empty() {
+                return Err(ConfigError::new(
+                    38037,
+                    "fail to generate config item tls for embed etcd: ssl-ca is set, so ssl-cert and ssl-key must be set too",
+                ));
+            }
+            Some(TlsFiles {
+                ca: PathBuf::from(&dm.ssl_ca),
+                cert: PathBuf::from(&dm.ssl_cert),
+                key: PathBuf::from(&dm.ssl_key),
+                allowed_cn: dm.cert_allowed_cn.clone().unwrap_or_default(),
+            })
+        } else {
+            None
+        };
+        let etcd_endpoints = match own.etcd_endpoints.as_deref() {
+            Some(text) => split_endpoints(text, https)?,
+            None => Vec::new(),
+        };
+        let ttl = own.election_ttl.unwrap_or(DEFAULT_ELECTION_TTL_SECS);
+        if !(1..=3600).contains(&ttl) {
+            return Err(ConfigError::new(
+                38010,
+                format!("election-ttl must be between 1 and 3600 seconds, got {ttl}"),
+            ));
         }
-        .adjust(&name, false)?;
+        let split = |s: &str| -> Vec<String> {
+            s.split(',')
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
         Ok(Config {
-            name,
-            master_addr,
-            advertise_addr,
+            name: dm.name.clone(),
+            data_dir: PathBuf::from(&dm.data_dir),
+            master_addr: dm.master_addr.clone(),
+            advertise_addr: dm.advertise_addr.clone(),
+            peer_urls: split(&dm.peer_urls),
+            advertise_peer_urls: split(&dm.advertise_peer_urls),
+            initial_cluster: dm.initial_cluster.clone(),
+            initial_cluster_state: dm.initial_cluster_state.clone(),
+            join: split(&dm.join),
             etcd_endpoints,
-            data_dir,
             election_ttl: Duration::from_secs(ttl as u64),
+            tls,
+            max_txn_ops: dm.max_txn_ops,
+            max_request_bytes: dm.max_request_bytes,
+            auto_compaction_mode: dm.auto_compaction_mode.clone(),
+            auto_compaction_retention: dm.auto_compaction_retention.clone(),
+            quota_backend_bytes: dm.quota_backend_bytes,
+            rpc_timeout,
             log_level,
             log_format,
-            peer_urls: cluster.peer_urls,
-            advertise_peer_urls: cluster.advertise_peer_urls,
-            initial_cluster: cluster.initial_cluster,
-            initial_cluster_state: cluster.initial_cluster_state,
-            join: cluster.join,
+            log_file: (!dm.log_file.is_empty()).then(|| PathBuf::from(&dm.log_file)),
+            secret_key,
+            dm,
+            unapplied_keys: Vec::new(),
+            adjust_warnings: warnings,
         })
     }
 
     /// A configuration for tests and embedding: listen on an ephemeral
     /// loopback port, talk to `endpoints`.
     pub fn for_endpoints(name: &str, endpoints: Vec<String>, data_dir: PathBuf) -> Config {
-        Config {
+        let dm = DmMasterConfig {
             name: name.to_string(),
-            master_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            advertise_addr: String::new(),
-            etcd_endpoints: endpoints,
-            data_dir,
-            election_ttl: Duration::from_secs(DEFAULT_ELECTION_TTL_SECS as u64),
-            log_level: "info".into(),
-            log_format: LogFormat::Text,
-            peer_urls: vec![DEFAULT_PEER_URLS.into()],
-            advertise_peer_urls: vec![DEFAULT_PEER_URLS.into()],
-            initial_cluster: format!("{name}={DEFAULT_PEER_URLS}"),
-            initial_cluster_state: "new".into(),
-            join: Vec::new(),
-        }
+            master_addr: "127.0.0.1:0".into(),
+            data_dir: data_dir.display().to_string(),
+            ..DmMasterConfig::default()
+        };
+        let own = OwnSettings {
+            etcd_endpoints: Some(endpoints.join(",")),
+            election_ttl: None,
+        };
+        let mut config = Config::adjust(dm, own).expect("a loopback test configuration is valid");
+        // Tests learn the bound port from the listener; nothing is advertised.
+        config.advertise_addr = String::new();
+        config.etcd_endpoints = endpoints;
+        config
+    }
+
+    /// The socket address to bind for `master_addr` (`:port` = all interfaces).
+    pub fn listen_addr(&self) -> crate::Result<SocketAddr> {
+        listen_socket_addr(&self.master_addr)
+    }
+
+    /// The adjusted config as TOML, byte for byte what DM's `GetMasterCfg`
+    /// (and `dmctl get-config master <name>`) shows.
+    pub fn master_cfg_toml(&self) -> String {
+        toml_out::render(&self.dm)
     }
 }
 
-/// The embedded etcd member's settings as given (file or flags), before
-/// DM's adjustment (`dm/master/config.go` `adjust`).
-#[derive(Debug, Clone, Default)]
-pub struct EtcdClusterFlags {
-    pub peer_urls: Option<String>,
-    pub advertise_peer_urls: Option<String>,
-    pub initial_cluster: Option<String>,
-    pub initial_cluster_state: Option<String>,
-    pub join: Option<String>,
-}
-
-/// The embedded etcd member's settings after DM's adjustment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdCluster {
-    pub peer_urls: Vec<String>,
-    pub advertise_peer_urls: Vec<String>,
-    pub initial_cluster: String,
-    pub initial_cluster_state: String,
-    pub join: Vec<String>,
-}
-
-impl EtcdClusterFlags {
-    /// DM's rules: empty peer URLs take the default, advertise peer URLs
-    /// default to the peer URLs, every URL gets `http://` (`https://` with
-    /// TLS) in place of any scheme it had, the initial cluster defaults to
-    /// `<name>=<advertise peer url>` for each, the state to `new`.
-    pub fn adjust(self, name: &str, tls: bool) -> Result<EtcdCluster> {
-        let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        let peer_urls = wrap_schemes(
-            &given(self.peer_urls).unwrap_or_else(|| DEFAULT_PEER_URLS.to_string()),
-            tls,
-        );
-        let advertise_peer_urls = match given(self.advertise_peer_urls) {
-            Some(urls) => wrap_schemes(&urls, tls),
-            None => peer_urls.clone(),
-        };
-        let initial_cluster = match given(self.initial_cluster) {
-            Some(cluster) => cluster
-                .split(',')
-                .map(|item| match item.split('=').collect::<Vec<_>>()[..] {
-                    [member, url] => format!("{member}={}", wrap_scheme(url, tls)),
-                    _ => item.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            None => advertise_peer_urls
-                .iter()
-                .map(|url| format!("{name}={url}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        };
-        let initial_cluster_state =
-            given(self.initial_cluster_state).unwrap_or_else(|| "new".to_string());
-        if !["new", "existing"].contains(&initial_cluster_state.as_str()) {
-            return Err(Error::Config(format!(
-                "initial-cluster-state must be new or existing, got {initial_cluster_state:?}"
-            )));
-        }
-        let join = given(self.join)
-            .map(|j| wrap_schemes(&j, tls))
-            .unwrap_or_default();
-        Ok(EtcdCluster {
-            peer_urls,
-            advertise_peer_urls,
-            initial_cluster,
-            initial_cluster_state,
-            join,
-        })
-    }
-}
-
-/// DM's `WrapSchemes`: each comma item, trimmed, non-empty, scheme-wrapped.
-pub fn wrap_schemes(list: &str, tls: bool) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| wrap_scheme(s, tls))
-        .collect()
-}
-
-/// `http://` (or `https://`) in place of any scheme; a host-less `:port`
-/// listens on all interfaces (`0.0.0.0`), as DM's etcd URL parsing does.
-pub fn wrap_scheme(url: &str, tls: bool) -> String {
-    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, r)| r);
-    let rest = if rest.starts_with(':') {
-        format!("0.0.0.0{rest}")
-    } else {
-        rest.to_string()
-    };
-    let scheme = if tls { "https" } else { "http" };
-    format!("{scheme}://{rest}")
-}
-
-fn parse_addr(text: &str, flag: &str) -> Result<SocketAddr> {
-    use std::net::ToSocketAddrs;
-    let trimmed = text
-        .trim_start_matches("http://")
-        .trim_start_matches("https://");
-    trimmed
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| Error::Config(format!("{flag} {text:?} is not a valid HOST:PORT")))
-}
-
-fn advertise_default(addr: SocketAddr) -> String {
-    if addr.ip().is_unspecified() {
-        format!("127.0.0.1:{}", addr.port())
+/// Resolves a DM listen address (`:8261`, `0.0.0.0:8261`, `host:8261`).
+pub fn listen_socket_addr(addr: &str) -> crate::Result<SocketAddr> {
+    let addr = unwrap_scheme(addr);
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
     } else {
         addr.to_string()
+    };
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| crate::Error::Config(format!("host:port '{addr}' not valid")))
+}
+
+/// The version text of `-V` and `/status` (DM's `GetRawInfo` lines).
+pub fn version_text() -> String {
+    format!(
+        "Release Version: v{}\nGit Commit Hash: {}\nGit Branch: {}\nUTC Build Time: {}\nGo Version: {}\nFailpoint Build: false\n",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("DM_GIT_HASH").unwrap_or("None"),
+        option_env!("DM_GIT_BRANCH").unwrap_or("None"),
+        option_env!("DM_BUILD_TIME").unwrap_or("None"),
+        option_env!("DM_TOOLCHAIN").unwrap_or("None"),
+    )
+}
+
+/// Applies a TOML document over `dm`; returns the keys it set (dotted).
+fn apply_file(
+    text: &str,
+    dm: &mut DmMasterConfig,
+    own: &mut OwnSettings,
+) -> Result<Vec<String>, ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| ConfigError::caused(38013, "config toml transform", e))?;
+    let mut unknown = Vec::new();
+    let mut set = Vec::new();
+    for (key, value) in &table {
+        let known = set_file_key(key, value, dm, own)?;
+        match known {
+            KeyUse::Known => set.push(key.clone()),
+            KeyUse::Unknown => collect_keys(key, value, &mut unknown),
+            KeyUse::Experimental => {
+                if let toml::Value::Table(inner) = value {
+                    for (k, v) in inner {
+                        if k == "openapi" {
+                            dm.experimental_openapi = expect_bool(v)?;
+                            set.push("experimental.openapi".into());
+                        } else {
+                            collect_keys(&format!("experimental.{k}"), v, &mut unknown);
+                        }
+                    }
+                } else {
+                    return Err(type_error("experimental"));
+                }
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ConfigError::new(
+            38011,
+            format!(
+                "master config contained unknown configuration options: {}",
+                unknown.join(",")
+            ),
+        ));
+    }
+    Ok(set)
+}
+
+/// BurntSushi's `Undecoded()`: an unknown table is listed, then its keys.
+fn collect_keys(key: &str, value: &toml::Value, out: &mut Vec<String>) {
+    out.push(key.to_string());
+    if let toml::Value::Table(inner) = value {
+        for (k, v) in inner {
+            collect_keys(&format!("{key}.{k}"), v, out);
+        }
     }
 }
 
-fn split_endpoints(text: &str) -> Result<Vec<String>> {
+enum KeyUse {
+    Known,
+    Unknown,
+    Experimental,
+}
+
+fn type_error(key: &str) -> ConfigError {
+    ConfigError::caused(
+        38013,
+        "config toml transform",
+        format!("toml: incompatible type for key {key}"),
+    )
+}
+
+fn expect_bool(v: &toml::Value) -> Result<bool, ConfigError> {
+    v.as_bool().ok_or_else(|| type_error("bool"))
+}
+
+fn set_file_key(
+    key: &str,
+    value: &toml::Value,
+    dm: &mut DmMasterConfig,
+    own: &mut OwnSettings,
+) -> Result<KeyUse, ConfigError> {
+    let string = || -> Result<String, ConfigError> {
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| type_error(key))
+    };
+    let unsigned = || -> Result<u64, ConfigError> {
+        value
+            .as_integer()
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(|| type_error(key))
+    };
+    let signed =
+        || -> Result<i64, ConfigError> { value.as_integer().ok_or_else(|| type_error(key)) };
+    match key {
+        "log-level" => dm.log_level = string()?,
+        "log-file" => dm.log_file = string()?,
+        "log-format" => dm.log_format = string()?,
+        "log-rotate" => dm.log_rotate = string()?,
+        "rpc-timeout" => dm.rpc_timeout = string()?,
+        "rpc-rate-limit" => {
+            dm.rpc_rate_limit = value
+                .as_float()
+                .or_else(|| value.as_integer().map(|i| i as f64))
+                .ok_or_else(|| type_error(key))?
+        }
+        "rpc-rate-burst" => dm.rpc_rate_burst = signed()?,
+        "master-addr" => dm.master_addr = string()?,
+        "advertise-addr" => dm.advertise_addr = string()?,
+        "config-file" => dm.config_file = string()?,
+        "name" => dm.name = string()?,
+        "data-dir" => dm.data_dir = string()?,
+        "peer-urls" => dm.peer_urls = string()?,
+        "advertise-peer-urls" => dm.advertise_peer_urls = string()?,
+        "initial-cluster" => dm.initial_cluster = string()?,
+        "initial-cluster-state" => dm.initial_cluster_state = string()?,
+        "join" => dm.join = string()?,
+        "max-txn-ops" => dm.max_txn_ops = unsigned()?,
+        "max-request-bytes" => dm.max_request_bytes = unsigned()?,
+        "auto-compaction-mode" => dm.auto_compaction_mode = string()?,
+        "auto-compaction-retention" => dm.auto_compaction_retention = string()?,
+        "quota-backend-bytes" => dm.quota_backend_bytes = signed()?,
+        "openapi" => dm.openapi = expect_bool(value)?,
+        "v1-sources-path" => dm.v1_sources_path = string()?,
+        "ssl-ca" => dm.ssl_ca = string()?,
+        "ssl-cert" => dm.ssl_cert = string()?,
+        "ssl-key" => dm.ssl_key = string()?,
+        "cert-allowed-cn" => {
+            let items = value.as_array().ok_or_else(|| type_error(key))?;
+            let mut cns = Vec::with_capacity(items.len());
+            for item in items {
+                cns.push(item.as_str().ok_or_else(|| type_error(key))?.to_string());
+            }
+            dm.cert_allowed_cn = Some(cns);
+        }
+        // Byte arrays of DM's embedded `Security`: accepted, not used by the master.
+        "ssl-ca-bytes" | "ssl-key-bytes" | "ssl-cert-bytes" => {}
+        "ssl-ca-base64" => dm.ssl_ca_base64 = string()?,
+        "ssl-key-base64" => dm.ssl_key_base64 = string()?,
+        "ssl-cert-base64" => dm.ssl_cert_base64 = string()?,
+        "secret-key-path" => dm.secret_key_path = string()?,
+        "experimental" => return Ok(KeyUse::Experimental),
+        // Ours.
+        "etcd-endpoints" => own.etcd_endpoints = Some(string()?),
+        "election-ttl" => own.election_ttl = Some(signed()?),
+        _ => return Ok(KeyUse::Unknown),
+    }
+    Ok(KeyUse::Known)
+}
+
+/// DM's `utils.UnwrapScheme`.
+pub fn unwrap_scheme(s: &str) -> &str {
+    s.strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .unwrap_or(s)
+}
+
+fn wrap_scheme(s: &str, https: bool) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let bare = unwrap_scheme(s);
+    if https {
+        format!("https://{bare}")
+    } else {
+        format!("http://{bare}")
+    }
+}
+
+/// DM's `utils.WrapSchemes`: every comma item gets `http://` or `https://`.
+pub fn wrap_schemes(s: &str, https: bool) -> String {
+    s.split(',')
+        .map(|item| wrap_scheme(item, https))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// DM's `utils.WrapSchemesForInitialCluster` over `name=url,...`.
+pub fn wrap_schemes_for_initial_cluster(s: &str, https: bool) -> String {
+    s.split(',')
+        .map(|item| {
+            let parts: Vec<&str> = item.split('=').collect();
+            if parts.len() != 2 {
+                item.to_string()
+            } else {
+                format!("{}={}", parts[0], wrap_scheme(parts[1], https))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Go's `net.SplitHostPort`.
+pub fn split_host_port(addr: &str) -> Result<(String, String), String> {
+    let missing = || format!("address {addr}: missing port in address");
+    if let Some(rest) = addr.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err(format!("address {addr}: missing ']' in address"));
+        };
+        let Some(port) = after.strip_prefix(':') else {
+            return Err(missing());
+        };
+        if port.contains(':') {
+            return Err(format!("address {addr}: too many colons in address"));
+        }
+        return Ok((host.to_string(), port.to_string()));
+    }
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err(missing());
+    };
+    if host.contains(':') {
+        return Err(format!("address {addr}: too many colons in address"));
+    }
+    if host.contains('[') || host.contains(']') || port.contains('[') || port.contains(']') {
+        return Err(format!("address {addr}: unexpected '[' or ']' in address"));
+    }
+    Ok((host.to_string(), port.to_string()))
+}
+
+/// Go's `time.ParseDuration` (units ns, us, µs, ms, s, m, h; sign; fractions).
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("time: invalid duration \"{text}\"");
+    let mut s = text;
+    let negative = if let Some(rest) = s.strip_prefix('-') {
+        s = rest;
+        true
+    } else {
+        s = s.strip_prefix('+').unwrap_or(s);
+        false
+    };
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let mut total_nanos: f64 = 0.0;
+    while !s.is_empty() {
+        let number_len = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        if number_len == 0 {
+            return Err(invalid());
+        }
+        let number: f64 = s[..number_len].parse().map_err(|_| invalid())?;
+        s = &s[number_len..];
+        let unit_len = s
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(s.len());
+        let unit = &s[..unit_len];
+        s = &s[unit_len..];
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "" => return Err(format!("time: missing unit in duration \"{text}\"")),
+            other => {
+                return Err(format!(
+                    "time: unknown unit \"{other}\" in duration \"{text}\""
+                ))
+            }
+        };
+        total_nanos += number * scale;
+    }
+    if negative && total_nanos > 0.0 {
+        // Negative durations are valid Go values but meaningless as timeouts.
+        return Err(format!("time: negative duration \"{text}\""));
+    }
+    Ok(Duration::from_nanos(total_nanos.round() as u64))
+}
+
+fn hostname() -> Result<String, String> {
+    if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let name = name.trim();
+        if !name.is_empty() {
+            return Ok(name.to_string());
+        }
+    }
+    std::env::var("HOSTNAME").map_err(|e| format!("hostname unknown: {e}"))
+}
+
+fn load_secret_key(path: &str) -> Result<Option<[u8; 32]>, ConfigError> {
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let bad = |cause: String| {
+        ConfigError::new(
+            20067,
+            format!("invalid secret key path or content: {cause}"),
+        )
+    };
+    let content = std::fs::read_to_string(path).map_err(|e| bad(format!("open {path}: {e}")))?;
+    let hex = content.trim();
+    if hex.len() % 2 != 0 {
+        return Err(bad("encoding/hex: odd length hex string".into()));
+    }
+    let mut bytes = Vec::with_capacity(hex.len() / 2);
+    for pair in hex.as_bytes().chunks(2) {
+        let digits = std::str::from_utf8(pair).unwrap_or("zz");
+        let byte = u8::from_str_radix(digits, 16)
+            .map_err(|_| bad(format!("encoding/hex: invalid byte: {digits:?}")))?;
+        bytes.push(byte);
+    }
+    let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+        bad(format!(
+            "the secret key must be a hex AES-256 key of length 64, but got length {}",
+            b.len() * 2
+        ))
+    })?;
+    Ok(Some(key))
+}
+
+fn split_endpoints(text: &str, https: bool) -> Result<Vec<String>, ConfigError> {
     let endpoints: Vec<String> = text
         .split(',')
         .map(str::trim)
@@ -379,131 +876,24 @@ fn split_endpoints(text: &str) -> Result<Vec<String>> {
             if s.contains("://") {
                 s.to_string()
             } else {
-                format!("http://{s}")
+                wrap_scheme(s, https)
             }
         })
         .collect();
     if endpoints.is_empty() {
-        return Err(Error::Config("--etcd-endpoints is empty".into()));
+        return Err(ConfigError::new(38010, "etcd-endpoints is empty"));
     }
     for e in &endpoints {
         let rest = e.split_once("://").map(|(_, r)| r).unwrap_or(e);
-        if !rest.contains(':') {
-            return Err(Error::Config(format!(
-                "etcd endpoint {e:?} must include a port"
-            )));
+        if split_host_port(rest).is_err() {
+            return Err(ConfigError::new(
+                38010,
+                format!("etcd endpoint {e:?} must include a port"),
+            ));
         }
     }
     Ok(endpoints)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn flags(args: &[&str]) -> Flags {
-        Flags::try_parse_from(std::iter::once("dm-master").chain(args.iter().copied()))
-            .expect("flags parse")
-    }
-
-    #[test]
-    fn defaults_and_overrides() {
-        let c = Config::resolve(flags(&[]), FileConfig::default()).unwrap();
-        assert_eq!(c.master_addr.to_string(), DEFAULT_MASTER_ADDR);
-        assert_eq!(c.advertise_addr, DEFAULT_MASTER_ADDR);
-        assert!(c.etcd_endpoints.is_empty());
-        assert_eq!(c.election_ttl, Duration::from_secs(60));
-        let file = FileConfig {
-            name: Some("from-file".into()),
-            election_ttl: Some(5),
-            ..Default::default()
-        };
-        let c = Config::resolve(
-            flags(&[
-                "--name",
-                "m1",
-                "--etcd-endpoints",
-                "127.0.0.1:2379, http://h:1",
-            ]),
-            file,
-        )
-        .unwrap();
-        assert_eq!(c.name, "m1");
-        assert_eq!(c.election_ttl, Duration::from_secs(5));
-        assert_eq!(
-            c.etcd_endpoints,
-            vec!["http://127.0.0.1:2379", "http://h:1"]
-        );
-    }
-
-    #[test]
-    fn invalid_values_are_rejected_with_the_flag_named() {
-        for (args, fragment) in [
-            (&["--master-addr", "nowhere"][..], "--master-addr"),
-            (&["--election-ttl", "0"][..], "--election-ttl"),
-            (&["--log-format", "xml"][..], "--log-format"),
-            (&["--log-level", "loud"][..], "--log-level"),
-            (&["--etcd-endpoints", ","][..], "--etcd-endpoints"),
-            (&["--etcd-endpoints", "http://hostonly"][..], "port"),
-        ] {
-            let err = Config::resolve(flags(args), FileConfig::default()).unwrap_err();
-            assert!(err.to_string().contains(fragment), "{err}");
-        }
-    }
-
-    #[test]
-    fn etcd_cluster_settings_follow_dm_adjust() {
-        let c = EtcdClusterFlags::default().adjust("m1", false).unwrap();
-        assert_eq!(c.peer_urls, vec!["http://127.0.0.1:8291"]);
-        assert_eq!(c.advertise_peer_urls, c.peer_urls);
-        assert_eq!(c.initial_cluster, "m1=http://127.0.0.1:8291");
-        assert_eq!(c.initial_cluster_state, "new");
-        assert!(c.join.is_empty());
-
-        // tiup's forms: scheme-less peer URLs, :port, a scheme to replace.
-        let c = EtcdClusterFlags {
-            peer_urls: Some("0.0.0.0:8291".into()),
-            advertise_peer_urls: Some("10.0.0.1:8291, https://10.0.0.2:8291".into()),
-            initial_cluster: Some("a=10.0.0.1:8291,b=http://10.0.0.2:8291,odd".into()),
-            initial_cluster_state: Some("existing".into()),
-            join: Some("10.0.0.1:8261,:8261".into()),
-        }
-        .adjust("a", false)
-        .unwrap();
-        assert_eq!(c.peer_urls, vec!["http://0.0.0.0:8291"]);
-        assert_eq!(
-            c.advertise_peer_urls,
-            vec!["http://10.0.0.1:8291", "http://10.0.0.2:8291"]
-        );
-        assert_eq!(
-            c.initial_cluster,
-            "a=http://10.0.0.1:8291,b=http://10.0.0.2:8291,odd"
-        );
-        assert_eq!(c.join, vec!["http://10.0.0.1:8261", "http://0.0.0.0:8261"]);
-
-        // Default initial cluster from several advertise peer URLs; TLS.
-        let c = EtcdClusterFlags {
-            advertise_peer_urls: Some("h1:1,h2:2".into()),
-            ..Default::default()
-        }
-        .adjust("n", true)
-        .unwrap();
-        assert_eq!(c.initial_cluster, "n=https://h1:1,n=https://h2:2");
-        assert_eq!(c.peer_urls, vec!["https://127.0.0.1:8291"]);
-
-        let err = EtcdClusterFlags {
-            initial_cluster_state: Some("old".into()),
-            ..Default::default()
-        }
-        .adjust("n", false)
-        .unwrap_err();
-        assert!(err.to_string().contains("initial-cluster-state"), "{err}");
-    }
-
-    #[test]
-    fn unknown_file_keys_are_errors() {
-        assert!(toml::from_str::<FileConfig>("nmae = \"x\"").is_err());
-        let f: FileConfig = toml::from_str("name = \"x\"\nelection-ttl = 3").unwrap();
-        assert_eq!(f.election_ttl, Some(3));
-    }
-}
+mod tests;

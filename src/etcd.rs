@@ -80,6 +80,8 @@ pub struct EtcdOptions {
     pub max_txn_ops: usize,
     /// Time allowed for the TCP/HTTP2 connection to an endpoint.
     pub connect_timeout: Duration,
+    /// TLS to the cluster (`ssl-*` of the master config).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for EtcdOptions {
@@ -87,6 +89,7 @@ impl Default for EtcdOptions {
         EtcdOptions {
             max_txn_ops: DEFAULT_MAX_TXN_OPS,
             connect_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -118,6 +121,13 @@ impl Etcd {
             // HTTP/2 pings notice a dead server even on an idle watch stream.
             .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
             .with_keep_alive_while_idle(true);
+        let connect = match &options.tls {
+            Some(tls) => connect.with_tls(
+                tls.etcd_options()
+                    .map_err(|e| Error::Config(e.to_string()))?,
+            ),
+            None => connect,
+        };
         let client = Client::connect(endpoints, Some(connect))
             .await
             .map_err(|source| Error::Etcd {

@@ -13,6 +13,7 @@ pub mod etcd;
 pub mod gojson;
 pub mod ha;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 pub mod optimism;
 pub mod pessimism;
@@ -24,6 +25,7 @@ pub mod source_config;
 pub mod tableinfo;
 pub mod task;
 pub mod task_config;
+pub mod tls;
 pub mod upstream;
 
 pub use error::{Error, Result};

@@ -1,74 +1,114 @@
-//! `dm-master`: parse the configuration, set up logging and metrics, run.
+//! `dm-master`: parse the configuration as DM-master does, set up DM's
+//! logging and metrics, run until a signal.
+//!
+//! Exit codes as DM's `cmd/dm-master`: 0 after `-V`, `-print-sample-config`,
+//! `-h` or a signal; 2 on a configuration error (`parse cmd flags err:
+//! <message>` on stdout), a logger error, or a failed start.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-use dm_master::config::{Config, Flags, LogFormat};
+use dm_master::config::{Config, Invocation};
 use dm_master::metrics::Metrics;
 
-fn main() -> std::process::ExitCode {
-    let flags = Flags::parse();
-    let config = match Config::load(flags) {
-        Ok(c) => c,
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::parse_args(&args) {
+        Ok(Invocation::Run(config)) => *config,
+        Ok(Invocation::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Help(usage)) => {
+            eprint!("{usage}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            eprintln!("dm-master: {e}");
-            return std::process::ExitCode::from(2);
+            if let Some(cause) = &e.raw_cause {
+                // Go's flag package reports its own error on stderr too.
+                eprintln!("{cause}");
+            }
+            println!("parse cmd flags err: {}", e.message);
+            return ExitCode::from(2);
         }
     };
-    init_tracing(&config);
+    if let Err(e) = dm_master::logging::init(&config) {
+        println!("init logger error {e}");
+        return ExitCode::from(2);
+    }
+    log_start(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
+            tracing::error!(error = %e, "fail to start dm-master");
             eprintln!("dm-master: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let metrics = Arc::new(Metrics::new());
     match runtime.block_on(dm_master::server::run(config, metrics, shutdown_signal())) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!("dm-master exit");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            tracing::error!(error = %e, "dm-master stopped with an error");
+            tracing::error!(error = %e, "fail to start dm-master");
             eprintln!("dm-master: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
 
-fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+/// DM's start-up lines: the welcome with version fields, the config, and
+/// what the config asked for that this master does not act on.
+fn log_start(config: &Config) {
+    let version = dm_master::config::version_text();
+    let field = |label: &str| {
+        version
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or("None")
+            .to_string()
+    };
+    tracing::info!(
+        release_version = %field("Release Version: "),
+        git_hash = %field("Git Commit Hash: "),
+        git_branch = %field("Git Branch: "),
+        utc_build_time = %field("UTC Build Time: "),
+        "Welcome to dm-master"
+    );
+    tracing::info!(dm_master_config = %config.master_cfg_toml().replace('\n', " "), "");
+    for warning in &config.adjust_warnings {
+        tracing::warn!("{warning}");
+    }
+    if !config.unapplied_keys.is_empty() {
+        tracing::warn!(
+            keys = %config.unapplied_keys.join(","),
+            "configuration options accepted but not applied by this dm-master"
+        );
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGHUP, SIGINT, SIGTERM or SIGQUIT (DM's set).
 async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
+    use tokio::signal::unix::{signal, SignalKind};
+    async fn received(kind: SignalKind) {
+        match signal(kind) {
+            Ok(mut stream) => {
+                stream.recv().await;
             }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+            // A signal we cannot watch never fires; the others still do.
+            Err(_) => std::future::pending().await,
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-    tracing::info!("shutdown signal received");
+    let name = tokio::select! {
+        _ = received(SignalKind::hangup()) => "SIGHUP",
+        _ = received(SignalKind::interrupt()) => "SIGINT",
+        _ = received(SignalKind::terminate()) => "SIGTERM",
+        _ = received(SignalKind::quit()) => "SIGQUIT",
+    };
+    tracing::info!(signal = name, "got signal to exit");
 }

@@ -70,6 +70,10 @@ pub struct Metrics {
     /// `ddl_state_number` (guarded by a std mutex: never held across await).
     ddl_states_by_mode:
         std::sync::Mutex<std::collections::HashMap<&'static str, Vec<TaskStateCount>>>,
+    /// `ddl_state_number` series created while their task has locks: DM
+    /// moves a lock between states with Dec/Inc, so a series once created
+    /// stays (at 0) until the task's series are deleted.
+    ddl_series_created: std::sync::Mutex<std::collections::BTreeSet<(String, &'static str)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -164,6 +168,7 @@ impl Metrics {
             Box::new(lock_blocking_sources.clone()),
             Box::new(worker_state.clone()),
             Box::new(worker_event_error.clone()),
+            Box::new(ProcessCollector::new()),
         ] {
             registry
                 .register(collector)
@@ -177,6 +182,7 @@ impl Metrics {
             worker_state,
             worker_event_error,
             ddl_states_by_mode: Default::default(),
+            ddl_series_created: Default::default(),
             lock_age_seconds,
             lock_blocking_sources,
             lock_gauges_by_mode: Default::default(),
@@ -206,17 +212,24 @@ impl Metrics {
             t.0 += unsynced;
             t.1 += synced;
         }
+        let mut created = self
+            .ddl_series_created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A task without locks loses all its series (DM's RemoveDDLPending).
+        created.retain(|(task, _)| totals.contains_key(task.as_str()));
         self.ddl_state_number.reset();
         for (task, (unsynced, synced)) in totals {
-            if unsynced > 0 {
+            for (state, count) in [(DDL_STATE_UNSYNCED, unsynced), (DDL_STATE_SYNCED, synced)] {
+                let key = (task.to_string(), state);
+                if count > 0 {
+                    created.insert(key);
+                } else if !created.contains(&key) {
+                    continue;
+                }
                 self.ddl_state_number
-                    .with_label_values(&[task, DDL_STATE_UNSYNCED])
-                    .set(unsynced as i64);
-            }
-            if synced > 0 {
-                self.ddl_state_number
-                    .with_label_values(&[task, DDL_STATE_SYNCED])
-                    .set(synced as i64);
+                    .with_label_values(&[task, state])
+                    .set(count as i64);
             }
         }
     }
@@ -254,6 +267,10 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
+        self.ddl_series_created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
         self.ddl_state_number.reset();
         self.shard_ddl_error.reset();
         self.lock_age_seconds.reset();
@@ -270,6 +287,152 @@ impl Metrics {
             tracing::warn!(%error, "metrics encoding failed");
         }
         String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// Linux process metrics with the Prometheus client's standard names
+/// (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+/// `process_open_fds`, ...), read from procfs at scrape time; elsewhere the
+/// families are simply absent.
+pub struct ProcessCollector {
+    cpu_seconds: prometheus::Counter,
+    open_fds: prometheus::Gauge,
+    max_fds: prometheus::Gauge,
+    virtual_memory: prometheus::Gauge,
+    resident_memory: prometheus::Gauge,
+    start_time: prometheus::Gauge,
+    descs: Vec<prometheus::core::Desc>,
+}
+
+/// Linux's USER_HZ, the unit of `/proc/self/stat` CPU times.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+impl ProcessCollector {
+    pub fn new() -> ProcessCollector {
+        let counter = |name: &str, help: &str| {
+            prometheus::Counter::with_opts(Opts::new(name, help)).expect("valid metric definition")
+        };
+        let gauge = |name: &str, help: &str| {
+            prometheus::Gauge::with_opts(Opts::new(name, help)).expect("valid metric definition")
+        };
+        let cpu_seconds = counter(
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+        );
+        let open_fds = gauge("process_open_fds", "Number of open file descriptors.");
+        let max_fds = gauge(
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+        );
+        let virtual_memory = gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+        );
+        let resident_memory = gauge(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+        );
+        let start_time = gauge(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+        );
+        use prometheus::core::Collector;
+        let descs = [
+            cpu_seconds.desc(),
+            open_fds.desc(),
+            max_fds.desc(),
+            virtual_memory.desc(),
+            resident_memory.desc(),
+            start_time.desc(),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        ProcessCollector {
+            cpu_seconds,
+            open_fds,
+            max_fds,
+            virtual_memory,
+            resident_memory,
+            start_time,
+            descs,
+        }
+    }
+
+    /// Reads procfs into the metrics; `None` where procfs is missing.
+    fn refresh(&self) -> Option<()> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name, which may itself hold spaces.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        let cpu = (field(11)? + field(12)?) / CLOCK_TICKS_PER_SECOND;
+        let seen = self.cpu_seconds.get();
+        if cpu > seen {
+            self.cpu_seconds.inc_by(cpu - seen);
+        }
+        self.virtual_memory.set(field(20)?);
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            if let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            {
+                self.resident_memory.set(kb * 1024.0);
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds.set(entries.count() as f64);
+        }
+        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+            if let Some(soft) = limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<f64>().ok())
+            {
+                self.max_fds.set(soft);
+            }
+        }
+        if let Some(boot) = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        }) {
+            self.start_time
+                .set(boot + field(19)? / CLOCK_TICKS_PER_SECOND);
+        }
+        Some(())
+    }
+}
+
+impl Default for ProcessCollector {
+    fn default() -> Self {
+        ProcessCollector::new()
+    }
+}
+
+impl prometheus::core::Collector for ProcessCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        if self.refresh().is_none() {
+            return Vec::new();
+        }
+        [
+            self.cpu_seconds.collect(),
+            self.open_fds.collect(),
+            self.max_fds.collect(),
+            self.virtual_memory.collect(),
+            self.resident_memory.collect(),
+            self.start_time.collect(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -313,15 +476,48 @@ mod tests {
             .contains("dm_master_shard_ddl_error{task=\"t\",type=\"InfoPut - SyncLockError\"} 1"));
         assert!(text
             .contains("# HELP dm_master_shard_ddl_error number of shard DDL lock/operation error"));
-        assert!(!text.contains("_total"));
+        assert!(!text.contains("dm_master_shard_ddl_error_total"));
         // A coordinator's counts replace its earlier ones; tasks without
         // locks lose their series.
+        // A lock moving from Un-synced to Synced leaves the Un-synced series
+        // at 0, as DM's Dec/Inc does, while the task has locks.
+        m.set_ddl_states("pessimistic", vec![("t".into(), 0, 3)]);
+        let text = m.render();
+        assert!(text.contains("dm_master_ddl_state_number{task=\"t\",type=\"Un-synced\"} 0"));
+        assert!(text.contains("dm_master_ddl_state_number{task=\"t\",type=\"Synced\"} 3"));
+        m.set_ddl_states("optimistic", vec![("o".into(), 0, 1)]);
+        assert!(!m.render().contains("task=\"o\",type=\"Un-synced\""));
+        m.set_ddl_states("optimistic", vec![]);
         m.set_ddl_states("pessimistic", vec![]);
         assert!(!m.render().contains("dm_master_ddl_state_number{"));
         m.on_retire_leader();
         let text = m.render();
         assert!(!text.contains("dm_master_shard_ddl_error{"));
         assert!(!text.contains("dm_master_shard_ddl_lock_age_seconds{"));
+    }
+
+    #[test]
+    fn process_metrics_are_exported_on_linux() {
+        let text = Metrics::new().render();
+        for family in [
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "process_max_fds",
+            "process_virtual_memory_bytes",
+            "process_resident_memory_bytes",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{family}:\n{text}"
+            );
+        }
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!(rss > 0.0);
     }
 
     #[test]

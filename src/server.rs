@@ -1,7 +1,7 @@
 //! The master process: connects to etcd, serves gRPC `pb.Master`, etcd's
-//! client API (proxied, `etcd_proxy`) and HTTP (`/status`, `/metrics`) on
-//! one port (`--master-addr`), and runs the coordinators while this master
-//! leads.
+//! client API (proxied, `etcd_proxy`) and HTTP (`server::http`: `/status`,
+//! `/metrics`, `/health`, ...) on one port (`--master-addr`), and runs the
+//! coordinators while this master leads.
 //!
 //! `run(config, metrics, shutdown)` serves both `main` and the tests;
 //! [`spawn`] starts a master in-process (tests bind `127.0.0.1:0`).
@@ -10,6 +10,7 @@ pub mod admin;
 pub mod etcd_proxy;
 pub mod forward;
 pub mod gateway;
+pub mod http;
 pub mod managed_etcd;
 pub mod members;
 pub mod tasks;
@@ -60,7 +61,8 @@ pub enum Role {
 }
 
 impl Role {
-    fn name(&self) -> &'static str {
+    /// The role's name as `/role` reports it.
+    pub fn name(&self) -> &'static str {
         match self {
             Role::Starting => "starting",
             Role::Unknown => "unknown",
@@ -195,9 +197,30 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
             "--etcd-endpoints is required (e.g. --etcd-endpoints http://127.0.0.1:2379)".into(),
         ));
     }
-    let etcd = Etcd::connect(&config.etcd_endpoints, EtcdOptions::default()).await?;
+    let etcd = Etcd::connect(
+        &config.etcd_endpoints,
+        EtcdOptions {
+            // The scheme says whether etcd speaks TLS: an external plaintext
+            // cluster keeps working when only the master port is secured.
+            tls: config.tls.clone().filter(|_| {
+                config
+                    .etcd_endpoints
+                    .iter()
+                    .any(|e| e.starts_with("https://"))
+            }),
+            ..EtcdOptions::default()
+        },
+    )
+    .await?;
+    let server_tls = match &config.tls {
+        Some(tls) => Some(
+            tls.server_config()
+                .map_err(|e| Error::Config(e.to_string()))?,
+        ),
+        None => None,
+    };
     let etcd_channel = etcd_proxy::channel(&config.etcd_endpoints)?;
-    let listener = tokio::net::TcpListener::bind(config.master_addr)
+    let listener = tokio::net::TcpListener::bind(config.listen_addr()?)
         .await
         .map_err(|source| Error::Io {
             op: "bind --master-addr",
@@ -233,10 +256,15 @@ pub async fn spawn(config: Config, space: KeySpace, metrics: Arc<Metrics>) -> Re
 
     serve(
         listener,
+        server_tls,
+        config.tls.clone(),
         etcd_channel,
-        config.name.clone(),
-        role_rx.clone(),
-        metrics.clone(),
+        http::HttpState {
+            name: config.name.clone(),
+            role: role_rx.clone(),
+            metrics: metrics.clone(),
+            etcd: etcd.clone(),
+        },
         &tracker,
         cancel.clone(),
     );
@@ -349,81 +377,49 @@ async fn lead(
 }
 
 /// Serves gRPC (`pb.Master` and etcd's proxied services) and HTTP on one
-/// listener: tonic's routes turned into an axum router with the HTTP routes
-/// added, served with HTTP/1 accepted.
+/// listener: tonic's routes turned into an axum router with DM's HTTP routes
+/// (`server::http`) merged in, served with HTTP/1 accepted; unknown paths
+/// answer as [`http::fallback`] says.
+#[allow(clippy::too_many_arguments)]
 fn serve(
     listener: tokio::net::TcpListener,
+    server_tls: Option<Arc<rustls::ServerConfig>>,
+    client_tls: Option<crate::tls::TlsFiles>,
     etcd_channel: tonic::transport::Channel,
-    name: String,
-    role: watch::Receiver<Role>,
-    metrics: Arc<Metrics>,
+    state: http::HttpState,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
-    let forwarder = Arc::new(forward::Forwarder::default());
-    let service = admin::MasterService::new(role.clone(), forwarder.clone());
-    let status_role = role.clone();
+    let forwarder = Arc::new(forward::Forwarder::with_tls(client_tls));
+    let service = admin::MasterService::new(state.role.clone(), forwarder.clone());
     let routes =
         tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service));
     let router = etcd_proxy::add_services(routes, &etcd_channel)
         .into_axum_router()
-        .merge(gateway::router(role.clone(), forwarder))
-        .route(
-            "/status",
-            axum::routing::get(move || {
-                let body = status_body(&name, &status_role.borrow());
-                async move { json_response(body) }
-            }),
-        )
-        .route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = metrics.render();
-                async move {
-                    axum::response::Response::builder()
-                        .header("content-type", "text/plain; version=0.0.4")
-                        .body(axum::body::Body::from(text))
-                        .unwrap_or_default()
-                }
-            }),
-        );
+        .merge(gateway::router(state.role.clone(), forwarder))
+        .merge(http::router(state))
+        .fallback(http::fallback);
     tracker.spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let served = tonic::transport::Server::builder()
+        let server = tonic::transport::Server::builder()
             .accept_http1(true)
-            .add_routes(tonic::service::Routes::from(router))
-            .serve_with_incoming_shutdown(incoming, cancel.cancelled())
-            .await;
+            .add_routes(tonic::service::Routes::from(router));
+        // TLS, when configured, terminates here for gRPC and HTTP alike.
+        let served = match server_tls {
+            Some(tls) => {
+                let incoming = crate::tls::tls_incoming(listener, tls, cancel.clone());
+                server
+                    .serve_with_incoming_shutdown(incoming, cancel.cancelled())
+                    .await
+            }
+            None => {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                server
+                    .serve_with_incoming_shutdown(incoming, cancel.cancelled())
+                    .await
+            }
+        };
         if let Err(error) = served {
             tracing::error!(%error, "server failed");
         }
     });
-}
-
-fn status_body(name: &str, role: &Role) -> String {
-    let leader = match role {
-        Role::Leader(_) => json_str(name),
-        Role::Follower { addr } => json_str(addr),
-        _ => "null".to_string(),
-    };
-    format!(
-        "{{\"name\":{},\"version\":{},\"role\":{},\"leader\":{},\"health\":true}}",
-        json_str(name),
-        json_str(VERSION),
-        json_str(role.name()),
-        leader
-    )
-}
-
-fn json_response(body: String) -> axum::response::Response {
-    axum::response::Response::builder()
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body))
-        .unwrap_or_default()
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = Vec::new();
-    crate::gojson::write_str(&mut out, s);
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -72,6 +72,63 @@ pub enum Error {
     #[error("scenario step {step}: {error}")]
     Step { step: usize, error: Box<Error> },
 
+    /// The command line does not parse (DM's `ErrWorkerParseFlagSet`).
+    #[error("parse dm-worker config flag set: {reason}")]
+    ParseFlags { reason: String },
+
+    /// An argument left over after the flags (DM's `ErrWorkerInvalidFlag`).
+    #[error("'{arg}' is an invalid flag")]
+    InvalidFlag { arg: String },
+
+    /// The worker TOML file is unreadable or not TOML (DM's
+    /// `ErrWorkerDecodeConfigFromFile`).
+    #[error("toml decode file: {reason}")]
+    DecodeConfigFile { reason: String },
+
+    /// The worker TOML file has keys DM's worker does not know (DM's
+    /// `ErrWorkerUndecodedItemFromFile`).
+    #[error("worker config contains unknown configuration options: {items}")]
+    UndecodedConfigItems { items: String },
+
+    /// `worker-addr` / `advertise-addr` is not a usable `host:port` (DM's
+    /// `ErrWorkerHostPortNotValid`).
+    #[error("{message}")]
+    HostPortNotValid {
+        message: String,
+        raw_cause: Option<String>,
+    },
+
+    /// QueryStatus while no source is bound (DM's `ErrWorkerNoStart`).
+    #[error("no mysql source is being handled in the worker")]
+    NoSourceHandled,
+
+    /// A bound arrived for another source while one is handled (DM's
+    /// `ErrWorkerAlreadyStart`).
+    #[error("mysql source worker {worker} has already started with source {current}, but get a request with source {requested}")]
+    AlreadyStarted {
+        worker: String,
+        current: String,
+        requested: String,
+    },
+
+    /// Every RegisterWorker round failed (DM's `ErrWorkerFailConnectMaster`);
+    /// `endpoints` is Go's `%v` of the list, `reason` the last failure.
+    #[error("cannot join with master endpoints: {endpoints}, error: {reason}")]
+    FailConnectMaster { endpoints: String, reason: String },
+
+    /// At start, the worker's bound names a source without a config (DM's
+    /// `ErrConfigMissingForBound`); `bound` is the bound's JSON.
+    #[error("source bound {bound} doesn't have related source config in etcd")]
+    ConfigMissingForBound { bound: String },
+
+    /// A `pb.Worker` RPC of DM that this worker does not implement.
+    #[error("{rpc} is not supported by this dm-worker")]
+    NotSupported { rpc: &'static str },
+
+    /// The `pb.Worker` listener could not be bound.
+    #[error("listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+
     /// The caller's execute-or-skip step failed; the Operation stays not
     /// done, so the lock waits (DM pauses the task).
     #[error("executing the shard DDL failed: {0}")]
@@ -94,6 +151,83 @@ impl Error {
             Error::DownstreamDdl { .. } => 10006,
             Error::DownstreamUnavailable { .. } => 10002,
             Error::Downstream { .. } => 10001,
+            Error::ParseFlags { .. } => 40001,
+            Error::InvalidFlag { .. } => 40002,
+            Error::DecodeConfigFile { .. } => 40003,
+            Error::UndecodedConfigItems { .. } => 40004,
+            Error::HostPortNotValid { .. } => 40069,
+            Error::NoSourceHandled => 40070,
+            Error::AlreadyStarted { .. } => 40071,
+            Error::FailConnectMaster { .. } => 40077,
+            Error::Listen { .. } => 40069,
+            Error::ConfigMissingForBound { .. } => 20036,
+            // Not a DM code: DM's worker serves every RPC of its proto.
+            Error::NotSupported { .. } => 40100,
         }
+    }
+
+    /// DM's error string for the worker-process errors:
+    /// `[code=N:class=dm-worker:scope=internal:level=L], Message: M[, RawCause: R][, Workaround: W]`.
+    /// Other variants are wrapped the same way with class `dm-worker`.
+    pub fn dm_string(&self) -> String {
+        let (level, message, raw_cause, workaround): (&str, String, Option<&str>, &str) = match self
+        {
+            Error::Master(e) => return e.dm_string(),
+            Error::ParseFlags { reason } => (
+                "medium",
+                "parse dm-worker config flag set".into(),
+                Some(reason),
+                "",
+            ),
+            Error::InvalidFlag { .. } => ("medium", self.to_string(), None, ""),
+            Error::DecodeConfigFile { reason } => (
+                "medium",
+                "toml decode file".into(),
+                Some(reason),
+                "Please check the configuration file has correct TOML format.",
+            ),
+            Error::UndecodedConfigItems { .. } => (
+                "medium",
+                self.to_string(),
+                None,
+                "Please check configs in worker configurtion file.",
+            ),
+            Error::HostPortNotValid { message, raw_cause } => (
+                "high",
+                message.clone(),
+                raw_cause.as_deref(),
+                "Please check configs in worker configuration file.",
+            ),
+            Error::AlreadyStarted { .. } => (
+                "high",
+                self.to_string(),
+                None,
+                "Please try restart this DM-worker",
+            ),
+            Error::FailConnectMaster { .. } => (
+                "high",
+                self.to_string(),
+                None,
+                "Please check network connection of worker and check worker name is unique.",
+            ),
+            _ => ("high", self.to_string(), None, ""),
+        };
+        let class = match self {
+            Error::ConfigMissingForBound { .. } => "config",
+            _ => "dm-worker",
+        };
+        let mut out = format!(
+            "[code={}:class={class}:scope=internal:level={level}], Message: {message}",
+            self.code()
+        );
+        if let Some(cause) = raw_cause {
+            out.push_str(", RawCause: ");
+            out.push_str(cause);
+        }
+        if !workaround.is_empty() {
+            out.push_str(", Workaround: ");
+            out.push_str(workaround);
+        }
+        out
     }
 }

@@ -11,11 +11,28 @@
 //!   that talks to it);
 //! - [`scenario`]: plays one worker of one source from a TOML scenario
 //!   (tracker → Info → client → executor), for `dm-worker run`.
+//!
+//! A worker joined to the masters, like DM's Go worker:
+//! - [`config`]: PURE. DM-worker's flags and TOML;
+//! - [`ha`]: PURE. the HA keys and values the worker reads and writes;
+//! - [`subtasks`]: PURE. the bound source's subtasks and the
+//!   [`subtasks::SubtaskRunner`] seam;
+//! - [`source`]: the actor following the bound key and the source's stages;
+//! - [`join`]: RegisterWorker rounds and the keep-alive lease;
+//! - [`service`]: DM's `pb.Worker` gRPC service;
+//! - [`worker`]: the joined worker process, wiring the above.
 
+pub mod config;
 pub mod error;
 pub mod executor;
+pub mod ha;
+pub mod join;
 pub mod scenario;
+pub mod service;
 pub mod shardddl;
+pub mod source;
+pub mod subtasks;
 pub mod tracker;
+pub mod worker;
 
 pub use error::{Error, Result};

@@ -1,4 +1,11 @@
-//! `dm-worker`: plays DM workers against a dm-master through etcd.
+//! `dm-worker`: a DM-worker joined to the masters, or a player of DM
+//! workers against a dm-master through etcd.
+//!
+//! `dm-worker --join ADDRS --worker-addr HOST:PORT [--name N]` (or
+//! `--config worker.toml`, DM's worker flags and keys) joins the masters as
+//! DM's worker does: RegisterWorker, keep-alive lease, the bound source's
+//! subtasks followed, `pb.Worker` served on `worker-addr`. Exit code 2 when
+//! the flags are bad or joining fails, 1 when starting fails.
 //!
 //! `dm-worker demo` runs the built-in shard-merge scenarios: two sources with
 //! two shard tables each, all routed to one downstream table.
@@ -27,11 +34,13 @@ use dm_master::pessimism::ops;
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::ShowDdlLocksRequest;
 use dm_master::task::{RouteRule, SubTaskConfig};
+use dm_worker::config::{usage, Parsed, WorkerConfig, SAMPLE_CONFIG};
 use dm_worker::executor::{Executor, ExecutorOptions, Outcome};
 use dm_worker::scenario::{self, Scenario};
 use dm_worker::shardddl::optimist::{Answer, OptimistClient};
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use dm_worker::tracker::{TableName, Tracker};
+use dm_worker::worker::{JoinOptions, JoinedWorker, StartError};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -94,6 +103,13 @@ fn route(upstream: &TableName) -> TableName {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if !matches!(
+        args.get(1).map(String::as_str),
+        Some("run" | "demo" | "help")
+    ) {
+        std::process::exit(joined(&args[1..]).await);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -127,6 +143,105 @@ async fn main() -> anyhow::Result<()> {
             namespace,
         } => run(&scenario, &etcd_endpoints, &downstream, namespace).await,
     }
+}
+
+/// The joined worker: DM's flags, then join, serve until SIGINT / SIGTERM.
+/// Returns the process exit code.
+async fn joined(args: &[String]) -> i32 {
+    let config = match WorkerConfig::parse_args(args, |path| std::fs::read_to_string(path)) {
+        Ok(Parsed::Run(config)) => *config,
+        Ok(Parsed::PrintVersion) => {
+            println!("Release Version: v{}", env!("CARGO_PKG_VERSION"));
+            return 0;
+        }
+        Ok(Parsed::PrintSampleConfig) => {
+            println!("{SAMPLE_CONFIG}");
+            return 0;
+        }
+        Ok(Parsed::Help) => {
+            eprint!("{}", usage());
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("parse cmd flags err: {}", e.dm_string());
+            return 2;
+        }
+    };
+    if let Err(e) = init_logging(&config) {
+        eprintln!("init logger error {e}");
+        return 2;
+    }
+    tracing::info!(name = %config.name, worker_addr = %config.worker_addr, advertise_addr = %config.advertise_addr, join = %config.join, keepalive_ttl = config.keepalive_ttl, "dm-worker config");
+    let worker = match JoinedWorker::start(config, JoinOptions::default()).await {
+        Ok(worker) => worker,
+        Err(e) => {
+            match &e {
+                StartError::Join(_) => {
+                    tracing::info!(error = %e.error().dm_string(), "join the cluster meet error")
+                }
+                StartError::Start(_) => {
+                    tracing::error!(error = %e.error().dm_string(), "fail to start dm-worker")
+                }
+            }
+            eprintln!("{}", e.error().dm_string());
+            return e.exit_code();
+        }
+    };
+    let signal = shutdown_signal().await;
+    tracing::info!(signal, "got signal to exit");
+    worker.stop().await;
+    0
+}
+
+/// Waits for SIGINT, SIGTERM, SIGHUP or SIGQUIT (DM's set).
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup), Ok(mut quit)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::quit()),
+    ) else {
+        tracing::warn!("cannot listen for SIGTERM/SIGHUP/SIGQUIT, only SIGINT stops the worker");
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
+        _ = quit.recv() => "SIGQUIT",
+    }
+}
+
+/// DM's `-L`, `-log-file` and `-log-format`: level, file (appended) or
+/// stderr, text or JSON. `RUST_LOG` overrides the level.
+fn init_logging(config: &WorkerConfig) -> anyhow::Result<()> {
+    let level = match config.log_level.to_lowercase().as_str() {
+        "fatal" => "error".to_owned(),
+        other => other.to_owned(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
+        .with_context(|| format!("invalid log level {:?}", config.log_level))?;
+    let writer = if config.log_file.is_empty() {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&config.log_file)
+            .with_context(|| format!("opening the log file {}", config.log_file))?;
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match config.log_format.as_str() {
+        "json" => builder.json().init(),
+        "text" | "" => builder.init(),
+        other => anyhow::bail!("unknown log format {other:?}, expected \"text\" or \"json\""),
+    }
+    Ok(())
 }
 
 async fn run(

@@ -1,4 +1,4 @@
-//! `dmctl`: the shard-DDL and member subset of DM's admin CLI.
+//! `dmctl`: the shard-DDL subset of DM's admin CLI.
 //!
 //! * `shard-ddl-lock [task]` and `shard-ddl-lock unlock <lock-id>` call
 //!   `pb.Master` on `--master-addr` and print DM's JSON (4-space indent,
@@ -22,6 +22,9 @@ mod tasks;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use dm_master::config::{parse_go_duration, split_host_port, unwrap_scheme};
 use dm_master::etcd::{Etcd, EtcdOptions, Op, Txn};
 use dm_master::keys::{
     KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES,
@@ -33,23 +36,141 @@ use dm_master::proto::{
     UnlockDdlLockResponse,
 };
 use dm_master::task::{RouteRule, SubTaskConfig};
+use dm_master::tls::TlsFiles;
 use serde_json::{json, Value};
+use tonic::transport::Channel;
 
 #[derive(Parser)]
 #[command(
     name = "dmctl",
-    version,
-    about = "Admin CLI for dm-master shard-DDL locks"
+    about = "Admin CLI for dm-master (DM's global flags; shard-DDL lock commands)",
+    disable_version_flag = true
 )]
 struct Cli {
-    /// Address of any master (followers forward to the leader).
-    #[arg(long = "master-addr", global = true, default_value = "127.0.0.1:8261")]
-    master_addr: String,
+    /// Print the version text on stderr and exit.
+    #[arg(short = 'V', long = "version", global = true)]
+    version: bool,
+    /// Comma-separated master addresses (any master: followers forward to
+    /// the leader); default `$DM_MASTER_ADDR`.
+    #[arg(long = "master-addr", global = true)]
+    master_addr: Option<String>,
+    /// Deadline of a call, a Go duration.
+    #[arg(long = "rpc-timeout", global = true, default_value = "10m")]
+    rpc_timeout: String,
+    /// Path of the file of trusted CAs (TLS to the master).
+    #[arg(long = "ssl-ca", global = true, default_value = "")]
+    ssl_ca: String,
+    /// Path of this client's certificate (PEM).
+    #[arg(long = "ssl-cert", global = true, default_value = "")]
+    ssl_cert: String,
+    /// Path of this client's key (PEM).
+    #[arg(long = "ssl-key", global = true, default_value = "")]
+    ssl_key: String,
     /// Source IDs (repeatable or comma-separated).
     #[arg(short = 's', long = "source", global = true, value_delimiter = ',')]
     sources: Vec<String>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+/// How dmctl reaches the masters (DM's `dm/ctl/common` connection rules).
+struct Masters {
+    addrs: Vec<String>,
+    tls: Option<TlsFiles>,
+    /// DM applies it only to some commands; kept for those.
+    #[allow(dead_code)]
+    rpc_timeout: Duration,
+}
+
+const MASTER_ADDR_MISSING: &str = "--master-addr not provided, this parameter is required when interacting with the dm-master, you can also use environment variable 'DM_MASTER_ADDR' to specify the value. Use `dmctl --help` to see more help messages";
+
+impl Masters {
+    fn from_cli(cli: &Cli) -> Result<Masters, String> {
+        let text = cli
+            .master_addr
+            .clone()
+            .filter(|a| !a.is_empty())
+            .or_else(|| {
+                std::env::var("DM_MASTER_ADDR")
+                    .ok()
+                    .filter(|a| !a.is_empty())
+            })
+            .ok_or_else(|| MASTER_ADDR_MISSING.to_string())?;
+        let mut addrs = Vec::new();
+        for addr in text.split(',') {
+            let bare = unwrap_scheme(addr.trim());
+            split_host_port(bare).map_err(|e| format!("specify master addr {addr}: {e}"))?;
+            addrs.push(bare.to_string());
+        }
+        let rpc_timeout = match parse_go_duration(&cli.rpc_timeout) {
+            Ok(d) if !d.is_zero() => d,
+            _ => return Err(format!("invalid time duration: {}", cli.rpc_timeout)),
+        };
+        let tls = if cli.ssl_ca.is_empty() && cli.ssl_cert.is_empty() && cli.ssl_key.is_empty() {
+            None
+        } else {
+            Some(TlsFiles {
+                ca: cli.ssl_ca.clone().into(),
+                cert: cli.ssl_cert.clone().into(),
+                key: cli.ssl_key.clone().into(),
+                allowed_cn: Vec::new(),
+            })
+        };
+        Ok(Masters {
+            addrs,
+            tls,
+            rpc_timeout,
+        })
+    }
+
+    /// The first master (in the given order) that accepts a connection.
+    async fn client(&self) -> Result<MasterClient<Channel>, String> {
+        let mut causes = Vec::new();
+        for addr in &self.addrs {
+            if let Some(tls) = &self.tls {
+                // Bad files are a configuration error, not an unreachable master.
+                tls.client_config().map_err(|e| {
+                    format!("[code=48002:class=dmctl:scope=internal:level=medium], Message: invalid TLS config, RawCause: {e}, Workaround: Please check the `ssl-ca`, `ssl-cert` and `ssl-key` config in command line.")
+                })?;
+            }
+            match dm_master::tls::grpc_connect(addr, self.tls.as_ref(), CONNECT_TIMEOUT).await {
+                Ok(channel) => return Ok(MasterClient::new(channel)),
+                Err(e) => causes.push(format!("{addr}: {e}")),
+            }
+        }
+        Err(format!(
+            "[code=48001:class=dmctl:scope=internal:level=high], Message: can't connect to {}, RawCause: {}, Workaround: Please check your network connection.",
+            self.addrs.join(","),
+            causes.join("; ")
+        ))
+    }
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// DM rewrites these single-dash spellings to `--...` before parsing.
+const SINGLE_DASH_GLOBALS: &[&str] = &[
+    "version",
+    "config",
+    "master-addr",
+    "rpc-timeout",
+    "ssl-ca",
+    "ssl-cert",
+    "ssl-key",
+];
+
+fn rewrite_single_dash(args: impl Iterator<Item = String>) -> Vec<String> {
+    args.map(|arg| {
+        let name = arg
+            .strip_prefix('-')
+            .filter(|rest| !rest.starts_with('-'))
+            .map(|rest| rest.split('=').next().unwrap_or(rest));
+        match name {
+            Some(n) if SINGLE_DASH_GLOBALS.contains(&n) => format!("-{arg}"),
+            _ => arg,
+        }
+    })
+    .collect()
 }
 
 #[derive(Subcommand)]
@@ -128,7 +249,7 @@ enum LockAction {
     Unlock(UnlockArgs),
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct UnlockArgs {
     /// The lock ID, e.g. 'test-`shard_db`.`shard_table`' (quote it).
     lock_id: String,
@@ -151,75 +272,108 @@ struct UnlockArgs {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_from(rewrite_single_dash(std::env::args())) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help: clap's text, exit 0.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprint!("{e}");
+            eprintln!("Run 'dmctl --help' for usage.");
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.version {
+        eprint!("{}", dm_master::config::version_text());
+        return ExitCode::SUCCESS;
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("Error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
+    let Some(command) = cli.command.as_ref() else {
+        return Err("no command given; run 'dmctl --help' for the commands".into());
+    };
+    match command {
         Command::ShardDdlLock {
             action: Some(LockAction::Unlock(args)),
             ..
         }
-        | Command::UnlockDdlLock(args) => unlock(&cli.master_addr, &cli.sources, args).await,
+        | Command::UnlockDdlLock(args) => {
+            unlock(&Masters::from_cli(&cli)?, &cli.sources, args.clone()).await
+        }
         Command::ShardDdlLock { action: None, task } | Command::ShowDdlLocks { task } => {
-            show(&cli.master_addr, task.unwrap_or_default(), cli.sources).await
+            show(
+                &Masters::from_cli(&cli)?,
+                task.clone().unwrap_or_default(),
+                cli.sources.clone(),
+            )
+            .await
         }
         Command::EtcdStartTask {
             etcd_endpoints,
             name,
             shard_mode,
             routes,
-        } => start_task(&etcd_endpoints, &name, &shard_mode, &cli.sources, &routes).await,
+        } => start_task(etcd_endpoints, name, shard_mode, &cli.sources, routes).await,
         Command::EtcdStopTask {
             etcd_endpoints,
             name,
-        } => stop_task(&etcd_endpoints, &name).await,
-        Command::StartTask(args) => tasks::start_task(&cli.master_addr, &cli.sources, args).await,
+        } => stop_task(etcd_endpoints, name).await,
+        Command::StartTask(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::start_task(client, &cli.sources, args).await
+        }
         Command::PauseTask(args) => {
-            tasks::operate_task(&cli.master_addr, &cli.sources, TaskOp::Pause, args).await
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::operate_task(client, &cli.sources, TaskOp::Pause, args).await
         }
         Command::ResumeTask(args) => {
-            tasks::operate_task(&cli.master_addr, &cli.sources, TaskOp::Resume, args).await
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::operate_task(client, &cli.sources, TaskOp::Resume, args).await
         }
         Command::StopTask(args) => {
-            tasks::operate_task(&cli.master_addr, &cli.sources, TaskOp::Delete, args).await
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::operate_task(client, &cli.sources, TaskOp::Delete, args).await
         }
         Command::QueryStatus(args) => {
-            tasks::query_status(&cli.master_addr, &cli.sources, args).await
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::query_status(client, &cli.sources, args).await
         }
-        Command::GetConfig(args) => tasks::get_config(&cli.master_addr, args).await,
+        Command::GetConfig(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::get_config(client, args).await
+        }
         Command::OperateSource(args) => {
-            members::operate_source(&cli.master_addr, &cli.sources, args).await
+            let client = Masters::from_cli(&cli)?.client().await?;
+            members::operate_source(client, &cli.sources, args).await
         }
-        Command::ListMember(args) => members::list_member(&cli.master_addr, args).await,
-        Command::OfflineMember(args) => members::offline_member(&cli.master_addr, args).await,
+        Command::ListMember(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            members::list_member(client, args).await
+        }
+        Command::OfflineMember(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            members::offline_member(client, args).await
+        }
     }
 }
 
-async fn client(addr: &str) -> Result<MasterClient<tonic::transport::Channel>, String> {
-    let uri = if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
-    MasterClient::connect(uri)
-        .await
-        .map_err(|e| format!("can not connect to master {addr}: {e}"))
-}
-
-async fn show(addr: &str, task: String, sources: Vec<String>) -> Result<(), String> {
+async fn show(masters: &Masters, task: String, sources: Vec<String>) -> Result<(), String> {
     let what = format!(
         "can not show DDL locks for task {task} and sources [{}]",
         sources.join(" ")
     );
-    let resp = client(addr)
+    let resp = masters
+        .client()
         .await
         .map_err(|e| format!("{what}\n{e}"))?
         .show_ddl_locks(ShowDdlLocksRequest { task, sources })
@@ -230,14 +384,15 @@ async fn show(addr: &str, task: String, sources: Vec<String>) -> Result<(), Stri
     Ok(())
 }
 
-async fn unlock(addr: &str, sources: &[String], args: UnlockArgs) -> Result<(), String> {
+async fn unlock(masters: &Masters, sources: &[String], args: UnlockArgs) -> Result<(), String> {
     let op = match args.action.as_str() {
         "exec" => UnlockDdlLockOp::ExecLock,
         "skip" => UnlockDdlLockOp::SkipLock,
         _ => return Err("please check --action argument, only exec/skip are acceptable".into()),
     };
     let what = format!("can not unlock DDL lock {}", args.lock_id);
-    let resp = client(addr)
+    let resp = masters
+        .client()
         .await
         .map_err(|e| format!("{what}\n{e}"))?
         .unlock_ddl_lock(UnlockDdlLockRequest {

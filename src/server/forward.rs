@@ -10,13 +10,23 @@ use crate::proto::{
     ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
 };
 
-/// Keeps one lazily connected client to the current leader.
+/// Keeps one lazily connected client to the current leader (over TLS when
+/// the master has `ssl-*` set).
 #[derive(Default)]
 pub struct Forwarder {
     client: Mutex<Option<(String, MasterClient<Channel>)>>,
+    tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Forwarder {
+    /// A forwarder whose connections use `tls`.
+    pub fn with_tls(tls: Option<crate::tls::TlsFiles>) -> Forwarder {
+        Forwarder {
+            client: Mutex::new(None),
+            tls,
+        }
+    }
+
     pub(crate) async fn client(&self, addr: &str) -> Result<MasterClient<Channel>, Status> {
         let mut cached = self.client.lock().await;
         if let Some((a, c)) = cached.as_ref() {
@@ -24,15 +34,9 @@ impl Forwarder {
                 return Ok(c.clone());
             }
         }
-        let uri = if addr.contains("://") {
-            addr.to_string()
-        } else {
-            format!("http://{addr}")
-        };
-        let channel = Channel::from_shared(uri)
-            .map_err(|e| Status::unavailable(format!("bad leader address {addr}: {e}")))?
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .connect_lazy();
+        let channel =
+            crate::tls::grpc_channel(addr, self.tls.as_ref(), std::time::Duration::from_secs(3))
+                .map_err(|e| Status::unavailable(format!("bad leader address {addr}: {e}")))?;
         let client = MasterClient::new(channel);
         *cached = Some((addr.to_string(), client.clone()));
         Ok(client)

@@ -269,7 +269,7 @@ impl MasterProcess {
     }
 
     pub async fn role(&self) -> String {
-        let status = crate::grpc::http_get(self.addr.parse().unwrap(), "/status").await;
+        let status = crate::grpc::http_get(self.addr.parse().unwrap(), "/role").await;
         ["leader", "follower", "starting", "unknown"]
             .into_iter()
             .find(|r| status.contains(&format!("\"role\":\"{r}\"")))
@@ -696,7 +696,6 @@ async fn three_masters_form_one_cluster_survive_the_leader_restart_and_take_a_fo
 /// that describe one three-member cluster, a MariaDB, and no etcd service.
 #[test]
 fn docker_compose_runs_three_masters_from_dm_style_configs_and_mariadb() {
-    use clap::Parser;
     use serde_norway::Value;
 
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -739,13 +738,12 @@ fn docker_compose_runs_three_masters_from_dm_style_configs_and_mariadb() {
         );
 
         let file = root.join(host_path.trim_start_matches("./"));
-        let flags = dm_master::config::Flags::try_parse_from([
-            "dm-master",
-            "--config",
-            file.to_str().unwrap(),
-        ])
-        .unwrap();
-        let config = Config::load(flags).expect("the master accepts the compose config");
+        let args = ["--config", file.to_str().unwrap()];
+        let config = match Config::parse_args(&args).expect("the master accepts the compose config")
+        {
+            dm_master::config::Invocation::Run(config) => config,
+            _ => panic!("the compose config runs a master"),
+        };
         assert_eq!(config.name, format!("master{i}"));
         assert_eq!(config.advertise_addr, format!("master{i}:8261"));
         assert!(config.etcd_endpoints.is_empty(), "embedded member");

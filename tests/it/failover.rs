@@ -45,14 +45,16 @@ impl MasterProcess {
             .arg("--data-dir")
             .arg(dir.path())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("master.log")).unwrap())
+            .arg("--log-file")
+            .arg(dir.path().join("master.log"))
+            .stderr(std::fs::File::create(dir.path().join("master.stderr")).unwrap())
             .spawn()
             .unwrap();
         MasterProcess { child, addr, dir }
     }
 
     async fn role(&self) -> String {
-        let status = http_get(self.addr.parse().unwrap(), "/status").await;
+        let status = http_get(self.addr.parse().unwrap(), "/role").await;
         ["leader", "follower", "starting", "unknown"]
             .into_iter()
             .find(|r| status.contains(&format!("\"role\":\"{r}\"")))

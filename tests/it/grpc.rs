@@ -1,4 +1,4 @@
-//! `pb.Master` over gRPC and `/status` + `/metrics` over HTTP, on the
+//! `pb.Master` over gRPC and DM's HTTP routes (`/status`, `/metrics`, `/health`, `/version`, 404s), on the
 //! master's one port.
 
 use std::sync::Arc;
@@ -188,13 +188,44 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     // HTTP on the same port.
     let status = http_get(addr, "/status").await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    assert!(status.contains("\"name\":\"m1\""), "{status}");
-    assert!(status.contains("\"role\":\"leader\""), "{status}");
+    assert!(status.contains("content-type: text/plain\r\n"), "{status}");
+    assert!(
+        status.contains("\r\n\r\nRelease Version: v")
+            && status.ends_with("Failpoint Build: false\n"),
+        "{status}"
+    );
+    let role = http_get(addr, "/role").await;
+    assert!(role.contains("\"name\":\"m1\""), "{role}");
+    assert!(role.contains("\"role\":\"leader\""), "{role}");
     let metrics_text = http_get(addr, "/metrics").await;
     assert!(
         metrics_text.contains("dm_master_start_leader_counter 1"),
         "{metrics_text}"
     );
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+    ] {
+        assert!(
+            metrics_text.contains(&format!("\n{family} ")),
+            "{family}: {metrics_text}"
+        );
+    }
+    let health = http_get(addr, "/health").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(
+        health.ends_with("{\"health\":\"true\",\"reason\":\"\"}"),
+        "{health}"
+    );
+    let version = http_get(addr, "/version").await;
+    assert!(
+        version.ends_with(r#"{"etcdserver":"3.5.15","etcdcluster":"3.5.0"}"#),
+        "{version}"
+    );
+    let missing = http_get(addr, "/no/such/path").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.ends_with("404 page not found\n"), "{missing}");
     master.stop().await;
 }
 

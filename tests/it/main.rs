@@ -15,5 +15,7 @@ mod process;
 mod scheduler;
 mod support;
 mod tasks;
+mod tls;
 mod worker_executor;
+mod worker_join;
 mod worker_run;

@@ -14,26 +14,149 @@ const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
 
 #[test]
-fn invalid_configuration_exits_with_code_2() {
-    for args in [
-        &["--master-addr", "not-an-address"][..],
-        &["--election-ttl", "0", "--etcd-endpoints", "127.0.0.1:1"][..],
-        &["--log-format", "yaml"][..],
+fn invalid_configuration_exits_with_code_2_and_dm_message_on_stdout() {
+    for (args, message) in [
+        (
+            &["--master-addr", "not-an-address"][..],
+            "host:port 'not-an-address' not valid",
+        ),
+        (
+            &[
+                "--master-addr",
+                "h:1",
+                "--election-ttl",
+                "0",
+                "--etcd-endpoints",
+                "127.0.0.1:1",
+            ][..],
+            "election-ttl must be between 1 and 3600 seconds",
+        ),
+        (
+            &["--master-addr", "h:1", "--log-format", "yaml"][..],
+            "invalid log format",
+        ),
+        (&["-no-such-flag"][..], "parse config flag set"),
     ] {
         let out = Command::new(MASTER).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("invalid configuration"), "{err}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with("parse cmd flags err: ") && stdout.contains(message),
+            "{args:?}: {stdout}"
+        );
     }
+}
+
+#[test]
+fn an_unknown_config_key_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("m.toml");
-    std::fs::write(&cfg, "nmae = \"typo\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "name = \"m\"\nnmae = \"typo\"\n[experimental]\nfoo = 1\n",
+    )
+    .unwrap();
     let out = Command::new(MASTER)
-        .arg("--config")
+        .arg("-config")
         .arg(&cfg)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "parse cmd flags err: master config contained unknown configuration options: nmae,experimental.foo\n"
+    );
+}
+
+#[tokio::test]
+async fn dm_sample_config_starts_a_master_that_answers_status() {
+    let server = EtcdServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // DM's own sample file, only ports and paths replaced.
+    let sample = dm_master::config::SAMPLE_CONFIG
+        .replace(":8261", &format!(":{port}"))
+        .replace("\"dm-master.log\"", "\"master.log\"")
+        .replace(
+            "default.dm-master",
+            &dir.path().join("data").display().to_string(),
+        );
+    let cfg = dir.path().join("dm-master.toml");
+    std::fs::write(&cfg, sample).unwrap();
+    let mut master = Command::new(MASTER)
+        .arg("-config")
+        .arg(&cfg)
+        .args(["--etcd-endpoints", &server.endpoint])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let answered = wait_until(Duration::from_secs(20), || async {
+        crate::grpc::http_get(addr, "/status")
+            .await
+            .contains("Release Version: v")
+    })
+    .await;
+    let log = std::fs::read_to_string(dir.path().join("master.log")).unwrap_or_default();
+    let _ = master.kill();
+    let _ = master.wait();
+    assert!(answered, "the master answers /status\n{log}");
+    assert!(
+        log.contains("[INFO] ["),
+        "DM's text log format in log-file:\n{log}"
+    );
+    assert!(log.contains("[\"Welcome to dm-master\"]"), "{log}");
+    assert!(
+        log.contains("configuration options accepted but not applied")
+            && log.contains("rpc-rate-burst"),
+        "one warning names the inert keys:\n{log}"
+    );
+}
+
+#[test]
+fn version_and_sample_config_print_and_exit_0() {
+    let out = Command::new(MASTER).arg("-V").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Release Version: v"), "{text}");
+    assert!(text.contains("\nFailpoint Build: false\n"), "{text}");
+    let out = Command::new(MASTER)
+        .arg("--print-sample-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("master-addr = \":8261\""));
+}
+
+#[test]
+fn dmctl_needs_a_master_address_and_says_so_as_dm() {
+    let out = Command::new(DMCTL)
+        .arg("shard-ddl-lock")
+        .env_remove("DM_MASTER_ADDR")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: --master-addr not provided, this parameter is required when interacting with the dm-master, you can also use environment variable 'DM_MASTER_ADDR' to specify the value. Use `dmctl --help` to see more help messages\n"
+    );
+    let dead = format!("127.0.0.1:{}", free_port());
+    let out = Command::new(DMCTL)
+        .arg("shard-ddl-lock")
+        .env("DM_MASTER_ADDR", &dead)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("[code=48001:class=dmctl:scope=internal:level=high], Message: can't connect to {dead}, RawCause: ")),
+        "{err}"
+    );
+    let out = Command::new(DMCTL).arg("-V").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("Release Version: v"));
 }
 
 fn dmctl(addr: &str, args: &[&str]) -> (bool, String) {
@@ -130,10 +253,27 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
         2
     );
 
-    let a = addr.clone();
-    let (ok, out) = tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock"]))
-        .await
-        .unwrap();
+    // A dead master first in the list: dmctl fails over to the next one;
+    // DM's single-dash spelling of the global flag is accepted.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let list = format!("{dead},{addr}");
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        let o = Command::new(DMCTL)
+            .arg(format!("-master-addr={list}"))
+            .arg("shard-ddl-lock")
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    })
+    .await
+    .unwrap();
     assert!(ok, "{out}");
     assert!(out.contains("\"msg\": \"no DDL lock exists\""), "{out}");
 
@@ -259,7 +399,7 @@ async fn without_endpoints_the_master_runs_and_stops_its_own_etcd() {
         .spawn()
         .unwrap();
     let status = wait_until(Duration::from_secs(20), || async {
-        crate::grpc::http_get(addr.parse().unwrap(), "/status")
+        crate::grpc::http_get(addr.parse().unwrap(), "/role")
             .await
             .contains("\"role\":\"leader\"")
     })

@@ -34,7 +34,7 @@ async fn start_master(name: &str, space: &KeySpace) -> Master {
         dir.path().into(),
     );
     let port = free_port();
-    config.master_addr = ([127, 0, 0, 1], port).into();
+    config.master_addr = format!("127.0.0.1:{port}");
     config.advertise_addr = format!("127.0.0.1:{port}");
     config.election_ttl = Duration::from_secs(3);
     server::spawn(config, space.clone(), Arc::new(Metrics::new()))

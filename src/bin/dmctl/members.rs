@@ -7,7 +7,8 @@ use dm_master::server::gateway::{
     list_member_json, offline_member_json, operate_source_json, to_json_text,
 };
 
-use super::client;
+use dm_master::proto::master_client::MasterClient;
+use tonic::transport::Channel;
 
 /// `operate-source create|update|stop|show [config-file ...]`.
 #[derive(clap::Args)]
@@ -52,9 +53,9 @@ fn print(value: &serde_json::Value) {
 }
 
 pub async fn operate_source(
-    addr: &str,
+    mut client: MasterClient<Channel>,
     sources: &[String],
-    args: OperateSourceArgs,
+    args: &OperateSourceArgs,
 ) -> Result<(), String> {
     let op = match args.op.as_str() {
         "create" => SourceOp::StartSource,
@@ -75,13 +76,12 @@ pub async fn operate_source(
             Err(e) => return Err(format!("error in get file content: {e}")),
         }
     }
-    let resp = client(addr)
-        .await?
+    let resp = client
         .operate_source(OperateSourceRequest {
             op: op as i32,
             config: configs,
             source_id: ids,
-            worker_name: args.worker.unwrap_or_default(),
+            worker_name: args.worker.clone().unwrap_or_default(),
         })
         .await
         .map_err(|e| e.message().to_owned())?
@@ -90,14 +90,16 @@ pub async fn operate_source(
     Ok(())
 }
 
-pub async fn list_member(addr: &str, args: ListMemberArgs) -> Result<(), String> {
-    let resp = client(addr)
-        .await?
+pub async fn list_member(
+    mut client: MasterClient<Channel>,
+    args: &ListMemberArgs,
+) -> Result<(), String> {
+    let resp = client
         .list_member(ListMemberRequest {
             leader: args.leader,
             master: args.master,
             worker: args.worker,
-            names: args.names,
+            names: args.names.clone(),
         })
         .await
         .map_err(|e| e.message().to_owned())?
@@ -106,17 +108,19 @@ pub async fn list_member(addr: &str, args: ListMemberArgs) -> Result<(), String>
     Ok(())
 }
 
-pub async fn offline_member(addr: &str, args: OfflineMemberArgs) -> Result<(), String> {
+pub async fn offline_member(
+    mut client: MasterClient<Channel>,
+    args: &OfflineMemberArgs,
+) -> Result<(), String> {
     let kind = match (args.master, args.worker) {
         (true, false) => "master",
         (false, true) => "worker",
         _ => return Err("should specify either --master or --worker".into()),
     };
-    let resp = client(addr)
-        .await?
+    let resp = client
         .offline_member(OfflineMemberRequest {
             r#type: kind.into(),
-            name: args.name,
+            name: args.name.clone(),
         })
         .await
         .map_err(|e| e.message().to_owned())?

@@ -13,7 +13,8 @@ use dm_master::server::gateway::to_json_text;
 use dm_master::task_config::TaskConfig;
 use serde_json::{json, Value};
 
-use super::client;
+use dm_master::proto::master_client::MasterClient;
+use tonic::transport::Channel;
 
 /// `start-task <task-file> [--remove-meta]`.
 #[derive(clap::Args)]
@@ -54,7 +55,11 @@ fn worker_json(c: &CommonWorkerResponse) -> Value {
     json!({ "result": c.result, "msg": c.msg, "source": c.source, "worker": c.worker })
 }
 
-pub async fn start_task(addr: &str, sources: &[String], args: StartTaskArgs) -> Result<(), String> {
+pub async fn start_task(
+    mut client: MasterClient<Channel>,
+    sources: &[String],
+    args: &StartTaskArgs,
+) -> Result<(), String> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("error in get file content: {e}"))?;
     // dmctl's own check before sending the file.
@@ -63,8 +68,7 @@ pub async fn start_task(addr: &str, sources: &[String], args: StartTaskArgs) -> 
             return Err(conflict.to_owned());
         }
     }
-    let resp = client(addr)
-        .await?
+    let resp = client
         .start_task(StartTaskRequest {
             task: text,
             sources: sources.to_vec(),
@@ -95,14 +99,13 @@ fn task_name(arg: &str) -> Result<String, String> {
 }
 
 pub async fn operate_task(
-    addr: &str,
+    mut client: MasterClient<Channel>,
     sources: &[String],
     op: TaskOp,
-    args: OperateTaskArgs,
+    args: &OperateTaskArgs,
 ) -> Result<(), String> {
     let name = task_name(&args.task)?;
-    let resp = client(addr)
-        .await?
+    let resp = client
         .operate_task(OperateTaskRequest {
             op: op as i32,
             name,
@@ -124,16 +127,15 @@ pub async fn operate_task(
 }
 
 pub async fn query_status(
-    addr: &str,
+    mut client: MasterClient<Channel>,
     sources: &[String],
-    args: QueryStatusArgs,
+    args: &QueryStatusArgs,
 ) -> Result<(), String> {
     let name = match &args.task {
         Some(task) => task_name(task)?,
         None => String::new(),
     };
-    let resp = client(addr)
-        .await?
+    let resp = client
         .query_status(QueryStatusListRequest {
             name,
             sources: sources.to_vec(),
@@ -149,16 +151,20 @@ pub async fn query_status(
     Ok(())
 }
 
-pub async fn get_config(addr: &str, args: GetConfigArgs) -> Result<(), String> {
+pub async fn get_config(
+    mut client: MasterClient<Channel>,
+    args: &GetConfigArgs,
+) -> Result<(), String> {
     if args.kind != "subtask" {
         return Err(format!(
             "get-config {} is not supported; use get-config subtask <task-name>",
             args.kind
         ));
     }
-    let resp = client(addr)
-        .await?
-        .get_sub_task_cfg(GetSubTaskCfgRequest { name: args.name })
+    let resp = client
+        .get_sub_task_cfg(GetSubTaskCfgRequest {
+            name: args.name.clone(),
+        })
         .await
         .map_err(|e| e.message().to_owned())?
         .into_inner();
