@@ -12,8 +12,8 @@
 use crate::etcd::{Op, Txn};
 use crate::gojson::{DecodeError, Fields, ObjectWriter};
 use crate::keys::{
-    KeySpace, BOUND_WORKER, LAST_BOUND_WORKER, RELAY_WORKER, STAGE_RELAY, UPSTREAM_CONFIG,
-    WORKER_REGISTER,
+    KeySpace, BOUND_WORKER, LAST_BOUND_WORKER, RELAY_WORKER, STAGE_RELAY, STAGE_SUBTASK,
+    STAGE_VALIDATOR, UPSTREAM_CONFIG, UPSTREAM_SUBTASK, WORKER_REGISTER,
 };
 
 /// `/dm-worker/r/<worker>`: `{"name":…,"addr":…}` (`dm/pkg/ha/worker.go`).
@@ -236,6 +236,69 @@ pub fn remove_source_txn(space: &KeySpace, source: &str, bound_worker: &str) -> 
         Op::delete(space.key(&BOUND_WORKER, [bound_worker])),
         Op::delete(space.key(&LAST_BOUND_WORKER, [bound_worker])),
     ])
+}
+
+/// T-subtask-put: every new subtask config, then its stage `Running`, in
+/// one txn (a worker never sees a stage without its config).
+pub fn put_subtasks_txn(space: &KeySpace, task: &str, subtasks: &[(String, Vec<u8>)]) -> Txn {
+    let mut ops = Vec::with_capacity(subtasks.len() * 2);
+    for (source, toml) in subtasks {
+        ops.push(Op::put(
+            space.key(&UPSTREAM_SUBTASK, [source, task]),
+            toml.clone(),
+        ));
+    }
+    for (source, _) in subtasks {
+        ops.push(Op::put(
+            space.key(&STAGE_SUBTASK, [source, task]),
+            subtask_stage(task, source, StageKind::Running),
+        ));
+    }
+    Txn::new("put subtask configs and stages").then(ops)
+}
+
+/// T-stage: the subtask stage of each source (written even when unchanged).
+pub fn put_subtask_stages_txn(
+    space: &KeySpace,
+    task: &str,
+    sources: &[String],
+    expect: StageKind,
+) -> Txn {
+    Txn::new("put subtask stages").then(
+        sources
+            .iter()
+            .map(|source| {
+                Op::put(
+                    space.key(&STAGE_SUBTASK, [source, task]),
+                    subtask_stage(task, source, expect),
+                )
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// T-subtask-del: configs, subtask stages and validator stages.
+pub fn delete_subtasks_txn(space: &KeySpace, task: &str, sources: &[String]) -> Txn {
+    let mut ops = Vec::with_capacity(sources.len() * 3);
+    for source in sources {
+        ops.push(Op::delete(space.key(&UPSTREAM_SUBTASK, [source, task])));
+    }
+    for source in sources {
+        ops.push(Op::delete(space.key(&STAGE_SUBTASK, [source, task])));
+    }
+    for source in sources {
+        ops.push(Op::delete(space.key(&STAGE_VALIDATOR, [source, task])));
+    }
+    Txn::new("delete subtask configs and stages").then(ops)
+}
+
+fn subtask_stage(task: &str, source: &str, expect: StageKind) -> Vec<u8> {
+    Stage {
+        expect,
+        source: source.to_owned(),
+        task: task.to_owned(),
+    }
+    .encode()
 }
 
 #[cfg(test)]

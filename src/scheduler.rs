@@ -21,6 +21,7 @@
 //! written, so no worker is ever in DM's `relay` stage.
 
 pub mod error;
+pub mod subtasks;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod http;
 pub mod managed_etcd;
 pub mod members;
+pub mod tasks;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The task registry: which sources take part in each task, and in which
 //! shard mode, read from DM's subtask configs under
 //! `/dm-master/upstream/subtask/<source>/<task>` (TOML values written by
-//! DM-master's scheduler or by our `dmctl start-task`).
+//! the scheduler's StartTask or by `dmctl etcd-start-task`).
 //!
 //! PURE: no async, no I/O; the coordinators feed it etcd events.
 
@@ -85,7 +85,7 @@ impl SubTaskConfig {
     }
 
     /// A minimal TOML for this config, in the shape DM writes (used by our
-    /// `dmctl start-task` and by tests).
+    /// `dmctl etcd-start-task` and by tests).
     pub fn to_toml(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();

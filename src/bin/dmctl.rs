@@ -3,13 +3,21 @@
 //! * `shard-ddl-lock [task]` and `shard-ddl-lock unlock <lock-id>` call
 //!   `pb.Master` on `--master-addr` and print DM's JSON (4-space indent,
 //!   proto field names, defaults emitted);
-//! * `start-task` / `stop-task` write or remove DM subtask configs in etcd
-//!   directly (a subset of DM's: name, shard mode, sources, routes). Stopping
-//!   a task also removes its shard-DDL metadata, pessimistic included (DM
-//!   keeps pessimistic metadata on stop-task, pessimism.md gap 15).
+//! * `operate-source`, `list-member`, `offline-member` (module `members`);
+//! * `start-task`, `pause-task`, `resume-task`, `stop-task`, `query-status`
+//!   and `get-config subtask` call `pb.Master` as DM's dmctl does (module
+//!   `tasks`);
+//! * `etcd-start-task` / `etcd-stop-task` write or remove short subtask
+//!   configs in etcd directly, without sources or workers (name, shard
+//!   mode, sources, routes), for exercising the shard-DDL coordinators
+//!   alone. Not DM commands: stopping also removes the task's shard-DDL
+//!   metadata, pessimistic included (DM keeps pessimistic metadata on
+//!   stop-task, pessimism.md gap 15).
 
 #[path = "dmctl/members.rs"]
 mod members;
+#[path = "dmctl/tasks.rs"]
+mod tasks;
 
 use std::process::ExitCode;
 
@@ -24,7 +32,7 @@ use dm_master::keys::{
 };
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{
-    ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockOp, UnlockDdlLockRequest,
+    ShowDdlLocksRequest, ShowDdlLocksResponse, TaskOp, UnlockDdlLockOp, UnlockDdlLockRequest,
     UnlockDdlLockResponse,
 };
 use dm_master::task::{RouteRule, SubTaskConfig};
@@ -181,9 +189,28 @@ enum Command {
     /// Legacy alias of `shard-ddl-lock unlock`.
     #[command(name = "unlock-ddl-lock", hide = true)]
     UnlockDdlLock(UnlockArgs),
-    /// Write the subtask configs of a task (one per source) into etcd.
+    /// Start a task from DM's task YAML (`-s` limits the sources).
     #[command(name = "start-task")]
-    StartTask {
+    StartTask(tasks::StartTaskArgs),
+    /// Pause a task (`-s` limits the sources).
+    #[command(name = "pause-task")]
+    PauseTask(tasks::OperateTaskArgs),
+    /// Resume a task (`-s` limits the sources).
+    #[command(name = "resume-task")]
+    ResumeTask(tasks::OperateTaskArgs),
+    /// Stop a task: its subtasks are removed (`-s` limits the sources).
+    #[command(name = "stop-task")]
+    StopTask(tasks::OperateTaskArgs),
+    /// Status of the tasks on the workers.
+    #[command(name = "query-status")]
+    QueryStatus(tasks::QueryStatusArgs),
+    /// `get-config subtask <task>`: the subtask configs of a task.
+    #[command(name = "get-config")]
+    GetConfig(tasks::GetConfigArgs),
+    /// Not a DM command: write short subtask configs of a task (one per
+    /// source) into etcd directly, for the shard-DDL coordinators alone.
+    #[command(name = "etcd-start-task")]
+    EtcdStartTask {
         #[arg(long = "etcd-endpoints")]
         etcd_endpoints: String,
         /// Task name.
@@ -205,9 +232,10 @@ enum Command {
     /// Remove an offline worker or a master.
     #[command(name = "offline-member")]
     OfflineMember(members::OfflineMemberArgs),
-    /// Remove a task's subtask configs and its shard-DDL metadata.
-    #[command(name = "stop-task")]
-    StopTask {
+    /// Not a DM command: remove a task's subtask configs and its shard-DDL
+    /// metadata from etcd directly.
+    #[command(name = "etcd-stop-task")]
+    EtcdStopTask {
         #[arg(long = "etcd-endpoints")]
         etcd_endpoints: String,
         /// Task name.
@@ -290,16 +318,40 @@ async fn run(cli: Cli) -> Result<(), String> {
             )
             .await
         }
-        Command::StartTask {
+        Command::EtcdStartTask {
             etcd_endpoints,
             name,
             shard_mode,
             routes,
         } => start_task(etcd_endpoints, name, shard_mode, &cli.sources, routes).await,
-        Command::StopTask {
+        Command::EtcdStopTask {
             etcd_endpoints,
             name,
         } => stop_task(etcd_endpoints, name).await,
+        Command::StartTask(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::start_task(client, &cli.sources, args).await
+        }
+        Command::PauseTask(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::operate_task(client, &cli.sources, TaskOp::Pause, args).await
+        }
+        Command::ResumeTask(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::operate_task(client, &cli.sources, TaskOp::Resume, args).await
+        }
+        Command::StopTask(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::operate_task(client, &cli.sources, TaskOp::Delete, args).await
+        }
+        Command::QueryStatus(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::query_status(client, &cli.sources, args).await
+        }
+        Command::GetConfig(args) => {
+            let client = Masters::from_cli(&cli)?.client().await?;
+            tasks::get_config(client, args).await
+        }
         Command::OperateSource(args) => {
             let client = Masters::from_cli(&cli)?.client().await?;
             members::operate_source(client, &cli.sources, args).await

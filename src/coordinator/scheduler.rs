@@ -12,6 +12,12 @@
 //! ends the term. Any other failed write counts in
 //! `dm_master_worker_event_error{type="handle"}` and makes the actor rebuild
 //! from a fresh snapshot, so memory never runs ahead of etcd.
+//!
+//! Subtasks (start/pause/resume/stop-task) are decided from the task's
+//! configs and stages read at one revision when the request arrives
+//! ([`crate::scheduler::subtasks`]) and written in one fenced txn; they are
+//! not kept in memory, so a failed write needs no rebuild and a new leader
+//! starts from exactly what etcd holds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,12 +31,14 @@ use crate::error::{Error, Result};
 use crate::etcd::retry::Backoff;
 use crate::etcd::watch::{WatchEvent, Watcher};
 use crate::etcd::{Etcd, Fence, KeyValue, Op, Txn};
-use crate::ha::{self, SourceBound, WorkerEvent, WorkerInfo};
+use crate::ha::{self, SourceBound, StageKind, WorkerEvent, WorkerInfo};
 use crate::keys::{
-    KeySpace, BOUND_WORKER, LAST_BOUND_WORKER, UPSTREAM_CONFIG, UPSTREAM_SUBTASK,
+    KeySpace, BOUND_WORKER, LAST_BOUND_WORKER, STAGE_SUBTASK, UPSTREAM_CONFIG, UPSTREAM_SUBTASK,
     WORKER_KEEP_ALIVE, WORKER_REGISTER,
 };
 use crate::metrics::Metrics;
+use crate::scheduler::subtasks::{plan_operate, plan_start};
+pub use crate::scheduler::subtasks::{NewSubTask, TaskStageOp};
 use crate::scheduler::{Effect, Registered, Scheduler, SchedulerError, Snapshot, WorkerView};
 
 const CHANNEL_CAPACITY: usize = 256;
@@ -71,6 +79,27 @@ enum Request {
     },
     Sources {
         reply: oneshot::Sender<Vec<(String, Option<WorkerInfo>)>>,
+    },
+    SourceConfigs {
+        reply: oneshot::Sender<BTreeMap<String, Vec<u8>>>,
+    },
+    StartTask {
+        task: String,
+        subtasks: Vec<NewSubTask>,
+        reply: oneshot::Sender<Result<Vec<String>>>,
+    },
+    OperateTask {
+        task: String,
+        sources: Vec<String>,
+        op: TaskStageOp,
+        reply: oneshot::Sender<Result<Option<Vec<String>>>>,
+    },
+    SubTaskConfigs {
+        task: String,
+        reply: oneshot::Sender<Result<BTreeMap<String, Vec<u8>>>>,
+    },
+    AllSubTasks {
+        reply: oneshot::Sender<Result<Vec<(String, String)>>>,
     },
 }
 
@@ -142,6 +171,61 @@ impl SchedulerHandle {
     /// Every source with the worker it is bound to, by source ID.
     pub async fn sources(&self) -> Result<Vec<(String, Option<WorkerInfo>)>> {
         self.mailbox.call(|reply| Request::Sources { reply }).await
+    }
+
+    /// Every source's stored config TOML, by source ID.
+    pub async fn source_configs(&self) -> Result<BTreeMap<String, Vec<u8>>> {
+        self.mailbox
+            .call(|reply| Request::SourceConfigs { reply })
+            .await
+    }
+
+    /// start-task (DM `AddSubTasks(Running)`): writes the configs of the
+    /// sources that have none yet, with stage `Running`, in one fenced txn.
+    /// Returns the sources written.
+    pub async fn start_task(&self, task: &str, subtasks: Vec<NewSubTask>) -> Result<Vec<String>> {
+        let task = task.to_owned();
+        self.mailbox
+            .call(|reply| Request::StartTask {
+                task,
+                subtasks,
+                reply,
+            })
+            .await?
+    }
+
+    /// pause/resume/stop-task on `sources` (all of the task's when empty).
+    /// Returns the sources operated, `None` when the task has none.
+    pub async fn operate_task(
+        &self,
+        task: &str,
+        sources: Vec<String>,
+        op: TaskStageOp,
+    ) -> Result<Option<Vec<String>>> {
+        let task = task.to_owned();
+        self.mailbox
+            .call(|reply| Request::OperateTask {
+                task,
+                sources,
+                op,
+                reply,
+            })
+            .await?
+    }
+
+    /// The stored subtask config TOML of each source of `task`.
+    pub async fn subtask_configs(&self, task: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+        let task = task.to_owned();
+        self.mailbox
+            .call(|reply| Request::SubTaskConfigs { task, reply })
+            .await?
+    }
+
+    /// Every (source, task) with a stored subtask config, in key order.
+    pub async fn all_subtasks(&self) -> Result<Vec<(String, String)>> {
+        self.mailbox
+            .call(|reply| Request::AllSubTasks { reply })
+            .await?
     }
 
     /// The etcd client of the term, for member queries.
@@ -391,6 +475,164 @@ impl SchedulerActor {
                 let _ = reply.send(sources);
                 Ok(())
             }
+            Request::SourceConfigs { reply } => {
+                let configs = self
+                    .state
+                    .source_ids()
+                    .into_iter()
+                    .filter_map(|id| {
+                        let toml = self.state.source_config(&id)?.to_vec();
+                        Some((id, toml))
+                    })
+                    .collect();
+                let _ = reply.send(configs);
+                Ok(())
+            }
+            task_request => self.on_task_request(task_request).await,
+        }
+    }
+
+    async fn on_task_request(&mut self, request: Request) -> Result<()> {
+        match request {
+            Request::StartTask {
+                task,
+                subtasks,
+                reply,
+            } => {
+                let planned = match self.task_subtasks(&task).await {
+                    Ok((configured, _)) => {
+                        let configured: BTreeSet<String> = configured.into_keys().collect();
+                        let bound: BTreeSet<String> = subtasks
+                            .iter()
+                            .filter(|s| self.state.worker_of(&s.source).is_some())
+                            .map(|s| s.source.clone())
+                            .collect();
+                        plan_start(&task, subtasks, &configured, &bound).map_err(Error::from)
+                    }
+                    Err(e) => Err(e),
+                };
+                let fresh = match planned {
+                    Ok(fresh) => fresh,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                if fresh.is_empty() {
+                    let _ = reply.send(Ok(Vec::new()));
+                    return Ok(());
+                }
+                let sources: Vec<String> = fresh.iter().map(|s| s.source.clone()).collect();
+                let pairs: Vec<(String, Vec<u8>)> =
+                    fresh.into_iter().map(|s| (s.source, s.toml)).collect();
+                let txn = ha::put_subtasks_txn(&self.space, &task, &pairs);
+                let written = self.write_task_txn(txn).await;
+                if written.is_ok() {
+                    tracing::info!(%task, sources = ?sources, "subtasks started");
+                }
+                answer_with(reply, written.map(|()| sources))
+            }
+            Request::OperateTask {
+                task,
+                sources,
+                op,
+                reply,
+            } => {
+                let planned = match self.task_subtasks(&task).await {
+                    Ok((configured, staged)) => {
+                        let configured: BTreeSet<String> = configured.into_keys().collect();
+                        plan_operate(&task, &sources, &configured, &staged).map_err(Error::from)
+                    }
+                    Err(e) => Err(e),
+                };
+                let sources = match planned {
+                    Ok(Some(sources)) => sources,
+                    other => {
+                        let _ = reply.send(other);
+                        return Ok(());
+                    }
+                };
+                let txn = match op {
+                    TaskStageOp::Pause => {
+                        ha::put_subtask_stages_txn(&self.space, &task, &sources, StageKind::Paused)
+                    }
+                    TaskStageOp::Resume => {
+                        ha::put_subtask_stages_txn(&self.space, &task, &sources, StageKind::Running)
+                    }
+                    TaskStageOp::Delete => ha::delete_subtasks_txn(&self.space, &task, &sources),
+                };
+                let written = self.write_task_txn(txn).await;
+                if written.is_ok() {
+                    tracing::info!(%task, sources = ?sources, ?op, "subtasks operated");
+                }
+                answer_with(reply, written.map(|()| Some(sources)))
+            }
+            Request::SubTaskConfigs { task, reply } => {
+                let configs = self.task_subtasks(&task).await.map(|(c, _)| c);
+                let _ = reply.send(configs);
+                Ok(())
+            }
+            Request::AllSubTasks { reply } => {
+                let all = self
+                    .etcd
+                    .get_prefix(&self.space.path(&UPSTREAM_SUBTASK))
+                    .await
+                    .map(|kvs| {
+                        kvs.value
+                            .iter()
+                            .filter_map(|kv| self.space.decode(&UPSTREAM_SUBTASK, &kv.key).ok())
+                            .map(|[source, task]| (source, task))
+                            .collect()
+                    });
+                let _ = reply.send(all);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The task's stored subtask configs (source → TOML) and the sources
+    /// with a subtask stage, read at one revision.
+    async fn task_subtasks(
+        &self,
+        task: &str,
+    ) -> Result<(BTreeMap<String, Vec<u8>>, BTreeSet<String>)> {
+        let reads = Txn::new("task subtasks").then([
+            Op::get_prefix(self.space.path(&UPSTREAM_SUBTASK)),
+            Op::get_prefix(self.space.path(&STAGE_SUBTASK)),
+        ]);
+        let outcome = self.etcd.txn_fenced(reads, self.fence.as_ref()).await?;
+        let mut configs = BTreeMap::new();
+        for kv in outcome.get_result(0) {
+            if let Ok([source, name]) = self.space.decode(&UPSTREAM_SUBTASK, &kv.key) {
+                if name == task {
+                    configs.insert(source, kv.value.clone());
+                }
+            }
+        }
+        let staged = outcome
+            .get_result(1)
+            .iter()
+            .filter_map(|kv| self.space.decode(&STAGE_SUBTASK, &kv.key).ok())
+            .filter(|[_, name]| name == task)
+            .map(|[source, _]| source)
+            .collect();
+        Ok((configs, staged))
+    }
+
+    /// Writes one subtask txn with the fence; memory holds no subtask
+    /// state, so a failure needs no rebuild.
+    async fn write_task_txn(&self, txn: Txn) -> Result<()> {
+        match self.etcd.txn_fenced(txn, self.fence.as_ref()).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "subtask write failed");
+                self.metrics
+                    .worker_event_error
+                    .with_label_values(&[EVENT_ERROR_HANDLE])
+                    .inc();
+                Err(error)
+            }
         }
     }
 
@@ -581,6 +823,20 @@ impl SchedulerActor {
             "scheduler rebuilt"
         );
         Ok(revision)
+    }
+}
+
+/// [`answer`] for a write whose success carries a value.
+fn answer_with<T>(reply: oneshot::Sender<Result<T>>, written: Result<T>) -> Result<()> {
+    match written {
+        Err(error @ Error::LeadershipLost { .. }) => {
+            let _ = reply.send(Err(Error::NotLeader));
+            Err(error)
+        }
+        other => {
+            let _ = reply.send(other);
+            Ok(())
+        }
     }
 }
 

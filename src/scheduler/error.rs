@@ -34,6 +34,15 @@ pub enum SchedulerError {
     InvalidOfflineType { kind: String },
     /// ErrMasterInvalidOperateOp (38041): `invalid op <op> on <what>`.
     InvalidOperateOp { op: String, what: String },
+    /// ErrSchedulerSourcesUnbound (46009): new subtasks on unbound sources.
+    SourcesUnbound { sources: Vec<String> },
+    /// ErrSchedulerSubTaskExist (46014): every given source already has a
+    /// subtask of the task.
+    SubTaskExists { task: String, sources: Vec<String> },
+    /// ErrSchedulerSubTaskOpTaskNotExist (46016).
+    SubTaskOpTaskNotExist { task: String },
+    /// ErrSchedulerSubTaskOpSourceNotExist (46017).
+    SubTaskOpSourceNotExist { sources: Vec<String> },
 }
 
 impl SchedulerError {
@@ -50,6 +59,10 @@ impl SchedulerError {
             SchedulerError::MasterNotExist { .. } => 38048,
             SchedulerError::InvalidOfflineType { .. } => 38049,
             SchedulerError::InvalidOperateOp { .. } => 38041,
+            SchedulerError::SourcesUnbound { .. } => 46009,
+            SchedulerError::SubTaskExists { .. } => 46014,
+            SchedulerError::SubTaskOpTaskNotExist { .. } => 46016,
+            SchedulerError::SubTaskOpSourceNotExist { .. } => 46017,
         }
     }
 
@@ -58,7 +71,10 @@ impl SchedulerError {
             SchedulerError::SourceHasTasks { .. }
             | SchedulerError::MasterNotExist { .. }
             | SchedulerError::InvalidOfflineType { .. }
-            | SchedulerError::InvalidOperateOp { .. } => "dm-master",
+            | SchedulerError::InvalidOperateOp { .. }
+            | SchedulerError::SourcesUnbound { .. }
+            | SchedulerError::SubTaskOpTaskNotExist { .. }
+            | SchedulerError::SubTaskOpSourceNotExist { .. } => "dm-master",
             _ => "scheduler",
         }
     }
@@ -81,6 +97,9 @@ impl SchedulerError {
                 "Please use list-member command to see masters."
             }
             SchedulerError::InvalidOfflineType { .. } => "Please use master/worker.",
+            SchedulerError::SubTaskExists { .. } | SchedulerError::SubTaskOpTaskNotExist { .. } => {
+                "Please use `query-status` command to see tasks."
+            }
             _ => "",
         }
     }
@@ -154,6 +173,22 @@ impl fmt::Display for SchedulerError {
                 write!(f, "offline member type {kind} is invalid")
             }
             SchedulerError::InvalidOperateOp { op, what } => write!(f, "invalid op {op} on {what}"),
+            SchedulerError::SourcesUnbound { sources } => {
+                write!(f, "sources {} have not bound", go_slice(sources))
+            }
+            SchedulerError::SubTaskExists { task, sources } => write!(
+                f,
+                "subtasks with name {task} for sources {} already exist",
+                go_slice(sources)
+            ),
+            SchedulerError::SubTaskOpTaskNotExist { task } => {
+                write!(f, "subtasks with name {task} need to be operate not exist")
+            }
+            SchedulerError::SubTaskOpSourceNotExist { sources } => write!(
+                f,
+                "sources {} need to be operate not exist",
+                go_slice(sources)
+            ),
         }
     }
 }

@@ -240,15 +240,15 @@ impl Master for MasterService {
     // bare UNIMPLEMENTED (README lists them).
     async fn start_task(
         &self,
-        _request: Request<proto::StartTaskRequest>,
+        request: Request<proto::StartTaskRequest>,
     ) -> Result<Response<proto::StartTaskResponse>, Status> {
-        Err(not_supported("StartTask"))
+        super::tasks::start_task(self.current_role().await, &self.forwarder, request).await
     }
     async fn operate_task(
         &self,
-        _request: Request<proto::OperateTaskRequest>,
+        request: Request<proto::OperateTaskRequest>,
     ) -> Result<Response<proto::OperateTaskResponse>, Status> {
-        Err(not_supported("OperateTask"))
+        super::tasks::operate_task(self.current_role().await, &self.forwarder, request).await
     }
     async fn update_task(
         &self,
@@ -258,9 +258,9 @@ impl Master for MasterService {
     }
     async fn query_status(
         &self,
-        _request: Request<proto::QueryStatusListRequest>,
+        request: Request<proto::QueryStatusListRequest>,
     ) -> Result<Response<proto::QueryStatusListResponse>, Status> {
-        Err(not_supported("QueryStatus"))
+        super::tasks::query_status(self.current_role().await, &self.forwarder, request).await
     }
     async fn operate_worker_relay_task(
         &self,
@@ -276,9 +276,9 @@ impl Master for MasterService {
     }
     async fn check_task(
         &self,
-        _request: Request<proto::CheckTaskRequest>,
+        request: Request<proto::CheckTaskRequest>,
     ) -> Result<Response<proto::CheckTaskResponse>, Status> {
-        Err(not_supported("CheckTask"))
+        super::tasks::check_task(self.current_role().await, &self.forwarder, request).await
     }
     async fn operate_source(
         &self,
@@ -318,9 +318,9 @@ impl Master for MasterService {
     }
     async fn get_sub_task_cfg(
         &self,
-        _request: Request<proto::GetSubTaskCfgRequest>,
+        request: Request<proto::GetSubTaskCfgRequest>,
     ) -> Result<Response<proto::GetSubTaskCfgResponse>, Status> {
-        Err(not_supported("GetSubTaskCfg"))
+        super::tasks::get_sub_task_cfg(self.current_role().await, &self.forwarder, request).await
     }
     async fn get_cfg(
         &self,

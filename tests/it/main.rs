@@ -15,6 +15,7 @@ mod pessimism;
 mod process;
 mod scheduler;
 mod support;
+mod tasks;
 mod tls;
 mod worker_executor;
 mod worker_join;

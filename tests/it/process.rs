@@ -222,7 +222,7 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
         move || {
             Command::new(DMCTL)
                 .args([
-                    "start-task",
+                    "etcd-start-task",
                     "--etcd-endpoints",
                     &endpoint,
                     "--name",
@@ -326,11 +326,11 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     .unwrap();
     assert!(out.contains("only exec/skip are acceptable"), "{out}");
 
-    // stop-task removes the subtask configs and the task's shard-DDL keys.
+    // etcd-stop-task removes the subtask configs and the task's shard-DDL keys.
     let endpoint = server.endpoint.clone();
     let (ok, out) = tokio::task::spawn_blocking(move || {
         let o = Command::new(DMCTL)
-            .args(["stop-task", "--etcd-endpoints", &endpoint, "test"])
+            .args(["etcd-stop-task", "--etcd-endpoints", &endpoint, "test"])
             .output()
             .unwrap();
         (

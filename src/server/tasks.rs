@@ -1,0 +1,852 @@
+//! gRPC handlers of the task half of `pb.Master`: `StartTask`,
+//! `OperateTask`, `QueryStatus`, `GetSubTaskCfg` and `CheckTask` (DM
+//! `dm/master/server.go`). `admin.rs` dispatches here; a follower forwards
+//! the request to the leader one hop, as DM does.
+//!
+//! Invariants:
+//! - Nothing is written before the task YAML, its sources and the source
+//!   subset are validated; the subtask configs and their `Running` stages are
+//!   written by the scheduler actor in one fenced txn.
+//! - Failures are reported inside the response (`result=false`, `msg` =
+//!   DM's error string), never as a gRPC error, except "not leader and no
+//!   leader".
+//! - A worker that does not answer `QueryStatus` is reported in its own
+//!   entry; it never fails the whole call.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use super::forward::Forwarder;
+use super::{Coordinators, Role};
+use crate::coordinator::scheduler::{NewSubTask, SchedulerHandle, TaskStageOp};
+use crate::error::Error;
+use crate::ha::StageKind;
+use crate::proto::{
+    sub_task_status, worker_client::WorkerClient, CheckTaskRequest, CheckTaskResponse,
+    CommonWorkerResponse, GetSubTaskCfgRequest, GetSubTaskCfgResponse, OperateTaskRequest,
+    OperateTaskResponse, QueryStatusListRequest, QueryStatusListResponse, QueryStatusRequest,
+    QueryStatusResponse, ShardingGroup, SourceStatus, StartTaskRequest, StartTaskResponse,
+    SubTaskStatus, TaskOp,
+};
+use crate::scheduler::error::dm_error_string;
+use crate::task_config::{ConfigError, DbConfig, TaskConfig};
+
+/// DM's `waitOperationOk`: attempts and the pause between them.
+const WAIT_ATTEMPTS: usize = 10;
+const WAIT_INTERVAL: Duration = Duration::from_secs(1);
+/// DM-master's default `rpc-timeout` for calls to workers.
+const WORKER_RPC_TIMEOUT: Duration = Duration::from_secs(30);
+
+const DEPRECATED_REMOVE_META: &str =
+    "`remove-meta` in task config is deprecated, please use `start-task ... --remove-meta` instead";
+const SOURCE_NOT_IN_TASK: &str = "source not found in task's config";
+const PESSIMISTIC_HINT: &str = "this DM-worker doesn't receive any shard DDL of this group";
+
+fn not_leader() -> Status {
+    Status::unknown(Error::NotLeader.dm_string())
+}
+
+/// The leader's coordinators, or the address to forward to.
+enum Answerer {
+    Here(Coordinators),
+    Forward(String),
+}
+
+fn answerer(role: Role) -> Result<Answerer, Status> {
+    match role {
+        Role::Leader(c) => Ok(Answerer::Here(c)),
+        Role::Follower { addr } => Ok(Answerer::Forward(addr)),
+        Role::Starting | Role::Unknown => Err(not_leader()),
+    }
+}
+
+/// Task YAML errors carry DM's class `dm-master` (DM's `generateSubTask`
+/// re-classes them).
+fn config_error(error: &ConfigError) -> String {
+    error.dm_string("dm-master")
+}
+
+/// `StartTask`.
+#[tracing::instrument(skip_all)]
+pub async fn start_task(
+    role: Role,
+    forwarder: &Forwarder,
+    request: Request<StartTaskRequest>,
+) -> Result<Response<StartTaskResponse>, Status> {
+    let coordinators = match answerer(role)? {
+        Answerer::Here(c) => c,
+        Answerer::Forward(addr) => {
+            return forwarder
+                .client(&addr)
+                .await?
+                .start_task(request.into_inner())
+                .await
+        }
+    };
+    let req = request.into_inner();
+    let response = start_task_here(&coordinators, req).await;
+    if !response.result {
+        tracing::warn!(msg = %response.msg, "start-task refused");
+    }
+    Ok(Response::new(response))
+}
+
+fn start_refused(msg: String) -> StartTaskResponse {
+    StartTaskResponse {
+        result: false,
+        msg,
+        sources: Vec::new(),
+        check_result: String::new(),
+    }
+}
+
+async fn start_task_here(coordinators: &Coordinators, req: StartTaskRequest) -> StartTaskResponse {
+    if !req.start_time.is_empty() {
+        return start_refused(
+            Error::NotSupported {
+                rpc: "StartTask with start-time",
+            }
+            .dm_string(),
+        );
+    }
+    let task = match TaskConfig::from_yaml(&req.task) {
+        Ok(task) => task,
+        Err(e) => return start_refused(config_error(&e)),
+    };
+    let scheduler = &coordinators.scheduler;
+    let source_tomls = match scheduler.source_configs().await {
+        Ok(s) => s,
+        Err(e) => return start_refused(e.dm_string()),
+    };
+    let froms: BTreeMap<String, DbConfig> = source_tomls
+        .iter()
+        .filter_map(|(id, toml)| match source_from(toml) {
+            Ok(from) => Some((id.clone(), from)),
+            Err(error) => {
+                tracing::warn!(source = %id, %error, "stored source config unreadable");
+                None
+            }
+        })
+        .collect();
+    let mut subtasks = match task.subtask_configs(&froms) {
+        Ok(s) => s,
+        Err(e) => return start_refused(config_error(&e)),
+    };
+    if !req.sources.is_empty() {
+        let in_task: BTreeSet<&str> = subtasks.iter().map(|s| s.source_id.as_str()).collect();
+        let unknown: Vec<CommonWorkerResponse> = req
+            .sources
+            .iter()
+            .filter(|s| !in_task.contains(s.as_str()))
+            .map(|source| CommonWorkerResponse {
+                result: false,
+                msg: SOURCE_NOT_IN_TASK.to_owned(),
+                source: source.clone(),
+                worker: String::new(),
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return StartTaskResponse {
+                sources: unknown,
+                ..start_refused(String::new())
+            };
+        }
+        subtasks.retain(|s| req.sources.contains(&s.source_id));
+    }
+    if req.remove_meta {
+        if let Err(msg) = remove_meta(coordinators, &task.name).await {
+            return start_refused(msg);
+        }
+    }
+    let new: Vec<NewSubTask> = subtasks
+        .iter()
+        .map(|s| NewSubTask {
+            source: s.source_id.clone(),
+            toml: s.to_toml().into_bytes(),
+        })
+        .collect();
+    let started = match scheduler.start_task(&task.name, new).await {
+        Ok(started) => started,
+        Err(e) => return start_refused(e.dm_string()),
+    };
+    tracing::info!(task = %task.name, sources = ?started, "task started");
+    let msg = if task.remove_meta {
+        DEPRECATED_REMOVE_META.to_owned()
+    } else {
+        String::new()
+    };
+    StartTaskResponse {
+        result: true,
+        msg,
+        sources: wait_sources(
+            scheduler,
+            &task.name,
+            &started,
+            Expect::Stage(StageKind::Running),
+        )
+        .await,
+        check_result: String::new(),
+    }
+}
+
+/// The `from` of a stored source config TOML.
+fn source_from(toml_text: &[u8]) -> Result<DbConfig, String> {
+    let text = std::str::from_utf8(toml_text).map_err(|e| e.to_string())?;
+    let value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+    let from = value
+        .get("from")
+        .cloned()
+        .unwrap_or(toml::Value::Table(Default::default()));
+    let db: crate::source_config::DbConfig = from.try_into().map_err(|e| e.to_string())?;
+    Ok(DbConfig::from(&db))
+}
+
+/// `--remove-meta`: refused while any subtask of the task exists; else the
+/// task's shard-DDL metadata of both modes is removed. (DM also drops the
+/// task's checkpoint tables on the downstream; this master does not connect
+/// to the downstream.)
+async fn remove_meta(coordinators: &Coordinators, task: &str) -> Result<(), String> {
+    let existing = coordinators
+        .scheduler
+        .subtask_configs(task)
+        .await
+        .map_err(|e| e.dm_string())?;
+    if !existing.is_empty() {
+        let sources: Vec<String> = existing.into_keys().collect();
+        return Err(dm_error_string(
+            46014,
+            "scheduler",
+            "medium",
+            &format!(
+                "while remove-meta is true: subtasks with name {task} for sources {} already exist",
+                crate::gojson::go_slice(&sources)
+            ),
+            None,
+            "Please use `query-status` command to see tasks.",
+        ));
+    }
+    coordinators
+        .pessimist
+        .remove_metadata(task)
+        .await
+        .map_err(|e| e.dm_string())?;
+    coordinators
+        .optimist
+        .remove_metadata(task)
+        .await
+        .map_err(|e| e.dm_string())?;
+    tracing::info!(%task, "shard DDL metadata of the task removed");
+    Ok(())
+}
+
+/// `OperateTask`: pause, resume, stop (Delete).
+#[tracing::instrument(skip_all, fields(task = %request.get_ref().name))]
+pub async fn operate_task(
+    role: Role,
+    forwarder: &Forwarder,
+    request: Request<OperateTaskRequest>,
+) -> Result<Response<OperateTaskResponse>, Status> {
+    let coordinators = match answerer(role)? {
+        Answerer::Here(c) => c,
+        Answerer::Forward(addr) => {
+            return forwarder
+                .client(&addr)
+                .await?
+                .operate_task(request.into_inner())
+                .await
+        }
+    };
+    let req = request.into_inner();
+    let refused = |msg: String| {
+        tracing::warn!(%msg, "operate-task refused");
+        Ok(Response::new(OperateTaskResponse {
+            op: req.op,
+            result: false,
+            msg,
+            sources: Vec::new(),
+        }))
+    };
+    let (op, expect) = match TaskOp::try_from(req.op) {
+        Ok(TaskOp::Pause) => (TaskStageOp::Pause, Expect::Stage(StageKind::Paused)),
+        Ok(TaskOp::Resume) => (TaskStageOp::Resume, Expect::Stage(StageKind::Running)),
+        Ok(TaskOp::Delete) => (TaskStageOp::Delete, Expect::Removed),
+        other => {
+            let name = other.map(|o| o.as_str_name()).unwrap_or("InvalidOp");
+            return refused(
+                crate::scheduler::SchedulerError::InvalidOperateOp {
+                    op: name.to_owned(),
+                    what: "task".to_owned(),
+                }
+                .dm_string(),
+            );
+        }
+    };
+    let scheduler = &coordinators.scheduler;
+    let sources = match scheduler
+        .operate_task(&req.name, req.sources.clone(), op)
+        .await
+    {
+        Ok(Some(sources)) => sources,
+        Ok(None) => {
+            return refused(format!(
+                "task {} has no source or not exist, please check the task name and status",
+                req.name
+            ))
+        }
+        Err(e) => return refused(e.dm_string()),
+    };
+    let mut msg = String::new();
+    if op == TaskStageOp::Delete {
+        // DM's stop-task removes the task's optimistic metadata; pessimistic
+        // locks follow the coordinators' rule for sources leaving a task.
+        // Per-source removal is not split: the whole task's optimistic
+        // metadata goes once no subtask of it is left.
+        match scheduler.subtask_configs(&req.name).await {
+            Ok(left) if left.is_empty() => {
+                if let Err(e) = coordinators.optimist.remove_metadata(&req.name).await {
+                    tracing::warn!(error = %e, "removing optimistic metadata failed");
+                    msg = e.dm_string();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => msg = e.dm_string(),
+        }
+    }
+    tracing::info!(sources = ?sources, ?op, "task operated");
+    Ok(Response::new(OperateTaskResponse {
+        op: req.op,
+        result: true,
+        msg,
+        sources: wait_sources(scheduler, &req.name, &sources, expect).await,
+    }))
+}
+
+/// `GetSubTaskCfg`: the TOML of each subtask of the task, by source.
+pub async fn get_sub_task_cfg(
+    role: Role,
+    forwarder: &Forwarder,
+    request: Request<GetSubTaskCfgRequest>,
+) -> Result<Response<GetSubTaskCfgResponse>, Status> {
+    let coordinators = match answerer(role)? {
+        Answerer::Here(c) => c,
+        Answerer::Forward(addr) => {
+            return forwarder
+                .client(&addr)
+                .await?
+                .get_sub_task_cfg(request.into_inner())
+                .await
+        }
+    };
+    let req = request.into_inner();
+    let response = match coordinators.scheduler.subtask_configs(&req.name).await {
+        Ok(configs) if configs.is_empty() => GetSubTaskCfgResponse {
+            result: false,
+            msg: "task not found".to_owned(),
+            cfgs: Vec::new(),
+        },
+        Ok(configs) => GetSubTaskCfgResponse {
+            result: true,
+            msg: String::new(),
+            cfgs: configs
+                .into_values()
+                .map(|toml| String::from_utf8_lossy(&toml).into_owned())
+                .collect(),
+        },
+        Err(e) => GetSubTaskCfgResponse {
+            result: false,
+            msg: e.dm_string(),
+            cfgs: Vec::new(),
+        },
+    };
+    Ok(Response::new(response))
+}
+
+/// The text `CheckTask` answers: DM's pre-check connects to every upstream
+/// and the downstream, which this master does not do. DM's closest error is
+/// ErrTaskCheckSyncConfigError (26005, the checker's failure), re-classed
+/// `dm-master` as DM's handler does.
+pub fn check_task_unavailable() -> String {
+    dm_error_string(
+        26005,
+        "dm-master",
+        "medium",
+        "fail to check synchronization configuration with type: pre-check needs connections to the upstream and downstream databases, which this dm-master does not make\n detail: use start-task; its task YAML and sources are still validated",
+        None,
+        "",
+    )
+}
+
+/// `CheckTask`: the YAML is validated as StartTask does; the pre-check
+/// itself answers [`check_task_unavailable`].
+pub async fn check_task(
+    role: Role,
+    forwarder: &Forwarder,
+    request: Request<CheckTaskRequest>,
+) -> Result<Response<CheckTaskResponse>, Status> {
+    if let Answerer::Forward(addr) = answerer(role)? {
+        return forwarder
+            .client(&addr)
+            .await?
+            .check_task(request.into_inner())
+            .await;
+    }
+    let req = request.into_inner();
+    let msg = match TaskConfig::from_yaml(&req.task) {
+        Err(e) => config_error(&e),
+        Ok(_) => check_task_unavailable(),
+    };
+    Ok(Response::new(CheckTaskResponse { result: false, msg }))
+}
+
+/// `QueryStatus` (scheduler.md §10.5).
+#[tracing::instrument(skip_all, fields(task = %request.get_ref().name))]
+pub async fn query_status(
+    role: Role,
+    forwarder: &Forwarder,
+    request: Request<QueryStatusListRequest>,
+) -> Result<Response<QueryStatusListResponse>, Status> {
+    let coordinators = match answerer(role)? {
+        Answerer::Here(c) => c,
+        Answerer::Forward(addr) => {
+            return forwarder
+                .client(&addr)
+                .await?
+                .query_status(request.into_inner())
+                .await
+        }
+    };
+    let req = request.into_inner();
+    let refused = |msg: String| {
+        Ok(Response::new(QueryStatusListResponse {
+            result: false,
+            msg,
+            sources: Vec::new(),
+        }))
+    };
+    let scheduler = &coordinators.scheduler;
+    let bound = match scheduler.sources().await {
+        Ok(b) => b,
+        Err(e) => return refused(e.dm_string()),
+    };
+    let task_configs = match all_subtasks(scheduler).await {
+        Ok(t) => t,
+        Err(e) => return refused(e.dm_string()),
+    };
+    let sources: Vec<String> = if !req.sources.is_empty() {
+        let missing: Vec<String> = req
+            .sources
+            .iter()
+            .filter(|s| !bound.iter().any(|(id, _)| id == *s))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return refused(format!(
+                "sources {} haven't been added",
+                crate::gojson::go_slice(&missing)
+            ));
+        }
+        req.sources.clone()
+    } else if !req.name.is_empty() {
+        let of_task: Vec<String> = task_configs
+            .iter()
+            .filter(|(_, task)| *task == req.name)
+            .map(|(source, _)| source.clone())
+            .collect();
+        if of_task.is_empty() {
+            return refused(format!("task {} has no source or not exist", req.name));
+        }
+        of_task
+    } else {
+        bound
+            .iter()
+            .filter(|(_, w)| w.is_some())
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    let mut calls = tokio::task::JoinSet::new();
+    let mut entries: Vec<QueryStatusResponse> = Vec::new();
+    for source in &sources {
+        match bound
+            .iter()
+            .find(|(id, _)| id == source)
+            .and_then(|(_, w)| w.clone())
+        {
+            Some(worker) => {
+                let (source, name) = (source.clone(), req.name.clone());
+                calls.spawn(async move {
+                    let mut entry = match worker_query_status(&worker.addr, &name).await {
+                        Ok(resp) => resp,
+                        Err(error) => {
+                            tracing::warn!(%source, worker = %worker.name, %error, "worker did not answer query-status");
+                            QueryStatusResponse {
+                                result: false,
+                                msg: error,
+                                source_status: Some(SourceStatus {
+                                    worker: worker.name.clone(),
+                                    ..Default::default()
+                                }),
+                                sub_task_status: Vec::new(),
+                            }
+                        }
+                    };
+                    let status = entry.source_status.get_or_insert_with(Default::default);
+                    status.source = source;
+                    if status.worker.is_empty() {
+                        status.worker = worker.name;
+                    }
+                    entry
+                });
+            }
+            None => entries.push(QueryStatusResponse {
+                result: false,
+                msg: dm_error_string(
+                    38029,
+                    "dm-master",
+                    "high",
+                    &format!("{source} relevant worker-client not found"),
+                    None,
+                    "Please use list-member command to see if the some workers are offline.",
+                ),
+                source_status: Some(SourceStatus {
+                    source: source.clone(),
+                    ..Default::default()
+                }),
+                sub_task_status: Vec::new(),
+            }),
+        }
+    }
+    while let Some(done) = calls.join_next().await {
+        if let Ok(entry) = done {
+            entries.push(entry);
+        }
+    }
+    add_pessimistic_hints(&coordinators, &mut entries).await;
+    if req.name.is_empty() {
+        add_missing_subtasks(&mut entries, &task_configs, &req.sources);
+    }
+    entries.sort_by(|a, b| entry_source(a).cmp(entry_source(b)));
+    Ok(Response::new(QueryStatusListResponse {
+        result: true,
+        msg: String::new(),
+        sources: entries,
+    }))
+}
+
+fn entry_source(entry: &QueryStatusResponse) -> &str {
+    entry
+        .source_status
+        .as_ref()
+        .map(|s| s.source.as_str())
+        .unwrap_or("")
+}
+
+/// Every (source, task) with a stored subtask config, by source.
+async fn all_subtasks(scheduler: &SchedulerHandle) -> Result<Vec<(String, String)>, Error> {
+    scheduler.all_subtasks().await
+}
+
+/// DM's hint for pessimistic locks a worker does not report: one sharding
+/// group per pessimistic lock of the task the source takes part in, when
+/// the worker reports no unresolved group.
+async fn add_pessimistic_hints(coordinators: &Coordinators, entries: &mut [QueryStatusResponse]) {
+    let Ok(locks) = coordinators.pessimist.show_locks(None, &[]).await else {
+        return;
+    };
+    if locks.is_empty() {
+        return;
+    }
+    for entry in entries.iter_mut() {
+        let source = entry_source(entry).to_owned();
+        for status in &mut entry.sub_task_status {
+            let Some(sub_task_status::Status::Sync(sync)) = status.status.as_mut() else {
+                continue;
+            };
+            if !sync.unresolved_groups.is_empty() {
+                continue;
+            }
+            for lock in locks.iter().filter(|l| {
+                l.task == status.name
+                    && (l.synced.contains(&source) || l.unsynced.contains(&source))
+            }) {
+                let target = lock
+                    .id
+                    .strip_prefix(&format!("{}-", lock.task))
+                    .unwrap_or(&lock.id)
+                    .to_owned();
+                sync.unresolved_groups.push(ShardingGroup {
+                    target,
+                    unsynced: vec![PESSIMISTIC_HINT.to_owned()],
+                    ..Default::default()
+                });
+            }
+        }
+    }
+}
+
+/// DM's fake entries: every (task, source) with a config but no answer.
+fn add_missing_subtasks(
+    entries: &mut Vec<QueryStatusResponse>,
+    task_configs: &[(String, String)],
+    requested: &[String],
+) {
+    let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (source, task) in task_configs {
+        if !requested.is_empty() && !requested.contains(source) {
+            continue;
+        }
+        let answered = entries.iter().any(|e| {
+            entry_source(e) == source && e.sub_task_status.iter().any(|s| &s.name == task)
+        });
+        if !answered {
+            missing
+                .entry(source.clone())
+                .or_default()
+                .push(task.clone());
+        }
+    }
+    for (source, tasks) in missing {
+        entries.push(QueryStatusResponse {
+            result: false,
+            msg: format!(
+                "can't find task={} from dm-worker for source={source}, please use dmctl list-member to check if worker is offline.",
+                tasks.join(",")
+            ),
+            source_status: Some(SourceStatus {
+                source,
+                worker: "source not bound".to_owned(),
+                ..Default::default()
+            }),
+            sub_task_status: tasks
+                .into_iter()
+                .map(|name| SubTaskStatus {
+                    name,
+                    ..Default::default()
+                })
+                .collect(),
+        });
+    }
+}
+
+async fn worker_query_status(addr: &str, name: &str) -> Result<QueryStatusResponse, String> {
+    let uri = if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    };
+    let grpc_error = |e: &dyn std::fmt::Display| {
+        dm_error_string(
+            38008,
+            "dm-master",
+            "high",
+            "grpc request error",
+            Some(&e.to_string()),
+            "",
+        )
+    };
+    let channel = Channel::from_shared(uri)
+        .map_err(|e| grpc_error(&e))?
+        .connect_timeout(WORKER_RPC_TIMEOUT)
+        .timeout(WORKER_RPC_TIMEOUT)
+        .connect()
+        .await
+        .map_err(|e| grpc_error(&e))?;
+    WorkerClient::new(channel)
+        .query_status(QueryStatusRequest {
+            name: name.to_owned(),
+        })
+        .await
+        .map(Response::into_inner)
+        .map_err(|e| grpc_error(&e))
+}
+
+/// What a worker must show before a source's entry is final (§10.1).
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Stage(StageKind),
+    Removed,
+}
+
+/// DM's `waitOperationOk` for each source, concurrently, sorted by source.
+async fn wait_sources(
+    scheduler: &SchedulerHandle,
+    task: &str,
+    sources: &[String],
+    expect: Expect,
+) -> Vec<CommonWorkerResponse> {
+    let bound = scheduler.sources().await.unwrap_or_default();
+    let mut set = tokio::task::JoinSet::new();
+    let mut out = Vec::new();
+    for source in sources {
+        match bound
+            .iter()
+            .find(|(s, _)| s == source)
+            .and_then(|(_, w)| w.clone())
+        {
+            Some(worker) => {
+                set.spawn(wait_worker(
+                    source.clone(),
+                    worker.name,
+                    worker.addr,
+                    task.to_owned(),
+                    expect,
+                ));
+            }
+            None => out.push(CommonWorkerResponse {
+                result: false,
+                msg: format!("{source} relevant worker-client not found"),
+                source: source.clone(),
+                worker: String::new(),
+            }),
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        if let Ok(entry) = done {
+            out.push(entry);
+        }
+    }
+    out.sort_by(|a, b| a.source.cmp(&b.source));
+    out
+}
+
+async fn wait_worker(
+    source: String,
+    worker: String,
+    addr: String,
+    task: String,
+    expect: Expect,
+) -> CommonWorkerResponse {
+    let entry = |result: bool, msg: String| CommonWorkerResponse {
+        result,
+        msg,
+        source: source.clone(),
+        worker: worker.clone(),
+    };
+    for attempt in 0..WAIT_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(WAIT_INTERVAL).await;
+        }
+        let Ok(status) = worker_query_status(&addr, &task).await else {
+            continue;
+        };
+        match outcome(&status, &task, expect) {
+            Some(Ok(())) => return entry(true, String::new()),
+            Some(Err(msg)) => return entry(false, msg),
+            None => {}
+        }
+    }
+    entry(
+        false,
+        dm_error_string(
+            38045,
+            "dm-master",
+            "medium",
+            "fail to get expected result",
+            None,
+            "",
+        ),
+    )
+}
+
+/// Whether a worker's answer ends the wait: `Some(Ok)` reached,
+/// `Some(Err(msg))` failed with the worker's errors, `None` not yet.
+fn outcome(status: &QueryStatusResponse, task: &str, expect: Expect) -> Option<Result<(), String>> {
+    let subtasks = &status.sub_task_status;
+    match expect {
+        Expect::Removed => {
+            let gone = subtasks.is_empty()
+                || (subtasks.len() == 1
+                    && matches!(&subtasks[0].status,
+                        Some(sub_task_status::Status::Msg(m)) if *m == format!("no sub task with name {task} has started")));
+            gone.then_some(Ok(()))
+        }
+        Expect::Stage(stage) => {
+            let [only] = subtasks.as_slice() else {
+                return None;
+            };
+            if only.name != task {
+                return None;
+            }
+            let errors: Vec<String> = only
+                .result
+                .as_ref()
+                .map(|r| r.errors.iter().map(|e| e.message.clone()).collect())
+                .unwrap_or_default();
+            if !errors.is_empty() {
+                return Some(Err(dm_error_string(
+                    38032,
+                    "dm-master",
+                    "high",
+                    &format!("some error occurs in dm-worker: {}", errors.join(", ")),
+                    None,
+                    "Please execute `query-status` to check status.",
+                )));
+            }
+            let reached = only.stage == stage as i32
+                || (stage == StageKind::Running && only.stage == StageKind::Finished as i32);
+            reached.then_some(Ok(()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subtask(name: &str, stage: StageKind) -> SubTaskStatus {
+        SubTaskStatus {
+            name: name.into(),
+            stage: stage as i32,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_wait_ends_on_the_expected_stage_only() {
+        let running = QueryStatusResponse {
+            sub_task_status: vec![subtask("t", StageKind::Running)],
+            ..Default::default()
+        };
+        assert_eq!(
+            outcome(&running, "t", Expect::Stage(StageKind::Running)),
+            Some(Ok(()))
+        );
+        assert_eq!(
+            outcome(&running, "t", Expect::Stage(StageKind::Paused)),
+            None
+        );
+        assert_eq!(outcome(&running, "t", Expect::Removed), None);
+        let gone = QueryStatusResponse {
+            sub_task_status: vec![SubTaskStatus {
+                name: "t".into(),
+                status: Some(sub_task_status::Status::Msg(
+                    "no sub task with name t has started".into(),
+                )),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(outcome(&gone, "t", Expect::Removed), Some(Ok(())));
+    }
+
+    #[test]
+    fn unanswered_subtasks_get_dms_fake_entry() {
+        let mut entries = Vec::new();
+        add_missing_subtasks(
+            &mut entries,
+            &[("s1".into(), "a".into()), ("s1".into(), "b".into())],
+            &[],
+        );
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            entries[0].msg,
+            "can't find task=a,b from dm-worker for source=s1, please use dmctl list-member to check if worker is offline."
+        );
+        assert_eq!(
+            entries[0].source_status.as_ref().unwrap().worker,
+            "source not bound"
+        );
+    }
+}
