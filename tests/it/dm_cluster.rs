@@ -164,6 +164,42 @@ async fn bound_worker(addrs: &str, source: &str) -> Option<String> {
         .map(|(name, _, _)| name)
 }
 
+/// A pessimistic task over both sources (the downstream is never dialled:
+/// the workers only track their subtasks).
+const TASK_YAML: &str = "name: t1\ntask-mode: all\nshard-mode: pessimistic\ntarget-database:\n  host: 127.0.0.1\n  port: 4000\n  user: root\n  password: \"\"\nmysql-instances:\n  - source-id: s1\n    block-allow-list: ba\n    route-rules: [r1]\n  - source-id: s2\n    block-allow-list: ba\n    route-rules: [r1]\nblock-allow-list:\n  ba:\n    do-dbs: [shard_db]\nroutes:\n  r1:\n    schema-pattern: shard_db\n    table-pattern: t*\n    target-schema: db\n    target-table: tb\n";
+
+/// Waits until `query-status <task>` shows, per source in order, a
+/// subtask reported by its worker in the given stage.
+async fn wait_stages(addrs: &str, task: &str, expected: &[&str]) -> bool {
+    let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    wait_until(SETTLE, || {
+        let expected = expected.clone();
+        async move {
+            let (ok, out) = dmctl_async(addrs, &["query-status", task]).await;
+            let Ok(status) = serde_json::from_str::<Value>(&out) else {
+                return false;
+            };
+            let stages: Vec<String> = status["sources"]
+                .as_array()
+                .map(|sources| {
+                    sources
+                        .iter()
+                        .filter(|s| s["result"] == true)
+                        .map(|s| {
+                            s["subTaskStatus"][0]["stage"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ok && stages == expected
+        }
+    })
+    .await
+}
+
 fn source_yaml(id: &str, server_id: u32) -> String {
     // flavor and server-id given: the master does not probe the upstream.
     format!(
@@ -269,6 +305,34 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
     })
     .await;
     assert!(two_bound, "{:?}", workers(&join).await);
+
+    // A task through the master: the real workers pick up their subtasks
+    // and report the stage the master asked for in query-status.
+    let task = dir.path().join("task.yaml");
+    std::fs::write(&task, TASK_YAML).unwrap();
+    let (ok, out) = dmctl_async(&join, &["start-task", task.to_str().unwrap()]).await;
+    assert!(ok, "{out}");
+    let started: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(started["result"], true, "{out}");
+    assert!(
+        wait_stages(&join, "t1", &["Running", "Running"]).await,
+        "{}",
+        dmctl_async(&join, &["query-status", "t1"]).await.1
+    );
+    let (ok, out) = dmctl_async(&join, &["pause-task", "t1"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        wait_stages(&join, "t1", &["Paused", "Paused"]).await,
+        "{}",
+        dmctl_async(&join, &["query-status", "t1"]).await.1
+    );
+    let (ok, out) = dmctl_async(&join, &["resume-task", "t1"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        wait_stages(&join, "t1", &["Running", "Running"]).await,
+        "{}",
+        dmctl_async(&join, &["query-status", "t1"]).await.1
+    );
 
     let owner_of_s1 = bound_worker(&join, "s1").await.unwrap();
     let owner_of_s2 = bound_worker(&join, "s2").await.unwrap();
