@@ -77,8 +77,8 @@ struct Cli {
 struct Masters {
     addrs: Vec<String>,
     tls: Option<TlsFiles>,
-    /// DM applies it only to some commands; kept for those.
-    #[allow(dead_code)]
+    /// The deadline of `query-status` and `get-config` (DM applies it only
+    /// to those and to per-source batches; other commands wait).
     rpc_timeout: Duration,
 }
 
@@ -345,12 +345,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             tasks::operate_task(client, &cli.sources, TaskOp::Delete, args).await
         }
         Command::QueryStatus(args) => {
-            let client = Masters::from_cli(&cli)?.client().await?;
-            tasks::query_status(client, &cli.sources, args).await
+            let masters = Masters::from_cli(&cli)?;
+            let client = masters.client().await?;
+            tasks::query_status(client, &cli.sources, args, masters.rpc_timeout).await
         }
         Command::GetConfig(args) => {
-            let client = Masters::from_cli(&cli)?.client().await?;
-            tasks::get_config(client, args).await
+            let masters = Masters::from_cli(&cli)?;
+            let client = masters.client().await?;
+            tasks::get_config(client, args, masters.rpc_timeout).await
         }
         Command::OperateSource(args) => {
             let client = Masters::from_cli(&cli)?.client().await?;

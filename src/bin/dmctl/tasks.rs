@@ -130,19 +130,17 @@ pub async fn query_status(
     mut client: MasterClient<Channel>,
     sources: &[String],
     args: &QueryStatusArgs,
+    deadline: std::time::Duration,
 ) -> Result<(), String> {
     let name = match &args.task {
         Some(task) => task_name(task)?,
         None => String::new(),
     };
-    let resp = client
-        .query_status(QueryStatusListRequest {
-            name,
-            sources: sources.to_vec(),
-        })
-        .await
-        .map_err(|e| e.message().to_owned())?
-        .into_inner();
+    let call = client.query_status(QueryStatusListRequest {
+        name,
+        sources: sources.to_vec(),
+    });
+    let resp = within(deadline, call).await?.into_inner();
     print(&json!({
         "result": resp.result,
         "msg": resp.msg,
@@ -154,6 +152,7 @@ pub async fn query_status(
 pub async fn get_config(
     mut client: MasterClient<Channel>,
     args: &GetConfigArgs,
+    deadline: std::time::Duration,
 ) -> Result<(), String> {
     if args.kind != "subtask" {
         return Err(format!(
@@ -161,15 +160,23 @@ pub async fn get_config(
             args.kind
         ));
     }
-    let resp = client
-        .get_sub_task_cfg(GetSubTaskCfgRequest {
-            name: args.name.clone(),
-        })
-        .await
-        .map_err(|e| e.message().to_owned())?
-        .into_inner();
+    let call = client.get_sub_task_cfg(GetSubTaskCfgRequest {
+        name: args.name.clone(),
+    });
+    let resp = within(deadline, call).await?.into_inner();
     print(&json!({ "result": resp.result, "msg": resp.msg, "cfgs": resp.cfgs }));
     Ok(())
+}
+
+/// One call under dmctl's `--rpc-timeout`, failing as Go's context does.
+async fn within<T>(
+    deadline: std::time::Duration,
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(answer) => answer.map_err(|e| e.message().to_owned()),
+        Err(_) => Err("rpc error: code = DeadlineExceeded desc = context deadline exceeded".into()),
+    }
 }
 
 fn process_result_json(r: &Option<ProcessResult>) -> Value {
