@@ -767,3 +767,52 @@ fn docker_compose_runs_three_masters_from_dm_style_configs_and_mariadb() {
         "one cluster: {initial_clusters:?}"
     );
 }
+
+#[tokio::test]
+async fn dms_sample_config_runs_its_own_etcd_member_on_the_configured_peer_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = distinct_ports(2);
+    let (port, peer) = (ports[0], ports[1]);
+    // DM's own sample file, only ports and paths replaced; no
+    // --etcd-endpoints, so the master runs its embedded member.
+    let sample = dm_master::config::SAMPLE_CONFIG
+        .replace(":8261", &format!(":{port}"))
+        .replace(":8291", &format!(":{peer}"))
+        .replace(
+            "\"dm-master.log\"",
+            &format!("\"{}\"", dir.path().join("master.log").display()),
+        )
+        .replace(
+            "default.dm-master",
+            &dir.path().join("data").display().to_string(),
+        );
+    let config = dir.path().join("dm-master.toml");
+    std::fs::write(&config, sample).unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let master = MasterProcess::spawn(
+        &addr,
+        &["-config", config.to_str().unwrap()],
+        &dir.path().join("stdout.log"),
+    );
+    let up = crate::support::wait_until(Duration::from_secs(60), || async {
+        master.role().await == "leader"
+    })
+    .await;
+    let log = || std::fs::read_to_string(dir.path().join("master.log")).unwrap_or_default();
+    assert!(up, "the master leads on its own etcd: {}", log());
+
+    // etcd's API through the master address: put, get, member list.
+    etcdctl(&addr, &["put", "/sample/k", "v"]);
+    assert_eq!(
+        etcdctl(&addr, &["get", "/sample/k", "--print-value-only"]),
+        "v\n"
+    );
+    let members = etcdctl(&addr, &["member", "list"]);
+    assert_eq!(members.lines().count(), 1, "{members}");
+    assert!(
+        members.contains(&format!(
+            ", dm-master, http://127.0.0.1:{peer}, http://{addr}"
+        )),
+        "the member uses the configured peer URL and advertises the master address: {members}"
+    );
+}
