@@ -284,7 +284,11 @@ impl MasterProcess {
     }
 
     /// SIGKILL by PID: no goodbye (its member's guard stops etcd with it).
+    /// Only once: after the wait the PID may belong to another process.
     pub fn kill(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-9", &self.child.id().to_string()])
             .status();
