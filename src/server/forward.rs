@@ -60,3 +60,27 @@ impl Forwarder {
         self.client(leader).await?.unlock_ddl_lock(request).await
     }
 }
+
+/// DM's `sharedLogic` for one RPC: the leader's coordinators, or (from a
+/// handler returning `Result<Response<_>, Status>`) the request forwarded
+/// one hop to the leader, or DM's "not leader" error while there is none.
+macro_rules! lead_or_forward {
+    ($role:expr, $forwarder:expr, $request:ident, $method:ident) => {
+        match $role {
+            $crate::server::Role::Leader(coordinators) => coordinators,
+            $crate::server::Role::Follower { addr } => {
+                return $forwarder
+                    .client(&addr)
+                    .await?
+                    .$method($request.into_inner())
+                    .await
+            }
+            $crate::server::Role::Starting | $crate::server::Role::Unknown => {
+                return Err(tonic::Status::unknown(
+                    $crate::error::Error::NotLeader.dm_string(),
+                ))
+            }
+        }
+    };
+}
+pub(crate) use lead_or_forward;

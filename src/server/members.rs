@@ -11,7 +11,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::forward::Forwarder;
+use super::forward::{lead_or_forward, Forwarder};
 use super::Role;
 use crate::coordinator::scheduler::{NewSource, SchedulerHandle};
 use crate::election::LeaderValue;
@@ -38,24 +38,6 @@ const WORKER_RPC_TIMEOUT: Duration = Duration::from_secs(3);
 const NO_FREE_WORKER: &str = "source is added but there is no free worker to bound";
 const STOPPED_UNBOUND: &str = "source is stopped and hasn't bound to worker before being stopped";
 
-fn not_leader() -> Status {
-    Status::unknown(Error::NotLeader.dm_string())
-}
-
-/// The leader's scheduler, or the address to forward to.
-enum Answerer {
-    Here(SchedulerHandle),
-    Forward(String),
-}
-
-fn answerer(role: Role) -> Result<Answerer, Status> {
-    match role {
-        Role::Leader(c) => Ok(Answerer::Here(c.scheduler)),
-        Role::Follower { addr } => Ok(Answerer::Forward(addr)),
-        Role::Starting | Role::Unknown => Err(not_leader()),
-    }
-}
-
 /// `RegisterWorker`.
 #[tracing::instrument(skip_all, fields(worker = %request.get_ref().name, addr = %request.get_ref().address))]
 pub async fn register_worker(
@@ -63,16 +45,7 @@ pub async fn register_worker(
     forwarder: &Forwarder,
     request: Request<RegisterWorkerRequest>,
 ) -> Result<Response<RegisterWorkerResponse>, Status> {
-    let scheduler = match answerer(role)? {
-        Answerer::Here(s) => s,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .register_worker(request.into_inner())
-                .await
-        }
-    };
+    let scheduler = lead_or_forward!(role, forwarder, request, register_worker).scheduler;
     let req = request.into_inner();
     let response = match scheduler.register_worker(&req.name, &req.address).await {
         Ok(()) => RegisterWorkerResponse {
@@ -99,16 +72,7 @@ pub async fn list_member(
     forwarder: &Forwarder,
     request: Request<ListMemberRequest>,
 ) -> Result<Response<ListMemberResponse>, Status> {
-    let scheduler = match answerer(role)? {
-        Answerer::Here(s) => s,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .list_member(request.into_inner())
-                .await
-        }
-    };
+    let scheduler = lead_or_forward!(role, forwarder, request, list_member).scheduler;
     let mut req = request.into_inner();
     if !req.leader && !req.master && !req.worker {
         req.leader = true;
@@ -246,16 +210,7 @@ pub async fn offline_member(
     forwarder: &Forwarder,
     request: Request<OfflineMemberRequest>,
 ) -> Result<Response<OfflineMemberResponse>, Status> {
-    let scheduler = match answerer(role)? {
-        Answerer::Here(s) => s,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .offline_member(request.into_inner())
-                .await
-        }
-    };
+    let scheduler = lead_or_forward!(role, forwarder, request, offline_member).scheduler;
     let req = request.into_inner();
     let result = match req.r#type.as_str() {
         "worker" => scheduler.remove_worker(&req.name).await,
@@ -315,16 +270,7 @@ pub async fn operate_source(
     forwarder: &Forwarder,
     request: Request<OperateSourceRequest>,
 ) -> Result<Response<OperateSourceResponse>, Status> {
-    let scheduler = match answerer(role)? {
-        Answerer::Here(s) => s,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .operate_source(request.into_inner())
-                .await
-        }
-    };
+    let scheduler = lead_or_forward!(role, forwarder, request, operate_source).scheduler;
     let req = request.into_inner();
     let op = SourceOp::try_from(req.op).unwrap_or(SourceOp::InvalidSourceOp);
     let failed = |msg: String| {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::forward::Forwarder;
+use super::forward::{lead_or_forward, Forwarder};
 use super::{Coordinators, Role};
 use crate::coordinator::scheduler::{NewSubTask, SchedulerHandle, TaskStageOp};
 use crate::error::Error;
@@ -45,24 +45,6 @@ const DEPRECATED_REMOVE_META: &str =
 const SOURCE_NOT_IN_TASK: &str = "source not found in task's config";
 const PESSIMISTIC_HINT: &str = "this DM-worker doesn't receive any shard DDL of this group";
 
-fn not_leader() -> Status {
-    Status::unknown(Error::NotLeader.dm_string())
-}
-
-/// The leader's coordinators, or the address to forward to.
-enum Answerer {
-    Here(Coordinators),
-    Forward(String),
-}
-
-fn answerer(role: Role) -> Result<Answerer, Status> {
-    match role {
-        Role::Leader(c) => Ok(Answerer::Here(c)),
-        Role::Follower { addr } => Ok(Answerer::Forward(addr)),
-        Role::Starting | Role::Unknown => Err(not_leader()),
-    }
-}
-
 /// Task YAML errors carry DM's class `dm-master` (DM's `generateSubTask`
 /// re-classes them).
 fn config_error(error: &ConfigError) -> String {
@@ -76,16 +58,7 @@ pub async fn start_task(
     forwarder: &Forwarder,
     request: Request<StartTaskRequest>,
 ) -> Result<Response<StartTaskResponse>, Status> {
-    let coordinators = match answerer(role)? {
-        Answerer::Here(c) => c,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .start_task(request.into_inner())
-                .await
-        }
-    };
+    let coordinators = lead_or_forward!(role, forwarder, request, start_task);
     let req = request.into_inner();
     let response = start_task_here(&coordinators, req).await;
     if !response.result {
@@ -249,16 +222,7 @@ pub async fn operate_task(
     forwarder: &Forwarder,
     request: Request<OperateTaskRequest>,
 ) -> Result<Response<OperateTaskResponse>, Status> {
-    let coordinators = match answerer(role)? {
-        Answerer::Here(c) => c,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .operate_task(request.into_inner())
-                .await
-        }
-    };
+    let coordinators = lead_or_forward!(role, forwarder, request, operate_task);
     let req = request.into_inner();
     let refused = |msg: String| {
         tracing::warn!(%msg, "operate-task refused");
@@ -330,16 +294,7 @@ pub async fn get_sub_task_cfg(
     forwarder: &Forwarder,
     request: Request<GetSubTaskCfgRequest>,
 ) -> Result<Response<GetSubTaskCfgResponse>, Status> {
-    let coordinators = match answerer(role)? {
-        Answerer::Here(c) => c,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .get_sub_task_cfg(request.into_inner())
-                .await
-        }
-    };
+    let coordinators = lead_or_forward!(role, forwarder, request, get_sub_task_cfg);
     let req = request.into_inner();
     let response = match coordinators.scheduler.subtask_configs(&req.name).await {
         Ok(configs) if configs.is_empty() => GetSubTaskCfgResponse {
@@ -386,13 +341,7 @@ pub async fn check_task(
     forwarder: &Forwarder,
     request: Request<CheckTaskRequest>,
 ) -> Result<Response<CheckTaskResponse>, Status> {
-    if let Answerer::Forward(addr) = answerer(role)? {
-        return forwarder
-            .client(&addr)
-            .await?
-            .check_task(request.into_inner())
-            .await;
-    }
+    lead_or_forward!(role, forwarder, request, check_task);
     let req = request.into_inner();
     let msg = match TaskConfig::from_yaml(&req.task) {
         Err(e) => config_error(&e),
@@ -408,16 +357,7 @@ pub async fn query_status(
     forwarder: &Forwarder,
     request: Request<QueryStatusListRequest>,
 ) -> Result<Response<QueryStatusListResponse>, Status> {
-    let coordinators = match answerer(role)? {
-        Answerer::Here(c) => c,
-        Answerer::Forward(addr) => {
-            return forwarder
-                .client(&addr)
-                .await?
-                .query_status(request.into_inner())
-                .await
-        }
-    };
+    let coordinators = lead_or_forward!(role, forwarder, request, query_status);
     let req = request.into_inner();
     let refused = |msg: String| {
         Ok(Response::new(QueryStatusListResponse {
