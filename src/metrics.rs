@@ -44,6 +44,16 @@ pub struct LockGauge {
     pub blocking_sources: usize,
 }
 
+/// Each coordinator's lock counts per task, and which `ddl_state_number`
+/// series exist: DM moves a lock between states with Dec/Inc, so a series
+/// once created stays (at 0) until its task has no lock left.
+#[derive(Debug, Default)]
+struct DdlStates {
+    by_mode:
+        std::collections::HashMap<&'static str, std::collections::HashMap<String, (usize, usize)>>,
+    created: std::collections::HashSet<(String, &'static str)>,
+}
+
 /// Every metric the master exports.
 pub struct Metrics {
     registry: Registry,
@@ -66,14 +76,9 @@ pub struct Metrics {
     pub lock_blocking_sources: IntGaugeVec,
     /// Each coordinator's latest per-lock gauges.
     lock_gauges_by_mode: std::sync::Mutex<std::collections::HashMap<&'static str, Vec<LockGauge>>>,
-    /// Each coordinator's latest per-task counts, merged into
-    /// `ddl_state_number` (guarded by a std mutex: never held across await).
-    ddl_states_by_mode:
-        std::sync::Mutex<std::collections::HashMap<&'static str, Vec<TaskStateCount>>>,
-    /// `ddl_state_number` series created while their task has locks: DM
-    /// moves a lock between states with Dec/Inc, so a series once created
-    /// stays (at 0) until the task's series are deleted.
-    ddl_series_created: std::sync::Mutex<std::collections::BTreeSet<(String, &'static str)>>,
+    /// Each coordinator's per-task lock counts and the `ddl_state_number`
+    /// series they created (guarded by a std mutex: never held across await).
+    ddl_states: std::sync::Mutex<DdlStates>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -181,8 +186,7 @@ impl Metrics {
             start_leader_counter,
             worker_state,
             worker_event_error,
-            ddl_states_by_mode: Default::default(),
-            ddl_series_created: Default::default(),
+            ddl_states: Default::default(),
             lock_age_seconds,
             lock_blocking_sources,
             lock_gauges_by_mode: Default::default(),
@@ -195,42 +199,74 @@ impl Metrics {
     }
 
     /// Replaces one coordinator's share of `ddl_state_number` with `counts`
-    /// (task → (un-synced, synced)). Coordinators call this after every
-    /// change, so the exported numbers are derived from lock state and stay
-    /// right across leader changes and lock removals; a task with no locks
+    /// (task → (un-synced, synced)), after a rebuild; a single task's change
+    /// goes through [`Metrics::set_ddl_state`]. The exported numbers are
+    /// derived from lock state and stay right across leader changes and
+    /// lock removals; only the tasks named before or now are touched; a task with no locks
     /// loses its series (DM drops the series of the whole task on any lock
     /// removal, metrics.md quirk, which under-reports the task's other locks).
     pub fn set_ddl_states(&self, mode: &'static str, counts: Vec<TaskStateCount>) {
-        let mut by_mode = self
-            .ddl_states_by_mode
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        by_mode.insert(mode, counts);
-        let mut totals: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
-        for (task, unsynced, synced) in by_mode.values().flatten() {
-            let t = totals.entry(task.as_str()).or_default();
-            t.0 += unsynced;
-            t.1 += synced;
+        let mut states = self.lock_ddl_states();
+        let new: std::collections::HashMap<String, (usize, usize)> = counts
+            .into_iter()
+            .filter(|(_, u, s)| (*u, *s) != (0, 0))
+            .map(|(task, u, s)| (task, (u, s)))
+            .collect();
+        let old = states.by_mode.insert(mode, new).unwrap_or_default();
+        let touched: std::collections::BTreeSet<String> = old
+            .into_keys()
+            .chain(states.by_mode[mode].keys().cloned())
+            .collect();
+        for task in touched {
+            self.refresh_ddl_series(&mut states, &task);
         }
-        let mut created = self
-            .ddl_series_created
+    }
+
+    /// Sets one task's counts of one coordinator (un-synced, synced): O(1),
+    /// called on every lock state change. Only that task's series change.
+    pub fn set_ddl_state(&self, mode: &'static str, task: &str, unsynced: usize, synced: usize) {
+        let mut states = self.lock_ddl_states();
+        let per_task = states.by_mode.entry(mode).or_default();
+        if (unsynced, synced) == (0, 0) {
+            per_task.remove(task);
+        } else {
+            per_task.insert(task.to_owned(), (unsynced, synced));
+        }
+        self.refresh_ddl_series(&mut states, task);
+    }
+
+    fn lock_ddl_states(&self) -> std::sync::MutexGuard<'_, DdlStates> {
+        self.ddl_states
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // A task without locks loses all its series (DM's RemoveDDLPending).
-        created.retain(|(task, _)| totals.contains_key(task.as_str()));
-        self.ddl_state_number.reset();
-        for (task, (unsynced, synced)) in totals {
-            for (state, count) in [(DDL_STATE_UNSYNCED, unsynced), (DDL_STATE_SYNCED, synced)] {
-                let key = (task.to_string(), state);
-                if count > 0 {
-                    created.insert(key);
-                } else if !created.contains(&key) {
-                    continue;
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes `task`'s two `ddl_state_number` series match the sum of every
+    /// coordinator's counts for it.
+    fn refresh_ddl_series(&self, states: &mut DdlStates, task: &str) {
+        let (unsynced, synced) = states
+            .by_mode
+            .values()
+            .filter_map(|per_task| per_task.get(task))
+            .fold((0, 0), |(u, s), (du, ds)| (u + du, s + ds));
+        for (state, count) in [(DDL_STATE_UNSYNCED, unsynced), (DDL_STATE_SYNCED, synced)] {
+            let key = (task.to_owned(), state);
+            if (unsynced, synced) == (0, 0) {
+                // A task without locks loses all its series (DM's
+                // RemoveDDLPending).
+                if states.created.remove(&key) {
+                    let _ = self.ddl_state_number.remove_label_values(&[task, state]);
                 }
-                self.ddl_state_number
-                    .with_label_values(&[task, state])
-                    .set(count as i64);
+                continue;
             }
+            if count > 0 {
+                states.created.insert(key);
+            } else if !states.created.contains(&key) {
+                continue;
+            }
+            self.ddl_state_number
+                .with_label_values(&[task, state])
+                .set(count as i64);
         }
     }
 
@@ -259,15 +295,8 @@ impl Metrics {
     /// Drops the leader-only series when this master stops leading (DM's
     /// `OnRetireLeader`).
     pub fn on_retire_leader(&self) {
-        self.ddl_states_by_mode
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        *self.lock_ddl_states() = DdlStates::default();
         self.lock_gauges_by_mode
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
-        self.ddl_series_created
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
@@ -494,6 +523,31 @@ mod tests {
         let text = m.render();
         assert!(!text.contains("dm_master_shard_ddl_error{"));
         assert!(!text.contains("dm_master_shard_ddl_lock_age_seconds{"));
+    }
+
+    #[test]
+    fn one_task_update_touches_only_its_series_and_sums_both_modes() {
+        let m = Metrics::new();
+        m.set_ddl_states("pessimistic", vec![("a".into(), 1, 0), ("b".into(), 2, 0)]);
+        m.set_ddl_state("optimistic", "a", 0, 1);
+        m.set_ddl_state("pessimistic", "a", 0, 1);
+        let text = m.render();
+        // Both coordinators' counts are summed; Un-synced stays at 0 once
+        // created.
+        assert!(text.contains("dm_master_ddl_state_number{task=\"a\",type=\"Un-synced\"} 0"));
+        assert!(text.contains("dm_master_ddl_state_number{task=\"a\",type=\"Synced\"} 2"));
+        assert!(text.contains("dm_master_ddl_state_number{task=\"b\",type=\"Un-synced\"} 2"));
+        m.set_ddl_state("pessimistic", "a", 0, 0);
+        assert!(m
+            .render()
+            .contains("dm_master_ddl_state_number{task=\"a\",type=\"Synced\"} 1"));
+        m.set_ddl_state("optimistic", "a", 0, 0);
+        let text = m.render();
+        assert!(!text.contains("task=\"a\""), "{text}");
+        assert!(text.contains("dm_master_ddl_state_number{task=\"b\",type=\"Un-synced\"} 2"));
+        // A rebuild's bulk replacement drops tasks it no longer names.
+        m.set_ddl_states("pessimistic", vec![]);
+        assert!(!m.render().contains("dm_master_ddl_state_number{"));
     }
 
     #[test]

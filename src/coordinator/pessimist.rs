@@ -32,13 +32,14 @@
 //! of waiting for the next Info PUT; a lock stops waiting for a source whose
 //! subtask config was deleted (DM waits for a manual unlock).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -54,7 +55,7 @@ use crate::pessimism::keeper::{
 };
 use crate::pessimism::lock::{StateChange, SyncState};
 use crate::pessimism::operation::Operation;
-use crate::pessimism::ops;
+use crate::pessimism::ops::{self, SeenOperation};
 use crate::task::{RegistryChange, ShardMode, TaskRegistry};
 
 /// Capacity of the channels from watchers and admin callers (backpressure).
@@ -103,9 +104,75 @@ enum Event {
     /// Re-answers locks whose write failed, times unlocks out, refreshes
     /// the lock gauges.
     Tick,
+    /// A background write of a lock's answer ended (see [`Pessimist::pipeline`]).
+    Written(std::result::Result<(tokio::task::Id, WriteDone), JoinError>),
     /// The term's token was cancelled: stop, dropping pending replies
     /// (their callers see `NotStarted`).
     TermEnd,
+}
+
+/// A lock's answer as the etcd write that carries it out, built from the
+/// actor's view when the answer is decided, so it can run without the actor.
+struct WriteJob {
+    task: String,
+    lock_id: String,
+    write: Write,
+}
+
+enum Write {
+    PutOps {
+        ops: OpsToPut,
+        operations: Vec<Operation>,
+        /// What the watch last saw of each Operation key (the first
+        /// attempt's guards).
+        seen: Vec<SeenOperation>,
+    },
+    /// The removal of a resolved lock: once its keys are gone, it leaves
+    /// the keeper.
+    RemoveLock { keys: Vec<String> },
+}
+
+impl Write {
+    fn removes_lock(&self) -> bool {
+        matches!(self, Write::RemoveLock { .. })
+    }
+
+    async fn run(self, etcd: &Etcd, space: &KeySpace, fence: Option<&Fence>) -> Result<()> {
+        match self {
+            Write::PutOps {
+                ops: o,
+                operations,
+                seen,
+            } => {
+                let outcome =
+                    ops::put_operations_seen(etcd, space, fence, &operations, o.skip_done, &seen)
+                        .await?;
+                tracing::info!(task = %o.task, lock_id = %o.lock_id, exec = o.exec, written = ?outcome.written, already_done = ?outcome.already_done, revision = outcome.revision, "operations put");
+                Ok(())
+            }
+            Write::RemoveLock { keys } => {
+                ops::delete_keys(etcd, fence, "remove lock", keys).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The result of a background write, fed back to the actor.
+struct WriteDone {
+    task: String,
+    lock_id: String,
+    removes_lock: bool,
+    error_kind: &'static str,
+    result: Result<()>,
+}
+
+/// A task with background writes in flight, and its watch events that
+/// arrived meanwhile (handled in order once the writes end).
+#[derive(Default)]
+struct TaskWrites {
+    in_flight: usize,
+    queue: VecDeque<WatchEvent>,
 }
 
 /// A pessimistic unlock in progress (DM `UnlockLock` steps 6-9), held by the
@@ -230,6 +297,19 @@ pub struct Pessimist {
     rebuilt: bool,
     /// Unlocks in progress, by lock ID.
     unlocking: BTreeMap<String, Unlocking>,
+    /// Whether answers decided now are written in the background. True
+    /// while a watch event of the pessimism keys is handled with no unlock
+    /// in progress: writes of different tasks then overlap (etcd pipelines
+    /// them on one connection), while a task's own events wait in
+    /// `writing` until its write has ended, so per task everything happens
+    /// in the order it would if each write were awaited. Every other event
+    /// first waits for all writes (`settle_writes`).
+    pipeline: bool,
+    writes: JoinSet<WriteDone>,
+    /// Task and lock of each background write (to recover from a write
+    /// task that panicked).
+    write_ids: HashMap<tokio::task::Id, (String, String)>,
+    writing: HashMap<String, TaskWrites>,
 }
 
 impl Pessimist {
@@ -257,6 +337,10 @@ impl Pessimist {
             first_seen: HashMap::new(),
             rebuilt: false,
             unlocking: BTreeMap::new(),
+            pipeline: false,
+            writes: JoinSet::new(),
+            write_ids: HashMap::new(),
+            writing: HashMap::new(),
         };
         let inner_tracker = tracker.clone();
         tracker.spawn(async move {
@@ -280,7 +364,14 @@ impl Pessimist {
         cancel: CancellationToken,
     ) -> Result<()> {
         // Task sources must be known before the first rebuild (DM starts its
-        // scheduler before the pessimist for the same reason).
+        // scheduler before the pessimist for the same reason). The pessimism
+        // watcher reads its snapshot meanwhile: both range reads overlap, and
+        // the snapshot waits in the channel until the registry is built.
+        let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        tracker.spawn(
+            Watcher::new(self.etcd.clone(), ops::pessimism_prefix(&self.space))
+                .run(pess_tx, cancel.clone()),
+        );
         let subtask_prefix = self.space.path(&UPSTREAM_SUBTASK);
         let snapshot = loop {
             match self.etcd.get_prefix(&subtask_prefix).await {
@@ -297,12 +388,7 @@ impl Pessimist {
         };
         self.apply_subtask_snapshot(&snapshot.value);
 
-        let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (sub_tx, mut sub_rx) = mpsc::channel(CHANNEL_CAPACITY);
-        tracker.spawn(
-            Watcher::new(self.etcd.clone(), ops::pessimism_prefix(&self.space))
-                .run(pess_tx, cancel.clone()),
-        );
         tracker.spawn(
             Watcher::after(self.etcd.clone(), subtask_prefix, snapshot.revision)
                 .run(sub_tx, cancel.clone()),
@@ -314,6 +400,7 @@ impl Pessimist {
             let event = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Event::TermEnd,
+                Some(w) = self.writes.join_next_with_id(), if !self.writes.is_empty() => Event::Written(w),
                 Some(e) = pess_rx.recv() => Event::ShardDdl(e),
                 Some(e) = sub_rx.recv() => Event::Subtasks(e),
                 Some(r) = requests.recv() => Event::Admin(r),
@@ -338,17 +425,156 @@ impl Pessimist {
     async fn handle(&mut self, event: Event) -> Result<()> {
         match event {
             Event::ShardDdl(e) => {
+                if self.unlocking.is_empty() {
+                    if let Some(task) = self.event_task(&e) {
+                        if let Some(busy) = self.writing.get_mut(&task) {
+                            busy.queue.push_back(e);
+                            return Ok(());
+                        }
+                        self.pipeline = true;
+                        let result = self.on_pessimism_event(e).await;
+                        self.pipeline = false;
+                        return result;
+                    }
+                }
+                self.settle_writes().await?;
                 self.on_pessimism_event(e).await?;
                 self.advance_unlocks().await
             }
-            Event::Subtasks(e) => self.on_subtask_event(e).await,
-            Event::Admin(r) => self.on_request(r).await,
+            Event::Written(joined) => {
+                self.pipeline = self.unlocking.is_empty();
+                let result = self.on_written(joined).await;
+                self.pipeline = false;
+                result
+            }
+            Event::Subtasks(e) => {
+                self.settle_writes().await?;
+                self.on_subtask_event(e).await
+            }
+            Event::Admin(r) => {
+                self.settle_writes().await?;
+                self.on_request(r).await
+            }
             Event::Tick => {
+                self.settle_writes().await?;
                 self.on_retry_tick().await?;
                 self.advance_unlocks().await
             }
             Event::TermEnd => Ok(()),
         }
+    }
+
+    /// The task a pessimism key belongs to (`None` for a snapshot or a key
+    /// that does not decode).
+    fn event_task(&self, event: &WatchEvent) -> Option<String> {
+        let key = match event {
+            WatchEvent::Put(kv) => &kv.key,
+            WatchEvent::Delete { key, .. } => key,
+            WatchEvent::Resynced(_) => return None,
+        };
+        self.space
+            .decode(&PESSIMISM_INFO, key)
+            .or_else(|_| self.space.decode(&PESSIMISM_OPERATION, key))
+            .ok()
+            .map(|[task, _]| task)
+    }
+
+    // ---- background writes ----
+
+    /// Starts `job` in the background; its task's next events wait for it.
+    fn spawn_write(&mut self, job: WriteJob, error_kind: &'static str) {
+        let WriteJob {
+            task,
+            lock_id,
+            write,
+        } = job;
+        let (etcd, space, fence) = (self.etcd.clone(), self.space.clone(), self.fence.clone());
+        let (done_task, done_lock) = (task.clone(), lock_id.clone());
+        let write = async move {
+            let removes_lock = write.removes_lock();
+            let result = write.run(&etcd, &space, fence.as_ref()).await;
+            WriteDone {
+                task: done_task,
+                lock_id: done_lock,
+                removes_lock,
+                error_kind,
+                result,
+            }
+        };
+        // The write logs under the actor's span (mode = pessimistic).
+        let handle = self.writes.spawn(tracing::Instrument::instrument(
+            write,
+            tracing::Span::current(),
+        ));
+        self.write_ids.insert(handle.id(), (task.clone(), lock_id));
+        self.writing.entry(task).or_default().in_flight += 1;
+    }
+
+    /// A background write ended: its result is applied as an awaited write's
+    /// would be, then the task's waiting events are handled.
+    async fn on_written(
+        &mut self,
+        joined: std::result::Result<(tokio::task::Id, WriteDone), JoinError>,
+    ) -> Result<()> {
+        let task = match joined {
+            Ok((id, done)) => {
+                self.write_ids.remove(&id);
+                self.on_write_result(
+                    &done.task,
+                    &done.lock_id,
+                    done.removes_lock,
+                    done.error_kind,
+                    done.result,
+                )?;
+                done.task
+            }
+            Err(error) => {
+                let Some((task, lock_id)) = self.write_ids.remove(&error.id()) else {
+                    return Ok(());
+                };
+                tracing::error!(%task, %lock_id, %error, "background write did not finish, will retry");
+                self.retry.insert(lock_id);
+                task
+            }
+        };
+        let Some(busy) = self.writing.get_mut(&task) else {
+            return Ok(());
+        };
+        busy.in_flight = busy.in_flight.saturating_sub(1);
+        if busy.in_flight > 0 {
+            return Ok(());
+        }
+        let mut queue = self
+            .writing
+            .remove(&task)
+            .map(|busy| busy.queue)
+            .unwrap_or_default();
+        while let Some(event) = queue.pop_front() {
+            if let Err(error) = self.on_pessimism_event(event).await {
+                if error.ends_term() {
+                    return Err(error);
+                }
+                tracing::warn!(%task, %error, "pessimist event failed");
+            }
+            if let Some(busy) = self.writing.get_mut(&task) {
+                // Another write of the task started: the rest waits for it.
+                busy.queue.extend(queue);
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every background write and the events queued behind them,
+    /// so what follows sees the state every awaited write would leave.
+    async fn settle_writes(&mut self) -> Result<()> {
+        while let Some(joined) = self.writes.join_next_with_id().await {
+            self.pipeline = self.unlocking.is_empty();
+            let result = self.on_written(joined).await;
+            self.pipeline = false;
+            result?;
+        }
+        Ok(())
     }
 
     // ---- subtask configs ----
@@ -799,50 +1025,113 @@ impl Pessimist {
 
     /// Performs an action; on failure counts the metric `error_kind`, logs,
     /// and schedules the lock to be answered again. Loss of leadership is
-    /// returned so the actor stops.
-    async fn perform_or_retry(&mut self, action: LockAction, error_kind: &str) -> Result<()> {
-        let lock = match &action {
-            LockAction::None => return Ok(()),
-            LockAction::RemoveLock { lock_id, task, .. } => (lock_id.clone(), task.clone()),
-            LockAction::PutOwnerOp(o) | LockAction::PutSkipOps(o) => {
-                (o.lock_id.clone(), o.task.clone())
-            }
+    /// returned so the actor stops. In [`Pessimist::pipeline`] mode the
+    /// write runs in the background and its result comes back as
+    /// [`Event::Written`].
+    async fn perform_or_retry(
+        &mut self,
+        action: LockAction,
+        error_kind: &'static str,
+    ) -> Result<()> {
+        let Some(job) = self.prepare(action) else {
+            return Ok(());
         };
-        match self.perform(action).await {
+        if self.pipeline {
+            self.spawn_write(job, error_kind);
+            return Ok(());
+        }
+        let removes_lock = job.write.removes_lock();
+        let result = job
+            .write
+            .run(&self.etcd, &self.space, self.fence.as_ref())
+            .await;
+        self.on_write_result(&job.task, &job.lock_id, removes_lock, error_kind, result)
+    }
+
+    /// Applies the result of a lock's write, awaited or in the background.
+    fn on_write_result(
+        &mut self,
+        task: &str,
+        lock_id: &str,
+        removes_lock: bool,
+        error_kind: &str,
+        result: Result<()>,
+    ) -> Result<()> {
+        match result {
             Ok(()) => {
-                self.retry.remove(&lock.0);
+                self.retry.remove(lock_id);
+                if removes_lock {
+                    self.drop_removed_lock(task, lock_id);
+                }
                 Ok(())
             }
             Err(e) if e.ends_term() => Err(e),
             Err(error) if error.is_retryable() => {
-                tracing::error!(task = %lock.1, lock_id = %lock.0, %error, "answering lock failed, will retry");
-                self.metrics.report_ddl_error(&lock.1, error_kind);
-                self.retry.insert(lock.0);
+                tracing::error!(%task, %lock_id, %error, "answering lock failed, will retry");
+                self.metrics.report_ddl_error(task, error_kind);
+                self.retry.insert(lock_id.to_owned());
                 Ok(())
             }
             Err(error) => {
                 // Retrying cannot help (e.g. a txn over etcd's limit); the
                 // next event of the lock answers it again.
-                tracing::error!(task = %lock.1, lock_id = %lock.0, %error, "answering lock failed, not retried");
-                self.metrics.report_ddl_error(&lock.1, error_kind);
+                tracing::error!(%task, %lock_id, %error, "answering lock failed, not retried");
+                self.metrics.report_ddl_error(task, error_kind);
                 Ok(())
             }
         }
     }
 
     async fn perform(&mut self, action: LockAction) -> Result<()> {
+        let Some(job) = self.prepare(action) else {
+            return Ok(());
+        };
+        let removes_lock = job.write.removes_lock();
+        job.write
+            .run(&self.etcd, &self.space, self.fence.as_ref())
+            .await?;
+        if removes_lock {
+            self.drop_removed_lock(&job.task, &job.lock_id);
+        }
+        Ok(())
+    }
+
+    /// The write that carries out `action`, built from the actor's view now.
+    fn prepare(&self, action: LockAction) -> Option<WriteJob> {
         match action {
-            LockAction::None => Ok(()),
-            LockAction::PutOwnerOp(o) | LockAction::PutSkipOps(o) => self.put_ops(&o).await,
+            LockAction::None => None,
+            LockAction::PutOwnerOp(o) | LockAction::PutSkipOps(o) => Some(self.put_ops_job(o)),
             LockAction::RemoveLock {
                 lock_id,
                 task,
                 delete_ops_for,
-            } => self.remove_lock(&lock_id, &task, &delete_ops_for).await,
+            } => {
+                // The lock's Operations, and any Info of its sources that
+                // still names this lock.
+                let mut keys = Vec::new();
+                for source in &delete_ops_for {
+                    keys.push(ops::operation_key(&self.space, &task, source));
+                    let key = (task.clone(), source.clone());
+                    if self
+                        .infos
+                        .get(&key)
+                        .is_some_and(|i| i.value.lock_id() == lock_id)
+                    {
+                        keys.push(ops::info_key(&self.space, &task, source));
+                    }
+                }
+                Some(WriteJob {
+                    task,
+                    lock_id,
+                    write: Write::RemoveLock { keys },
+                })
+            }
         }
     }
 
-    async fn put_ops(&mut self, o: &OpsToPut) -> Result<()> {
+    /// The Operations of `o`, guarded at first by what the watch last saw
+    /// of their keys (no read round trip when that is still true).
+    fn put_ops_job(&self, o: OpsToPut) -> WriteJob {
         let operations: Vec<Operation> = o
             .sources
             .iter()
@@ -855,39 +1144,43 @@ impl Pessimist {
                 done: false,
             })
             .collect();
-        let outcome = ops::put_operations(
-            &self.etcd,
-            &self.space,
-            self.fence.as_ref(),
-            &operations,
-            o.skip_done,
-        )
-        .await?;
-        tracing::info!(task = %o.task, lock_id = %o.lock_id, exec = o.exec, written = ?outcome.written, already_done = ?outcome.already_done, revision = outcome.revision, "operations put");
-        Ok(())
+        let seen = o
+            .sources
+            .iter()
+            .map(
+                |source| match self.operations.get(&(o.task.clone(), source.clone())) {
+                    None => SeenOperation::Absent,
+                    Some(stored) if !stored.value.done => SeenOperation::NotDone {
+                        mod_revision: stored.mod_revision,
+                    },
+                    Some(_) => SeenOperation::Unknown,
+                },
+            )
+            .collect();
+        WriteJob {
+            task: o.task.clone(),
+            lock_id: o.lock_id.clone(),
+            write: Write::PutOps {
+                ops: o,
+                operations,
+                seen,
+            },
+        }
     }
 
-    /// Deletes the lock's Operations and any Info of its sources that still
-    /// names this lock, then drops the lock.
-    async fn remove_lock(&mut self, lock_id: &str, task: &str, sources: &[String]) -> Result<()> {
-        let mut keys = Vec::new();
-        for source in sources {
-            keys.push(ops::operation_key(&self.space, task, source));
-            let key = (task.to_owned(), source.clone());
-            if self
-                .infos
-                .get(&key)
-                .is_some_and(|i| i.value.lock_id() == lock_id)
-            {
-                keys.push(ops::info_key(&self.space, task, source));
-            }
-        }
-        ops::delete_keys(&self.etcd, self.fence.as_ref(), "remove lock", keys).await?;
+    async fn put_ops(&mut self, o: &OpsToPut) -> Result<()> {
+        self.put_ops_job(o.clone())
+            .write
+            .run(&self.etcd, &self.space, self.fence.as_ref())
+            .await
+    }
+
+    /// Drops a lock whose keys were deleted.
+    fn drop_removed_lock(&mut self, task: &str, lock_id: &str) {
         if let Some(removed) = self.keeper.remove_lock(lock_id) {
             self.apply_change(&removed.change);
         }
         tracing::info!(%task, %lock_id, "lock resolved and removed");
-        Ok(())
     }
 
     /// Refreshes the per-lock gauges: O(locks), once per tick, never per
@@ -1150,10 +1443,14 @@ impl Pessimist {
             };
             *slot = slot.saturating_add_signed(delta as isize);
         }
-        if *counts == (0, 0) {
+        let (unsynced, synced) = *counts;
+        if (unsynced, synced) == (0, 0) {
             self.state_counts.remove(&change.task);
         }
-        self.publish_metrics();
+        // One task's series only: O(1) per state change however many locks
+        // are held.
+        self.metrics
+            .set_ddl_state(MODE, &change.task, unsynced, synced);
     }
 
     fn publish_metrics(&self) {

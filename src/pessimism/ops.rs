@@ -43,6 +43,20 @@ pub struct PutOperationsOutcome {
     pub already_done: Vec<String>,
 }
 
+/// What the master last saw of an Operation key through its watch. A
+/// guess, never trusted on its own: it only decides the compare of the
+/// first attempt, and a wrong guess fails that compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenOperation {
+    /// No value seen: the key is absent (or was deleted).
+    Absent,
+    /// A value with `done = false` at this mod revision.
+    NotDone { mod_revision: i64 },
+    /// Nothing usable (never seen, or seen done: whether a done Operation is
+    /// still there decides what is written, so that case is always read).
+    Unknown,
+}
+
 /// Writes `ops` (master side).
 ///
 /// With `skip_done`, an Operation that already exists with `done = true` is
@@ -59,6 +73,23 @@ pub async fn put_operations(
     ops: &[Operation],
     skip_done: bool,
 ) -> Result<PutOperationsOutcome> {
+    let unknown = vec![SeenOperation::Unknown; ops.len()];
+    put_operations_seen(etcd, space, fence, ops, skip_done, &unknown).await
+}
+
+/// [`put_operations`] with what the caller's watch last saw of each key
+/// (`seen[i]` for `ops[i]`). When every key of a chunk is known absent or
+/// not done, the first attempt writes at once, guarded by exactly those
+/// facts (absent / mod revision), saving the read round trip; a failed
+/// guard falls back to read-then-write. The guards are the same either way.
+pub async fn put_operations_seen(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    ops: &[Operation],
+    skip_done: bool,
+    seen: &[SeenOperation],
+) -> Result<PutOperationsOutcome> {
     let mut outcome = PutOperationsOutcome::default();
     if !skip_done {
         let puts = ops
@@ -71,8 +102,8 @@ pub async fn put_operations(
     }
     // Each key costs one compare and one put; the fence one more compare.
     let chunk = (etcd.max_txn_ops() - 1).max(1);
-    for ops in ops.chunks(chunk) {
-        let part = put_chunk_skip_done(etcd, space, fence, ops).await?;
+    for (ops, seen) in ops.chunks(chunk).zip(seen.chunks(chunk)) {
+        let part = put_chunk_skip_done(etcd, space, fence, ops, seen).await?;
         outcome.revision = outcome.revision.max(part.revision);
         outcome.written.extend(part.written);
         outcome.already_done.extend(part.already_done);
@@ -80,17 +111,56 @@ pub async fn put_operations(
     Ok(outcome)
 }
 
+/// The compares of a write guarded by what was seen, when every key's
+/// state is known (`None` otherwise: read first).
+fn seen_guards(keys: &[String], seen: &[SeenOperation]) -> Option<Vec<Compare>> {
+    if seen.len() != keys.len() {
+        return None;
+    }
+    keys.iter()
+        .zip(seen)
+        .map(|(key, seen)| match seen {
+            SeenOperation::Absent => Some(Compare::Absent(key.clone().into_bytes())),
+            SeenOperation::NotDone { mod_revision } => Some(Compare::ModRevision(
+                key.clone().into_bytes(),
+                *mod_revision,
+            )),
+            SeenOperation::Unknown => None,
+        })
+        .collect()
+}
+
 async fn put_chunk_skip_done(
     etcd: &Etcd,
     space: &KeySpace,
     fence: Option<&Fence>,
     ops: &[Operation],
+    seen: &[SeenOperation],
 ) -> Result<PutOperationsOutcome> {
     let keys: Vec<String> = ops
         .iter()
         .map(|op| operation_key(space, &op.task, &op.source))
         .collect();
     let mut attempt = 0;
+    if let Some(compares) = seen_guards(&keys, seen) {
+        attempt += 1;
+        let puts: Vec<Op> = keys
+            .iter()
+            .zip(ops)
+            .map(|(key, op)| Op::put(key.as_str(), op.encode()))
+            .collect();
+        let txn = Txn::new("put operations skip done")
+            .when(compares)
+            .then(puts);
+        let result = etcd.txn_fenced(txn, fence).await?;
+        if result.succeeded {
+            return Ok(PutOperationsOutcome {
+                revision: result.revision,
+                written: ops.iter().map(|op| op.source.clone()).collect(),
+                already_done: Vec::new(),
+            });
+        }
+    }
     loop {
         attempt += 1;
         let read = etcd

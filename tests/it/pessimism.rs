@@ -1021,3 +1021,148 @@ async fn duplicate_and_late_worker_writes_never_undo_a_done() {
     master.stop().await;
     history.check_done_is_final().await;
 }
+
+#[tokio::test]
+async fn operation_puts_guarded_by_a_stale_view_fall_back_to_a_read() {
+    // The master guards its first write with what its watch last saw. A
+    // wrong view must cost a round trip, never a wrong write: a done
+    // Operation stays done, a changed one is written over its new revision.
+    use dm_master::pessimism::ops::SeenOperation;
+    use dm_master::pessimism::Operation;
+    let space = unique_space("pess-seen");
+    let etcd = EtcdServer::shared().client().await;
+    let op = |source: &str, done: bool| Operation {
+        id: "t-`db`.`tb`".into(),
+        task: "t".into(),
+        source: source.into(),
+        ddls: Some(vec![DDL.into()]),
+        exec: true,
+        done,
+    };
+    let rev_a = etcd
+        .put(
+            ops::operation_key(&space, "t", "a"),
+            op("a", false).encode(),
+        )
+        .await
+        .unwrap();
+    etcd.put(ops::operation_key(&space, "t", "b"), op("b", true).encode())
+        .await
+        .unwrap();
+    let outcome = ops::put_operations_seen(
+        &etcd,
+        &space,
+        None,
+        &[op("a", false), op("b", false), op("c", false)],
+        true,
+        &[
+            SeenOperation::NotDone {
+                mod_revision: rev_a - 1,
+            },
+            SeenOperation::Absent,
+            SeenOperation::Absent,
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.written, ["a", "c"]);
+    assert_eq!(outcome.already_done, ["b"]);
+    let b = etcd
+        .get(ops::operation_key(&space, "t", "b"))
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(
+        b.value,
+        op("b", true).encode(),
+        "a done Operation is never overwritten"
+    );
+    // A right view writes on the first try, guarded by it.
+    let a = etcd
+        .get(ops::operation_key(&space, "t", "a"))
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    let outcome = ops::put_operations_seen(
+        &etcd,
+        &space,
+        None,
+        &[op("a", false)],
+        true,
+        &[SeenOperation::NotDone {
+            mod_revision: a.mod_revision,
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.written, ["a"]);
+}
+
+#[tokio::test]
+async fn eight_tasks_in_flight_each_resolve_every_ddl_in_order() {
+    // Answers of different tasks are written concurrently, a task's own
+    // events wait for its write: every lock still has exactly one owner
+    // executing, and each task's second DDL forms a fresh lock.
+    let space = unique_space("pess-pipelined");
+    let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
+    let tasks: Vec<String> = (0..8).map(|i| format!("task{i}")).collect();
+    for task in &tasks {
+        register_task(&etcd, &space, task, &["s1", "s2"]).await;
+    }
+    let (master, metrics) = start_master(&space).await;
+    let cancel = CancellationToken::new();
+    let ddls = [
+        "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
+        "ALTER TABLE `db`.`tb` ADD COLUMN c3 INT",
+        "ALTER TABLE `db`.`tb` ADD COLUMN c4 INT",
+    ];
+    let mut joins = Vec::new();
+    for task in &tasks {
+        for source in ["s1", "s2"] {
+            let client = PessimistClient::new(etcd.clone(), space.clone(), task, source);
+            let cancel = cancel.clone();
+            joins.push(tokio::spawn(async move {
+                let mut executed = Vec::new();
+                for ddl in ddls {
+                    let info = client.info("db", "tb", vec![ddl.into()]);
+                    let (op, decision) = client
+                        .sync_ddl(&info, &cancel, |_, _| std::future::ready(Ok(())))
+                        .await?;
+                    assert_eq!(op.ddls, Some(vec![ddl.to_string()]));
+                    executed.push(decision == Decision::Execute);
+                }
+                Ok::<_, dm_worker::Error>(executed)
+            }));
+        }
+    }
+    let mut results = Vec::new();
+    for j in joins {
+        results.push(
+            tokio::time::timeout(Duration::from_secs(60), j)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    // Per task (two sources in a row) and DDL: exactly one execution.
+    for (task, pair) in tasks.iter().zip(results.chunks(2)) {
+        for (i, _) in ddls.iter().enumerate() {
+            let executes = pair.iter().filter(|e| e[i]).count();
+            assert_eq!(executes, 1, "{task} DDL {i}: {pair:?}");
+        }
+    }
+    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    assert!(
+        wait_until(WAIT, || async {
+            !metrics.render().contains("dm_master_ddl_state_number{")
+        })
+        .await,
+        "every task's series is dropped with its last lock"
+    );
+    master.stop().await;
+    history.check_done_is_final().await;
+}
