@@ -37,7 +37,7 @@ use crate::optimism::keeper::{
     StoredDroppedColumn, StoredInfo, UnlockAction, UnlockDecision,
 };
 use crate::optimism::lock::{ColumnEffects, TrySyncResult};
-use crate::optimism::ops::{self, TableKey};
+use crate::optimism::ops::{self, SeenOperation, TableKey};
 use crate::optimism::table_keeper::TableKeeper;
 use crate::optimism::{ConflictStage, DropColumnStage, Info, Operation, SourceTables};
 use crate::tableinfo::TableInfo;
@@ -601,13 +601,24 @@ impl Optimist {
                 // not only those of a rebuild. A duplicate Info read before
                 // the worker's done (a client retry) would otherwise answer
                 // again after it and undo the done.
-                let written = ops::put_operation(
+                // What the watch last saw of the key guards the first try,
+                // saving a read when it still holds.
+                let table = TableKey::new(&op.source, &op.up_schema, &op.up_table);
+                let seen = match self.operations.get(&(op.task.clone(), table)) {
+                    None => SeenOperation::Absent,
+                    Some((stored, mod_revision)) if !stored.done => SeenOperation::NotDone {
+                        mod_revision: *mod_revision,
+                    },
+                    Some(_) => SeenOperation::Unknown,
+                };
+                let written = ops::put_operation_seen(
                     &self.etcd,
                     &self.space,
                     self.fence.as_ref(),
                     &op,
                     true,
                     info_revision,
+                    seen,
                 )
                 .await;
                 match written {

@@ -17,6 +17,7 @@ use crate::keys::{
 };
 use crate::optimism::keeper::ResolvedTable;
 use crate::optimism::{DropColumnStage, Info, Operation, SourceTables};
+pub use crate::pessimism::ops::SeenOperation;
 
 // Key builders under the names the callers of these txns use; the layout
 // itself lives in `keys`.
@@ -57,6 +58,31 @@ pub async fn put_operation(
     skip_done: bool,
     info_mod_revision: i64,
 ) -> Result<bool> {
+    put_operation_seen(
+        etcd,
+        space,
+        fence,
+        op,
+        skip_done,
+        info_mod_revision,
+        SeenOperation::Unknown,
+    )
+    .await
+}
+
+/// [`put_operation`] with what the caller's watch last saw of the key. With
+/// `skip_done` and a key seen absent or not done, the first attempt writes
+/// at once guarded by exactly that (absent / mod revision), saving the read
+/// round trip; a failed guard falls back to read-then-write.
+pub async fn put_operation_seen(
+    etcd: &Etcd,
+    space: &KeySpace,
+    fence: Option<&Fence>,
+    op: &Operation,
+    skip_done: bool,
+    info_mod_revision: i64,
+    seen: SeenOperation,
+) -> Result<bool> {
     let key = operation_key(
         space,
         &op.task,
@@ -65,6 +91,21 @@ pub async fn put_operation(
     if !skip_done {
         let txn = Txn::new("put operation").then([Op::put(key.as_str(), op.encode())]);
         return Ok(etcd.txn_fenced(txn, fence).await?.succeeded);
+    }
+    let seen_guard = match seen {
+        SeenOperation::Absent => Some(Compare::Absent(key.clone().into_bytes())),
+        SeenOperation::NotDone { mod_revision } => {
+            Some(Compare::ModRevision(key.clone().into_bytes(), mod_revision))
+        }
+        SeenOperation::Unknown => None,
+    };
+    if let Some(guard) = seen_guard {
+        let txn = Txn::new("put operation skip done")
+            .when([guard])
+            .then([Op::put(key.as_str(), op.encode())]);
+        if etcd.txn_fenced(txn, fence).await?.succeeded {
+            return Ok(true);
+        }
     }
     for _ in 0..5 {
         let current = etcd.get(key.as_str()).await?;
@@ -161,8 +202,17 @@ pub async fn delete_resolved_lock(
 ) -> Result<Vec<TableKey>> {
     let per_txn = ((etcd.max_txn_ops() - 1) / 2).max(1);
     let mut kept = Vec::new();
-    for chunk in tables.chunks(per_txn) {
-        if delete_tables(etcd, space, fence, task, chunk).await? {
+    // Every chunk is guarded on its own, so they are sent at once and etcd
+    // pipelines them: one round trip for the lock, not one per chunk.
+    let chunks: Vec<&[ResolvedTable]> = tables.chunks(per_txn).collect();
+    let deleted = futures_util::future::join_all(
+        chunks
+            .iter()
+            .map(|chunk| delete_tables(etcd, space, fence, task, chunk)),
+    )
+    .await;
+    for (chunk, deleted) in chunks.into_iter().zip(deleted) {
+        if deleted? {
             continue;
         }
         // Some Info of the chunk was re-put: settle the tables one by one so
