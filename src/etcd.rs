@@ -31,9 +31,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// etcd's default `--max-txn-ops`: the most operations one txn may carry.
 pub const DEFAULT_MAX_TXN_OPS: usize = 128;
 
-/// Keys read per page by [`Etcd::get_prefix`]: keeps each response far below
-/// the client's 4 MiB decoding limit even for large TableInfo values.
-const PAGE_SIZE: i64 = 1000;
+/// Keys read per page by [`Etcd::get_prefix`]. A rebuild reads tens of
+/// thousands of keys, and each page is a round trip: 10,000 subtask configs
+/// or Infos are 2-5 MiB, so a few pages read everything.
+const PAGE_SIZE: i64 = 10_000;
+
+/// The largest range response decoded (the client's default is 4 MiB):
+/// a page of large optimistic Infos (TableInfo JSON) is far bigger.
+const MAX_RANGE_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// One key as stored in etcd, with the metadata the coordinators rely on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +179,10 @@ impl Etcd {
     /// Reads every key in `[start, end)` at one revision, in key order.
     pub async fn get_range(&self, start: &[u8], end: &[u8]) -> Result<WithRevision<Vec<KeyValue>>> {
         let end = end.to_vec();
-        let mut kv = self.client.kv_client();
+        let mut kv = self
+            .client
+            .kv_client()
+            .max_decoding_message_size(MAX_RANGE_MESSAGE);
         let mut from = start.to_vec();
         let mut out = Vec::new();
         let mut revision = 0;
@@ -226,7 +234,11 @@ impl Etcd {
             });
         }
         let name = txn.name();
-        let mut kv = self.client.kv_client();
+        // A txn may carry range reads as large as a page of `get_range`.
+        let mut kv = self
+            .client
+            .kv_client()
+            .max_decoding_message_size(MAX_RANGE_MESSAGE);
         let resp = timed(name, kv.txn(txn.into_client())).await?;
         Ok(TxnOutcome::from_client(&resp))
     }
