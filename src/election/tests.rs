@@ -92,7 +92,6 @@ mod standing {
                 WatchEvent::Delete {
                     key: b"a".to_vec(),
                     revision: 7,
-                    prev: None,
                 },
             ],
             "b",
@@ -114,7 +113,6 @@ mod standing {
                 WatchEvent::Delete {
                     key: b"a".to_vec(),
                     revision: 9,
-                    prev: None,
                 },
             ],
             "c",

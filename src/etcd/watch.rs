@@ -30,13 +30,10 @@ const MAX_WATCH_MESSAGE: usize = 256 * 1024 * 1024;
 pub enum WatchEvent {
     /// A key was created or updated.
     Put(KeyValue),
-    /// A key was deleted at `revision`; `prev` is its last value when etcd
-    /// still had it.
-    Delete {
-        key: Vec<u8>,
-        revision: i64,
-        prev: Option<KeyValue>,
-    },
+    /// A key was deleted at `revision`. Previous values are not asked for:
+    /// owners keep what they need, and etcd would otherwise send every
+    /// overwritten value a second time with each event.
+    Delete { key: Vec<u8>, revision: i64 },
     /// The full content of the prefix at one revision; replaces all earlier
     /// knowledge of the prefix.
     Resynced(WithRevision<Vec<KeyValue>>),
@@ -179,8 +176,7 @@ impl Watcher {
     ) -> Step {
         let options = WatchOptions::new()
             .with_range(self.range_end.clone())
-            .with_start_revision(next_revision)
-            .with_prev_key();
+            .with_start_revision(next_revision);
         let mut client = self
             .etcd
             .client()
@@ -232,7 +228,6 @@ impl Watcher {
                             EventType::Delete => WatchEvent::Delete {
                                 key: kv.key,
                                 revision,
-                                prev: event.prev_kv().map(KeyValue::from_client),
                             },
                         };
                         if !send(events, cancel, out).await {
