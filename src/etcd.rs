@@ -178,13 +178,43 @@ impl Etcd {
 
     /// Reads every key in `[start, end)` at one revision, in key order.
     pub async fn get_range(&self, start: &[u8], end: &[u8]) -> Result<WithRevision<Vec<KeyValue>>> {
+        let mut out = Vec::new();
+        let revision = self
+            .get_range_paged(start, end, |page| out.extend(page))
+            .await?;
+        Ok(WithRevision {
+            value: out,
+            revision,
+        })
+    }
+
+    /// Every key under `prefix` at one revision, in key order, handed to
+    /// `page` a page at a time (see [`Etcd::get_range_paged`]).
+    pub async fn get_prefix_paged(
+        &self,
+        prefix: &str,
+        page: impl FnMut(Vec<KeyValue>),
+    ) -> Result<i64> {
+        self.get_range_paged(prefix.as_bytes(), &prefix_end(prefix.as_bytes()), page)
+            .await
+    }
+
+    /// Reads every key in `[start, end)` at one revision (the first page's),
+    /// in key order, handing each page to `page` as it arrives, so a large
+    /// range is never held whole. Returns the revision. On an error some
+    /// pages may have been handed over already: the caller starts again.
+    pub async fn get_range_paged(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        mut page: impl FnMut(Vec<KeyValue>),
+    ) -> Result<i64> {
         let end = end.to_vec();
         let mut kv = self
             .client
             .kv_client()
             .max_decoding_message_size(MAX_RANGE_MESSAGE);
         let mut from = start.to_vec();
-        let mut out = Vec::new();
         let mut revision = 0;
         loop {
             let mut options = GetOptions::new()
@@ -199,20 +229,22 @@ impl Etcd {
                 revision = header_revision(resp.header());
             }
             let kvs = resp.kvs();
-            out.extend(kvs.iter().map(KeyValue::from_client));
-            match kvs.last() {
+            let next = match kvs.last() {
                 Some(last) if resp.more() => {
                     // Next page starts right after the last key read.
-                    from = last.key().to_vec();
-                    from.push(0);
+                    let mut next = last.key().to_vec();
+                    next.push(0);
+                    Some(next)
                 }
-                _ => break,
+                _ => None,
+            };
+            page(kvs.iter().map(KeyValue::from_client).collect());
+            match next {
+                Some(next) => from = next,
+                None => break,
             }
         }
-        Ok(WithRevision {
-            value: out,
-            revision,
-        })
+        Ok(revision)
     }
 
     /// Writes one key unconditionally and returns the new revision.

@@ -373,9 +373,20 @@ impl Pessimist {
                 .run(pess_tx, cancel.clone()),
         );
         let subtask_prefix = self.space.path(&UPSTREAM_SUBTASK);
-        let snapshot = loop {
-            match self.etcd.get_prefix(&subtask_prefix).await {
-                Ok(s) => break s,
+        // Applied a page at a time: 100,000 tasks' raw configs are hundreds
+        // of MB that are never held at once.
+        let etcd = self.etcd.clone();
+        let subtask_revision = loop {
+            self.registry.clear();
+            let read = etcd
+                .get_prefix_paged(&subtask_prefix, |page| {
+                    for kv in &page {
+                        self.apply_subtask_put(kv);
+                    }
+                })
+                .await;
+            match read {
+                Ok(revision) => break revision,
                 Err(error) => {
                     tracing::warn!(%error, "reading subtask configs failed, retrying");
                     tokio::select! {
@@ -386,11 +397,10 @@ impl Pessimist {
                 }
             }
         };
-        self.apply_subtask_snapshot(&snapshot.value);
 
         let (sub_tx, mut sub_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
-            Watcher::after(self.etcd.clone(), subtask_prefix, snapshot.revision)
+            Watcher::after(self.etcd.clone(), subtask_prefix, subtask_revision)
                 .run(sub_tx, cancel.clone()),
         );
         let mut retry_tick = tokio::time::interval(RETRY_INTERVAL);
@@ -807,7 +817,10 @@ impl Pessimist {
         self.operations.clear();
         let mut info_records = Vec::new();
         let mut op_records = Vec::new();
-        for kv in &kvs {
+        // Each raw value is dropped once decoded, so a large snapshot is
+        // never held twice.
+        for kv in kvs {
+            let kv = &kv;
             if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &kv.key) {
                 if let Some(info) = self.decode_info(kv, &task, &source) {
                     info_records.push(InfoRecord {
