@@ -4,6 +4,7 @@
 
 mod cluster;
 mod dm_cluster;
+mod dm_shard_tasks;
 mod election;
 mod etcd;
 mod failover;
