@@ -67,6 +67,10 @@ enum Request {
         task: String,
         reply: oneshot::Sender<Result<()>>,
     },
+    /// The Operations the lock page shows: every one not plainly `none`.
+    Conflicts {
+        reply: oneshot::Sender<Vec<Operation>>,
+    },
 }
 
 /// Every input of the actor: a closed set, handled one at a time. An
@@ -127,6 +131,12 @@ impl OptimistHandle {
             reply,
         })
         .await?
+    }
+
+    /// Every Operation whose conflict stage is not `none` or that carries a
+    /// conflict message, ordered by task and table (lock page).
+    pub async fn conflicts(&self) -> Result<Vec<Operation>> {
+        self.call(|reply| Request::Conflicts { reply }).await
     }
 
     /// DM `RemoveMetaDataWithTask`: drops the task's locks and deletes its
@@ -740,6 +750,18 @@ impl Optimist {
                 if let Some(end) = term_end {
                     return Err(end);
                 }
+            }
+            Request::Conflicts { reply } => {
+                let conflicts = self
+                    .operations
+                    .values()
+                    .map(|(op, _)| op)
+                    .filter(|op| {
+                        op.conflict_stage != ConflictStage::None || !op.conflict_message.is_empty()
+                    })
+                    .cloned()
+                    .collect();
+                let _ = reply.send(conflicts);
             }
             Request::RemoveMetadata { task, reply } => {
                 let result = self.remove_metadata(&task).await;
