@@ -4,9 +4,10 @@
 //! * **Unlock preview.** [`preview_unlock`] runs DM's unlock planner
 //!   ([`LockKeeper::prepare_unlock`] and the step functions the actor uses)
 //!   on a scratch copy of one lock, assuming every source answers in time,
-//!   and lists what the real unlock writes: the owner's `exec` Operation,
-//!   the `skip` Operations, and the sources whose Info and Operation keys
-//!   are deleted. The keeper itself is not touched.
+//!   and lists the distinct Operations the real unlock writes (the owner's
+//!   `exec`, then the `skip`s that the owner's done sets off) and the
+//!   sources whose Info and Operation keys are deleted. The keeper itself
+//!   is not touched.
 //! * **Injected Infos.** An operator may state that a source reached a DDL
 //!   it will never report (its shard table was dropped upstream). The Info
 //!   is stored under the source's normal Info key with one extra JSON field,
@@ -27,7 +28,7 @@ use crate::gojson::go_slice;
 use crate::keys;
 
 use super::info::Info;
-use super::keeper::{LockKeeper, OpsToPut, PessimismError};
+use super::keeper::{DoneDecision, LockAction, LockKeeper, OpsToPut, PessimismError};
 use super::lock::same_ddls;
 
 /// The JSON field that marks an Info written by the master for an operator.
@@ -288,9 +289,10 @@ pub struct UnlockPreview {
     pub ddls: Vec<String>,
     /// Step 6: the owner's `exec` Operation (`None` when the owner is done).
     pub exec: Option<OpsToPut>,
-    /// Step 7: `skip` Operations for the synced non-owners not done yet.
+    /// `skip` Operations: every non-owner not done when the owner is done
+    /// (un-synced sources included, the lock being forced synced).
     pub skip: Option<OpsToPut>,
-    /// Sources never asked: un-synced ones (forced) and injected ones.
+    /// Sources never asked: injected ones and those already done.
     pub not_asked: Vec<String>,
     /// Step 8: the sources whose Info and Operation keys are deleted.
     pub delete_keys_of: Vec<String>,
@@ -312,11 +314,29 @@ pub fn preview_unlock(
     let plan = scratch.prepare_unlock(lock_id, replace_owner)?;
     settle_injected(&mut scratch, lock_id, injected);
     let exec = (!scratch.unlock_owner_done(&plan)).then(|| plan.owner_op());
-    // The real unlock waits for the owner's done before the skips.
-    if let Some(lock) = scratch.find_lock_mut(lock_id) {
-        lock.mark_done(&plan.owner);
+    // The owner's done reaches the lock through the normal path first: a
+    // force-synced lock then tells every undone non-owner to skip, the
+    // sources that never reached the DDL included (as DM does). The unlock
+    // itself then asks its pending synced non-owners (a subset) again.
+    let mut skip_sources: BTreeSet<String> = BTreeSet::new();
+    if exec.is_some() {
+        if let DoneDecision::OwnerDone(LockAction::PutSkipOps(ops)) =
+            scratch.on_operation_done(lock_id, &plan.owner)
+        {
+            skip_sources.extend(ops.sources);
+        }
     }
-    let skip = scratch.unlock_skip_ops(&plan);
+    if let Some(ops) = scratch.unlock_skip_ops(&plan) {
+        skip_sources.extend(ops.sources);
+    }
+    let skip = (!skip_sources.is_empty()).then(|| OpsToPut {
+        lock_id: plan.lock_id.clone(),
+        task: plan.task.clone(),
+        ddls: plan.ddls.clone(),
+        exec: false,
+        sources: skip_sources.into_iter().collect(),
+        skip_done: true,
+    });
     let asked: BTreeSet<&String> = exec
         .iter()
         .chain(skip.iter())

@@ -3,6 +3,7 @@
 //! `mariadb`.
 
 mod cluster;
+mod dashboard;
 mod dm_cluster;
 mod election;
 mod etcd;

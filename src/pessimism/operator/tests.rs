@@ -237,16 +237,19 @@ fn preview_lists_what_unlock_writes_and_leaves_the_keeper_alone() {
     assert_eq!(preview.owner, "s1");
     assert_eq!(preview.exec.as_ref().unwrap().sources, s(&["s1"]));
     assert!(preview.exec.as_ref().unwrap().exec);
+    // The forced lock tells s3 (which never reached the DDL) to skip too.
     let skip = preview.skip.as_ref().unwrap();
-    assert_eq!((skip.exec, skip.sources.clone()), (false, s(&["s2"])));
-    assert_eq!(preview.not_asked, s(&["s3"]));
+    assert_eq!((skip.exec, skip.sources.clone()), (false, s(&["s2", "s3"])));
+    assert_eq!(preview.not_asked, Vec::<String>::new());
     assert_eq!(preview.unsynced, s(&["s3"]));
     assert_eq!(preview.delete_keys_of, s(&["s1", "s2", "s3"]));
 
-    // Replacing the owner: s2 executes, s1 skips.
+    // Replacing the owner: s2 executes, s1 skips. The lock's own owner is
+    // still s1, so s2's done sets nothing off: only the unlock's step asks.
     let preview = preview_unlock(&keeper, &id, Some("s2"), &BTreeSet::new()).unwrap();
     assert_eq!(preview.exec.unwrap().sources, s(&["s2"]));
     assert_eq!(preview.skip.unwrap().sources, s(&["s1"]));
+    assert_eq!(preview.not_asked, s(&["s3"]));
 
     // The planner's own refusals come through.
     assert_eq!(
@@ -266,7 +269,7 @@ fn preview_never_asks_an_injected_source() {
     settle_injected(&mut keeper, &id, &injected);
     let preview = preview_unlock(&keeper, &id, None, &injected).unwrap();
     assert_eq!(preview.exec.unwrap().sources, s(&["s1"]));
-    assert_eq!(preview.skip, None);
-    assert_eq!(preview.not_asked, s(&["s2", "s3"]));
+    assert_eq!(preview.skip.unwrap().sources, s(&["s2"]));
+    assert_eq!(preview.not_asked, s(&["s3"]));
     assert_eq!(preview.delete_keys_of, s(&["s1", "s2", "s3"]));
 }
