@@ -180,6 +180,28 @@ async fn unlock_preview_equals_what_the_unlock_writes() {
     )
     .await;
     assert!(http_preview.contains(&planned_puts[0].0), "{http_preview}");
+    // dmctl prints the same preview.
+    let a = addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmctl"))
+            .args([
+                "--master-addr",
+                &a,
+                "shard-ddl-lock",
+                "unlock",
+                LOCK_ID,
+                "--dry-run",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["result"], true);
+    assert_eq!(printed["preview"]["operations"], preview["operations"]);
+    assert_eq!(printed["preview"]["deletes"], preview["deletes"]);
     // The preview wrote nothing: the lock still waits.
     let page = page_json(addr).await;
     assert_eq!(
