@@ -5,6 +5,7 @@
 mod cluster;
 mod dashboard;
 mod dm_cluster;
+mod dm_shard_tasks;
 mod election;
 mod etcd;
 mod failover;
