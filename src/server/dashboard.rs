@@ -3,7 +3,7 @@
 //! | Route / RPC | Answer |
 //! |---|---|
 //! | `GET /dashboard/locks` | the lock page: plain HTML, CSS and a little JavaScript from the binary; it polls `locks.json` every second |
-//! | `GET /dashboard/locks.json` | locks of both modes (owner, DDLs, synced, unsynced, blocking, injected, done, age, optimistic conflicts) and the workers with their bound sources |
+//! | `GET /dashboard/locks.json` | locks of both modes (owner, DDLs, synced, unsynced, blocking, injected, done, age, optimistic conflicts, whether the task is in strict optimistic mode) and the workers with their bound sources |
 //! | `GET /dashboard/unlock-preview?lock=ID[&owner=S]` | what `UnlockDDLLock` would write for a pessimistic lock |
 //! | `operator.LockOperator/LockPage`, `PreviewUnlock`, `InjectInfo` | the same over gRPC (dmctl), in our own proto package |
 //!
@@ -133,6 +133,7 @@ impl Dashboard {
                     "blocking": blocking, "injected": detail.injected, "done": detail.done,
                     "age_seconds": detail.age_seconds.floor(),
                     "conflicts": [],
+                    "strict": false,
                 })
             })
             .collect();
@@ -151,7 +152,23 @@ impl Dashboard {
                 })
                 .collect()
         };
+        let mut strict_tasks: HashMap<String, bool> = HashMap::new();
+        for v in &optimistic {
+            if !strict_tasks.contains_key(&v.task) {
+                // A task whose configs cannot be read is shown as not strict.
+                let configs = coordinators
+                    .scheduler
+                    .subtask_configs(&v.task)
+                    .await
+                    .unwrap_or_default();
+                let strict = configs
+                    .values()
+                    .any(|toml| crate::task::strict_optimistic_shard_mode(toml));
+                strict_tasks.insert(v.task.clone(), strict);
+            }
+        }
         for v in optimistic {
+            let strict = strict_tasks.get(&v.task).copied().unwrap_or(false);
             let lock_conflicts: Vec<&OptimisticOperation> =
                 conflicts.iter().filter(|op| op.id == v.id).collect();
             let mut blocking: Vec<String> = v.unsynced.clone();
@@ -177,6 +194,7 @@ impl Dashboard {
                 "blocking": blocking, "injected": [], "done": [],
                 "age_seconds": ages.get(&v.id).copied().unwrap_or(0.0),
                 "conflicts": conflicts_json,
+                "strict": strict,
             }));
         }
         let workers: Vec<Value> = workers
@@ -362,6 +380,19 @@ mod tests {
         assert_eq!(query_value(q, "lock").as_deref(), Some("test-`db`.`tbl`"));
         assert_eq!(query_value(q, "owner").as_deref(), Some("mysql-02"));
         assert_eq!(query_value(q, "other"), None);
+    }
+
+    #[test]
+    fn strict_mode_is_read_from_the_subtask_toml() {
+        use crate::task::strict_optimistic_shard_mode as strict;
+        assert!(strict(
+            b"name = \"t\"\nstrict-optimistic-shard-mode = true\n"
+        ));
+        assert!(!strict(
+            b"name = \"t\"\nstrict-optimistic-shard-mode = false\n"
+        ));
+        assert!(!strict(b"name = \"t\"\n"));
+        assert!(!strict(b"not toml ["));
     }
 
     #[test]

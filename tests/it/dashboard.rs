@@ -12,14 +12,20 @@ use dm_master::etcd::watch::{WatchEvent, Watcher};
 use dm_master::etcd::Etcd;
 use dm_master::etcd::{Op, Txn};
 use dm_master::keys::KeySpace;
+use dm_master::keys::UPSTREAM_SUBTASK;
 use dm_master::keys::WORKER_KEEP_ALIVE;
 use dm_master::metrics::Metrics;
+use dm_master::optimism::ops::{self as optimistic_ops, TableKey as OptimisticTableKey};
+use dm_master::optimism::{Info as OptimisticInfo, SourceTables};
 use dm_master::pessimism::{ops, Operation};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::operator::lock_operator_client::LockOperatorClient;
 use dm_master::proto::operator::{InjectInfoRequest, PreviewUnlockRequest};
-use dm_master::proto::{RegisterWorkerRequest, UnlockDdlLockRequest};
+use dm_master::proto::{RegisterWorkerRequest, ShowDdlLocksRequest, UnlockDdlLockRequest};
 use dm_master::server::{self, Master};
+use dm_master::tableinfo::{ColumnInfo, FieldType, IndexInfo, TableInfo};
+use dm_master::task::SubTaskConfig;
+use dm_worker::shardddl::optimist::{Answer as OptimisticAnswer, OptimistClient};
 use dm_worker::shardddl::pessimist::PessimistClient;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -457,6 +463,144 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     .await;
     assert!(resolved);
     master.master.stop().await;
+}
+
+/// A table `tb(id INT PRIMARY KEY, <cols>)` as TiDB JSON.
+fn table_schema(cols: &[(&str, FieldType)]) -> Value {
+    let mut t =
+        TableInfo::new("tb").with_column(ColumnInfo::new("id", FieldType::int()).not_null());
+    for (name, ft) in cols {
+        t = t.with_column(ColumnInfo::new(name, ft.clone()));
+    }
+    t.with_index(IndexInfo::primary(&["id"])).to_json_value()
+}
+
+fn optimistic_info(table: &str, ddl: &str, before: Value, after: Value) -> OptimisticInfo {
+    OptimisticInfo {
+        task: "t".into(),
+        source: "s1".into(),
+        up_schema: "shard".into(),
+        up_table: table.into(),
+        down_schema: "db".into(),
+        down_table: "tb".into(),
+        ddls: Some(vec![ddl.into()]),
+        table_info_before: Some(before),
+        table_info_after: Some(vec![after]),
+        ignore_conflict: false,
+    }
+}
+
+#[tokio::test]
+async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_error() {
+    let space = unique_space("strict");
+    let server_etcd = EtcdServer::shared();
+    let etcd = server_etcd.client().await;
+    let cfg = SubTaskConfig {
+        name: "t".into(),
+        source_id: "s1".into(),
+        is_sharding: true,
+        shard_mode: "optimistic".into(),
+        route_rules: vec![],
+    };
+    // DM's subtask TOML carries the flag at the top level.
+    etcd.put(
+        space.key(&UPSTREAM_SUBTASK, ["s1", "t"]),
+        format!("strict-optimistic-shard-mode = true\n{}", cfg.to_toml()),
+    )
+    .await
+    .unwrap();
+    let mut tables = SourceTables::new("t", "s1");
+    tables.add_table("shard", "t1", "db", "tb");
+    tables.add_table("shard", "t2", "db", "tb");
+    optimistic_ops::put_source_tables(&etcd, &space, &tables)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_endpoints(
+        "strict",
+        vec![server_etcd.endpoint.clone()],
+        dir.path().into(),
+    );
+    let metrics = Arc::new(Metrics::new());
+    let master = server::spawn(config, space.clone(), metrics.clone())
+        .await
+        .unwrap();
+    master.wait_leader(Duration::from_secs(20)).await.unwrap();
+    let addr = master.local_addr;
+    let cancel = CancellationToken::new();
+    let client = OptimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+
+    // t1 adds c3 as TEXT and goes through.
+    let base = table_schema(&[]);
+    let text = table_schema(&[("c3", FieldType::text())]);
+    let info1 = optimistic_info(
+        "t1",
+        "ALTER TABLE `db`.`tb` ADD COLUMN `c3` TEXT",
+        base.clone(),
+        text,
+    );
+    let rev = client.put_info(&info1).await.unwrap();
+    let key1 = OptimisticTableKey::new("s1", "shard", "t1");
+    let answer = tokio::time::timeout(
+        Duration::from_secs(15),
+        client.wait_answer(&key1, rev, &cancel),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let OptimisticAnswer::Execute(op) = answer else {
+        panic!("{answer:?}");
+    };
+    client.done(&op).await.unwrap();
+
+    // t2 adds c3 as DATETIME: a conflict, detected.
+    let datetime = table_schema(&[("c3", FieldType::datetime(0))]);
+    let info2 = optimistic_info(
+        "t2",
+        "ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME",
+        base,
+        datetime,
+    );
+    client.put_info(&info2).await.unwrap();
+    let shown = wait_until(Duration::from_secs(15), || async {
+        page_json(addr).await["locks"]
+            .as_array()
+            .is_some_and(|locks| {
+                locks.iter().any(|l| {
+                    l["strict"] == true
+                        && l["conflicts"].as_array().is_some_and(|c| {
+                            c.iter().any(|c| {
+                                c["stage"] == "detected" && c["table"] == "s1-`shard`.`t2`"
+                            })
+                        })
+                })
+            })
+    })
+    .await;
+    assert!(
+        shown,
+        "the page shows the strict conflict: {}",
+        page_json(addr).await
+    );
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"dm_master_shard_ddl_error{task="t",type="InfoPut - HandleLockError"} 1"#),
+        "{text}"
+    );
+    let mut grpc = MasterClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let shown = grpc
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        shown.locks.iter().any(|l| l.owner == "s1-`shard`.`t2`"),
+        "show names the conflicting table as the owner: {:?}",
+        shown.locks
+    );
+    master.stop().await;
 }
 
 // ---- the page in a real browser ----
