@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::grpc::http_get;
 use crate::pessimism::register_task;
-use crate::support::{unique_space, wait_until, EtcdServer};
+use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const TASK: &str = "test";
 const LOCK_ID: &str = "test-`shard_db`.`shard_table`";
@@ -51,7 +51,12 @@ async fn start_master(name: &str, sources: &[&str]) -> (Running, Etcd, KeySpace)
     let etcd = server_etcd.client().await;
     register_task(&etcd, &space, TASK, sources).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints(name, vec![server_etcd.endpoint.clone()], dir.path().into());
+    let mut config =
+        Config::for_endpoints(name, vec![server_etcd.endpoint.clone()], dir.path().into());
+    // Advertised, so that a follower can forward to it.
+    let port = free_port();
+    config.master_addr = format!("127.0.0.1:{port}");
+    config.advertise_addr = format!("127.0.0.1:{port}");
     let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
         .await
         .unwrap();
@@ -463,6 +468,97 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     .await;
     assert!(resolved);
     master.master.stop().await;
+}
+
+#[tokio::test]
+async fn a_follower_serves_the_page_and_inject_and_a_new_leader_keeps_the_injected_source() {
+    let sources = ["mysql-01", "mysql-02"];
+    let (first, etcd, space) = start_master("inject-failover", &sources).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_endpoints(
+        "inject-failover-2",
+        vec![EtcdServer::shared().endpoint.clone()],
+        dir.path().into(),
+    );
+    // The follower forwards to the leader's advertised address; both
+    // advertise the port they listen on.
+    let port = free_port();
+    config.master_addr = format!("127.0.0.1:{port}");
+    config.advertise_addr = format!("127.0.0.1:{port}");
+    let second = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
+        .await
+        .unwrap();
+    let follows = wait_until(Duration::from_secs(20), || async {
+        matches!(second.role(), dm_master::server::Role::Follower { .. })
+    })
+    .await;
+    assert!(follows, "the second master follows");
+    let follower = second.local_addr;
+
+    let w1 = worker(&etcd, &space, "mysql-01");
+    let r1 = report(&w1).await;
+    let forwarded = wait_until(Duration::from_secs(10), || async {
+        page_lock(&page_json(follower).await, LOCK_ID).is_some()
+    })
+    .await;
+    assert!(
+        forwarded,
+        "the follower's page shows the leader's lock: {}",
+        http_get(follower, "/dashboard/locks.json").await
+    );
+    let injected = LockOperatorClient::connect(format!("http://{follower}"))
+        .await
+        .unwrap()
+        .inject_info(InjectInfoRequest {
+            task: TASK.into(),
+            source: "mysql-02".into(),
+            database: "shard_db".into(),
+            table: "shard_table".into(),
+            ddls: vec![DDL.into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(injected.result, "{}", injected.msg);
+    // The leader answers the now synced lock, then goes away before the
+    // worker is done: the new leader rebuilds from etcd.
+    let exec_written = wait_until(Duration::from_secs(10), || async {
+        etcd.get(ops::operation_key(&space, TASK, "mysql-01"))
+            .await
+            .unwrap()
+            .value
+            .is_some()
+    })
+    .await;
+    assert!(exec_written);
+    first.master.stop().await;
+    second.wait_leader(Duration::from_secs(20)).await.unwrap();
+    let rebuilt = wait_until(Duration::from_secs(10), || async {
+        page_lock(&page_json(follower).await, LOCK_ID).is_some_and(|l| {
+            l["injected"] == serde_json::json!(["mysql-02"]) && l["owner"] == "mysql-01"
+        })
+    })
+    .await;
+    assert!(
+        rebuilt,
+        "the new leader keeps the injected source: {}",
+        page_json(follower).await
+    );
+    let op = answer(w1, r1).await.unwrap();
+    assert!(op.exec);
+    let resolved = wait_until(Duration::from_secs(10), || async {
+        etcd.get_prefix(&ops::pessimism_prefix(&space))
+            .await
+            .unwrap()
+            .value
+            .is_empty()
+    })
+    .await;
+    assert!(
+        resolved,
+        "the lock resolves under the new leader, no key left"
+    );
+    second.stop().await;
 }
 
 /// A table `tb(id INT PRIMARY KEY, <cols>)` as TiDB JSON.
