@@ -1098,8 +1098,13 @@ impl Pessimist {
         let key = (task.to_owned(), source.to_owned());
         if operator::is_injected(value) {
             self.injected.insert(key);
-        } else {
-            self.injected.remove(&key);
+        } else if self.injected.remove(&key) {
+            // The operator said this source would never report; it did. In
+            // a synced lock it already counts as done and gets no
+            // Operation, so its worker waits for an unlock.
+            tracing::warn!(%task, %source, "a source whose Info was injected put its own Info");
+            self.metrics
+                .report_ddl_error(task, metrics::ERR_INFO_PUT_SYNC_LOCK);
         }
     }
 

@@ -405,8 +405,32 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     let mut operator = LockOperatorClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    // The injected Info comes first: it creates the lock but never owns it.
-    let injected = operator
+    // The injected Info comes first (through dmctl): it creates the lock
+    // but never owns it.
+    let a = addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dmctl"))
+            .args(["--master-addr", &a, "shard-ddl-lock", "inject", TASK])
+            .args([
+                "-s",
+                "mysql-03",
+                "-d",
+                "shard_db",
+                "-t",
+                "shard_table",
+                "--ddl",
+                DDL,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text, "{\n    \"result\": true,\n    \"msg\": \"\"\n}\n");
+    // A second inject of the same source is refused with our code.
+    let refused = operator
         .inject_info(InjectInfoRequest {
             task: TASK.into(),
             source: "mysql-03".into(),
@@ -417,7 +441,11 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
         .await
         .unwrap()
         .into_inner();
-    assert!(injected.result, "{}", injected.msg);
+    assert!(
+        !refused.result && refused.msg.contains("code=38101"),
+        "{}",
+        refused.msg
+    );
     let shown = wait_until(Duration::from_secs(10), || async {
         page_lock(&page_json(addr).await, LOCK_ID)
             .is_some_and(|l| l["injected"] == serde_json::json!(["mysql-03"]))
