@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::{Error, Result};
 use crate::etcd::watch::{WatchEvent, Watcher};
-use crate::etcd::{Etcd, Fence, KeyValue};
+use crate::etcd::{Etcd, Fence, KeyValue, Op};
 use crate::keys::{
     parse_lock_id, KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_INIT_SCHEMA,
     OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES, UPSTREAM_SUBTASK,
@@ -65,6 +65,11 @@ enum Request {
     },
     RemoveMetadata {
         task: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    RemoveSourcesMetadata {
+        task: String,
+        sources: Vec<String>,
         reply: oneshot::Sender<Result<()>>,
     },
     /// The Operations the lock page shows: every one not plainly `none`.
@@ -145,6 +150,20 @@ impl OptimistHandle {
         let task = task.to_owned();
         self.call(|reply| Request::RemoveMetadata { task, reply })
             .await?
+    }
+
+    /// DM's `RemoveMetaDataWithTaskAndSources` (stop-task `-s`): the
+    /// sources' tables leave the task's locks (which may then resolve, or
+    /// go when no table is left) and their SourceTables, Infos and
+    /// Operations are deleted.
+    pub async fn remove_sources_metadata(&self, task: &str, sources: Vec<String>) -> Result<()> {
+        let task = task.to_owned();
+        self.call(|reply| Request::RemoveSourcesMetadata {
+            task,
+            sources,
+            reply,
+        })
+        .await?
     }
 }
 
@@ -786,6 +805,18 @@ impl Optimist {
                     .collect();
                 let _ = reply.send(conflicts);
             }
+            Request::RemoveSourcesMetadata {
+                task,
+                sources,
+                reply,
+            } => {
+                let result = self.remove_sources_metadata(&task, &sources).await;
+                let term_end = result.as_ref().err().and_then(Error::term_end);
+                let _ = reply.send(result);
+                if let Some(end) = term_end {
+                    return Err(end);
+                }
+            }
             Request::RemoveMetadata { task, reply } => {
                 let result = self.remove_metadata(&task).await;
                 let term_end = result.as_ref().err().and_then(Error::term_end);
@@ -875,6 +906,41 @@ impl Optimist {
         .await?;
         self.publish_metrics();
         tracing::info!(%task, locks = lock_ids.len(), "optimistic metadata of task removed");
+        Ok(())
+    }
+
+    async fn remove_sources_metadata(&mut self, task: &str, sources: &[String]) -> Result<()> {
+        for source in sources {
+            // As if the source's SourceTables were deleted: its tables leave
+            // every lock of the task, and their Info / Operation keys go.
+            self.on_source_tables(&SourceTables::new(task, source), true)
+                .await?;
+            let mut keys = vec![ops::source_tables_key(&self.space, task, source)];
+            for ((t, key), _) in self
+                .infos
+                .iter()
+                .filter(|((t, k), _)| t == task && k.source == *source)
+            {
+                keys.push(ops::info_key(&self.space, t, key));
+            }
+            for ((t, key), _) in self
+                .operations
+                .iter()
+                .filter(|((t, k), _)| t == task && k.source == *source)
+            {
+                keys.push(ops::operation_key(&self.space, t, key));
+            }
+            let deletes = keys.into_iter().map(Op::delete).collect();
+            self.etcd
+                .batch_fenced(
+                    "delete optimistic metadata of a source",
+                    deletes,
+                    self.fence.as_ref(),
+                )
+                .await?;
+            tracing::info!(%task, %source, "optimistic metadata of the source removed");
+        }
+        self.publish_metrics();
         Ok(())
     }
 

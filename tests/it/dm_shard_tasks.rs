@@ -148,18 +148,31 @@ impl Cluster {
 
     /// Every etcd key of `task` under the shard-DDL prefixes of both modes.
     async fn shard_ddl_keys(&self, task: &str) -> Vec<String> {
+        self.shard_ddl_keys_of(&[task]).await
+    }
+
+    /// The keys of `[task]` or `[task, source]` under the shard-DDL
+    /// prefixes of both modes.
+    async fn shard_ddl_keys_of(&self, parts: &[&str]) -> Vec<String> {
         let space = KeySpace::default();
         let client = self.etcd.client().await;
         let mut keys = Vec::new();
         for prefix in [
-            space.prefix(&PESSIMISM_INFO, &[task]),
-            space.prefix(&PESSIMISM_OPERATION, &[task]),
-            space.prefix(&OPTIMISM_INFO, &[task]),
-            space.prefix(&OPTIMISM_OPERATION, &[task]),
-            space.prefix(&OPTIMISM_SOURCE_TABLES, &[task]),
+            space.prefix(&PESSIMISM_INFO, parts),
+            space.prefix(&PESSIMISM_OPERATION, parts),
+            space.prefix(&OPTIMISM_INFO, parts),
+            space.prefix(&OPTIMISM_OPERATION, parts),
+            space.prefix(&OPTIMISM_SOURCE_TABLES, parts),
         ] {
             for kv in client.get_prefix(&prefix).await.unwrap().value {
                 keys.push(String::from_utf8_lossy(&kv.key).into_owned());
+            }
+        }
+        if let [task, source] = parts {
+            // A SourceTables key ends with the source: not a prefix.
+            let key = space.key(&OPTIMISM_SOURCE_TABLES, [*task, *source]);
+            if client.get(key.clone()).await.unwrap().value.is_some() {
+                keys.push(key);
             }
         }
         keys
@@ -550,7 +563,35 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
     );
     assert_eq!(columns(&strict_target).await, ["id", "c"]);
 
-    // Stopping the task with its lock unresolved removes its metadata.
+    // stop-task -s s2 removes s2's metadata only: its tables leave the
+    // lock, which then resolves with s1's tables.
+    let stopped = cluster
+        .dmctl(&cluster.join, &["stop-task", "-s", "s2", "strict"])
+        .await;
+    assert_eq!(stopped["result"], true, "{stopped}");
+    let s2_gone = wait_until(SETTLE, || async {
+        cluster
+            .shard_ddl_keys_of(&["strict", "s2"])
+            .await
+            .is_empty()
+            && no_lock_of(&cluster.join, "strict").await
+    })
+    .await;
+    assert!(
+        s2_gone,
+        "{:?}\n{}",
+        cluster.shard_ddl_keys_of(&["strict", "s2"]).await,
+        cluster.logs()
+    );
+    assert!(
+        !cluster
+            .shard_ddl_keys_of(&["strict", "s1"])
+            .await
+            .is_empty(),
+        "s1's SourceTables stay while its subtask runs"
+    );
+
+    // Stopping the rest of the task removes all its metadata.
     let stopped = cluster.dmctl(&cluster.join, &["stop-task", "strict"]).await;
     assert_eq!(stopped["result"], true, "{stopped}");
     let clean = wait_until(SETTLE, || async {
