@@ -104,8 +104,10 @@ fn page_lock(page: &Value, id: &str) -> Option<Value> {
         .cloned()
 }
 
-/// Records every etcd event under the test's pessimism prefix from now on.
+/// Records every etcd event of the test's shard-DDL keys from now on.
 struct Recorder {
+    etcd: Etcd,
+    space: KeySpace,
     events: mpsc::Receiver<WatchEvent>,
     cancel: CancellationToken,
 }
@@ -115,17 +117,35 @@ impl Recorder {
         let revision = etcd.get("/").await.unwrap().revision;
         let (tx, events) = mpsc::channel(1024);
         let cancel = CancellationToken::new();
-        tokio::spawn(
-            Watcher::after(etcd.clone(), ops::pessimism_prefix(space), revision)
-                .run(tx, cancel.clone()),
-        );
-        Recorder { events, cancel }
+        // Both modes' keys and the sentinel below, which no coordinator
+        // watches.
+        let prefix = format!("{}/dm-master/shardddl-", space.namespace());
+        tokio::spawn(Watcher::after(etcd.clone(), prefix, revision).run(tx, cancel.clone()));
+        Recorder {
+            etcd: etcd.clone(),
+            space: space.clone(),
+            events,
+            cancel,
+        }
     }
 
-    /// Every event received so far (the caller has waited for its writes).
-    async fn drain(&mut self, until_quiet: Duration) -> Vec<WatchEvent> {
+    /// Every event up to now: a sentinel is written, and events are taken
+    /// until it arrives.
+    async fn drain(&mut self) -> Vec<WatchEvent> {
+        let sentinel = format!(
+            "{}/dm-master/shardddl-dashboard-sentinel",
+            self.space.namespace()
+        );
+        let revision = self.etcd.put(sentinel.as_str(), "").await.unwrap();
         let mut out = Vec::new();
-        while let Ok(Some(event)) = tokio::time::timeout(until_quiet, self.events.recv()).await {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(15), self.events.recv())
+                .await
+                .expect("the recorder catches up with the sentinel")
+                .expect("the recorder runs");
+            if event.revision() >= revision {
+                break;
+            }
             out.push(event);
         }
         self.cancel.cancel();
@@ -238,7 +258,7 @@ async fn unlock_preview_equals_what_the_unlock_writes() {
     assert!(unlocked.result, "{}", unlocked.msg);
     assert!(owner.await.unwrap().exec);
     assert!(!other.await.unwrap().exec);
-    let events = recorder.drain(Duration::from_secs(2)).await;
+    let events = recorder.drain().await;
 
     // The master's writes are the Operation PUTs with done=false: exactly
     // the preview's, in its order, byte for byte (a skip may be put twice
@@ -360,7 +380,7 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     })
     .await;
     assert!(resolved, "the lock resolves");
-    let events = recorder.drain(Duration::from_secs(2)).await;
+    let events = recorder.drain().await;
     let puts: Vec<(String, Vec<u8>)> = events
         .iter()
         .filter_map(|e| match e {
