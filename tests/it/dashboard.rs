@@ -1002,6 +1002,22 @@ async fn the_lock_page_shows_a_blocking_source_live_in_a_real_browser() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard-locks.png");
     std::fs::write(&artifact, &png).unwrap();
 
+    // On a phone-sized screen nothing is wider than the screen.
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
+    )
+    .await;
+    assert!(
+        page.wait_for(
+            "window.innerWidth === 390 && document.documentElement.scrollWidth <= 390",
+            Duration::from_secs(10)
+        )
+        .await,
+        "the page fits a phone: scroll width {}",
+        page.eval("document.documentElement.scrollWidth").await
+    );
+
     // The lock resolves: the row goes away without a reload.
     let marker = page
         .eval("window.__sameDocument = true; window.__sameDocument")
