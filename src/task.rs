@@ -233,5 +233,16 @@ impl TaskRegistry {
     }
 }
 
+/// Whether a stored subtask config TOML sets `strict-optimistic-shard-mode`
+/// (a worker then fails at once on a detected conflict; the master reports
+/// the conflict as an error). Unreadable TOML counts as not strict.
+pub fn strict_optimistic_shard_mode(toml_bytes: &[u8]) -> bool {
+    std::str::from_utf8(toml_bytes)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("strict-optimistic-shard-mode")?.as_bool())
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests;

@@ -29,7 +29,7 @@ use crate::etcd::watch::{WatchEvent, Watcher};
 use crate::etcd::{Etcd, Fence, KeyValue, Op};
 use crate::keys::{
     parse_lock_id, KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_INIT_SCHEMA,
-    OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES,
+    OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES, UPSTREAM_SUBTASK,
 };
 use crate::metrics::{self, Metrics};
 use crate::optimism::keeper::{
@@ -71,6 +71,10 @@ enum Request {
         task: String,
         sources: Vec<String>,
         reply: oneshot::Sender<Result<()>>,
+    },
+    /// The Operations the lock page shows: every one not plainly `none`.
+    Conflicts {
+        reply: oneshot::Sender<Vec<Operation>>,
     },
 }
 
@@ -132,6 +136,12 @@ impl OptimistHandle {
             reply,
         })
         .await?
+    }
+
+    /// Every Operation whose conflict stage is not `none` or that carries a
+    /// conflict message, ordered by task and table (lock page).
+    pub async fn conflicts(&self) -> Result<Vec<Operation>> {
+        self.call(|reply| Request::Conflicts { reply }).await
     }
 
     /// DM `RemoveMetaDataWithTask`: drops the task's locks and deletes its
@@ -585,7 +595,14 @@ impl Optimist {
         }
         let stage = result.stage();
         if let Some(error) = &result.error {
-            let kind = if stage == ConflictStage::Error {
+            // In strict optimistic mode the worker fails at once on a
+            // detected conflict: for the master it is an error too.
+            let strict = stage == ConflictStage::Detected
+                && self.strict_mode(&info.task, &info.source).await;
+            if strict {
+                tracing::error!(task = %info.task, source = %info.source, schema = %info.up_schema, table = %info.up_table, %lock_id, %error, "conflict in strict optimistic mode: the worker stops the task");
+            }
+            let kind = if stage == ConflictStage::Error || strict {
                 metrics::ERR_INFO_PUT_HANDLE_LOCK
             } else {
                 ""
@@ -730,6 +747,22 @@ impl Optimist {
         Ok(())
     }
 
+    /// Whether the source's subtask config of `task` sets
+    /// `strict-optimistic-shard-mode` (read when a conflict is detected,
+    /// which is rare; an unreadable config counts as not strict).
+    async fn strict_mode(&self, task: &str, source: &str) -> bool {
+        let key = self.space.key(&UPSTREAM_SUBTASK, [source, task]);
+        match self.etcd.get(key).await {
+            Ok(read) => read
+                .value
+                .is_some_and(|kv| crate::task::strict_optimistic_shard_mode(&kv.value)),
+            Err(error) => {
+                tracing::warn!(%task, %source, %error, "reading the subtask config failed; conflict not counted as strict");
+                false
+            }
+        }
+    }
+
     // ---- admin ----
 
     async fn on_request(&mut self, request: Request) -> Result<()> {
@@ -759,6 +792,18 @@ impl Optimist {
                 if let Some(end) = term_end {
                     return Err(end);
                 }
+            }
+            Request::Conflicts { reply } => {
+                let conflicts = self
+                    .operations
+                    .values()
+                    .map(|(op, _)| op)
+                    .filter(|op| {
+                        op.conflict_stage != ConflictStage::None || !op.conflict_message.is_empty()
+                    })
+                    .cloned()
+                    .collect();
+                let _ = reply.send(conflicts);
             }
             Request::RemoveSourcesMetadata {
                 task,

@@ -3,6 +3,7 @@
 //! `mariadb`.
 
 mod cluster;
+mod dashboard;
 mod dm_cluster;
 mod dm_shard_tasks;
 mod election;
