@@ -23,6 +23,7 @@ const PURE: &[&str] = &[
     "src/pessimism/operation.rs",
     "src/pessimism/lock.rs",
     "src/pessimism/keeper.rs",
+    "src/pessimism/operator.rs",
     "src/optimism/info.rs",
     "src/optimism/operation.rs",
     "src/optimism/table.rs",

@@ -90,6 +90,10 @@ pub enum Error {
     #[error(transparent)]
     Optimism(#[from] crate::optimism::OptimismError),
 
+    /// An operator request (unlock preview, inject) that was refused.
+    #[error(transparent)]
+    Operator(#[from] crate::pessimism::operator::OperatorError),
+
     /// The coordinator that should answer is not running (not leader, or
     /// stopped): ErrMasterPessimistNotStarted / ErrMasterOptimistNotStarted.
     #[error("the shardddl {component} has not started")]
@@ -132,6 +136,7 @@ impl Error {
             Error::Io { .. } => 38032,
             Error::Pessimism(e) => e.code(),
             Error::Optimism(e) => e.code(),
+            Error::Operator(e) => e.code(),
             Error::Scheduler(e) => e.code(),
             Error::SourceConfig(e) => e.code(),
             // ErrMasterPessimistNotStarted / ErrMasterOptimistNotStarted.

@@ -158,8 +158,14 @@ impl Etcd {
 
     /// Reads one key.
     pub async fn get(&self, key: impl Into<Vec<u8>>) -> Result<WithRevision<Option<KeyValue>>> {
-        let mut kv = self.client.kv_client();
-        let resp = timed("get", kv.get(key, None)).await?;
+        let key = key.into();
+        let kv = self.client.kv_client();
+        let resp = unsent_retried("get", || {
+            let mut kv = kv.clone();
+            let key = key.clone();
+            async move { kv.get(key, None).await }
+        })
+        .await?;
         let revision = header_revision(resp.header());
         Ok(WithRevision {
             value: resp.kvs().first().map(KeyValue::from_client),
@@ -210,7 +216,7 @@ impl Etcd {
         mut page: impl FnMut(Vec<KeyValue>),
     ) -> Result<i64> {
         let end = end.to_vec();
-        let mut kv = self
+        let kv = self
             .client
             .kv_client()
             .max_decoding_message_size(MAX_RANGE_MESSAGE);
@@ -224,7 +230,12 @@ impl Etcd {
             if revision > 0 {
                 options = options.with_revision(revision);
             }
-            let resp = timed("get prefix", kv.get(from.clone(), Some(options))).await?;
+            let resp = unsent_retried("get prefix", || {
+                let mut kv = kv.clone();
+                let (from, options) = (from.clone(), options.clone());
+                async move { kv.get(from, Some(options)).await }
+            })
+            .await?;
             if revision == 0 {
                 revision = header_revision(resp.header());
             }
@@ -249,8 +260,14 @@ impl Etcd {
 
     /// Writes one key unconditionally and returns the new revision.
     pub async fn put(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<i64> {
-        let mut kv = self.client.kv_client();
-        let resp = timed("put", kv.put(key, value, None)).await?;
+        let (key, value) = (key.into(), value.into());
+        let kv = self.client.kv_client();
+        let resp = unsent_retried("put", || {
+            let mut kv = kv.clone();
+            let (key, value) = (key.clone(), value.clone());
+            async move { kv.put(key, value, None).await }
+        })
+        .await?;
         Ok(header_revision(resp.header()))
     }
 
@@ -267,11 +284,17 @@ impl Etcd {
         }
         let name = txn.name();
         // A txn may carry range reads as large as a page of `get_range`.
-        let mut kv = self
+        let kv = self
             .client
             .kv_client()
             .max_decoding_message_size(MAX_RANGE_MESSAGE);
-        let resp = timed(name, kv.txn(txn.into_client())).await?;
+        let txn = txn.into_client();
+        let resp = unsent_retried(name, || {
+            let mut kv = kv.clone();
+            let txn = txn.clone();
+            async move { kv.txn(txn).await }
+        })
+        .await?;
         Ok(TxnOutcome::from_client(&resp))
     }
 
@@ -437,6 +460,43 @@ pub(crate) async fn timed<T>(
             timeout: REQUEST_TIMEOUT,
         }),
     }
+}
+
+/// How often a request that could not reach any server is sent again.
+const UNSENT_RETRIES: u32 = 4;
+
+/// [`timed`], sent again (to the next endpoint the client balances to) when
+/// the connection could not be made: the request never reached a server, so
+/// repeating it is safe for every operation, guarded or not. This is what
+/// lets a client whose endpoints include a master that just died carry on
+/// through the others.
+async fn unsent_retried<T, F, Fut>(op: &'static str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match timed(op, attempt()).await {
+            Err(e) if tries < UNSENT_RETRIES && never_sent(&e) => {
+                tries += 1;
+                tracing::debug!(op, tries, error = %e, "etcd endpoint unreachable, sending again");
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(tries))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether the request failed before reaching any server (no connection).
+fn never_sent(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Etcd {
+            source: etcd_client::Error::GRpcStatus(status),
+            ..
+        } if status.code() == tonic::Code::Unavailable && status.message().contains("connect error")
+    )
 }
 
 /// etcd reports a read below the compaction point as `OutOfRange`; give it a

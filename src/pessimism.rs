@@ -6,11 +6,13 @@
 //!   `IsDeleted`) is carried by the etcd layer next to the record.
 //! * `ops`: the multi-key etcd transactions (master and worker side).
 //! * `lock`, `keeper`: PURE lock state machine and keeper.
+//! * `operator`: PURE unlock preview and injected Infos (not DM's).
 
 pub mod info;
 pub mod keeper;
 pub mod lock;
 pub mod operation;
+pub mod operator;
 pub mod ops;
 
 pub use info::Info;

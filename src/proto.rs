@@ -3,3 +3,10 @@
 #![allow(missing_docs, clippy::all)]
 
 tonic::include_proto!("pb");
+
+/// Our `operator` package: calls DM's `pb.Master` does not have (lock page,
+/// unlock preview, inject), served on the same port.
+pub mod operator {
+    #![allow(missing_docs, clippy::all)]
+    tonic::include_proto!("operator");
+}

@@ -7,6 +7,7 @@
 //! [`spawn`] starts a master in-process (tests bind `127.0.0.1:0`).
 
 pub mod admin;
+pub mod dashboard;
 pub mod etcd_proxy;
 pub mod forward;
 pub mod gateway;
@@ -392,11 +393,18 @@ fn serve(
 ) {
     let forwarder = Arc::new(forward::Forwarder::with_tls(client_tls));
     let service = admin::MasterService::new(state.role.clone(), forwarder.clone());
+    let dashboard = dashboard::Dashboard::new(state.role.clone(), forwarder.clone());
     let routes =
-        tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service));
+        tonic::service::Routes::new(crate::proto::master_server::MasterServer::new(service))
+            .add_service(
+                crate::proto::operator::lock_operator_server::LockOperatorServer::new(
+                    dashboard.clone(),
+                ),
+            );
     let router = etcd_proxy::add_services(routes, &etcd_channel)
         .into_axum_router()
         .merge(gateway::router(state.role.clone(), forwarder))
+        .merge(dashboard.router())
         .merge(http::router(state))
         .fallback(http::fallback);
     tracker.spawn(async move {

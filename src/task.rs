@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::keys::{KeySpace, UPSTREAM_SUBTASK};
 
@@ -31,7 +31,7 @@ impl ShardMode {
 }
 
 /// One routing rule of a subtask (DM's table-router `TableRule`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RouteRule {
     #[serde(rename = "schema-pattern")]
@@ -46,7 +46,7 @@ pub struct RouteRule {
 
 /// The part of DM's `SubTaskConfig` the coordinator needs (the full config
 /// is [`crate::task_config::SubTaskConfig`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SubTaskConfig {
     pub name: String,
@@ -87,20 +87,8 @@ impl SubTaskConfig {
     /// A minimal TOML for this config, in the shape DM writes (used by our
     /// `dmctl etcd-start-task` and by tests).
     pub fn to_toml(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let _ = writeln!(out, "is-sharding = {}", self.is_sharding);
-        let _ = writeln!(out, "shard-mode = {}", toml_string(&self.shard_mode));
-        let _ = writeln!(out, "name = {}", toml_string(&self.name));
-        let _ = writeln!(out, "source-id = {}", toml_string(&self.source_id));
-        for r in &self.route_rules {
-            let _ = writeln!(out, "\n[[route-rules]]");
-            let _ = writeln!(out, "  schema-pattern = {}", toml_string(&r.schema_pattern));
-            let _ = writeln!(out, "  table-pattern = {}", toml_string(&r.table_pattern));
-            let _ = writeln!(out, "  target-schema = {}", toml_string(&r.target_schema));
-            let _ = writeln!(out, "  target-table = {}", toml_string(&r.target_table));
-        }
-        out
+        // Strings, booleans and an array of tables: always serialisable.
+        toml::to_string(self).unwrap_or_default()
     }
 }
 
@@ -116,10 +104,6 @@ impl From<&crate::task_config::SubTaskConfig> for SubTaskConfig {
             route_rules: input.routes,
         }
     }
-}
-
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
 }
 
 /// A subtask as the registry holds it.
@@ -247,6 +231,17 @@ impl TaskRegistry {
     pub fn tasks(&self) -> impl Iterator<Item = &str> {
         self.by_task.keys().map(String::as_str)
     }
+}
+
+/// Whether a stored subtask config TOML sets `strict-optimistic-shard-mode`
+/// (a worker then fails at once on a detected conflict; the master reports
+/// the conflict as an error). Unreadable TOML counts as not strict.
+pub fn strict_optimistic_shard_mode(toml_bytes: &[u8]) -> bool {
+    std::str::from_utf8(toml_bytes)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("strict-optimistic-shard-mode")?.as_bool())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ pub struct WorkerConfig {
     pub ssl_ca_base64: String,
     pub ssl_key_base64: String,
     pub ssl_cert_base64: String,
+    /// Not DM's: the `[scenario]` table, task name → file of that task's
+    /// upstream statements ([`crate::scenario::TaskScenario`]). It stands
+    /// in for the binlog, which this worker does not read. A relative path
+    /// is relative to the config file's directory.
+    pub scenarios: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for WorkerConfig {
@@ -76,6 +81,7 @@ impl Default for WorkerConfig {
             ssl_ca_base64: String::new(),
             ssl_key_base64: String::new(),
             ssl_cert_base64: String::new(),
+            scenarios: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -381,6 +387,22 @@ impl WorkerConfig {
             // Certificate bytes inline: accepted (DM decodes them), unused
             // because TLS material is read from the path keys.
             "ssl-ca-bytes" | "ssl-key-bytes" | "ssl-cert-bytes" => Ok(()),
+            "scenario" => match value {
+                toml::Value::Table(files) => {
+                    let mut scenarios = std::collections::BTreeMap::new();
+                    for (task, file) in files {
+                        match file {
+                            toml::Value::String(path) => {
+                                scenarios.insert(task.clone(), path.clone());
+                            }
+                            _ => return Err(KeyProblem::Type("string")),
+                        }
+                    }
+                    self.scenarios = scenarios;
+                    Ok(())
+                }
+                _ => Err(KeyProblem::Type("map[string]string")),
+            },
             _ => Err(KeyProblem::Unknown),
         }
     }
@@ -431,6 +453,17 @@ impl WorkerConfig {
             });
         }
         Ok(())
+    }
+
+    /// The scenario file of `task`, resolved against the config file's
+    /// directory.
+    pub fn scenario_path(&self, task: &str) -> Option<std::path::PathBuf> {
+        let file = std::path::Path::new(self.scenarios.get(task)?);
+        let base = std::path::Path::new(&self.config_file).parent();
+        Some(match base {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file.to_path_buf(),
+        })
     }
 
     /// The master endpoints of `join` (DM's `GetJoinURLs`: split on commas).

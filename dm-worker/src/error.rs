@@ -23,10 +23,16 @@ pub enum Error {
         reason: String,
     },
 
-    /// The master answered with the `error` conflict stage (DM's
-    /// `ErrSyncerShardDDLConflict`): the DDL cannot be merged.
-    #[error("fail to handle shard ddl in optimistic mode, because schema conflict detected, lock {lock_id}: {message}")]
-    Conflict { lock_id: String, message: String },
+    /// The master answered with the `error` conflict stage, or any
+    /// conflict under `strict-optimistic-shard-mode` (DM's
+    /// `ErrSyncerShardDDLConflict`): the DDL cannot be merged. `ddls` is
+    /// printed as Go's `%v` of a string slice.
+    #[error("fail to handle shard ddl [{}] in optimistic mode, because schema conflict detected, conflict error: {message}", ddls.join(" "))]
+    Conflict {
+        lock_id: String,
+        ddls: Vec<String>,
+        message: String,
+    },
 
     /// Waiting was cancelled (shutdown).
     #[error("cancelled while {during}")]
@@ -136,6 +142,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether a subtask that failed with this error is resumed
+    /// automatically after a backoff, as DM's task checker resumes a
+    /// subtask paused by a retryable error: etcd unreachable or changing
+    /// leader (a master failover), the downstream unreachable.
+    pub fn is_resumable(&self) -> bool {
+        match self {
+            Error::Master(e) => e.is_retryable(),
+            Error::Step { error, .. } => error.is_resumable(),
+            Error::DownstreamUnavailable { .. } => true,
+            _ => false,
+        }
+    }
+
     /// DM error code.
     pub fn code(&self) -> i32 {
         match self {

@@ -86,8 +86,9 @@ impl HaKeys {
 }
 
 /// DM's `pb.Stage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Stage {
+    #[default]
     Invalid,
     New,
     Running,

@@ -17,6 +17,8 @@
 //! - [`ha`]: PURE. the HA keys and values the worker reads and writes;
 //! - [`subtasks`]: PURE. the bound source's subtasks and the
 //!   [`subtasks::SubtaskRunner`] seam;
+//! - [`runner`]: plays each subtask's upstream statements from the
+//!   scenario file the worker's config names for its task;
 //! - [`source`]: the actor following the bound key and the source's stages;
 //! - [`join`]: RegisterWorker rounds and the keep-alive lease;
 //! - [`service`]: DM's `pb.Worker` gRPC service;
@@ -27,6 +29,7 @@ pub mod error;
 pub mod executor;
 pub mod ha;
 pub mod join;
+pub mod runner;
 pub mod scenario;
 pub mod service;
 pub mod shardddl;

@@ -8,6 +8,12 @@
 //! tables through the pessimistic or optimistic client, executing what the
 //! master answers.
 //!
+//! A joined worker plays the same steps for a real subtask
+//! ([`Scenario::for_subtask`]): the task, source, shard mode and routes come
+//! from the subtask config the master wrote, the steps from a file the
+//! worker's config names for the task ([`TaskScenario`]), and a [`Control`]
+//! pauses the run between statements and reports where it waits.
+//!
 //! Every step is tracked once in a dry run before anything is written, so a
 //! statement the tracker cannot read fails the whole run before any Info
 //! reaches etcd. Re-running a scenario after a crash is safe (pessimism.md
@@ -16,14 +22,16 @@
 //! "already applied".
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dm_master::etcd::Etcd;
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::optimism::ops::TableKey;
 use dm_master::optimism::{Info as OptimisticInfo, SourceTables};
-use dm_master::task::{RouteRule, SubTaskConfig};
+use dm_master::task::{RouteRule, ShardMode, SubTaskConfig};
 use serde::Deserialize;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
@@ -38,6 +46,10 @@ use crate::tracker::{Router, StatementKind, TableName, TrackedStatement, Tracker
 pub enum Mode {
     Pessimistic,
     Optimistic,
+    /// Not a sharding task: routed DDLs run downstream without
+    /// coordination (a subtask with `is-sharding = false`).
+    #[serde(skip)]
+    Unsharded,
 }
 
 impl Mode {
@@ -45,6 +57,7 @@ impl Mode {
         match self {
             Mode::Pessimistic => "pessimistic",
             Mode::Optimistic => "optimistic",
+            Mode::Unsharded => "",
         }
     }
 }
@@ -65,10 +78,13 @@ fn any() -> String {
     "*".to_owned()
 }
 
-/// One step: an upstream statement run in `schema`, or a pause.
+/// One step: an upstream statement run in `schema`, or a pause. In a
+/// [`TaskScenario`], `source` limits the step to that source's subtask.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Step {
+    #[serde(default)]
+    pub source: Option<String>,
     #[serde(default)]
     pub schema: Option<String>,
     #[serde(default)]
@@ -88,6 +104,38 @@ pub struct Scenario {
     pub routes: Vec<Route>,
     #[serde(default, rename = "step")]
     pub steps: Vec<Step>,
+    /// `strict-optimistic-shard-mode`: a conflict fails the run at once.
+    #[serde(skip)]
+    pub strict_optimistic: bool,
+    /// Whether [`run`] puts the subtask config itself (a standalone run;
+    /// a joined worker's subtask was written by the master).
+    #[serde(skip, default = "yes")]
+    pub registers_subtask: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The upstream statements of one task, for a joined worker: the file its
+/// config names for the task. It stands in for the binlog (there is no
+/// binlog reader); everything else comes from the subtask config.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskScenario {
+    /// When given, must be the task's name (a guard against a file named
+    /// for the wrong task).
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Step>,
+}
+
+impl TaskScenario {
+    /// Parses a task scenario's TOML text.
+    pub fn parse(text: &str) -> Result<TaskScenario> {
+        toml::from_str(text).map_err(|e| Error::Scenario(format!("bad TOML: {e}")))
+    }
 }
 
 /// How an executed statement got to the downstream.
@@ -138,6 +186,56 @@ impl Scenario {
     pub fn parse(text: &str) -> Result<Scenario> {
         let scenario: Scenario =
             toml::from_str(text).map_err(|e| Error::Scenario(format!("bad TOML: {e}")))?;
+        scenario.check()?;
+        Ok(scenario)
+    }
+
+    /// The scenario of one subtask of a joined worker: task, source, shard
+    /// mode and routes from the subtask config, the steps of `file` that
+    /// are for every source or for this one. The subtask is not registered
+    /// again.
+    pub fn for_subtask(
+        file: &TaskScenario,
+        config: &dm_master::task_config::SubTaskConfig,
+    ) -> Result<Scenario> {
+        if let Some(task) = file.task.as_deref().filter(|t| *t != config.name) {
+            return Err(Error::Scenario(format!(
+                "the scenario is for task {task}, not for {}",
+                config.name
+            )));
+        }
+        // DM's syncer goes by the shard mode; `is-sharding` alone means
+        // pessimistic.
+        let mode = match config.shard_mode() {
+            ShardMode::Optimistic => Mode::Optimistic,
+            ShardMode::Pessimistic => Mode::Pessimistic,
+            ShardMode::None => Mode::Unsharded,
+        };
+        let routes = config
+            .route_rules
+            .iter()
+            .flatten()
+            .map(|r| Route {
+                schema: r.schema_pattern.clone(),
+                table: r.table_pattern.clone(),
+                target_schema: r.target_schema.clone(),
+                target_table: r.target_table.clone(),
+            })
+            .collect();
+        let scenario = Scenario {
+            task: config.name.clone(),
+            source: config.source_id.clone(),
+            mode,
+            routes,
+            steps: file
+                .steps
+                .iter()
+                .filter(|s| s.source.as_deref().is_none_or(|id| id == config.source_id))
+                .cloned()
+                .collect(),
+            strict_optimistic: config.strict_optimistic_shard_mode,
+            registers_subtask: false,
+        };
         scenario.check()?;
         Ok(scenario)
     }
@@ -201,15 +299,27 @@ impl Scenario {
     }
 }
 
-/// `pattern` with an optional trailing `*` wildcard.
+/// DM's route and filter patterns: `*` matches any run of characters and
+/// `?` one character; an empty pattern matches anything.
 fn matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => pattern == name,
+    fn glob(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len()).any(|i| glob(rest, &n[i..])),
+            Some(('?', rest)) => !n.is_empty() && glob(rest, &n[1..]),
+            Some((c, rest)) => n.first() == Some(c) && glob(rest, &n[1..]),
+        }
     }
+    if pattern.is_empty() {
+        return true;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    glob(&p, &n)
 }
 
-/// The scenario's route rules; the first matching rule wins.
+/// The scenario's route rules; the first matching rule wins. A rule
+/// without a target table keeps the upstream table's name (DM's router).
 #[derive(Clone, Copy)]
 struct Routes<'a>(&'a [Route]);
 
@@ -225,6 +335,8 @@ impl Routes<'_> {
             .map(|r| {
                 let table = if upstream.table.is_empty() {
                     String::new()
+                } else if r.target_table.is_empty() {
+                    upstream.table.clone()
                 } else {
                     r.target_table.clone()
                 };
@@ -335,6 +447,115 @@ fn step_error(step: usize, error: Error) -> Error {
     }
 }
 
+/// Where a run waits, as a joined worker's `QueryStatus` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Waiting {
+    /// The shard-DDL lock whose Operation the run waits for (or is
+    /// executing), empty when none (DM's `unresolvedDDLLockID`).
+    pub lock_id: String,
+    /// The DDLs of that lock this source sent (DM's `blockingDDLs`).
+    pub ddls: Vec<String>,
+    /// The conflict the master reported for them, if any.
+    pub conflict: String,
+    /// Every step ran (DM's `synced`: caught up with the upstream).
+    pub caught_up: bool,
+    /// The furthest step (0-based) any run of this subtask reached: a
+    /// replay after a failure does not idle again in `pause-ms` steps
+    /// before it, as DM resumes from its checkpoint.
+    pub reached_step: usize,
+}
+
+impl Waiting {
+    /// The lock is answered: nothing is waited on any more.
+    fn lock_answered(&mut self) {
+        self.lock_id.clear();
+        self.ddls.clear();
+        self.conflict.clear();
+    }
+}
+
+/// How a run is driven from outside: cancelled (stop), held between
+/// statements (pause), and observed.
+#[derive(Debug, Clone)]
+pub struct Control {
+    cancel: CancellationToken,
+    /// `true` while the subtask is paused; `None`: never paused.
+    paused: Option<watch::Receiver<bool>>,
+    waiting: Arc<Mutex<Waiting>>,
+}
+
+impl Control {
+    /// A run that is only ever cancelled.
+    pub fn unpaused(cancel: CancellationToken) -> Control {
+        Control {
+            cancel,
+            paused: None,
+            waiting: Arc::default(),
+        }
+    }
+
+    /// A run held while `paused` says so, reporting into `waiting`.
+    pub fn new(
+        cancel: CancellationToken,
+        paused: watch::Receiver<bool>,
+        waiting: Arc<Mutex<Waiting>>,
+    ) -> Control {
+        Control {
+            cancel,
+            paused: Some(paused),
+            waiting,
+        }
+    }
+
+    /// Returns at once while running; while paused, waits for resume. A
+    /// pause thus takes effect before the next statement, Info or
+    /// downstream DDL; a wait for the master's answer goes on meanwhile.
+    async fn proceed(&self) -> Result<()> {
+        let Some(mut paused) = self.paused.clone() else {
+            return Ok(());
+        };
+        loop {
+            if !*paused.borrow_and_update() {
+                return Ok(());
+            }
+            tokio::select! {
+                changed = paused.changed() => if changed.is_err() { return Ok(()) },
+                () = self.cancel.cancelled() => return Err(Error::Cancelled { during: "paused" }),
+            }
+        }
+    }
+
+    /// Returns once the run is paused; never when it cannot be.
+    async fn paused(&self) {
+        let Some(mut paused) = self.paused.clone() else {
+            return std::future::pending().await;
+        };
+        if paused.wait_for(|p| *p).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    fn reached_step(&self) -> usize {
+        self.waiting.lock().map(|w| w.reached_step).unwrap_or(0)
+    }
+
+    /// Returns once the run is told to stop.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// Whether the run was told to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    fn report(&self, update: impl FnOnce(&mut Waiting)) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            update(&mut waiting);
+        }
+    }
+}
+
 /// Runs a scenario to its end. `progress` receives one line per event.
 pub async fn run(
     scenario: &Scenario,
@@ -344,6 +565,20 @@ pub async fn run(
     cancel: &CancellationToken,
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Report> {
+    let control = Control::unpaused(cancel.clone());
+    run_controlled(scenario, etcd, space, executor, &control, progress).await
+}
+
+/// [`run`], paused and observed through `control`.
+pub async fn run_controlled(
+    scenario: &Scenario,
+    etcd: &Etcd,
+    space: &KeySpace,
+    executor: &mut Executor,
+    control: &Control,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Report> {
+    let cancel = &control.cancel;
     let mut source_tables = dry_run(scenario)?;
     // An unreachable downstream fails here, before the subtask or any
     // SourceTables are written.
@@ -354,6 +589,7 @@ pub async fn run(
         space,
         executor,
         cancel,
+        control,
         progress,
         tracker: Tracker::new(),
         pending: BTreeMap::new(),
@@ -369,9 +605,12 @@ pub async fn run(
             space.clone(),
             &scenario.task,
             &scenario.source,
-        ),
+        )
+        .strict(scenario.strict_optimistic),
     };
-    worker.register().await?;
+    if scenario.registers_subtask {
+        worker.register().await?;
+    }
     if scenario.mode == Mode::Optimistic {
         // DM announces the upstream tables at subtask start, so the master
         // knows every shard before the first Info.
@@ -381,11 +620,24 @@ pub async fn run(
             count_tables(&source_tables)
         ));
     }
+    let replayed_up_to = control.reached_step();
     for (n, step) in scenario.steps.iter().enumerate() {
+        control.proceed().await?;
+        control.report(|w| w.reached_step = w.reached_step.max(n));
         if let Some(ms) = step.pause_ms {
+            if n < replayed_up_to {
+                worker.say(format!(
+                    "step {}: pause already passed before a replay, skipped",
+                    n + 1
+                ));
+                continue;
+            }
             worker.say(format!("step {}: pause {ms} ms", n + 1));
+            // A pause step is idle upstream time: pausing the subtask ends
+            // it (the run then holds before its next step).
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(ms)) => {}
+                () = control.paused() => worker.say(format!("step {}: subtask paused, the rest of the pause is skipped", n + 1)),
                 () = cancel.cancelled() => return Err(Error::Cancelled { during: "a scenario pause" }),
             }
             continue;
@@ -418,6 +670,7 @@ pub async fn run(
         ));
     }
     report.unsynced.sort();
+    control.report(|w| w.caught_up = true);
     Ok(report)
 }
 
@@ -438,6 +691,7 @@ struct Worker<'a> {
     space: &'a KeySpace,
     executor: &'a mut Executor,
     cancel: &'a CancellationToken,
+    control: &'a Control,
     progress: &'a mut (dyn FnMut(String) + Send),
     tracker: Tracker,
     /// Pessimistic local sharding group: routed DDLs each upstream table
@@ -508,6 +762,10 @@ impl Worker<'_> {
                 } => match self.scenario.mode {
                     Mode::Pessimistic => self.pessimistic(n, upstream, target, statements).await?,
                     Mode::Optimistic => self.optimistic(n, upstream, target, statements).await?,
+                    Mode::Unsharded => {
+                        let ddls: Vec<String> = statements.into_iter().map(|s| s.sql).collect();
+                        self.execute(n, &ddls, Via::Direct).await?
+                    }
                 },
             }
         }
@@ -608,8 +866,13 @@ impl Worker<'_> {
         let info = self
             .pessimist
             .info(&target.schema, &target.table, ddls.clone());
+        self.control.report(|w| {
+            w.lock_id = info.lock_id();
+            w.ddls = ddls.clone();
+        });
         let revision = self.pessimist.put_info(&info, self.cancel).await?;
         let op = self.pessimist.wait_operation(revision, self.cancel).await?;
+        self.control.proceed().await?;
         if op.exec {
             self.say(format!("owner of lock {}: executing", op.id));
             // Like DM, the owner runs its own routed statements.
@@ -619,6 +882,7 @@ impl Worker<'_> {
             self.report.skipped_locks.push(op.id.clone());
         }
         self.pessimist.done(&op).await?;
+        self.control.report(Waiting::lock_answered);
         self.say(format!("lock {}: done", op.id));
         Ok(())
     }
@@ -654,13 +918,29 @@ impl Worker<'_> {
             ignore_conflict: false,
         };
         let key = TableKey::new(&self.scenario.source, &upstream.schema, &upstream.table);
+        let ddls = info.ddls.clone().unwrap_or_default();
+        self.control.report(|w| {
+            w.lock_id = info.lock_id();
+            w.ddls = ddls.clone();
+        });
         loop {
             let revision = self.optimist.put_info(&info).await?;
-            match self
-                .optimist
-                .wait_answer(&key, revision, self.cancel)
-                .await?
-            {
+            let answer = match self.optimist.wait_answer(&key, revision, self.cancel).await {
+                Err(Error::Conflict {
+                    lock_id, message, ..
+                }) => {
+                    // DM names the DDLs this source tried, not the lock's.
+                    self.control.report(|w| w.conflict = message.clone());
+                    return Err(Error::Conflict {
+                        lock_id,
+                        ddls,
+                        message,
+                    });
+                }
+                other => other?,
+            };
+            self.control.proceed().await?;
+            match answer {
                 Answer::Execute(op) => {
                     let ddls = op.ddls.clone().unwrap_or_default();
                     self.say(format!(
@@ -669,6 +949,7 @@ impl Worker<'_> {
                     ));
                     self.execute(n, &ddls, Via::Optimistic).await?;
                     self.optimist.done(&op).await?;
+                    self.control.report(Waiting::lock_answered);
                     return Ok(());
                 }
                 Answer::SkipAndWaitRedirect(op) => {

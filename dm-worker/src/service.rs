@@ -15,8 +15,8 @@ use dm_master::proto::{
     GetValidationStatusRequest, GetValidationStatusResponse, GetWorkerCfgRequest,
     GetWorkerCfgResponse, HandleWorkerErrorRequest, OperateV1MetaRequest, OperateV1MetaResponse,
     OperateValidationErrorRequest, OperateValidationErrorResponse, OperateWorkerSchemaRequest,
-    PurgeRelayRequest, QueryStatusRequest, QueryStatusResponse, SourceStatus, SubTaskStatus,
-    SyncStatus, UpdateValidationWorkerRequest,
+    ProcessError, ProcessResult, PurgeRelayRequest, QueryStatusRequest, QueryStatusResponse,
+    SourceStatus, SubTaskStatus, SyncStatus, UpdateValidationWorkerRequest,
 };
 use tonic::{Request, Response, Status as GrpcStatus};
 use tracing::{info, warn};
@@ -69,10 +69,29 @@ pub fn query_status_response(
     }
     let status_of = |s: &source::SubtaskStatus| SubTaskStatus {
         name: s.task.clone(),
-        stage: s.stage.number(),
+        stage: s.run.stage.number(),
         unit: UNIT_SYNC,
-        unresolved_ddl_lock_id: s.unresolved_ddl_lock_id.clone(),
-        status: Some(sub_task_status::Status::Sync(SyncStatus::default())),
+        // DM fills `result` once a unit has stopped with errors.
+        result: s.run.error.as_ref().map(|e| ProcessResult {
+            is_canceled: false,
+            errors: vec![ProcessError {
+                err_code: e.code,
+                err_class: e.class.to_owned(),
+                err_scope: "internal".to_owned(),
+                err_level: "high".to_owned(),
+                message: e.message.clone(),
+                raw_cause: String::new(),
+                workaround: e.workaround.to_owned(),
+            }],
+            detail: Vec::new(),
+        }),
+        unresolved_ddl_lock_id: s.run.unresolved_ddl_lock_id.clone(),
+        status: Some(sub_task_status::Status::Sync(SyncStatus {
+            blocking_dd_ls: s.run.blocking_ddls.clone(),
+            synced: s.run.synced,
+            conflict_msg: s.run.conflict_message.clone(),
+            ..SyncStatus::default()
+        })),
         ..SubTaskStatus::default()
     };
     if name.is_empty() {

@@ -25,7 +25,7 @@ use tracing::{error, info, warn};
 
 use crate::error::Error;
 use crate::ha::{HaKeys, SourceBound, Stage, StageRecord};
-use crate::subtasks::{Change, Subtask, SubtaskRunner, SubtaskView};
+use crate::subtasks::{Change, RunStatus, Subtask, SubtaskRunner, SubtaskView};
 
 /// Everything the source actor reacts to.
 #[derive(Debug)]
@@ -54,8 +54,8 @@ pub struct Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubtaskStatus {
     pub task: String,
-    pub stage: Stage,
-    pub unresolved_ddl_lock_id: String,
+    /// The runner's view, or the expected stage when it has none.
+    pub run: RunStatus,
 }
 
 /// A cheap handle to send events to the actor.
@@ -197,15 +197,12 @@ impl SourceActor {
             subtasks: self
                 .view
                 .subtasks()
-                .map(|s| {
-                    let run = self.runner.status(&s.task);
-                    SubtaskStatus {
-                        task: s.task.clone(),
-                        stage: run.as_ref().map(|r| r.stage).unwrap_or(s.expected),
-                        unresolved_ddl_lock_id: run
-                            .map(|r| r.unresolved_ddl_lock_id)
-                            .unwrap_or_default(),
-                    }
+                .map(|s| SubtaskStatus {
+                    task: s.task.clone(),
+                    run: self.runner.status(&s.task).unwrap_or(RunStatus {
+                        stage: s.expected,
+                        ..RunStatus::default()
+                    }),
                 })
                 .collect(),
         }
@@ -375,13 +372,23 @@ impl SourceActor {
                     return;
                 };
                 if self.view.get(&task).is_some() {
-                    let change = self.view.set_stage(&task, stage);
-                    self.report(vec![change]);
+                    match self.view.set_stage(&task, stage) {
+                        Change::Unchanged => {
+                            // The same stage put again (a resume of a
+                            // subtask that failed while expected running):
+                            // the runner decides what it means.
+                            if let Some(subtask) = self.view.get(&task).cloned() {
+                                info!(worker = %self.worker, source = %source, task = %task, stage = %stage, "subtask expected stage put again");
+                                self.runner.apply(&subtask);
+                            }
+                        }
+                        change => self.report(vec![change]),
+                    }
                     return;
                 }
                 // A new subtask: its config was put no later than its stage.
                 let key = self.keys.subtask_config(&source, &task);
-                match self.etcd.get(key).await {
+                match get_retrying(&self.etcd, &self.cancel, &self.worker, key).await {
                     Ok(found) => match found.value {
                         Some(cfg) => {
                             if let Some(subtask) = self.subtask(&source, &task, stage, &cfg.value) {
@@ -448,6 +455,31 @@ impl SourceActor {
                 }
                 Change::Unchanged => {}
             }
+        }
+    }
+}
+
+/// A read that rides out a master going away (the etcd client then
+/// reaches the other masters): retried with backoff while the error is
+/// retryable and the worker runs.
+async fn get_retrying(
+    etcd: &Etcd,
+    cancel: &CancellationToken,
+    worker: &str,
+    key: String,
+) -> dm_master::Result<dm_master::etcd::WithRevision<Option<KeyValue>>> {
+    let mut backoff = dm_master::etcd::retry::Backoff::for_watch();
+    loop {
+        match etcd.get(key.clone()).await {
+            Err(e) if e.is_retryable() && !cancel.is_cancelled() => {
+                let delay = backoff.next_delay();
+                warn!(worker = %worker, key = %key, error = %e, retry_after = ?delay, "etcd read failed, retrying");
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(e),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+            other => return other,
         }
     }
 }

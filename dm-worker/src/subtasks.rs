@@ -30,12 +30,54 @@ pub struct Subtask {
 }
 
 /// What a runner reports about one subtask for `QueryStatus`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RunStatus {
     /// The subtask's current stage.
     pub stage: Stage,
     /// The shard-DDL lock the subtask waits on, empty when none.
     pub unresolved_ddl_lock_id: String,
+    /// The DDLs this source sent for that lock (DM's `blockingDDLs`).
+    pub blocking_ddls: Vec<String>,
+    /// The conflict the master reported for them (DM's `conflictMsg`).
+    pub conflict_message: String,
+    /// The subtask has replayed everything it has (DM's `synced`).
+    pub synced: bool,
+    /// Why the subtask stopped with an error (it is then `Paused`, as DM's
+    /// subtask after a unit error).
+    pub error: Option<RunError>,
+}
+
+/// A subtask's error as DM's `ProcessError` carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError {
+    pub code: i32,
+    pub class: &'static str,
+    pub message: String,
+    pub workaround: &'static str,
+}
+
+impl RunError {
+    /// DM's error class of `error`, by its code's range.
+    pub fn of(error: &crate::error::Error) -> RunError {
+        let code = error.code();
+        let (class, workaround) = match code {
+            36062 => (
+                "sync-unit",
+                "Please use show-ddl-locks command for more details.",
+            ),
+            36000..=36999 => ("sync-unit", ""),
+            10000..=10999 => ("database", ""),
+            44000..=44999 => ("schema-tracker", ""),
+            20000..=20999 => ("config", ""),
+            _ => ("dm-worker", ""),
+        };
+        RunError {
+            code,
+            class,
+            message: error.to_string(),
+            workaround,
+        }
+    }
 }
 
 /// Runs subtasks. The worker calls it from its one source actor, in the

@@ -26,11 +26,13 @@ use crate::config::WorkerConfig;
 use crate::error::Error;
 use crate::ha::HaKeys;
 use crate::join;
+use crate::runner::ScenarioRunner;
 use crate::service::WorkerService;
 use crate::source::{self, SourceActor, Status};
-use crate::subtasks::{SubtaskRunner, TrackOnly};
+use crate::subtasks::SubtaskRunner;
 
 /// How a joined worker is started beyond its [`WorkerConfig`].
+#[derive(Default)]
 pub struct JoinOptions {
     /// Namespace of every etcd key (empty in production: DM's keys).
     pub space: KeySpace,
@@ -38,18 +40,9 @@ pub struct JoinOptions {
     /// addresses, for masters that do not serve etcd's API on their own
     /// address. Production workers reach etcd only through the masters.
     pub etcd_endpoints_for_tests: Option<Vec<String>>,
-    /// Runs the bound source's subtasks.
-    pub runner: Box<dyn SubtaskRunner>,
-}
-
-impl Default for JoinOptions {
-    fn default() -> Self {
-        JoinOptions {
-            space: KeySpace::default(),
-            etcd_endpoints_for_tests: None,
-            runner: Box::new(TrackOnly),
-        }
-    }
+    /// Runs the bound source's subtasks; `None`: the [`ScenarioRunner`]
+    /// over the scenario files of the worker's config.
+    pub runner: Option<Box<dyn SubtaskRunner>>,
 }
 
 /// Why starting a joined worker failed; DM exits 2 for the first, 1 for
@@ -123,13 +116,20 @@ impl JoinedWorker {
         let etcd = Etcd::connect(&endpoints, EtcdOptions::default())
             .await
             .map_err(|e| StartError::Start(e.into()))?;
+        let runner = options.runner.unwrap_or_else(|| {
+            Box::new(ScenarioRunner::new(
+                config.clone(),
+                etcd.clone(),
+                options.space.clone(),
+            ))
+        });
         let keys = HaKeys::new(options.space);
         let cancel = CancellationToken::new();
         let source = SourceActor::spawn(
             etcd.clone(),
             keys.clone(),
             &config.name,
-            options.runner,
+            runner,
             cancel.child_token(),
         )
         .await

@@ -2,7 +2,10 @@
 //!
 //! * `shard-ddl-lock [task]` and `shard-ddl-lock unlock <lock-id>` call
 //!   `pb.Master` on `--master-addr` and print DM's JSON (4-space indent,
-//!   proto field names, defaults emitted);
+//!   proto field names, defaults emitted); `unlock --dry-run` and
+//!   `shard-ddl-lock inject` are ours (module `locks`, our `operator`
+//!   service), and show adds `injected` to a lock that has injected
+//!   sources;
 //! * `operate-source`, `list-member`, `offline-member` (module `members`);
 //! * `start-task`, `pause-task`, `resume-task`, `stop-task`, `query-status`
 //!   and `get-config subtask` call `pb.Master` as DM's dmctl does (module
@@ -14,6 +17,8 @@
 //!   metadata, pessimistic included (DM keeps pessimistic metadata on
 //!   stop-task, pessimism.md gap 15).
 
+#[path = "dmctl/locks.rs"]
+mod locks;
 #[path = "dmctl/members.rs"]
 mod members;
 #[path = "dmctl/tasks.rs"]
@@ -125,6 +130,11 @@ impl Masters {
 
     /// The first master (in the given order) that accepts a connection.
     async fn client(&self) -> Result<MasterClient<Channel>, String> {
+        self.channel().await.map(MasterClient::new)
+    }
+
+    /// A connection to the first master that accepts one.
+    async fn channel(&self) -> Result<Channel, String> {
         let mut causes = Vec::new();
         for addr in &self.addrs {
             if let Some(tls) = &self.tls {
@@ -134,7 +144,7 @@ impl Masters {
                 })?;
             }
             match dm_master::tls::grpc_connect(addr, self.tls.as_ref(), CONNECT_TIMEOUT).await {
-                Ok(channel) => return Ok(MasterClient::new(channel)),
+                Ok(channel) => return Ok(channel),
                 Err(e) => causes.push(format!("{addr}: {e}")),
             }
         }
@@ -247,6 +257,10 @@ enum Command {
 enum LockAction {
     /// Unlock a lock: make the owner execute and the others skip, then remove it.
     Unlock(UnlockArgs),
+    /// Not a DM command: state that a source reached a DDL it will never
+    /// report (its shard table was dropped upstream), so that a pessimistic
+    /// lock can sync. The source is never asked to execute or skip.
+    Inject(locks::InjectArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -268,6 +282,10 @@ struct UnlockArgs {
     /// Upstream table (optimistic).
     #[arg(short = 't', long)]
     table: Option<String>,
+    /// Print the Operations and key deletions the unlock would write, and
+    /// write nothing (pessimistic; not a DM flag).
+    #[arg(long = "dry-run")]
+    dry_run: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -307,9 +325,22 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: Some(LockAction::Unlock(args)),
             ..
         }
+        | Command::UnlockDdlLock(args)
+            if args.dry_run =>
+        {
+            locks::preview_unlock(&Masters::from_cli(&cli)?, args).await
+        }
+        Command::ShardDdlLock {
+            action: Some(LockAction::Unlock(args)),
+            ..
+        }
         | Command::UnlockDdlLock(args) => {
             unlock(&Masters::from_cli(&cli)?, &cli.sources, args.clone()).await
         }
+        Command::ShardDdlLock {
+            action: Some(LockAction::Inject(args)),
+            ..
+        } => locks::inject(&Masters::from_cli(&cli)?, &cli.sources, args).await,
         Command::ShardDdlLock { action: None, task } | Command::ShowDdlLocks { task } => {
             show(
                 &Masters::from_cli(&cli)?,
@@ -374,15 +405,20 @@ async fn show(masters: &Masters, task: String, sources: Vec<String>) -> Result<(
         "can not show DDL locks for task {task} and sources [{}]",
         sources.join(" ")
     );
-    let resp = masters
-        .client()
+    let channel = masters
+        .channel()
         .await
-        .map_err(|e| format!("{what}\n{e}"))?
+        .map_err(|e| format!("{what}\n{e}"))?;
+    let resp = MasterClient::new(channel.clone())
         .show_ddl_locks(ShowDdlLocksRequest { task, sources })
         .await
         .map_err(|e| format!("{what}\n{}", e.message()))?
         .into_inner();
-    print_json(&show_json(&resp));
+    let mut out = show_json(&resp);
+    if resp.locks.iter().any(|l| l.mode == "pessimistic") {
+        locks::add_injected(channel, &mut out).await;
+    }
+    print_json(&out);
     Ok(())
 }
 

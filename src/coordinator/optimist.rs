@@ -26,10 +26,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::{Error, Result};
 use crate::etcd::watch::{WatchEvent, Watcher};
-use crate::etcd::{Etcd, Fence, KeyValue};
+use crate::etcd::{Etcd, Fence, KeyValue, Op};
 use crate::keys::{
     parse_lock_id, KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_INIT_SCHEMA,
-    OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES,
+    OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES, UPSTREAM_SUBTASK,
 };
 use crate::metrics::{self, Metrics};
 use crate::optimism::keeper::{
@@ -66,6 +66,15 @@ enum Request {
     RemoveMetadata {
         task: String,
         reply: oneshot::Sender<Result<()>>,
+    },
+    RemoveSourcesMetadata {
+        task: String,
+        sources: Vec<String>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    /// The Operations the lock page shows: every one not plainly `none`.
+    Conflicts {
+        reply: oneshot::Sender<Vec<Operation>>,
     },
 }
 
@@ -129,12 +138,32 @@ impl OptimistHandle {
         .await?
     }
 
+    /// Every Operation whose conflict stage is not `none` or that carries a
+    /// conflict message, ordered by task and table (lock page).
+    pub async fn conflicts(&self) -> Result<Vec<Operation>> {
+        self.call(|reply| Request::Conflicts { reply }).await
+    }
+
     /// DM `RemoveMetaDataWithTask`: drops the task's locks and deletes its
     /// optimistic keys.
     pub async fn remove_metadata(&self, task: &str) -> Result<()> {
         let task = task.to_owned();
         self.call(|reply| Request::RemoveMetadata { task, reply })
             .await?
+    }
+
+    /// DM's `RemoveMetaDataWithTaskAndSources` (stop-task `-s`): the
+    /// sources' tables leave the task's locks (which may then resolve, or
+    /// go when no table is left) and their SourceTables, Infos and
+    /// Operations are deleted.
+    pub async fn remove_sources_metadata(&self, task: &str, sources: Vec<String>) -> Result<()> {
+        let task = task.to_owned();
+        self.call(|reply| Request::RemoveSourcesMetadata {
+            task,
+            sources,
+            reply,
+        })
+        .await?
     }
 }
 
@@ -566,7 +595,14 @@ impl Optimist {
         }
         let stage = result.stage();
         if let Some(error) = &result.error {
-            let kind = if stage == ConflictStage::Error {
+            // In strict optimistic mode the worker fails at once on a
+            // detected conflict: for the master it is an error too.
+            let strict = stage == ConflictStage::Detected
+                && self.strict_mode(&info.task, &info.source).await;
+            if strict {
+                tracing::error!(task = %info.task, source = %info.source, schema = %info.up_schema, table = %info.up_table, %lock_id, %error, "conflict in strict optimistic mode: the worker stops the task");
+            }
+            let kind = if stage == ConflictStage::Error || strict {
                 metrics::ERR_INFO_PUT_HANDLE_LOCK
             } else {
                 ""
@@ -722,6 +758,22 @@ impl Optimist {
         Ok(())
     }
 
+    /// Whether the source's subtask config of `task` sets
+    /// `strict-optimistic-shard-mode` (read when a conflict is detected,
+    /// which is rare; an unreadable config counts as not strict).
+    async fn strict_mode(&self, task: &str, source: &str) -> bool {
+        let key = self.space.key(&UPSTREAM_SUBTASK, [source, task]);
+        match self.etcd.get(key).await {
+            Ok(read) => read
+                .value
+                .is_some_and(|kv| crate::task::strict_optimistic_shard_mode(&kv.value)),
+            Err(error) => {
+                tracing::warn!(%task, %source, %error, "reading the subtask config failed; conflict not counted as strict");
+                false
+            }
+        }
+    }
+
     // ---- admin ----
 
     async fn on_request(&mut self, request: Request) -> Result<()> {
@@ -746,6 +798,30 @@ impl Optimist {
                 reply,
             } => {
                 let result = self.unlock(&lock_id, &key, action).await;
+                let term_end = result.as_ref().err().and_then(Error::term_end);
+                let _ = reply.send(result);
+                if let Some(end) = term_end {
+                    return Err(end);
+                }
+            }
+            Request::Conflicts { reply } => {
+                let conflicts = self
+                    .operations
+                    .values()
+                    .map(|(op, _)| op)
+                    .filter(|op| {
+                        op.conflict_stage != ConflictStage::None || !op.conflict_message.is_empty()
+                    })
+                    .cloned()
+                    .collect();
+                let _ = reply.send(conflicts);
+            }
+            Request::RemoveSourcesMetadata {
+                task,
+                sources,
+                reply,
+            } => {
+                let result = self.remove_sources_metadata(&task, &sources).await;
                 let term_end = result.as_ref().err().and_then(Error::term_end);
                 let _ = reply.send(result);
                 if let Some(end) = term_end {
@@ -841,6 +917,41 @@ impl Optimist {
         .await?;
         self.publish_metrics();
         tracing::info!(%task, locks = lock_ids.len(), "optimistic metadata of task removed");
+        Ok(())
+    }
+
+    async fn remove_sources_metadata(&mut self, task: &str, sources: &[String]) -> Result<()> {
+        for source in sources {
+            // As if the source's SourceTables were deleted: its tables leave
+            // every lock of the task, and their Info / Operation keys go.
+            self.on_source_tables(&SourceTables::new(task, source), true)
+                .await?;
+            let mut keys = vec![ops::source_tables_key(&self.space, task, source)];
+            for ((t, key), _) in self
+                .infos
+                .iter()
+                .filter(|((t, k), _)| t == task && k.source == *source)
+            {
+                keys.push(ops::info_key(&self.space, t, key));
+            }
+            for ((t, key), _) in self
+                .operations
+                .iter()
+                .filter(|((t, k), _)| t == task && k.source == *source)
+            {
+                keys.push(ops::operation_key(&self.space, t, key));
+            }
+            let deletes = keys.into_iter().map(Op::delete).collect();
+            self.etcd
+                .batch_fenced(
+                    "delete optimistic metadata of a source",
+                    deletes,
+                    self.fence.as_ref(),
+                )
+                .await?;
+            tracing::info!(%task, %source, "optimistic metadata of the source removed");
+        }
+        self.publish_metrics();
         Ok(())
     }
 

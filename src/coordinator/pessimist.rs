@@ -12,7 +12,11 @@
 //!   task sources are known; a source leaving a task re-evaluates its locks;
 //! * `Admin`: show, unlock, remove-meta, each with a oneshot reply. An
 //!   unlock is held as `Unlocking` state, advanced by later events and
-//!   ticks, and answered through its stored reply;
+//!   ticks, and answered through its stored reply. The operator requests
+//!   (not DM's) answer at once: lock details for the lock page, the unlock
+//!   preview (the unlock planner on a scratch lock), and inject (an Info
+//!   written for a source that will never report it, see
+//!   [`crate::pessimism::operator`]);
 //! * `Tick`: re-answers locks whose last write failed on a retryable error,
 //!   times unlocks out, refreshes the lock gauges;
 //! * `TermEnd`: the term's token was cancelled.
@@ -55,6 +59,7 @@ use crate::pessimism::keeper::{
 };
 use crate::pessimism::lock::{StateChange, SyncState};
 use crate::pessimism::operation::Operation;
+use crate::pessimism::operator::{self, InjectContext, InjectRequest, UnlockPreview};
 use crate::pessimism::ops::{self, SeenOperation};
 use crate::task::{RegistryChange, ShardMode, TaskRegistry};
 
@@ -91,6 +96,45 @@ enum Request {
         task: String,
         reply: oneshot::Sender<Option<ShardMode>>,
     },
+    /// Every lock with what the lock page shows beyond ShowLocks.
+    Details {
+        reply: oneshot::Sender<Vec<LockDetail>>,
+    },
+    /// What an unlock would write; changes nothing.
+    PreviewUnlock {
+        lock_id: String,
+        replace_owner: Option<String>,
+        reply: oneshot::Sender<Result<UnlockWrites>>,
+    },
+    /// Writes an injected Info (answered once written; the watch then
+    /// applies it like any Info).
+    Inject {
+        request: InjectRequest,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// The etcd writes an unlock would make, in order: Operation puts (the
+/// owner's `exec`, then the `skip`s), then the deleted keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnlockWrites {
+    pub preview: UnlockPreview,
+    /// `(key, Operation)` as put.
+    pub puts: Vec<(String, Operation)>,
+    /// Keys deleted when the lock is removed.
+    pub deletes: Vec<String>,
+}
+
+/// One lock as the lock page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockDetail {
+    pub view: LockView,
+    /// Since this master's pessimist first saw the lock.
+    pub age_seconds: f64,
+    /// Sources whose Info was injected, sorted.
+    pub injected: Vec<String>,
+    /// Sources done with the lock's Operation, sorted.
+    pub done: Vec<String>,
 }
 
 /// Every input of the actor: a closed set, handled one at a time, so all
@@ -260,6 +304,44 @@ impl PessimistHandle {
         let task = task.to_owned();
         self.call(|reply| Request::TaskMode { task, reply }).await
     }
+
+    /// Every lock with its age, injected and done sources (lock page).
+    pub async fn lock_details(&self) -> Result<Vec<LockDetail>> {
+        self.call(|reply| Request::Details { reply }).await
+    }
+
+    /// What [`Self::unlock_lock`] would write for this lock, computed by
+    /// the same planner; nothing is written.
+    pub async fn preview_unlock(
+        &self,
+        lock_id: &str,
+        replace_owner: Option<&str>,
+    ) -> Result<UnlockWrites> {
+        let lock_id = lock_id.to_owned();
+        let replace_owner = replace_owner.filter(|o| !o.is_empty()).map(str::to_owned);
+        self.call(|reply| Request::PreviewUnlock {
+            lock_id,
+            replace_owner,
+            reply,
+        })
+        .await?
+    }
+
+    /// Writes an Info marked as injected for a source that will never
+    /// report it (refused when the source already reported one).
+    pub async fn inject(&self, request: InjectRequest) -> Result<()> {
+        self.call(|reply| Request::Inject { request, reply })
+            .await?
+    }
+}
+
+/// The lock an action answers, if any.
+fn action_lock(action: &LockAction) -> Option<&str> {
+    match action {
+        LockAction::None => None,
+        LockAction::RemoveLock { lock_id, .. } => Some(lock_id),
+        LockAction::PutOwnerOp(o) | LockAction::PutSkipOps(o) => Some(&o.lock_id),
+    }
 }
 
 fn not_started() -> Error {
@@ -285,6 +367,8 @@ pub struct Pessimist {
     registry: TaskRegistry,
     keeper: LockKeeper,
     infos: HashMap<(String, String), Stored<Info>>,
+    /// `(task, source)` whose stored Info carries the injected marker.
+    injected: BTreeSet<(String, String)>,
     operations: HashMap<(String, String), Stored<Operation>>,
     /// Locks whose last answer failed with a retryable error.
     retry: BTreeSet<String>,
@@ -331,6 +415,7 @@ impl Pessimist {
             registry: TaskRegistry::new(),
             keeper: LockKeeper::new(),
             infos: HashMap::new(),
+            injected: BTreeSet::new(),
             operations: HashMap::new(),
             retry: BTreeSet::new(),
             state_counts: BTreeMap::new(),
@@ -743,6 +828,7 @@ impl Pessimist {
                     let Some(info) = self.decode_info(&kv, &task, &source) else {
                         return Ok(());
                     };
+                    self.mark_injected(&task, &source, &kv.value);
                     self.infos.insert(
                         (task, source),
                         Stored {
@@ -771,6 +857,7 @@ impl Pessimist {
             }
             WatchEvent::Delete { key, .. } => {
                 if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &key) {
+                    self.injected.remove(&(task.clone(), source.clone()));
                     self.infos.remove(&(task, source));
                 } else if let Ok([task, source]) = self.space.decode(&PESSIMISM_OPERATION, &key) {
                     self.operations.remove(&(task, source));
@@ -814,6 +901,7 @@ impl Pessimist {
     /// (DM `buildLocks` + `recoverLocks`), then answers synced locks.
     async fn on_snapshot(&mut self, kvs: Vec<KeyValue>, revision: i64) -> Result<()> {
         self.infos.clear();
+        self.injected.clear();
         self.operations.clear();
         let mut info_records = Vec::new();
         let mut op_records = Vec::new();
@@ -823,6 +911,7 @@ impl Pessimist {
             let kv = &kv;
             if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &kv.key) {
                 if let Some(info) = self.decode_info(kv, &task, &source) {
+                    self.mark_injected(&task, &source, &kv.value);
                     info_records.push(InfoRecord {
                         lock_id: info.lock_id(),
                         task: info.task.clone(),
@@ -861,8 +950,18 @@ impl Pessimist {
             }
         }
         let registry = &self.registry;
-        let plan = rebuild(info_records, op_records, |task| registry.sources(task));
+        let mut plan = rebuild(info_records, op_records, |task| registry.sources(task));
         self.keeper = plan.keeper;
+        // Locks with injected sources are settled (owner moved off them,
+        // injected sources done) and answered from their settled state.
+        let settled_locks = self.settle_all_injected();
+        if !settled_locks.is_empty() {
+            plan.actions
+                .retain(|action| action_lock(action).is_none_or(|id| !settled_locks.contains(id)));
+            for lock_id in &settled_locks {
+                plan.actions.push(self.keeper.handle_lock(lock_id, None));
+            }
+        }
         self.retry.clear();
         self.state_counts.clear();
         for lock in self.keeper.locks() {
@@ -954,11 +1053,15 @@ impl Pessimist {
         let lock_id = info.lock_id();
         let sources = self.registry.sources(&info.task);
         let ddls = info.ddls.clone().unwrap_or_default();
-        let decision = self
+        let mut decision = self
             .keeper
             .on_info(&lock_id, &info.task, &info.source, &ddls, &sources);
         if let Some(change) = decision.outcome.change() {
             self.apply_change(change);
+        }
+        if self.settle_injected(&lock_id) {
+            // The lock resolved when its injected sources became done.
+            decision.action = self.keeper.handle_lock(&lock_id, None);
         }
         match &decision.outcome {
             TrySyncOutcome::Progress {
@@ -1258,6 +1361,31 @@ impl Pessimist {
             Request::TaskMode { task, reply } => {
                 let _ = reply.send(self.registry.mode(&task));
             }
+            Request::Details { reply } => {
+                let _ = reply.send(self.lock_details());
+            }
+            Request::PreviewUnlock {
+                lock_id,
+                replace_owner,
+                reply,
+            } => {
+                let injected = self.injected_sources(&lock_id);
+                let preview = operator::preview_unlock(
+                    &self.keeper,
+                    &lock_id,
+                    replace_owner.as_deref(),
+                    &injected,
+                );
+                let _ = reply.send(preview.map(|p| self.unlock_writes(p)).map_err(Error::from));
+            }
+            Request::Inject { request, reply } => {
+                let result = self.inject(&request).await;
+                let term_end = result.as_ref().err().and_then(Error::term_end);
+                let _ = reply.send(result);
+                if let Some(end) = term_end {
+                    return Err(end);
+                }
+            }
             Request::RemoveMetadata { task, reply } => {
                 let result = self.remove_metadata(&task).await;
                 let term_end = result.as_ref().err().and_then(Error::term_end);
@@ -1267,6 +1395,173 @@ impl Pessimist {
                 }
             }
         }
+        Ok(())
+    }
+
+    // ---- operator requests (not DM's) ----
+
+    fn mark_injected(&mut self, task: &str, source: &str, value: &[u8]) {
+        let key = (task.to_owned(), source.to_owned());
+        if operator::is_injected(value) {
+            self.injected.insert(key);
+        } else if self.injected.remove(&key) {
+            // The operator said this source would never report; it did. In
+            // a synced lock it already counts as done and gets no
+            // Operation, so its worker waits for an unlock.
+            tracing::warn!(%task, %source, "a source whose Info was injected put its own Info");
+            self.metrics
+                .report_ddl_error(task, metrics::ERR_INFO_PUT_SYNC_LOCK);
+        }
+    }
+
+    /// Sources whose stored Info for `lock_id` was injected.
+    fn injected_sources(&self, lock_id: &str) -> BTreeSet<String> {
+        self.injected
+            .iter()
+            .filter(|key| {
+                self.infos
+                    .get(*key)
+                    .is_some_and(|i| i.value.lock_id() == lock_id)
+            })
+            .map(|(_, source)| source.clone())
+            .collect()
+    }
+
+    /// Keeps the injected-source invariants of one lock; returns whether
+    /// the lock became resolved by it.
+    fn settle_injected(&mut self, lock_id: &str) -> bool {
+        let injected = self.injected_sources(lock_id);
+        let settled = operator::settle_injected(&mut self.keeper, lock_id, &injected);
+        if let Some((from, to)) = &settled.owner_moved {
+            tracing::info!(%lock_id, %from, %to, "owner moved off an injected source");
+        }
+        if !settled.marked_done.is_empty() {
+            tracing::info!(%lock_id, injected = ?settled.marked_done, "lock synced; injected sources count as done");
+        }
+        settled.resolved
+    }
+
+    /// Settles every lock with an injected source; returns their IDs.
+    fn settle_all_injected(&mut self) -> BTreeSet<String> {
+        let lock_ids: BTreeSet<String> = self
+            .injected
+            .iter()
+            .filter_map(|key| self.infos.get(key).map(|i| i.value.lock_id()))
+            .collect();
+        for lock_id in &lock_ids {
+            self.settle_injected(lock_id);
+        }
+        lock_ids
+    }
+
+    fn unlock_writes(&self, preview: UnlockPreview) -> UnlockWrites {
+        let puts = preview
+            .exec
+            .iter()
+            .chain(preview.skip.iter())
+            .flat_map(|o| {
+                o.sources.iter().map(|source| {
+                    (
+                        ops::operation_key(&self.space, &o.task, source),
+                        Operation {
+                            id: o.lock_id.clone(),
+                            task: o.task.clone(),
+                            source: source.clone(),
+                            ddls: Some(o.ddls.clone()),
+                            exec: o.exec,
+                            done: false,
+                        },
+                    )
+                })
+            })
+            .collect();
+        let deletes = preview
+            .delete_keys_of
+            .iter()
+            .flat_map(|source| {
+                [
+                    ops::info_key(&self.space, &preview.task, source),
+                    ops::operation_key(&self.space, &preview.task, source),
+                ]
+            })
+            .collect();
+        UnlockWrites {
+            preview,
+            puts,
+            deletes,
+        }
+    }
+
+    fn lock_details(&self) -> Vec<LockDetail> {
+        let now = std::time::Instant::now();
+        self.keeper
+            .show_locks(None, &[])
+            .into_iter()
+            .map(|view| {
+                let lock = self.keeper.find_lock(&view.id);
+                let done = lock
+                    .map(|l| {
+                        l.sources()
+                            .filter(|s| l.is_done(s))
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                LockDetail {
+                    age_seconds: self
+                        .first_seen
+                        .get(&view.id)
+                        .map_or(0.0, |seen| now.duration_since(*seen).as_secs_f64()),
+                    injected: self.injected_sources(&view.id).into_iter().collect(),
+                    done,
+                    view,
+                }
+            })
+            .collect()
+    }
+
+    /// Checks an inject against the lock and the source's current Info,
+    /// then writes the injected Info if the key is still absent.
+    async fn inject(&mut self, request: &InjectRequest) -> Result<()> {
+        let lock_id = request.lock_id();
+        let key = (request.task.clone(), request.source.clone());
+        let current = self
+            .infos
+            .get(&key)
+            .map(|stored| (stored.value.lock_id(), self.injected.contains(&key)));
+        let task_sources = self
+            .registry
+            .contains(&request.task)
+            .then(|| self.registry.sources(&request.task));
+        let injected = self.injected_sources(&lock_id);
+        let context = InjectContext {
+            task_sources: task_sources.as_deref(),
+            pessimistic: self.registry.mode(&request.task) == Some(ShardMode::Pessimistic),
+            current: current.as_ref().map(|(id, inj)| (id.as_str(), *inj)),
+            injected: &injected,
+        };
+        let info = match operator::check_inject(&self.keeper, request, context) {
+            Ok(info) => info,
+            Err(error) => {
+                tracing::warn!(task = %request.task, source = %request.source, %lock_id, %error, "inject refused");
+                return Err(error.into());
+            }
+        };
+        let info_key = ops::info_key(&self.space, &request.task, &request.source);
+        let txn = Txn::new("inject info")
+            .when([Compare::Absent(info_key.clone().into_bytes())])
+            .then([Op::put(info_key.as_str(), operator::encode_injected(&info))]);
+        let outcome = self.etcd.txn_fenced(txn, self.fence.as_ref()).await?;
+        if !outcome.succeeded {
+            // The source's own Info landed meanwhile; the watch brings it.
+            tracing::warn!(task = %request.task, source = %request.source, %lock_id, "inject refused: the source put its Info meanwhile");
+            return Err(operator::OperatorError::AlreadyReported {
+                source_id: request.source.clone(),
+                lock_id,
+            }
+            .into());
+        }
+        tracing::warn!(task = %request.task, source = %request.source, %lock_id, ddls = ?request.ddls, revision = outcome.revision, "info injected by an operator");
         Ok(())
     }
 
@@ -1283,6 +1578,16 @@ impl Pessimist {
     ) -> Result<()> {
         if self.unlocking.contains_key(&lock_id) {
             let _ = reply.send(Err(PessimismError::LockIsResolving { lock_id }.into()));
+            return Ok(());
+        }
+        let injected = self.injected_sources(&lock_id);
+        if let Err(error) = operator::check_unlock_owner(
+            &self.keeper,
+            &lock_id,
+            replace_owner.as_deref(),
+            &injected,
+        ) {
+            let _ = reply.send(Err(error.into()));
             return Ok(());
         }
         let plan = match self
@@ -1309,6 +1614,8 @@ impl Pessimist {
         if let Some(change) = &plan.change {
             self.apply_change(change);
         }
+        // Forced synced: injected sources are done, never asked to skip.
+        operator::settle_injected(&mut self.keeper, &lock_id, &injected);
         tracing::warn!(task = %plan.task, %lock_id, owner = %plan.owner, synced = ?plan.synced, unsynced = ?plan.unsynced, force_remove, "unlocking lock");
         if !self.keeper.unlock_owner_done(&plan) {
             if let Err(error) = self.put_ops(&plan.owner_op()).await {

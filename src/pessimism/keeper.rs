@@ -595,6 +595,16 @@ impl LockKeeper {
         self.locks.get_mut(lock_id)
     }
 
+    /// A keeper holding only a copy of `lock_id`'s lock, to plan on without
+    /// changing this one (the unlock preview runs the real planner on it).
+    pub fn scratch_copy(&self, lock_id: &str) -> LockKeeper {
+        let mut scratch = LockKeeper::new();
+        if let Some(lock) = self.locks.get(lock_id) {
+            scratch.locks.insert(lock_id.to_owned(), lock.clone());
+        }
+        scratch
+    }
+
     /// All locks, ordered by ID (DM `Locks`).
     pub fn locks(&self) -> impl Iterator<Item = &Lock> {
         self.locks.values()

@@ -6,6 +6,7 @@ use tonic::transport::Channel;
 use tonic::{Response, Status};
 
 use crate::proto::master_client::MasterClient;
+use crate::proto::operator::lock_operator_client::LockOperatorClient;
 use crate::proto::{
     ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
 };
@@ -15,6 +16,8 @@ use crate::proto::{
 #[derive(Default)]
 pub struct Forwarder {
     client: Mutex<Option<(String, MasterClient<Channel>)>>,
+    /// The leader's `operator.LockOperator` (lock page, preview, inject).
+    operator: Mutex<Option<(String, LockOperatorClient<Channel>)>>,
     tls: Option<crate::tls::TlsFiles>,
 }
 
@@ -23,6 +26,7 @@ impl Forwarder {
     pub fn with_tls(tls: Option<crate::tls::TlsFiles>) -> Forwarder {
         Forwarder {
             client: Mutex::new(None),
+            operator: Mutex::new(None),
             tls,
         }
     }
@@ -38,6 +42,25 @@ impl Forwarder {
             crate::tls::grpc_channel(addr, self.tls.as_ref(), std::time::Duration::from_secs(3))
                 .map_err(|e| Status::unavailable(format!("bad leader address {addr}: {e}")))?;
         let client = MasterClient::new(channel);
+        *cached = Some((addr.to_string(), client.clone()));
+        Ok(client)
+    }
+
+    /// The leader's operator service, cached like [`Self::client`].
+    pub(crate) async fn operator_client(
+        &self,
+        addr: &str,
+    ) -> Result<LockOperatorClient<Channel>, Status> {
+        let mut cached = self.operator.lock().await;
+        if let Some((a, c)) = cached.as_ref() {
+            if a == addr {
+                return Ok(c.clone());
+            }
+        }
+        let channel =
+            crate::tls::grpc_channel(addr, self.tls.as_ref(), std::time::Duration::from_secs(3))
+                .map_err(|e| Status::unavailable(format!("bad leader address {addr}: {e}")))?;
+        let client = LockOperatorClient::new(channel);
         *cached = Some((addr.to_string(), client.clone()));
         Ok(client)
     }

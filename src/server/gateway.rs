@@ -81,7 +81,7 @@ pub fn list_member_request(query: &str) -> ListMemberRequest {
     req
 }
 
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -10,7 +10,8 @@
 //! | `/role` | ours: this master's name, role and leader as JSON (tests and operators) |
 //! | anything else | 404 `404 page not found` (Go's `http.NotFound`); a gRPC request for an unknown method keeps gRPC's `Unimplemented` |
 //!
-//! The `/apis/v1alpha1/` gateway is added next to these by its own module.
+//! The `/apis/v1alpha1/` gateway and the lock page (`/dashboard/locks`,
+//! `server::dashboard`) are added next to these by their own modules.
 
 use std::sync::Arc;
 use std::time::Duration;

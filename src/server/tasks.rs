@@ -32,7 +32,7 @@ use crate::proto::{
     SubTaskStatus, TaskOp,
 };
 use crate::scheduler::error::dm_error_string;
-use crate::task_config::{ConfigError, DbConfig, TaskConfig};
+use crate::task_config::{ConfigError, DbConfig, IoCounters, TaskConfig};
 
 /// DM's `waitOperationOk`: attempts and the pause between them.
 const WAIT_ATTEMPTS: usize = 10;
@@ -133,6 +133,13 @@ async fn start_task_here(coordinators: &Coordinators, req: StartTaskRequest) -> 
         if let Err(msg) = remove_meta(coordinators, &task.name).await {
             return start_refused(msg);
         }
+    }
+    for subtask in &mut subtasks {
+        // DM's `InitIOCounters`: fresh IDs for the subtask's IO meters.
+        subtask.set_io_counters(IoCounters {
+            uuid: uuid_v4(),
+            dump_uuid: uuid_v4(),
+        });
     }
     let new: Vec<NewSubTask> = subtasks
         .iter()
@@ -264,19 +271,22 @@ pub async fn operate_task(
     };
     let mut msg = String::new();
     if op == TaskStageOp::Delete {
-        // DM's stop-task removes the task's optimistic metadata; pessimistic
+        // DM's stop-task removes the optimistic metadata of the stopped
+        // sources (the whole task's once no subtask is left); pessimistic
         // locks follow the coordinators' rule for sources leaving a task.
-        // Per-source removal is not split: the whole task's optimistic
-        // metadata goes once no subtask of it is left.
-        match scheduler.subtask_configs(&req.name).await {
-            Ok(left) if left.is_empty() => {
-                if let Err(e) = coordinators.optimist.remove_metadata(&req.name).await {
-                    tracing::warn!(error = %e, "removing optimistic metadata failed");
-                    msg = e.dm_string();
-                }
+        let removed = match scheduler.subtask_configs(&req.name).await {
+            Ok(left) if left.is_empty() => coordinators.optimist.remove_metadata(&req.name).await,
+            Ok(_) => {
+                coordinators
+                    .optimist
+                    .remove_sources_metadata(&req.name, sources.clone())
+                    .await
             }
-            Ok(_) => {}
-            Err(e) => msg = e.dm_string(),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
+            tracing::warn!(error = %e, "removing optimistic metadata failed");
+            msg = e.dm_string();
         }
     }
     tracing::info!(sources = ?sources, ?op, "task operated");
@@ -788,5 +798,41 @@ mod tests {
             entries[0].source_status.as_ref().unwrap().worker,
             "source not bound"
         );
+    }
+}
+
+/// A random (version 4) UUID in Go's `uuid.NewString` form; an all-zero
+/// one if the system has no randomness to give.
+fn uuid_v4() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        tracing::warn!("no system randomness: IO counter UUID left zero");
+        bytes = [0; 16];
+    } else {
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    #[test]
+    fn uuids_are_random_version_4_in_go_form() {
+        let a = super::uuid_v4();
+        let b = super::uuid_v4();
+        assert_ne!(a, b);
+        let parts: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12], "{a}");
+        assert_eq!(&a[14..15], "4", "version nibble: {a}");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "variant: {a}");
     }
 }

@@ -14,10 +14,10 @@ const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 
 /// The worker's keep-alive lease TTL in these tests (etcd's floor is 2 s).
-const KEEPALIVE_TTL_SECS: u64 = 3;
+pub const KEEPALIVE_TTL_SECS: u64 = 3;
 /// How long a condition of the cluster may take to settle on a loaded
 /// machine; assertions wait on conditions, never on time.
-const SETTLE: Duration = Duration::from_secs(30);
+pub const SETTLE: Duration = Duration::from_secs(30);
 
 /// The `dm-worker` binary built next to `dm-master` (`cargo test
 /// --workspace` builds both).
@@ -32,22 +32,36 @@ fn worker_bin() -> std::path::PathBuf {
 }
 
 /// A joined `dm-worker` process, killed by PID when dropped.
-struct WorkerProcess {
-    name: String,
+pub struct WorkerProcess {
+    pub name: String,
     child: Option<Child>,
     addr: String,
     join: String,
     log: std::path::PathBuf,
+    /// A worker config file (`--config`), given before the flags.
+    config: Option<std::path::PathBuf>,
 }
 
 impl WorkerProcess {
-    fn start(name: &str, join: &str, dir: &std::path::Path) -> WorkerProcess {
+    pub fn start(name: &str, join: &str, dir: &std::path::Path) -> WorkerProcess {
+        WorkerProcess::start_with_config(name, join, dir, None)
+    }
+
+    /// Starts a worker that also reads `config` (e.g. its `[scenario]`
+    /// table).
+    pub fn start_with_config(
+        name: &str,
+        join: &str,
+        dir: &std::path::Path,
+        config: Option<std::path::PathBuf>,
+    ) -> WorkerProcess {
         let mut worker = WorkerProcess {
             name: name.to_string(),
             child: None,
             addr: format!("127.0.0.1:{}", free_port()),
             join: join.to_string(),
             log: dir.join(format!("{name}.log")),
+            config,
         };
         worker.spawn();
         worker
@@ -59,7 +73,11 @@ impl WorkerProcess {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(worker_bin())
+        let mut command = Command::new(worker_bin());
+        if let Some(config) = &self.config {
+            command.arg("--config").arg(config);
+        }
+        let child = command
             .args(["--name", &self.name])
             .args(["--worker-addr", &self.addr])
             .args(["--join", &self.join])
@@ -81,7 +99,7 @@ impl WorkerProcess {
         }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -110,7 +128,7 @@ fn dmctl(addrs: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-async fn dmctl_async(addrs: &str, args: &[&str]) -> (bool, String) {
+pub async fn dmctl_async(addrs: &str, args: &[&str]) -> (bool, String) {
     let addrs = addrs.to_string();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -123,7 +141,7 @@ async fn dmctl_async(addrs: &str, args: &[&str]) -> (bool, String) {
 
 /// `(name, stage, source)` of every worker, as `dmctl list-member --worker`
 /// prints them.
-async fn workers(addrs: &str) -> Vec<(String, String, String)> {
+pub async fn workers(addrs: &str) -> Vec<(String, String, String)> {
     let (ok, out) = dmctl_async(addrs, &["list-member", "--worker"]).await;
     if !ok {
         return Vec::new();
@@ -207,7 +225,7 @@ fn source_yaml(id: &str, server_id: u32) -> String {
     )
 }
 
-async fn leader_of(masters: &[&MasterProcess]) -> Option<usize> {
+pub async fn leader_of(masters: &[&MasterProcess]) -> Option<usize> {
     for (i, m) in masters.iter().enumerate() {
         if m.role().await == "leader" {
             return Some(i);

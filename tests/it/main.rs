@@ -3,7 +3,9 @@
 //! `mariadb`.
 
 mod cluster;
+mod dashboard;
 mod dm_cluster;
+mod dm_shard_tasks;
 mod election;
 mod etcd;
 mod failover;

@@ -241,7 +241,7 @@ async fn delete(etcd: &Etcd, key: String) {
 fn stages(status: &Option<Status>) -> Vec<(String, Stage)> {
     status
         .iter()
-        .flat_map(|s| s.subtasks.iter().map(|t| (t.task.clone(), t.stage)))
+        .flat_map(|s| s.subtasks.iter().map(|t| (t.task.clone(), t.run.stage)))
         .collect()
 }
 

@@ -277,3 +277,20 @@ fn wrap_and_unwrap_schemes() {
     assert_eq!(unwrap_scheme("https://a:1"), "a:1");
     assert_eq!(unwrap_scheme("a:1"), "a:1");
 }
+
+#[test]
+fn scenario_files_are_named_per_task_relative_to_the_config_file() {
+    let file = "name = \"w\"\nworker-addr = \"127.0.0.1:8262\"\njoin = \"127.0.0.1:8261\"\n[scenario]\nshard_merge = \"scenarios/shard.toml\"\nabs = \"/srv/abs.toml\"\n";
+    let cfg = parse_with_file(&["--config", "/etc/dm/worker.toml"], file).unwrap();
+    assert_eq!(
+        cfg.scenario_path("shard_merge"),
+        Some(std::path::PathBuf::from("/etc/dm/scenarios/shard.toml"))
+    );
+    assert_eq!(
+        cfg.scenario_path("abs"),
+        Some(std::path::PathBuf::from("/srv/abs.toml"))
+    );
+    assert_eq!(cfg.scenario_path("other"), None);
+    let err = parse_with_file(&["--config", "w.toml"], "[scenario]\nt = 1\n").unwrap_err();
+    assert_eq!(err.code(), 40003, "{err}");
+}

@@ -80,3 +80,103 @@ fn dry_run_names_the_failing_step_and_statement() {
         .to_string();
     assert!(err.contains("step 2") && err.contains("tb_9"), "{err}");
 }
+
+/// DM's own sharding test subtask (pessimistic, routes
+/// `sharding*`.`t*` → `db_target`.`t_target` and a schema rule).
+fn dm_subtask() -> dm_master::task_config::SubTaskConfig {
+    dm_master::task_config::SubTaskConfig::from_toml(include_str!(
+        "../../../src/task_config/testdata/sharding_subtask_01.toml"
+    ))
+    .expect("DM's sharding subtask decodes")
+}
+
+#[test]
+fn a_subtask_scenario_takes_mode_routes_and_its_source_steps_from_the_subtask() {
+    let file = TaskScenario::parse(
+        "task = \"test\"\n\
+         [[step]]\nschema = \"sharding1\"\nsql = \"CREATE DATABASE sharding1\"\n\
+         [[step]]\nsource = \"mysql-replica-01\"\nschema = \"sharding1\"\nsql = \"CREATE TABLE t1 (id INT)\"\n\
+         [[step]]\nsource = \"mysql-replica-02\"\nschema = \"sharding2\"\nsql = \"CREATE TABLE t2 (id INT)\"\n\
+         [[step]]\nsource = \"mysql-replica-01\"\npause-ms = 10\n",
+    )
+    .unwrap();
+    let config = dm_subtask();
+    let s = Scenario::for_subtask(&file, &config).unwrap();
+    assert_eq!(
+        (s.task.as_str(), s.source.as_str()),
+        ("test", "mysql-replica-01")
+    );
+    assert_eq!(s.mode, Mode::Pessimistic);
+    assert!(!s.registers_subtask && !s.strict_optimistic);
+    let sqls: Vec<Option<&str>> = s.steps.iter().map(|st| st.sql.as_deref()).collect();
+    assert_eq!(
+        sqls,
+        [
+            Some("CREATE DATABASE sharding1"),
+            Some("CREATE TABLE t1 (id INT)"),
+            None
+        ],
+        "shared steps and this source's steps, in file order"
+    );
+    let routes = s.router();
+    assert_eq!(
+        routes.target(&TableName::new("sharding1", "t1")),
+        Some(TableName::new("db_target", "t_target"))
+    );
+
+    let mut strict = config.clone();
+    strict.shard_mode = "optimistic".into();
+    strict.strict_optimistic_shard_mode = true;
+    let s = Scenario::for_subtask(&file, &strict).unwrap();
+    assert_eq!(s.mode, Mode::Optimistic);
+    assert!(s.strict_optimistic);
+
+    let mut unsharded = config.clone();
+    unsharded.shard_mode.clear();
+    unsharded.is_sharding = false;
+    assert_eq!(
+        Scenario::for_subtask(&file, &unsharded).unwrap().mode,
+        Mode::Unsharded
+    );
+
+    let other = TaskScenario::parse("task = \"other\"\n").unwrap();
+    let err = Scenario::for_subtask(&other, &config)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("for task other, not for test"), "{err}");
+    let err = TaskScenario::parse("tsak = \"x\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn dm_patterns_match_with_star_and_question_mark() {
+    let cases = [
+        ("sharding*", "sharding12", true),
+        ("sharding*", "shard", false),
+        ("t?", "t1", true),
+        ("t?", "t12", false),
+        ("*_log", "app_log", true),
+        ("a*b*c", "axxbyyc", true),
+        ("a*b*c", "axxbyy", false),
+        ("", "anything", true),
+    ];
+    for (pattern, name, want) in cases {
+        assert_eq!(matches(pattern, name), want, "{pattern} vs {name}");
+    }
+}
+
+#[test]
+fn a_route_without_target_table_keeps_the_table_name() {
+    let routes = [Route {
+        schema: "db_*".into(),
+        table: String::new(),
+        target_schema: "db".into(),
+        target_table: String::new(),
+    }];
+    assert_eq!(
+        Routes(&routes).target(&TableName::new("db_1", "orders")),
+        Some(TableName::new("db", "orders"))
+    );
+}

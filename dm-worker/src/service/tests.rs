@@ -1,6 +1,7 @@
 use super::*;
 use crate::ha::Stage;
 use crate::source::SubtaskStatus;
+use crate::subtasks::{RunError, RunStatus};
 
 fn bound(subtasks: &[(&str, Stage, &str)]) -> Option<Status> {
     Some(Status {
@@ -9,8 +10,11 @@ fn bound(subtasks: &[(&str, Stage, &str)]) -> Option<Status> {
             .iter()
             .map(|(task, stage, lock)| SubtaskStatus {
                 task: (*task).into(),
-                stage: *stage,
-                unresolved_ddl_lock_id: (*lock).into(),
+                run: RunStatus {
+                    stage: *stage,
+                    unresolved_ddl_lock_id: (*lock).into(),
+                    ..RunStatus::default()
+                },
             })
             .collect(),
     })
@@ -93,4 +97,53 @@ fn named_and_missing_subtasks() {
     let resp = query_status_response("w", bound(&[]), "");
     assert!(resp.result);
     assert_eq!(resp.msg, "no sub task started");
+}
+
+#[test]
+fn a_failed_subtask_reports_dm_process_error_and_sync_fields() {
+    let status = Some(Status {
+        source: Some("mysql-replica-01".into()),
+        subtasks: vec![SubtaskStatus {
+            task: "t".into(),
+            run: RunStatus {
+                stage: Stage::Paused,
+                unresolved_ddl_lock_id: "t-`db`.`tb`".into(),
+                blocking_ddls: vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c` INT".into()],
+                conflict_message: "conflict".into(),
+                synced: false,
+                error: Some(RunError {
+                    code: 36062,
+                    class: "sync-unit",
+                    message: "fail".into(),
+                    workaround: "Please use show-ddl-locks command for more details.",
+                }),
+            },
+        }],
+    });
+    let resp = query_status_response("w", status, "");
+    let st = &resp.sub_task_status[0];
+    assert_eq!(st.stage, 3);
+    let errors = &st
+        .result
+        .as_ref()
+        .expect("result of a failed subtask")
+        .errors;
+    assert_eq!(
+        (
+            errors[0].err_code,
+            errors[0].err_class.as_str(),
+            errors[0].err_scope.as_str(),
+            errors[0].err_level.as_str()
+        ),
+        (36062, "sync-unit", "internal", "high")
+    );
+    let Some(sub_task_status::Status::Sync(sync)) = &st.status else {
+        panic!("a sync status")
+    };
+    assert_eq!(
+        sync.blocking_dd_ls,
+        ["ALTER TABLE `db`.`tb` ADD COLUMN `c` INT"]
+    );
+    assert_eq!(sync.conflict_msg, "conflict");
+    assert!(!sync.synced);
 }

@@ -33,6 +33,9 @@ pub struct OptimistClient {
     space: KeySpace,
     task: String,
     source: String,
+    /// `strict-optimistic-shard-mode`: any conflict fails at once instead
+    /// of waiting (DM's `syncer/ddl.go`).
+    strict: bool,
 }
 
 impl OptimistClient {
@@ -42,7 +45,14 @@ impl OptimistClient {
             space,
             task: task.to_owned(),
             source: source.to_owned(),
+            strict: false,
         }
+    }
+
+    /// The same client under `strict-optimistic-shard-mode` (or not).
+    pub fn strict(mut self, strict: bool) -> OptimistClient {
+        self.strict = strict;
+        self
     }
 
     /// Announces every upstream table of this source and its route (at
@@ -62,7 +72,8 @@ impl OptimistClient {
     /// the stages of optimism.md §9.2: `detected` keeps waiting (a later
     /// Operation on the same key answers), `error` fails, `skip and wait for
     /// redirect` returns [`Answer::SkipAndWaitRedirect`], `none` / `unlocked`
-    /// / `resolved` return [`Answer::Execute`].
+    /// / `resolved` return [`Answer::Execute`]. Under strict mode `detected`
+    /// and `skip and wait for redirect` fail too, as in DM.
     pub async fn wait_answer(
         &self,
         key: &TableKey,
@@ -73,17 +84,25 @@ impl OptimistClient {
         loop {
             let (op, revision) = self.next_operation(key, after, cancel).await?;
             after = revision;
+            let conflict = |message: &str| Error::Conflict {
+                lock_id: op.id.clone(),
+                ddls: op.ddls.clone().unwrap_or_default(),
+                message: message.to_owned(),
+            };
             match &op.conflict_stage {
+                ConflictStage::Detected if self.strict => {
+                    tracing::error!(task = %self.task, source = %self.source, lock_id = %op.id, message = %op.conflict_message, "shard DDL conflict detected under strict optimistic mode, stopping");
+                    return Err(conflict(&op.conflict_message));
+                }
+                ConflictStage::SkipWaitRedirect if self.strict => {
+                    tracing::error!(task = %self.task, source = %self.source, lock_id = %op.id, "shard DDL must wait for a redirect under strict optimistic mode, stopping");
+                    return Err(conflict(""));
+                }
                 ConflictStage::Detected => {
                     tracing::warn!(task = %self.task, source = %self.source, lock_id = %op.id, message = %op.conflict_message, "shard DDL conflict detected, waiting");
                     continue;
                 }
-                ConflictStage::Error => {
-                    return Err(Error::Conflict {
-                        lock_id: op.id.clone(),
-                        message: op.conflict_message.clone(),
-                    })
-                }
+                ConflictStage::Error => return Err(conflict(&op.conflict_message)),
                 ConflictStage::SkipWaitRedirect => return Ok(Answer::SkipAndWaitRedirect(op)),
                 _ => return Ok(Answer::Execute(op)),
             }
