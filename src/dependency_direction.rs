@@ -7,6 +7,7 @@
 /// Source files of the pure core, relative to the crate root.
 const PURE: &[&str] = &[
     "src/keys.rs",
+    "src/ddl_words.rs",
     "src/gojson.rs",
     "src/task.rs",
     "src/tableinfo.rs",

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod coordinator;
+pub mod ddl_words;
 pub mod election;
 pub mod error;
 pub mod etcd;

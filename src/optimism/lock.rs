@@ -1433,24 +1433,6 @@ fn column_of_statement(statement: &Statement, kind: ColumnKind) -> String {
     }
 }
 
-/// Words after `ADD` / `DROP` that start a spec other than a column one.
-const NOT_A_COLUMN: &[&str] = &[
-    "INDEX",
-    "KEY",
-    "UNIQUE",
-    "PRIMARY",
-    "CONSTRAINT",
-    "FULLTEXT",
-    "SPATIAL",
-    "FOREIGN",
-    "PARTITION",
-    "CHECK",
-    "STATS_EXTENDED",
-];
-
-/// DDL verbs of statements that are not ALTER TABLE.
-const OTHER_DDL: &[&str] = &["CREATE", "DROP", "TRUNCATE", "RENAME"];
-
 /// The fallback of [`get_column_name`] for statements sqlparser rejects:
 /// `Some(column or "")` when the first ALTER spec can be read, `None` when
 /// the statement is not recognisable.
@@ -1463,7 +1445,7 @@ fn column_from_tokens(ddl: &str, kind: ColumnKind) -> Option<String> {
     let is_word = |t: Option<&Token>, w: &str| matches!(t, Some(Token::Word(word)) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
     let first = tokens.next();
     if !is_word(first.as_ref(), "ALTER") {
-        return OTHER_DDL
+        return crate::ddl_words::OTHER_DDL_VERBS
             .iter()
             .any(|verb| is_word(first.as_ref(), verb))
             .then(String::new);
@@ -1514,9 +1496,7 @@ fn column_from_tokens(ddl: &str, kind: ColumnKind) -> Option<String> {
     match next {
         Some(Token::Word(word)) => {
             let keyword = word.quote_style.is_none()
-                && NOT_A_COLUMN
-                    .iter()
-                    .any(|k| word.value.eq_ignore_ascii_case(k));
+                && crate::ddl_words::starts_non_column_spec(&word.value.to_ascii_uppercase());
             if keyword && !column_keyword {
                 Some(String::new())
             } else {

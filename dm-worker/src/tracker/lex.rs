@@ -501,18 +501,9 @@ const OPAQUE_WORDS: &[&str] = &[
     "WITHOUT",
 ];
 
-/// Words that start a key or constraint definition inside `ADD (...)`.
-const KEY_DEFINITION_WORDS: &[&str] = &[
-    "CHECK",
-    "CONSTRAINT",
-    "FOREIGN",
-    "FULLTEXT",
-    "INDEX",
-    "KEY",
-    "PRIMARY",
-    "SPATIAL",
-    "UNIQUE",
-];
+/// Words that start a key or constraint definition inside `ADD (...)`:
+/// the vocabulary the master reads DDL with too.
+use dm_master::ddl_words::KEY_DEFINITION as KEY_DEFINITION_WORDS;
 
 /// Removes top-level `VISIBLE` / `INVISIBLE` words from a key definition
 /// (MySQL 8 prints them, `sqlparser` rejects them); returns the remaining
