@@ -412,7 +412,7 @@ impl Config {
 
         // Beyond DM: values DM would only reject later, deeper down.
         let log_level = match dm.log_level.to_lowercase().as_str() {
-            // DM fails here (its gap 1); operators mean `warn`.
+            // DM fails here (DM gap C1 in docs/dm-gaps.md); operators mean `warn`.
             "warning" => "warn".to_string(),
             level @ ("debug" | "info" | "warn" | "error" | "dpanic" | "panic" | "fatal") => {
                 level.to_string()

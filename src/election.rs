@@ -26,14 +26,14 @@
 //! - etcd errors never end the actor: they are logged (`term`, `lease`,
 //!   `key`) and retried with bounded backoff until shutdown.
 //!
-//! Where we differ from DM (election.md §9 and §4–5):
+//! Where we differ from DM (docs/dm-gaps.md#election-e, docs/protocol.md#election):
 //! - Followers keep their candidate key across leader changes and stay in the
-//!   queue (DM deletes and re-creates it after each change, gap 2), so the
+//!   queue (DM deletes and re-creates it after each change, DM gap E2 in docs/dm-gaps.md), so the
 //!   succession order is stable.
 //! - Leadership is a `watch` channel: the latest state is always there; DM's
-//!   notification can be dropped after 10 minutes (gap 3).
-//! - `resign` when not leading, or twice, is a no-op (gap 4).
-//! - Each term carries a fence (gap 1), and the lease is given up a safety
+//!   notification can be dropped after 10 minutes (DM gap E3).
+//! - `resign` when not leading, or twice, is a no-op (DM gap E4).
+//! - Each term carries a fence (DM gap E1), and the lease is given up a safety
 //!   margin before it can expire on the server, not after (see `session`).
 //! - The first session is retried until shutdown, like every later one (DM
 //!   fails the master's start after 3 attempts).

@@ -3,7 +3,7 @@
 //! PURE: no async, no I/O.
 //!
 //! Several etcd transaction guards compare stored bytes with bytes the writer
-//! computes (etcd-layout §3.0, §5), so what we write must be exactly what
+//! computes (docs/protocol.md#go-json, #transactions), so what we write must be exactly what
 //! `json.Marshal` writes: compact, struct fields in declaration order, map keys
 //! sorted by bytes, `nil` as `null`, and Go's HTML-safe string escaping.
 //!
@@ -94,7 +94,7 @@ fn write_valid(out: &mut Vec<u8>, s: &str) {
             '\n' => Some(b"\\n"),
             '\r' => Some(b"\\r"),
             '\t' => Some(b"\\t"),
-            // Go >= 1.22; older Go wrote \u0008 and \u000c (etcd-layout §7.6).
+            // Go >= 1.22; older Go wrote \u0008 and \u000c (DM gap K6).
             '\u{8}' => Some(b"\\b"),
             '\u{c}' => Some(b"\\f"),
             '\u{2028}' => Some(b"\\u2028"),

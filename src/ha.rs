@@ -7,7 +7,7 @@
 //! value must equal the key's parts: Go readers index by the value.
 //!
 //! The transaction builders return [`Txn`]s with the operations in DM's
-//! order (scheduler.md §6); the caller adds the leader fence.
+//! order (docs/protocol.md#scheduler-txns); the caller adds the leader fence.
 
 use crate::etcd::{Op, Txn};
 use crate::gojson::{DecodeError, Fields, ObjectWriter};
@@ -173,7 +173,7 @@ impl Stage {
     }
 }
 
-// ---- transactions (scheduler.md §6) ----
+// ---- transactions (docs/protocol.md#scheduler-txns) ----
 
 /// T-register: `Put /dm-worker/r/<w>`.
 pub fn register_worker_txn(space: &KeySpace, info: &WorkerInfo) -> Txn {

@@ -193,7 +193,7 @@ impl<const N: usize> KeyAdapter<N> {
     ///
     /// Deliberately unlike DM: with `N` or more parts DM returns the bare full
     /// key, which as a range prefix also matches `mysql-10` when asked for
-    /// `mysql-1` (etcd-layout §7.1). Here the result still ends in `/`, so it
+    /// `mysql-1` (DM gap K1). Here the result still ends in `/`, so it
     /// matches only keys strictly below it.
     pub fn prefix(&self, parts: &[&str]) -> String {
         let mut out = self.join(parts);

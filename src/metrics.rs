@@ -1,5 +1,5 @@
 //! Prometheus metrics with DM-master's names, labels and help texts, so
-//! existing DM dashboards and alerts keep working (see metrics.md).
+//! existing DM dashboards and alerts keep working (names as in DM's `dm/master/metrics`).
 //!
 //! `Metrics` owns its registry (no process-global state), so several masters
 //! can live in one test process.
@@ -19,10 +19,10 @@ pub const ERR_OPERATION_PUT_REMOVE_LOCK: &str = "OperationPut - RemoveLockError"
 pub const ERR_OPERATION_PUT_LOCK_UNSYNCED: &str = "OperationPut - LockUnSyncedError";
 pub const ERR_OPERATION_PUT_NON_OWNER_OP: &str = "OperationPut - PutNonOwnerOpError";
 /// Our addition: a value in etcd that did not decode (DM stops its whole
-/// watch loop on these; we report and skip, pessimism.md gap 5).
+/// watch loop on these; we report and skip, DM gap P5 in docs/dm-gaps.md).
 pub const ERR_MALFORMED_VALUE: &str = "Watch - MalformedValueError";
 /// Our addition: an Info for a task with no subtask config (DM silently
-/// resolves such a lock, pessimism.md gap 10).
+/// resolves such a lock, DM gap P10).
 pub const ERR_UNKNOWN_TASK: &str = "InfoPut - UnknownTaskError";
 /// Our addition: an Info repeating a lock its source already finished
 /// (a delayed duplicate), held instead of answered.
@@ -204,7 +204,7 @@ impl Metrics {
     /// derived from lock state and stay right across leader changes and
     /// lock removals; only the tasks named before or now are touched; a task with no locks
     /// loses its series (DM drops the series of the whole task on any lock
-    /// removal, metrics.md quirk, which under-reports the task's other locks).
+    /// removal, DM gap M1, which under-reports the task's other locks).
     pub fn set_ddl_states(&self, mode: &'static str, counts: Vec<TaskStateCount>) {
         let mut states = self.lock_ddl_states();
         let new: std::collections::HashMap<String, (usize, usize)> = counts

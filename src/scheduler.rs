@@ -60,7 +60,7 @@ impl WorkerStage {
     }
 }
 
-/// One etcd write the actor must perform (scheduler.md §6), in order.
+/// One etcd write the actor must perform (docs/protocol.md#scheduler-txns), in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// T-register.
@@ -143,7 +143,7 @@ impl Scheduler {
     /// alive, source configured, source not already taken) is kept and
     /// re-put so workers see a fresh PUT; every other stored bound is
     /// deleted; then every free worker is offered an unbound source. Unlike
-    /// DM (gap 4) the round does not stop at the first worker left without
+    /// DM (DM gap S4 in docs/dm-gaps.md) the round does not stop at the first worker left without
     /// a source.
     pub fn rebuild(snapshot: Snapshot) -> (Scheduler, Vec<Effect>) {
         let mut state = Scheduler {
@@ -416,7 +416,7 @@ impl Scheduler {
         Ok(effects)
     }
 
-    // ---- binding policy (scheduler.md §8.4) ----
+    // ---- binding policy (docs/protocol.md#binding) ----
 
     /// Offers a free worker a source: its last-bound source when unbound,
     /// else the first unbound source.

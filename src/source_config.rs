@@ -10,7 +10,7 @@
 //! - Parsing is strict like yaml.v2's `UnmarshalStrict`: an unknown key is
 //!   DM's 20003 error, and nothing is written.
 //! - The TOML holds exactly the keys Go's `SourceConfig` knows, in BurntSushi
-//!   order (task-config.md §6.2, §9.3), so a Go worker's strict decode
+//!   order (docs/protocol.md#configs), so a Go worker's strict decode
 //!   accepts it; `checker.backoff-max` is always written.
 //! - Passwords are stored as given (DM decrypts only with a secret key, which
 //!   this master does not hold, so it stores what the user gave).

@@ -4,7 +4,7 @@
 //! listener), the master's etcd client, the follower → leader forwarding
 //! client, dmctl, and the etcd member.
 //!
-//! Invariants (master-config.md §6):
+//! Invariants (docs/protocol.md#tls):
 //! * the server asks for client certificates only when `cert-allowed-cn` is
 //!   set; then a client without one, or whose subject CN is not listed, is
 //!   refused during the handshake;

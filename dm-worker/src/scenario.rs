@@ -16,9 +16,9 @@
 //!
 //! Every step is tracked once in a dry run before anything is written, so a
 //! statement the tracker cannot read fails the whole run before any Info
-//! reaches etcd. Re-running a scenario after a crash is safe (pessimism.md
-//! §5.1): creates replay as "already applied", a not-done Operation is
-//! answered again when the Info is re-put, and re-executed DDLs count as
+//! reaches etcd. Re-running a scenario after a crash is safe
+//! (docs/protocol.md#pessimistic-reentrancy): creates replay as "already applied", a not-done
+//! Operation is answered again when the Info is re-put, and re-executed DDLs count as
 //! "already applied".
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

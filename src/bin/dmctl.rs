@@ -15,7 +15,7 @@
 //!   mode, sources, routes), for exercising the shard-DDL coordinators
 //!   alone. Not DM commands: stopping also removes the task's shard-DDL
 //!   metadata, pessimistic included (DM keeps pessimistic metadata on
-//!   stop-task, pessimism.md gap 15).
+//!   stop-task, DM gap P15 in docs/dm-gaps.md).
 
 #[path = "dmctl/locks.rs"]
 mod locks;

@@ -3,19 +3,19 @@
 //! One watcher over `/dm-master/shardddl-optimism/` delivers SourceTables,
 //! Infos, Operations and dropped-column records in one revision order; its
 //! first event (and any resync after compaction) is a snapshot from which
-//! every lock is rebuilt (optimism.md §6.1, §7: Infos replayed in revision
+//! every lock is rebuilt (docs/protocol.md#optimistic-rebuild: Infos replayed in revision
 //! order with `skip_done` puts, done flags after). The pure decisions come
 //! from [`crate::optimism::keeper::LockKeeper`]; this actor performs their
 //! writes, fenced by the leader key, and reports failures back.
 //!
 //! Deliberate differences from DM, besides those of the pure core: a
 //! malformed value is reported and skipped instead of stopping the loop
-//! (gap 18); redirects of one resolution are one txn (gap 8); `detected`
-//! tables are re-evaluated after every accepted change (gap 6); writes are
-//! fenced (gap 20). Not done: DM reads a new table's starting schema from
+//! (DM gap O18 in docs/dm-gaps.md); redirects of one resolution are one txn (DM gap O8); `detected`
+//! tables are re-evaluated after every accepted change (DM gap O6); writes are
+//! fenced (DM gap O20). Not done: DM reads a new table's starting schema from
 //! the downstream checkpoint (`FetchTableInfos`); the master has no
 //! downstream connection, so a table joining a lock starts from the lock's
-//! initial schema (DM's fallback, gap 3).
+//! initial schema (DM's fallback, DM gap O3).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -495,7 +495,7 @@ impl Optimist {
             &mut queue,
         )
         .await?;
-        // gap 6: tables answered `detected` earlier get another chance.
+        // DM gap O6: tables answered `detected` earlier get another chance.
         while let Some(key) = queue.pop_front() {
             self.recheck_into(&lock_id, &key, &mut queue).await?;
         }

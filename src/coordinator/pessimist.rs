@@ -27,12 +27,12 @@
 //! refused by the leader fence ([`Error::ends_term`]) ends the loop, which
 //! cancels the term's token at once.
 //!
-//! Deliberate differences from DM (pessimism.md §7): a malformed value is
-//! reported and skipped instead of stopping the loop (gap 5); rebuild goes on
-//! past a mismatch (gap 6); orphan `done` Operations are deleted on rebuild
-//! and as they land (gap 7); an Info of an unknown task is reported and kept
-//! until the task appears (gap 10); writes are fenced by the leader key when
-//! a fence is given (gap 13); failed answers are retried on a timer instead
+//! Deliberate differences from DM (docs/dm-gaps.md#pessimistic-shard-ddl-p): a malformed value is
+//! reported and skipped instead of stopping the loop (DM gap P5 in docs/dm-gaps.md); rebuild goes
+//! on past a mismatch (DM gap P6); orphan `done` Operations are deleted on rebuild
+//! and as they land (DM gap P7); an Info of an unknown task is reported and kept
+//! until the task appears (DM gap P10); writes are fenced by the leader key when
+//! a fence is given (DM gap P13); failed answers are retried on a timer instead
 //! of waiting for the next Info PUT; a lock stops waiting for a source whose
 //! subtask config was deleted (DM waits for a manual unlock).
 
@@ -269,7 +269,7 @@ impl PessimistHandle {
         .await
     }
 
-    /// DM `UnlockLock` (pessimism.md §4.8): make `replace_owner` (or the
+    /// DM `UnlockLock` (docs/protocol.md#pessimistic-unlock): make `replace_owner` (or the
     /// owner) execute, make the other synced sources skip, then remove the
     /// lock and its keys. The actor holds the unlock as state and keeps
     /// handling events; this waits for its answer.
@@ -1031,7 +1031,7 @@ impl Pessimist {
     }
 
     /// Deletes a `done` Operation whose lock no longer exists (DM leaves it,
-    /// blocking the source's next Info forever: gap 7). Guarded by its mod
+    /// blocking the source's next Info forever: DM gap P7). Guarded by its mod
     /// revision so a fresh Operation written meanwhile survives.
     async fn delete_orphan_operation(&mut self, op: &OperationRecord) -> Result<()> {
         let key = ops::operation_key(&self.space, &op.task, &op.source);

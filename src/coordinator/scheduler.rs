@@ -2,12 +2,12 @@
 //!
 //! Start: one transaction of range reads gives worker registrations,
 //! keep-alive keys, bounds, last-bounds and source configs at ONE revision
-//! (DM reads them one by one, gap 2); the pure [`Scheduler`] is rebuilt from
+//! (DM reads them one by one, DM gap S2 in docs/dm-gaps.md); the pure [`Scheduler`] is rebuilt from
 //! it, keeping every bound that still holds; then the keep-alive prefix
 //! `/dm-worker/a/` is watched from that revision + 1. Worker events and
 //! admin requests are handled one at a time in arrival order ([`Event`]).
 //!
-//! Every write carries the leader fence (DM has none, gap 1): a deposed
+//! Every write carries the leader fence (DM has none, DM gap S1): a deposed
 //! leader's write fails with `LeadershipLost`, which stops the actor and
 //! ends the term. Any other failed write counts in
 //! `dm_master_worker_event_error{type="handle"}` and makes the actor rebuild
@@ -333,7 +333,7 @@ impl SchedulerActor {
     async fn on_event(&mut self, event: Event) -> Result<()> {
         match event {
             Event::KeepAlive(WatchEvent::Put(kv)) => match WorkerEvent::decode(&kv.value) {
-                // DM takes the name from the value on PUT (gap 10).
+                // DM takes the name from the value on PUT (DM gap S10).
                 Ok(ev) => match self.state.worker_online(&ev.worker_name) {
                     Some(effects) => {
                         tracing::info!(worker = %ev.worker_name, "worker online");

@@ -165,7 +165,7 @@ impl Txn {
 
     /// Adds the leader fence: the txn only succeeds while `fence` still names
     /// the leader key this master created. A deposed leader's write then fails
-    /// instead of landing (DM has no such guard; see election.md gap 1).
+    /// instead of landing (DM has no such guard; see DM gap E1 in docs/dm-gaps.md).
     pub fn fenced(mut self, fence: Option<&Fence>) -> Txn {
         if let Some(f) = fence {
             self.compares

@@ -3,7 +3,7 @@ use crate::etcd::Op;
 
 #[test]
 fn records_encode_to_dm_bytes() {
-    // Examples of scheduler.md §5 (DM's ha tests).
+    // Examples of docs/protocol.md#scheduler-values (DM's ha tests).
     let info = WorkerInfo::new("dm-worker-1", "192.168.0.100:8262");
     assert_eq!(
         info.encode(),

@@ -10,7 +10,7 @@ fn check<const N: usize>(adapter: KeyAdapter<N>, parts: [&str; N], want: &str) {
 
 #[test]
 fn full_keys_match_dm() {
-    // Fixtures from DM's common_test.go and etcd-layout.md.
+    // Fixtures from DM's common_test.go and docs/protocol.md#keys.
     check(
         PESSIMISM_INFO,
         ["test", "mysql-replica-01"],

@@ -1,5 +1,5 @@
 //! The lock keeper of the optimistic coordinator and the decisions its
-//! actor carries out (optimism.md §3, §6, §7;
+//! actor carries out (docs/protocol.md#optimistic-lock, #optimistic-rebuild;
 //! `dm/pkg/shardddl/optimism/keeper.go`, `dm/master/shardddl/optimist.go`).
 //!
 //! PURE: no async, no I/O. The keeper maps lock IDs to [`Lock`]s and turns
@@ -17,14 +17,14 @@
 //!    write call [`LockKeeper::effects_failed`], which rewrites the result.
 //! 4. Carry out [`LockKeeper::answer`]: put the Operation, remove the
 //!    resolved lock, or nothing.
-//! 5. gap 6: for every key of `result.recheck`, run
+//! 5. DM gap O6 in docs/dm-gaps.md: for every key of `result.recheck`, run
 //!    [`LockKeeper::recheck`] and go on from step 3 with its result.
 //!
 //! Locks are kept in a `BTreeMap`, so listings come out in ID order.
 //!
-//! Deliberate differences from DM (optimism.md §10): gap 6 (re-evaluation
-//! of `detected` tables, above and in [`LockKeeper::unlock_done`] and
-//! [`LockKeeper::on_source_tables`]); gap 17 (an Info without
+//! Deliberate differences from DM (docs/dm-gaps.md#optimistic-shard-ddl-o): DM gap O6
+//! (re-evaluation of `detected` tables, above and in [`LockKeeper::unlock_done`] and
+//! [`LockKeeper::on_source_tables`]); DM gap O17 (an Info without
 //! before-schema is answered with an `error` Operation instead of
 //! nothing). DM's downstream-meta cache is the actor's: it is only needed
 //! for the checkpoint reads behind `fetch`.
@@ -130,7 +130,7 @@ pub struct SourceTablesDecision {
     pub removals: Vec<TableRemoval>,
     /// Locks removed because their last table went.
     pub removed_locks: Vec<String>,
-    /// gap 6: `detected` tables of locks that lost a table, to re-run with
+    /// DM gap O6: `detected` tables of locks that lost a table, to re-run with
     /// [`LockKeeper::recheck`].
     pub recheck: Vec<(String, TableKey)>,
     /// Locks that lost a table (a source left the task) and whose remaining
@@ -240,7 +240,7 @@ pub struct RebuildPlan {
     /// The table keeper initialised from the snapshot.
     pub tables: TableKeeper,
     /// Infos to answer, in mod-revision order, each with `skip_done`
-    /// Operation puts guarded by its revision (§7).
+    /// Operation puts guarded by its revision (docs/protocol.md#optimistic-rebuild).
     pub replay: Vec<StoredInfo>,
     /// Infos of tables no SourceTables routes (DM skips them silently).
     pub skipped: Vec<StoredInfo>,
@@ -305,7 +305,7 @@ impl LockKeeper {
     /// before-schema if needed (installing rebuild-time dropped columns),
     /// then runs [`Lock::try_sync`].
     ///
-    /// gap 17: without a before-schema DM returns lock ID `""` and the
+    /// DM gap O17: without a before-schema DM returns lock ID `""` and the
     /// Info is never answered; here the lock ID is the Info's and the
     /// result carries the error, which [`LockKeeper::answer`] puts as an
     /// `error` Operation. No lock is created.
@@ -401,7 +401,7 @@ impl LockKeeper {
             done: false,
             cols: Some(result.cols.clone()),
         };
-        // gap 17: an Info whose schemas cannot be read is answered.
+        // DM gap O17: an Info whose schemas cannot be read is answered.
         let unreadable = matches!(
             result.error,
             Some(
@@ -439,7 +439,7 @@ impl LockKeeper {
         }
     }
 
-    /// gap 6: re-runs the TrySync of a table answered `detected`, with the
+    /// DM gap O6: re-runs the TrySync of a table answered `detected`, with the
     /// Info it was blocked on. Continue with its effects and
     /// [`LockKeeper::answer`] (`skip_done = false`). `None` if the table is
     /// no longer `detected`.
@@ -648,9 +648,9 @@ impl LockKeeper {
     }
 
     /// DM `UnlockLock` step 5 after the Operation was put: an exec-unlock
-    /// moves the table to the Info's after-schema (with gap 10 fixed); the
+    /// moves the table to the Info's after-schema (with DM gap O10 fixed); the
     /// table is no longer `detected`. Returns the lock's other `detected`
-    /// tables, to re-run (gap 6).
+    /// tables, to re-run (DM gap O6).
     pub fn unlock_done(&mut self, plan: &UnlockPlan) -> Vec<TableKey> {
         let Some(lock) = self.locks.get_mut(&plan.lock_id) else {
             return Vec::new();
@@ -697,7 +697,7 @@ impl LockKeeper {
         dropped
     }
 
-    /// DM `ShowLocks` (optimism.md §6.4), given every Operation and Info
+    /// DM `ShowLocks` (docs/protocol.md#optimistic-admin), given every Operation and Info
     /// read from etcd. A lock is listed if its task matches (`None` or
     /// empty: all) and, when `sources` is non-empty, one of them has a
     /// table in it. Owners are the tables of the lock's task (restricted to

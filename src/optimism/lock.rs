@@ -1,6 +1,6 @@
 //! The optimistic shard-DDL lock: one per (task, downstream table), holding
 //! the schema of every upstream table that routes there and deciding, for
-//! each Info, which DDLs go downstream (optimism.md §4,
+//! each Info, which DDLs go downstream (docs/protocol.md#optimistic-lock,
 //! `dm/pkg/shardddl/optimism/lock.go`).
 //!
 //! PURE: no async, no I/O. Where DM's lock writes etcd itself (redirect
@@ -15,7 +15,7 @@
 //!   `states` (done flag, Info version) always have the same key set.
 //! * `conflict_tables` ⊆ those keys, and for every key `k`:
 //!   `final_tables[k] == conflict_tables[k]` if `k` has a pending conflict,
-//!   else `tables[k]`. (DM breaks this in `UpdateTableAfterUnlock`, gap 10;
+//!   else `tables[k]`. (DM breaks this in `UpdateTableAfterUnlock`, DM gap O10 in docs/dm-gaps.md;
 //!   here unlock updates both.)
 //! * `undone` counts the tables whose `done` flag is false.
 //!
@@ -52,26 +52,26 @@
 //! * Column stage changes of a `done` Operation are applied in memory and
 //!   returned as [`ColumnEffects`]; a failed write is only logged, as in DM.
 //!
-//! # Deliberate differences from DM (gaps of optimism.md §10)
+//! # Deliberate differences from DM (gaps of docs/dm-gaps.md#optimistic-shard-ddl-o)
 //!
-//! * gap 6: tables answered `detected` are remembered with their Info, and
+//! * DM gap O6: tables answered `detected` are remembered with their Info, and
 //!   every accepted change reports them in [`TrySyncResult::recheck`] so the
 //!   actor re-runs their TrySync ([`Lock::detected_info`]);
-//! * gap 8: redirect Operations are returned as one list, for one txn;
-//! * gap 10: [`Lock::update_table_after_unlock`] updates the final view too;
-//! * gap 14: column names from DDLs are compared with schema keys and with
+//! * DM gap O8: redirect Operations are returned as one list, for one txn;
+//! * DM gap O10: [`Lock::update_table_after_unlock`] updates the final view too;
+//! * DM gap O14: column names from DDLs are compared with schema keys and with
 //!   dropped-column records case-insensitively (MySQL column names are);
-//! * gap 16: no I/O under the lock, and the previous `synced` is read in
+//! * DM gap O16: no I/O under the lock, and the previous `synced` is read in
 //!   the same step that computes the new one;
-//! * gap 17 (lock side): a missing or undecodable schema is an `error`
+//! * DM gap O17 (lock side): a missing or undecodable schema is an `error`
 //!   answer; the keeper answers a missing before-schema too.
 //!
-//! Left as DM does it: gap 5 (a true replay returns its DDLs again: the
+//! Left as DM does it: DM gap O5 (a true replay returns its DDLs again: the
 //! behaviour table and `TestTrySyncForOneDDL` steps 10 and 11 require the
-//! second answer to equal the first), gap 3 (new tables start from the
-//! checkpoint or the first Info's before-schema), gap 7 (removing tables
-//! never shrinks the downstream), gap 9 (a batch stopped by a conflict
-//! keeps its earlier DDLs applied), gap 15 (only the first ALTER spec is
+//! second answer to equal the first), DM gap O3 (new tables start from the
+//! checkpoint or the first Info's before-schema), DM gap O7 (removing tables
+//! never shrinks the downstream), DM gap O9 (a batch stopped by a conflict
+//! keeps its earlier DDLs applied), DM gap O15 (only the first ALTER spec is
 //! read).
 
 use std::cmp::Ordering;
@@ -125,7 +125,7 @@ pub enum ColumnKind {
 pub struct Effects {
     /// `resolved` Operations for the other tables of a resolved conflict
     /// (`ddls` and `cols` null, as DM writes them). DM puts them one by one
-    /// (gap 8).
+    /// (DM gap O8).
     pub redirects: Vec<Operation>,
     /// Columns the caller dropped that were not recorded yet for it.
     pub dropped_columns: Vec<String>,
@@ -143,7 +143,7 @@ impl Effects {
 pub struct TrySyncResult {
     /// DDLs the caller must execute downstream (`[]`, never null, on the
     /// wire). On `skip and wait for redirect` the DDLs accepted before the
-    /// conflicting one (DM's partial list, gap 9).
+    /// conflicting one (DM's partial list, DM gap O9).
     pub new_ddls: Vec<String>,
     /// Columns the caller's DDLs dropped (names as written in the DDLs).
     pub cols: Vec<String>,
@@ -151,7 +151,7 @@ pub struct TrySyncResult {
     pub error: Option<OptimismError>,
     /// Writes to perform before answering.
     pub effects: Effects,
-    /// gap 6: tables answered `detected` earlier that this call may have
+    /// DM gap O6: tables answered `detected` earlier that this call may have
     /// unblocked; the actor re-runs their TrySync ([`Lock::detected_info`]).
     pub recheck: Vec<TableKey>,
     /// Whether every table has the joined schema, after this call.
@@ -238,7 +238,7 @@ impl ColumnEffects {
     }
 }
 
-/// An Info answered `detected`, kept for re-evaluation (gap 6).
+/// An Info answered `detected`, kept for re-evaluation (DM gap O6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct DetectedInfo {
     info: Info,
@@ -473,7 +473,7 @@ impl Lock {
         self.final_tables.insert(key.clone(), schema);
     }
 
-    /// DM `TrySync` (optimism.md §4.3): applies the Info of one upstream
+    /// DM `TrySync` (docs/protocol.md#try-sync): applies the Info of one upstream
     /// table and says which of its DDLs go downstream.
     ///
     /// `info_version` is the Info's etcd version; `tts` the lock's tables
@@ -486,7 +486,7 @@ impl Lock {
         tts: &[TargetTable],
         fetch: Fetch,
     ) -> TrySyncResult {
-        // gap 16: DM reads the old flag before taking the lock mutex.
+        // DM gap O16: DM reads the old flag before taking the lock mutex.
         let was_synced = self.synced;
         let caller = TableKey::new(&info.source, &info.up_schema, &info.up_table);
         let mut run = Run::default();
@@ -624,7 +624,7 @@ impl Lock {
             self.try_revert_done(caller);
         }
 
-        // gap 6: remember blocked tables; report them when the lock moved.
+        // DM gap O6: remember blocked tables; report them when the lock moved.
         if !info.ignore_conflict && run.reverting {
             if matches!(run.error, Some(OptimismError::TrySyncFail { .. })) {
                 self.detected.insert(
@@ -690,7 +690,7 @@ impl Lock {
         }
     }
 
-    /// DM `trySyncForOneDDL` (optimism.md §4.4), with the redirect write
+    /// DM `trySyncForOneDDL` (docs/protocol.md#try-sync), with the redirect write
     /// turned into `run.redirects`.
     fn try_sync_for_one_ddl(
         &mut self,
@@ -873,7 +873,7 @@ impl Lock {
         })
     }
 
-    /// DM `checkAddDropColumn` (optimism.md §4.6): an ADD must match the
+    /// DM `checkAddDropColumn` (docs/protocol.md#try-sync): an ADD must match the
     /// joined length and not re-add a column still being dropped; a DROP
     /// that shrinks or keeps the joined schema reports its column.
     fn check_add_drop_column(
@@ -903,7 +903,7 @@ impl Lock {
             // Added wider than the joined column, then narrower.
             let col = add_different_field_len_columns(&self.id, ddl, &old_joined, &new_joined)?;
             add_different_field_len_columns(&self.id, ddl, post, &new_joined)?;
-            // gap 14: compared case-insensitively.
+            // DM gap O14: compared case-insensitively.
             let dropped_in_batch = new_drop_cols.iter().any(|c| same_column(c, &col));
             if !col.is_empty() && (self.is_dropped_column(caller, &col) || dropped_in_batch) {
                 return Err(OptimismError::AddNotFullyDroppedColumn {
@@ -1027,7 +1027,7 @@ impl Lock {
     /// DM `TryRemoveTable`: forgets a table (its schema, flags, pending
     /// conflict and dropped-column entries, in memory) and returns the
     /// columns it had entries for. The joined schema is not turned into
-    /// DDLs (gap 7).
+    /// DDLs (DM gap O7).
     pub fn try_remove_table(&mut self, key: &TableKey) -> Vec<String> {
         let Some(state) = self.remove_state(key) else {
             return Vec::new();
@@ -1098,7 +1098,7 @@ impl Lock {
     }
 
     /// DM `UpdateTableAfterUnlock` after an exec-unlock: the table takes the
-    /// Info's last after-schema. Fixes gap 10: the final view is updated
+    /// Info's last after-schema. Fixes DM gap O10: the final view is updated
     /// too and the pending conflict dropped, so `ready`/`synced` follow. A
     /// table not in the lock joins it. `false` if the after-schema does not
     /// decode (nothing changes).
@@ -1212,7 +1212,7 @@ impl Lock {
         self.columns = columns;
     }
 
-    /// The recorded column matching `col`; gap 14: case-insensitively.
+    /// The recorded column matching `col`; DM gap O14: case-insensitively.
     fn find_column(&self, col: &str) -> Option<&String> {
         if let Some((name, _)) = self.columns.get_key_value(col) {
             return Some(name);
@@ -1220,7 +1220,7 @@ impl Lock {
         self.columns.keys().find(|name| same_column(name, col))
     }
 
-    /// DM `IsDroppedColumn` (case-insensitive, gap 14).
+    /// DM `IsDroppedColumn` (case-insensitive, DM gap O14).
     pub fn is_dropped_column(&self, key: &TableKey, col: &str) -> bool {
         self.find_column(col)
             .and_then(|name| self.columns.get(name))
@@ -1230,7 +1230,7 @@ impl Lock {
     /// DM `AddDroppedColumns` in memory: records `cols` as `NotDone` for
     /// `key` and returns the ones that were not recorded, to write to etcd.
     /// A name matching a recorded column case-insensitively joins that
-    /// record (gap 14).
+    /// record (DM gap O14).
     pub fn add_dropped_columns(&mut self, key: &TableKey, cols: &[String]) -> Vec<String> {
         let mut added: Vec<String> = Vec::new();
         for col in cols {
@@ -1300,13 +1300,13 @@ impl Lock {
         effects
     }
 
-    /// Tables whose last answer was `detected` (gap 6).
+    /// Tables whose last answer was `detected` (DM gap O6).
     pub fn detected_tables(&self) -> Vec<TableKey> {
         self.detected.keys().cloned().collect()
     }
 
     /// The Info (and its version) a `detected` table is blocked on, to
-    /// re-run its TrySync (gap 6).
+    /// re-run its TrySync (DM gap O6).
     pub fn detected_info(&self, key: &TableKey) -> Option<(&Info, i64)> {
         self.detected.get(key).map(|d| (&d.info, d.version))
     }
@@ -1321,12 +1321,12 @@ fn is_ready(joined: &Result<Option<Table>, Incompatible>, schema: &Table) -> boo
     matches!(joined, Ok(Some(j)) if j.compare(schema) == Ok(Ordering::Equal))
 }
 
-/// MySQL column names compare case-insensitively (gap 14).
+/// MySQL column names compare case-insensitively (DM gap O14).
 fn same_column(a: &str, b: &str) -> bool {
     a == b || a.to_lowercase() == b.to_lowercase()
 }
 
-/// DM's `detected` text (optimism.md §1.1).
+/// DM's `detected` text (docs/protocol.md#optimistic-errors).
 fn detected_text(ddl: &str, prev: &Table, post: &Table) -> String {
     format!(
         "there will be conflicts if DDLs {ddl} are applied to the downstream. old table info: {prev}, new table info: {post}"
@@ -1350,7 +1350,7 @@ pub(crate) fn decode_schema(value: &Value, what: &str) -> Result<Table, Optimism
 }
 
 /// DM `AddDifferentFieldLenColumns`: the column an `ADD COLUMN` adds, or an
-/// error if the two joined schemas give it different lengths. gap 14: the
+/// error if the two joined schemas give it different lengths. DM gap O14: the
 /// name is looked up lower-cased (schema keys are), so a mixed-case DDL is
 /// checked too.
 pub fn add_different_field_len_columns(
@@ -1384,7 +1384,7 @@ pub fn add_different_field_len_columns(
 
 /// DM `GetColumnName`: if `ddl` is an ALTER TABLE whose **first** spec is
 /// of `kind`, the column it adds or drops, as written (unquoted); else `""`
-/// (gap 15: later specs are not read; the worker splits them).
+/// (DM gap O15: later specs are not read; the worker splits them).
 ///
 /// Parsed with sqlparser's MySQL dialect. sqlparser rejects some TiDB-only
 /// syntax that TiDB's parser (which produced every DDL a worker sends)

@@ -1,7 +1,8 @@
 //! The etcd transactions of optimistic mode (DM's `optimism/{info,operation,
 //! table,column,ops}.go`), for the master and the worker crate.
 //!
-//! Deliberate differences from DM (etcd-layout.md §7, optimism.md §10):
+//! Deliberate differences from DM (docs/dm-gaps.md#etcd-key-and-transaction-layer-k,
+//! docs/dm-gaps.md#optimistic-shard-ddl-o):
 //! * removing sources deletes exactly their SourceTables keys (DM uses the
 //!   full key as a prefix, so removing `mysql-1` also removed `mysql-10`);
 //! * dropping a table does not issue DM's 4-part no-op delete;
@@ -136,7 +137,7 @@ pub async fn put_operation_seen(
 
 /// Master: puts several Operations (redirects of one resolution). One txn
 /// when they fit under the limit, so a resolution is announced to all
-/// tables or none (DM puts them one by one, optimism.md §10 gap 8).
+/// tables or none (DM puts them one by one, DM gap O8 in docs/dm-gaps.md).
 pub async fn put_operations(
     etcd: &Etcd,
     space: &KeySpace,

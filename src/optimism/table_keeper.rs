@@ -1,5 +1,5 @@
 //! DM's `TableKeeper`: every task's upstream tables and their routes, as the
-//! workers report them in `SourceTables` (optimism.md §2,
+//! workers report them in `SourceTables` (docs/protocol.md#optimistic-source-tables,
 //! `dm/pkg/shardddl/optimism/{table,keeper}.go`).
 //!
 //! PURE: no async, no I/O. The coordinator actor owns one keeper, feeds it

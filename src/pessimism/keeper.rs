@@ -11,15 +11,14 @@
 //! Locks are kept in a `BTreeMap` so [`LockKeeper::show_locks`] and the
 //! rebuild plan come out in a stable order.
 //!
-//! Deliberate differences from DM (numbers are the gaps of the
-//! pessimism spec, §7):
-//! * gap 6: a DDL mismatch during rebuild is recorded and recovery goes on;
-//! * gap 7: `done` Operations without a lock are listed for deletion;
-//! * gap 9: only a source of the task (or of the lock) can create or join a
+//! Deliberate differences from DM (IDs of docs/dm-gaps.md):
+//! * DM gap P6 in docs/dm-gaps.md: a DDL mismatch during rebuild is recorded and recovery goes on;
+//! * DM gap P7: `done` Operations without a lock are listed for deletion;
+//! * DM gap P9: only a source of the task (or of the lock) can create or join a
 //!   lock, so the owner is always a real source; other sources are reported;
-//! * gap 10: a task without sources does not get an instantly resolved lock;
-//! * gap 11: metric changes are reported per lock ([`StateChange`]);
-//! * gap 14: DDL lists compare as multisets ([`super::lock::same_ddls`]).
+//! * DM gap P10: a task without sources does not get an instantly resolved lock;
+//! * DM gap P11: metric changes are reported per lock ([`StateChange`]);
+//! * DM gap P14: DDL lists compare as multisets ([`super::lock::same_ddls`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -136,12 +135,12 @@ pub enum TrySyncOutcome {
     /// counts `shard_ddl_error{type="InfoPut - SyncLockError"}`.
     Mismatch(DdlMismatch),
     /// The task has no sources and no lock exists yet. Deliberately differs
-    /// from DM (gap 10): DM would create a lock with no sources, which is
+    /// from DM (DM gap P10): DM would create a lock with no sources, which is
     /// instantly resolved and dropped while the Info stays in etcd. Here
     /// nothing changes; the actor reports it and leaves the Info alone.
     UnknownTask,
     /// The source is neither a source of the task nor of the lock.
-    /// Deliberately differs from DM (gap 9): DM may make such a source the
+    /// Deliberately differs from DM (DM gap P9): DM may make such a source the
     /// owner of a new lock; here it neither creates nor joins a lock and the
     /// actor logs it.
     SourceNotInTask,
@@ -339,7 +338,7 @@ impl LockKeeper {
             return match lock.try_sync(source, ddls, task_sources) {
                 Err(e) => TrySyncOutcome::Mismatch(e),
                 Ok(status) => {
-                    // gap 9: an owner outside the lock could never execute;
+                    // DM gap P9: an owner outside the lock could never execute;
                     // hand the role to the first real source that is ready.
                     if !lock.contains(lock.owner()) && lock.is_ready(source) == Some(true) {
                         lock.set_owner(source);
@@ -442,7 +441,7 @@ impl LockKeeper {
         DoneDecision::OwnerDone(skip_ops(lock, sources, true))
     }
 
-    /// DM `handleLock`: how to answer a synced lock (spec §4.6).
+    /// DM `handleLock`: how to answer a synced lock (docs/protocol.md#pessimistic-answer).
     ///
     /// * missing or not synced: [`LockAction::None`];
     /// * resolved: [`LockAction::RemoveLock`];
@@ -497,7 +496,7 @@ impl LockKeeper {
     }
 
     /// DM `RemoveLock`; returns the lock and its metric change (only this
-    /// lock's series moves: gap 11).
+    /// lock's series moves: DM gap P11).
     pub fn remove_lock(&mut self, lock_id: &str) -> Option<RemovedLock> {
         let lock = self.locks.remove(lock_id)?;
         if lock.is_resolved() && lock.source_count() > 1 {
@@ -635,7 +634,7 @@ impl LockKeeper {
         changes
     }
 
-    /// DM `ShowLocks` (spec §4.7). An empty `task` filter means all tasks;
+    /// DM `ShowLocks` (docs/protocol.md#pessimistic-show). An empty `task` filter means all tasks;
     /// a non-empty `sources` filter keeps a lock if any listed source
     /// belongs to it. Locks come ordered by ID.
     pub fn show_locks(&self, task: Option<&str>, sources: &[String]) -> Vec<LockView> {
@@ -850,19 +849,19 @@ pub struct OperationRecord {
 /// Something the rebuild could not apply; the actor logs each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RebuildIssue {
-    /// An Info whose DDLs differ from its lock's (gap 6: recovery goes on).
+    /// An Info whose DDLs differ from its lock's (DM gap P6: recovery goes on).
     Mismatch {
         task: String,
         source: String,
         error: DdlMismatch,
     },
-    /// An Info of a task that has no sources (gap 10); the Info is kept.
+    /// An Info of a task that has no sources (DM gap P10); the Info is kept.
     UnknownTask {
         task: String,
         source: String,
         lock_id: String,
     },
-    /// An Info of a source outside its task (gap 9); the Info is kept.
+    /// An Info of a source outside its task (DM gap P9); the Info is kept.
     SourceNotInTask {
         task: String,
         source: String,
@@ -892,7 +891,7 @@ pub struct RebuildPlan {
     pub issues: Vec<RebuildIssue>,
     pub owners_restored: Vec<OwnerRestored>,
     /// `done` Operations without a lock and without any Info naming their
-    /// lock: delete them (gap 7), plainly, in one txn.
+    /// lock: delete them (DM gap P7), plainly, in one txn.
     pub delete_orphan_ops: Vec<OperationRecord>,
     /// [`LockKeeper::handle_lock`] for every synced lock, in lock-ID order;
     /// the actor performs each and, unlike DM, goes on after a failure.
@@ -900,17 +899,17 @@ pub struct RebuildPlan {
 }
 
 /// Rebuilds the keeper from a snapshot of Infos and Operations (DM
-/// `recoverLocks`, spec §4.2).
+/// `recoverLocks`, docs/protocol.md#pessimistic-rebuild).
 ///
 /// 1. Infos are grouped by task (tasks in name order) and applied sorted by
 ///    source, so without Operations the owner is the smallest source that
-///    has an Info. A mismatch is recorded and recovery goes on (gap 6).
+///    has an Info. A mismatch is recorded and recovery goes on (DM gap P6).
 /// 2. Each Operation of an existing lock (ordered by lock ID, then source)
 ///    re-adds its source to the lock (it was a source when the lock synced),
 ///    forces the lock synced, marks the source done if `done`, and makes it
 ///    the owner if `exec`.
 /// 3. An Operation without a lock is an orphan. A `done` orphan is deleted
-///    when no Info names its lock (gap 7): every source of that lock either
+///    when no Info names its lock (DM gap P7): every source of that lock either
 ///    finished (deleting its Info) or had its keys removed together by
 ///    unlock/remove-meta, so the lock was resolved and its Operations would
 ///    have been deleted; keeping them blocks the next Info of those sources

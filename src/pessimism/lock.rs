@@ -16,7 +16,7 @@
 //!
 //! Metrics: the lock records no metric itself. Every method that can move the
 //! lock between Un-synced and Synced returns a [`StateChange`] so the caller
-//! keeps `dm_master_ddl_state_number{task,type}` right per lock (DM gap 11:
+//! keeps `dm_master_ddl_state_number{task,type}` right per lock (DM gap P11 in docs/dm-gaps.md:
 //! DM drops the series of the whole task whenever one lock goes away).
 
 use crate::gojson::go_slice;
@@ -111,7 +111,7 @@ impl DdlMismatch {
 
 /// Multiset equality of two DDL lists, ignoring order.
 ///
-/// Deliberately differs from DM (gap 14): DM's `CompareShardingDDLs` checks
+/// Deliberately differs from DM (DM gap P14): DM's `CompareShardingDDLs` checks
 /// only the length and that every statement of one list occurs in the other,
 /// so `[a, b]` and `[a, a]` compare equal. Order stays irrelevant, as in DM.
 pub fn same_ddls(a: &[String], b: &[String]) -> bool {

@@ -2,8 +2,8 @@
 //! shared by the master and the worker crate.
 //!
 //! Every write states its assumptions as compares. Where DM compares stored
-//! bytes with bytes it re-encodes (fragile across implementations, etcd-layout
-//! §7 gap 6), we read the keys first and compare their mod revisions instead.
+//! bytes with bytes it re-encodes (fragile across implementations,
+//! DM gap K6 in docs/dm-gaps.md), we read the keys first and compare their mod revisions instead.
 
 use crate::error::Result;
 use crate::etcd::{Compare, Etcd, Fence, KeyValue, Op, Txn};
@@ -61,8 +61,8 @@ pub enum SeenOperation {
 ///
 /// With `skip_done`, an Operation that already exists with `done = true` is
 /// never overwritten (DM's `skipDone`). Unlike DM, which writes nothing at all
-/// when any one key is done and needs two non-atomic txns (pessimism.md gap
-/// 4), each key is guarded on its own: keys are read, then written in one txn
+/// when any one key is done and needs two non-atomic txns
+/// (DM gap P4), each key is guarded on its own: keys are read, then written in one txn
 /// per chunk whose compares say "still absent" or "still at the revision we
 /// read". Without `skip_done` the puts are unconditional (DM's fan-out after
 /// the owner's `done`).

@@ -41,7 +41,7 @@ fn info_golden() {
         Info::decode,
         Info::encode,
     );
-    // etcd-layout.md §3.1 example.
+    // docs/protocol.md#value-pessimism-info example.
     check(
         r#"{"task":"test","source":"mysql-replica-01","schema":"shard_db","table":"shard_table","ddls":["ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT"]}"#,
         &Info {

@@ -1,5 +1,5 @@
 //! The subtask half of the scheduler's decisions (DM `AddSubTasks`,
-//! `RemoveSubTasks`, `UpdateExpectSubTaskStage`, scheduler.md §8.6).
+//! `RemoveSubTasks`, `UpdateExpectSubTaskStage`, docs/protocol.md#subtasks).
 //!
 //! PURE: the actor reads the task's stored subtask configs and stages at one
 //! revision, asks these functions what to write, and writes it in one fenced

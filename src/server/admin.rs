@@ -19,7 +19,7 @@ use crate::proto::{
 use crate::task::ShardMode;
 
 /// How long a request waits for a master that is becoming leader (DM waits
-/// about 1 s; a rebuild of many locks can take longer, gap 5 of election.md).
+/// about 1 s; a rebuild of many locks can take longer, DM gap E5 in docs/dm-gaps.md).
 const STARTING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The `pb.Master` service of one master.

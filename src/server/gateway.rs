@@ -1,5 +1,5 @@
 //! The `/apis/v1alpha1/members` routes of DM's gRPC-gateway, which tiup
-//! uses to show and scale members (master-config.md §7.1): `GET members`
+//! uses to show and scale members (docs/protocol.md#http): `GET members`
 //! (ListMember, query `leader`, `master`, `worker`, `names`) and
 //! `DELETE members/{type}/{name}` (OfflineMember).
 //!

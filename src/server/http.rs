@@ -1,5 +1,5 @@
 //! The HTTP/1.1 routes on the master port, as DM-master and its embedded
-//! etcd answer them (master-config.md §7):
+//! etcd answer them (docs/protocol.md#http):
 //!
 //! | Path | Answer |
 //! |---|---|

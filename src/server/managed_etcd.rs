@@ -164,7 +164,7 @@ pub fn bootstrap(
         });
     }
     // DM compares the scheme-wrapped join with a scheme-less address, so its
-    // check never fires (its gap 2); we compare like with like.
+    // check never fires (DM gap C2 in docs/dm-gaps.md); we compare like with like.
     if spec.join.contains(&spec.advertise_client_url) {
         return Err(Error::Config(format!(
             "fail to join embed etcd: join self {} is forbidden",

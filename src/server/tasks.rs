@@ -360,7 +360,7 @@ pub async fn check_task(
     Ok(Response::new(CheckTaskResponse { result: false, msg }))
 }
 
-/// `QueryStatus` (scheduler.md §10.5).
+/// `QueryStatus` (docs/protocol.md#wait-for-worker).
 #[tracing::instrument(skip_all, fields(task = %request.get_ref().name))]
 pub async fn query_status(
     role: Role,
@@ -612,7 +612,7 @@ async fn worker_query_status(addr: &str, name: &str) -> Result<QueryStatusRespon
         .map_err(|e| grpc_error(&e))
 }
 
-/// What a worker must show before a source's entry is final (§10.1).
+/// What a worker must show before a source's entry is final (docs/protocol.md#wait-for-worker).
 #[derive(Debug, Clone, Copy)]
 enum Expect {
     Stage(StageKind),

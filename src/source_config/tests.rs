@@ -24,7 +24,7 @@ fn sample_encodes_to_dm_toml_bytes() {
     assert!(!cfg.needs_upstream());
     cfg.adjust_with_upstream(&UpstreamFacts::default(), || 0)
         .unwrap();
-    // task-config.md §9.3.
+    // docs/protocol.md#configs.
     let want = r#"enable = true
 enable-gtid = false
 auto-fix-gtid = false

@@ -408,7 +408,7 @@ async fn a_detected_conflict_is_re_evaluated_when_the_other_table_changes() {
     );
     assert!(!waiting.is_finished(), "a detected table keeps waiting");
     // t1 drops the column again: t2's DDL no longer conflicts, and it is
-    // answered without re-sending its Info (DM needs a re-send, gap 6).
+    // answered without re-sending its Info (DM needs a re-send, DM gap O6 in docs/dm-gaps.md).
     let a1 = env
         .ddl(
             "s1",
@@ -663,7 +663,7 @@ async fn malformed_infos_get_an_error_stage_or_a_report_and_other_locks_go_on() 
     // Not JSON at all: reported (log + metric), nothing answered.
     let bad_key = ops::info_key(&env.space, "t", &TableKey::new("s1", "shard", "t1"));
     env.etcd.put(bad_key.as_str(), "{oops").await.unwrap();
-    // No table-info-before: an `error` Operation (DM answers nothing, gap 17).
+    // No table-info-before: an `error` Operation (DM answers nothing, DM gap O17).
     let mut info = Info {
         task: "t".into(),
         source: "s1".into(),

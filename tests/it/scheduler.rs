@@ -1,7 +1,7 @@
 //! The scheduler against a real etcd with two in-process masters. Workers
 //! are simulated the way DM's worker talks to the master: `RegisterWorker`
 //! over gRPC, then a keep-alive key under its own lease put with a plain
-//! etcd client (scheduler.md §4); "killing" a worker revokes its lease.
+//! etcd client (docs/protocol.md#worker-registration); "killing" a worker revokes its lease.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! The optimistic client of one source (DM's `syncer/shardddl/optimist.go`
-//! and the reactions of `syncer/ddl.go`, optimism.md §9).
+//! and the reactions of `syncer/ddl.go`, docs/protocol.md#conflict-stages).
 //!
 //! The worker announces its upstream tables (SourceTables), puts one Info
 //! per DDL of a routed table (the DDLs split into single-spec statements, the
@@ -69,7 +69,7 @@ impl OptimistClient {
     }
 
     /// Waits for the answer to an Info put at `info_revision`, following
-    /// the stages of optimism.md §9.2: `detected` keeps waiting (a later
+    /// the stages of docs/protocol.md#conflict-stages: `detected` keeps waiting (a later
     /// Operation on the same key answers), `error` fails, `skip and wait for
     /// redirect` returns [`Answer::SkipAndWaitRedirect`], `none` / `unlocked`
     /// / `resolved` return [`Answer::Execute`]. Under strict mode `detected`

@@ -1,10 +1,10 @@
 //! The pessimistic client of one source (DM's `syncer/shardddl/pessimist.go`).
 //!
-//! Flow (pessimism.md §3, §5): put the Info unless our Operation is done
-//! (then wait for the lock to finish and put again); wait for our Operation
+//! Flow (docs/protocol.md#pessimistic-steps, #pessimistic-worker): put the Info unless our
+//! Operation is done (then wait for the lock to finish and put again); wait for our Operation
 //! from the Info's revision + 1; execute or skip; mark done and delete the
-//! Info in one txn. Every step can be re-run after a crash, as the spec's
-//! re-entrancy rules require.
+//! Info in one txn. Every step can be re-run after a crash, as DM's
+//! re-entrancy rules require (docs/protocol.md#pessimistic-reentrancy).
 
 use dm_master::etcd::watch::{WatchEvent, Watcher};
 use dm_master::etcd::Etcd;
@@ -55,7 +55,7 @@ impl PessimistClient {
 
     /// Step 2: puts the Info and returns its revision. If our Operation of
     /// an earlier lock is still there and done, waits until the master
-    /// deletes it (the lock resolved), then puts. Unlike DM (gap 8), the
+    /// deletes it (the lock resolved), then puts. Unlike DM (DM gap P8 in docs/dm-gaps.md), the
     /// wait starts from a fresh read, so a deletion that already happened is
     /// never missed.
     pub async fn put_info(&self, info: &Info, cancel: &CancellationToken) -> Result<i64> {

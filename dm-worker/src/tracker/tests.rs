@@ -1541,7 +1541,7 @@ fn odd_input_never_panics() {
 }
 
 // ---------------------------------------------------------------------------
-// Agreement with schemacmp (the spec's examples).
+// Agreement with schemacmp (TiDB's schemacmp test examples).
 
 fn schema(ddls: &[&str]) -> Table {
     enc(&table_after(ddls))

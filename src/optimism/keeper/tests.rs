@@ -374,7 +374,7 @@ fn optimist_flow() {
     ]);
 }
 
-/// gap 17: an Info without before-schema, or with one that does not
+/// DM gap O17 in docs/dm-gaps.md: an Info without before-schema, or with one that does not
 /// decode, is answered with an `error` Operation; no lock is created.
 #[test]
 fn unreadable_info_is_answered() {
@@ -404,7 +404,7 @@ fn unreadable_info_is_answered() {
     ]);
 }
 
-/// gap 6 through the keeper: the blocked table is re-run with its stored
+/// DM gap O6 through the keeper: the blocked table is re-run with its stored
 /// Info and answered; failed effects rewrite the answer.
 #[test]
 fn recheck_and_failed_effects() {
@@ -473,7 +473,7 @@ fn recheck_and_failed_effects() {
 }
 
 /// DM `handleSourceTables`: new routes join the lock, dropped ones leave
-/// it (their keys listed for deletion), an emptied lock goes; gap 6: a
+/// it (their keys listed for deletion), an emptied lock goes; DM gap O6: a
 /// removal that may unblock a `detected` table reports it.
 #[test]
 fn source_tables_changes() {
@@ -546,7 +546,7 @@ fn op(table: &str, stage: ConflictStage, ddls: Option<&[&str]>) -> Operation {
 }
 
 /// DM `UnlockLock`: validation texts, the rewritten Operation for exec and
-/// skip, and (gap 10) the lock after an exec-unlock.
+/// skip, and (DM gap O10) the lock after an exec-unlock.
 #[test]
 fn unlock() {
     let text = "id int pk, c1 text";

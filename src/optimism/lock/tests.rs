@@ -1,5 +1,5 @@
 //! The lock, table-driven through [`check`]: every case of DM's
-//! `optimism/lock_test.go` (the behaviour table of optimism.md §4.8 and the
+//! `optimism/lock_test.go` (the behaviour table of docs/protocol.md#try-sync and the
 //! `TestTrySyncForOneDDL` sequence), then the deliberate differences.
 //!
 //! Schemas are written as short specs (see [`ti`]); tables as `t` (source
@@ -788,7 +788,7 @@ fn try_sync_revert() {
 
 /// DM `TestLockTrySyncConflictNonIntrusive` (behaviour table: `ADD c1 TEXT`
 /// vs `ADD c1 DATETIME`): the second table is `detected` and reset; after
-/// the first drops the column, its retry succeeds. With gap 6 fixed the
+/// the first drops the column, its retry succeeds. With DM gap O6 in docs/dm-gaps.md fixed the
 /// drop reports the blocked table for re-evaluation.
 #[test]
 fn try_sync_conflict_non_intrusive() {
@@ -1340,7 +1340,7 @@ fn check_internal(schemas: &[(&str, &str)], tables: &[&str], steps: Vec<(In, &st
 }
 
 /// DM `TestTrySyncForOneDDL`, the 13-step conflict sequence of
-/// optimism.md §4.8 (with DM's extra replay of step 2).
+/// docs/protocol.md#try-sync (with DM's extra replay of step 2).
 #[test]
 fn try_sync_for_one_ddl_sequence() {
     let schemas = [
@@ -1596,7 +1596,7 @@ fn column_names() {
         ("ALTER TABLE bar DROP INDEX idx_c1", Drop, ""),
         ("ALTER TABLE bar ADD UNIQUE INDEX idx_c1(c1)", Add, ""),
         ("ALTER TABLE bar MODIFY COLUMN c1 BIGINT", Add, ""),
-        // gap 15: only the first spec counts.
+        // DM gap O15: only the first spec counts.
         (
             "ALTER TABLE bar ADD COLUMN c1 INT, DROP COLUMN c2",
             Drop,
@@ -1651,7 +1651,7 @@ fn column_names() {
     }
 }
 
-/// gap 6: a `detected` table is reported after the change that unblocks
+/// DM gap O6: a `detected` table is reported after the change that unblocks
 /// it, and re-running its stored Info succeeds; nothing is reported while
 /// it stays blocked or after failed calls.
 #[test]
@@ -1703,7 +1703,7 @@ fn detected_tables_are_rechecked() {
     );
 }
 
-/// gap 10: an exec-unlock moves the final view too, so readiness follows
+/// DM gap O10: an exec-unlock moves the final view too, so readiness follows
 /// (DM leaves the final view at the reset before-schema).
 #[test]
 fn unlock_updates_final_tables() {
@@ -1734,7 +1734,7 @@ fn unlock_updates_final_tables() {
     );
 }
 
-/// gap 14: mixed-case column names are checked like lower-case ones.
+/// DM gap O14: mixed-case column names are checked like lower-case ones.
 #[test]
 fn column_names_are_case_insensitive() {
     let ti0 = "id int pk, C int";
@@ -1799,7 +1799,7 @@ fn column_names_are_case_insensitive() {
     );
 }
 
-/// gap 17 and malformed Infos: an error answer, no change.
+/// DM gap O17 and malformed Infos: an error answer, no change.
 #[test]
 fn unreadable_infos() {
     let ti0 = "id int pk";

@@ -532,9 +532,9 @@ fn dm_test_source_re_entrant() {
 #[test]
 fn info_edge_cases() {
     check(&[
-        // gap 10: a task without sources gets no lock.
+        // DM gap P10 in docs/dm-gaps.md: a task without sources gets no lock.
         (Ev::Info("t", "s1", "bar", &[C1], &[]), "unknown-task -> none | no locks"),
-        // gap 9: a source outside the task neither creates nor joins.
+        // DM gap P9: a source outside the task neither creates nor joins.
         (Ev::Info("t", "x", "bar", &[C1], S12), "source-not-in-task -> none | no locks"),
         (
             Ev::Info("t", "s2", "bar", &[C1], S12),
@@ -742,7 +742,7 @@ fn dm_test_unlock_source_interrupt_and_resolved() {
 fn rebuild_goes_on_after_mismatch_and_handles_orphans() {
     const TS: &[(&str, Strs)] = &[("t1", S12), ("t2", S12), ("t3", S12)];
     check(&[
-        // gap 6: t1 mismatches (s2), t2 still rebuilds and is answered, and
+        // DM gap P6: t1 mismatches (s2), t2 still rebuilds and is answered, and
         // t1's Operation still restores its owner.
         (
             Ev::Rebuild(
@@ -757,7 +757,7 @@ fn rebuild_goes_on_after_mismatch_and_handles_orphans() {
             ),
             "gauge t1:-->U, gauge t2:-->S, mismatch t1/s2, owner t2-`foo`.`bar` s1->s2, exec t2-`foo`.`bar` [s2] skip_done | t1-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]; t2-`foo`.`bar` owner=s2 ready=[s1 s2] wait=[] done=[]",
         ),
-        // gap 7: done Operations of a vanished lock are deleted; a not-done
+        // DM gap P7: done Operations of a vanished lock are deleted; a not-done
         // one is kept; a done one whose lock still has an Info is kept.
         (
             Ev::Rebuild(

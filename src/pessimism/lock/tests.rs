@@ -164,7 +164,7 @@ fn ddl_comparison_is_an_order_insensitive_multiset() {
         &["a", "b"],
         &["s1", "s2", "s3"],
         &[
-            // gap 14: DM's CompareShardingDDLs accepts [a a] against [a b].
+            // DM gap P14 in docs/dm-gaps.md: DM's CompareShardingDDLs accepts [a a] against [a b].
             (
                 Op::TrySync("s1", &["a", "a"], &["s1"]),
                 "err 38016 sharding ddls in ddl lock [a b] is different with [a a] | remain=3 resolved=false s1:-- s2:-- s3:--",
@@ -237,7 +237,7 @@ fn duplicate_and_empty_source_lists() {
         ],
     );
     // A lock without sources is synced and resolved from the start; the
-    // keeper never creates one (gap 10).
+    // keeper never creates one (DM gap P10).
     check(
         &[C1],
         &[],

@@ -1,5 +1,5 @@
-//! TiDB's `charset_collation_test.go` (pinned version) and the spec's
-//! examples #15-#19.
+//! TiDB's `charset_collation_test.go` (pinned version) and further
+//! examples of the lattice's charset rules.
 
 use std::cmp::Ordering::{self, Equal, Greater, Less};
 

@@ -1,4 +1,4 @@
-//! Message formats of schemacmp.md §1 and the Go formatting they rely on.
+//! Message formats of docs/protocol.md#schema-lattice and the Go formatting they rely on.
 
 use super::*;
 

@@ -1,5 +1,5 @@
-//! TiDB's `lattice_test.go` cases and the spec's primitive examples
-//! (schemacmp.md §10, #1-#14), checked in both argument orders.
+//! TiDB's `lattice_test.go` cases and further primitive examples
+//! (docs/protocol.md#schema-lattice), checked in both argument orders.
 
 use std::cmp::Ordering::{self, Equal, Greater, Less};
 use std::fmt::Debug;

@@ -1,5 +1,5 @@
-//! TiDB's `table_test.go` (`TestJoinSchemas`) and the spec's table
-//! examples (#33-#52), plus decoding, rendering and the fixtures.
+//! TiDB's `table_test.go` (`TestJoinSchemas`) and further table
+//! examples, plus decoding, rendering and the fixtures.
 
 use std::cmp::Ordering::{self, Equal, Greater, Less};
 use std::mem::discriminant;
@@ -846,8 +846,8 @@ fn join_order_dependence_inherited_from_tidb() {
     );
 }
 
-/// Spec §10, "DM lock-level consequences": the direction each DDL moves a
-/// shard's schema, as `compare(before, after)`.
+/// DM's lock-level consequences of the lattice (docs/protocol.md#schema-lattice): the direction
+/// each DDL moves a shard's schema, as `compare(before, after)`.
 #[test]
 fn ddl_directions_seen_by_the_lock() {
     let before = || {

@@ -1,5 +1,5 @@
-//! TiDB's `type_test.go` and the spec's column type examples (#20-#32),
-//! plus the encodings of §4 (anti-keys, default flag, zero defaults).
+//! TiDB's `type_test.go` and further column type examples,
+//! plus the encodings of docs/protocol.md#schema-lattice (anti-keys, default flag, zero defaults).
 
 use std::cmp::Ordering::{self, Equal, Greater, Less};
 
