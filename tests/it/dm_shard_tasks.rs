@@ -101,8 +101,16 @@ impl Cluster {
             args.push(path.to_str().unwrap().to_string());
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, out) = dmctl_async(&cluster.join, &args).await;
-        assert!(ok, "{out}");
+        // A follower that has not learned the leader yet refuses with 38043
+        // and writes nothing: ask again until the cluster has settled.
+        let last = std::sync::Mutex::new(String::new());
+        let created = wait_until(SETTLE, || async {
+            let (ok, out) = dmctl_async(&cluster.join, &args).await;
+            *last.lock().unwrap() = out;
+            ok
+        })
+        .await;
+        assert!(created, "{}", last.lock().unwrap());
         let bound = wait_until(SETTLE, || async {
             crate::dm_cluster::workers(&cluster.join)
                 .await
