@@ -114,11 +114,14 @@ impl ScenarioRunner {
         };
         let worker = self.config.name.clone();
         let (task, source) = (subtask.task.clone(), subtask.source.clone());
-        match self.scenario(subtask) {
-            Ok(Some(scenario)) => {
+        let playable = self.scenario(subtask).and_then(|scenario| match scenario {
+            Some(s) => Ok(Some((s, connect_options(&subtask.config)?))),
+            None => Ok(None),
+        });
+        match playable {
+            Ok(Some((scenario, downstream))) => {
                 let control = Control::new(run.cancel.clone(), paused_rx, run.waiting.clone());
-                let executor =
-                    Executor::new(connect_options(&subtask.config), ExecutorOptions::default());
+                let executor = Executor::new(downstream, ExecutorOptions::default());
                 tokio::spawn(play(
                     scenario,
                     self.etcd.clone(),
@@ -144,8 +147,9 @@ impl ScenarioRunner {
     }
 }
 
-/// The downstream of a subtask: its `to` database.
-fn connect_options(config: &SubTaskConfig) -> MySqlConnectOptions {
+/// The downstream of a subtask: its `to` database. A port outside 0..65535
+/// is refused rather than replaced.
+fn connect_options(config: &SubTaskConfig) -> Result<MySqlConnectOptions, Error> {
     let DbConfig {
         host,
         port,
@@ -153,17 +157,21 @@ fn connect_options(config: &SubTaskConfig) -> MySqlConnectOptions {
         password,
         ..
     } = &config.to;
+    let port = u16::try_from(*port).map_err(|_| Error::Downstream {
+        during: "reading the subtask's target database".to_owned(),
+        reason: format!("port {port} is not a TCP port"),
+    })?;
     let options = MySqlConnectOptions::new()
         .host(host)
-        .port(u16::try_from(*port).unwrap_or(3306))
+        .port(port)
         .username(user);
     // A DM ciphertext cannot be read without DM's secret key: the password
     // is used as stored.
-    if password.is_empty() {
+    Ok(if password.is_empty() {
         options
     } else {
         options.password(password)
-    }
+    })
 }
 
 /// Plays one subtask to its end, recording a failure.

@@ -225,6 +225,41 @@ fn source_yaml(id: &str, server_id: u32) -> String {
     )
 }
 
+/// Two `dm-master` processes `m1`, `m2` on `etcd` (data and logs in `dir`),
+/// once one of them leads; with both addresses as dmctl's `--master-addr`.
+pub async fn start_two_masters(
+    etcd: &EtcdServer,
+    dir: &std::path::Path,
+) -> (Vec<MasterProcess>, String) {
+    let masters: Vec<MasterProcess> = (1..=2)
+        .map(|i| {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let data = dir.join(format!("m{i}"));
+            MasterProcess::spawn(
+                &addr,
+                &[
+                    "--name",
+                    &format!("m{i}"),
+                    "--etcd-endpoints",
+                    &etcd.endpoint,
+                    "--election-ttl",
+                    "2",
+                    "--data-dir",
+                    data.to_str().unwrap(),
+                ],
+                &dir.join(format!("m{i}.log")),
+            )
+        })
+        .collect();
+    let join = format!("{},{}", masters[0].addr, masters[1].addr);
+    let led = wait_until(SETTLE, || async {
+        leader_of(&[&masters[0], &masters[1]]).await.is_some()
+    })
+    .await;
+    assert!(led, "one master leads: {}", masters[0].log());
+    (masters, join)
+}
+
 pub async fn leader_of(masters: &[&MasterProcess]) -> Option<usize> {
     for (i, m) in masters.iter().enumerate() {
         if m.role().await == "leader" {
@@ -239,32 +274,7 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
     // The binaries use DM's real key layout (no namespace): private etcd.
     let etcd = EtcdServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut masters: Vec<MasterProcess> = (1..=2)
-        .map(|i| {
-            let addr = format!("127.0.0.1:{}", free_port());
-            let data = dir.path().join(format!("m{i}"));
-            MasterProcess::spawn(
-                &addr,
-                &[
-                    "--name",
-                    &format!("m{i}"),
-                    "--etcd-endpoints",
-                    &etcd.endpoint,
-                    "--election-ttl",
-                    "2",
-                    "--data-dir",
-                    data.to_str().unwrap(),
-                ],
-                &dir.path().join(format!("m{i}.log")),
-            )
-        })
-        .collect();
-    let join = format!("{},{}", masters[0].addr, masters[1].addr);
-    let led = wait_until(SETTLE, || async {
-        leader_of(&[&masters[0], &masters[1]]).await.is_some()
-    })
-    .await;
-    assert!(led, "one master leads: {}", masters[0].log());
+    let (mut masters, join) = start_two_masters(&etcd, dir.path()).await;
 
     // Three joined workers register and keep alive through the masters.
     let mut workers_p: Vec<WorkerProcess> = ["w1", "w2", "w3"]

@@ -17,9 +17,11 @@ use dm_master::keys::{
 use serde_json::Value;
 
 use crate::cluster::MasterProcess;
-use crate::dm_cluster::{dmctl_async, leader_of, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE};
+use crate::dm_cluster::{
+    dmctl_async, leader_of, start_two_masters, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE,
+};
 use crate::mariadb::{unique_database, MariaDb};
-use crate::support::{free_port, wait_until, EtcdServer};
+use crate::support::{wait_until, EtcdServer};
 
 const SOURCES: [&str; 2] = ["s1", "s2"];
 
@@ -38,32 +40,7 @@ impl Cluster {
     async fn start(tasks: &[&str]) -> Cluster {
         let etcd = EtcdServer::start();
         let dir = tempfile::tempdir().unwrap();
-        let masters: Vec<MasterProcess> = (1..=2)
-            .map(|i| {
-                let addr = format!("127.0.0.1:{}", free_port());
-                let data = dir.path().join(format!("m{i}"));
-                MasterProcess::spawn(
-                    &addr,
-                    &[
-                        "--name",
-                        &format!("m{i}"),
-                        "--etcd-endpoints",
-                        &etcd.endpoint,
-                        "--election-ttl",
-                        "2",
-                        "--data-dir",
-                        data.to_str().unwrap(),
-                    ],
-                    &dir.path().join(format!("m{i}.log")),
-                )
-            })
-            .collect();
-        let join = format!("{},{}", masters[0].addr, masters[1].addr);
-        let led = wait_until(SETTLE, || async {
-            leader_of(&[&masters[0], &masters[1]]).await.is_some()
-        })
-        .await;
-        assert!(led, "one master leads: {}", masters[0].log());
+        let (masters, join) = start_two_masters(&etcd, dir.path()).await;
 
         let mut config = format!("keepalive-ttl = {KEEPALIVE_TTL_SECS}\n\n[scenario]\n");
         for task in tasks {
