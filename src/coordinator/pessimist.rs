@@ -72,7 +72,7 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 const UNLOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Mode label used for metrics bookkeeping.
-const MODE: &str = "pessimistic";
+const MODE: &str = ShardMode::Pessimistic.as_str();
 
 /// Requests the actor answers.
 enum Request {

@@ -17,6 +17,7 @@ use super::model::{
     MydumperConfig, SyncerConfig, TableRule, ValidatorConfig,
 };
 use super::units::{check_timezone, ram_in_bytes, GoDuration};
+use crate::task::ShardMode;
 
 /// The six task modes.
 pub const TASK_MODES: [&str; 6] = ["full", "incremental", "all", "dump", "load", "load&sync"];
@@ -386,7 +387,7 @@ impl TaskConfig {
 
     /// `shard-mode` as the coordinators read it (after `adjust`).
     pub fn is_optimistic(&self) -> bool {
-        self.shard_mode == "optimistic"
+        ShardMode::from_config(&self.shard_mode, self.is_sharding) == Some(ShardMode::Optimistic)
     }
 
     /// DM's `TaskConfig.adjust`: checks in DM's order, first failure wins.
@@ -666,16 +667,14 @@ pub(crate) fn check_shard_mode(
     is_sharding: bool,
     strict_optimistic: bool,
 ) -> Result<(), ConfigError> {
-    match shard_mode.as_str() {
-        "" if is_sharding => *shard_mode = "pessimistic".into(),
-        "" | "pessimistic" | "optimistic" => {}
-        other => {
-            return Err(ConfigError::ShardModeNotSupported {
-                mode: other.to_string(),
-            })
+    let mode = ShardMode::from_config(shard_mode, is_sharding).ok_or_else(|| {
+        ConfigError::ShardModeNotSupported {
+            mode: shard_mode.clone(),
         }
-    }
-    if strict_optimistic && shard_mode != "optimistic" {
+    })?;
+    // Fills in the `is-sharding` fallback; a valid value is kept as it is.
+    *shard_mode = mode.as_str().to_owned();
+    if strict_optimistic && mode != ShardMode::Optimistic {
         return Err(ConfigError::StrictOptimisticShardMode);
     }
     Ok(())

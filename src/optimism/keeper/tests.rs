@@ -682,7 +682,7 @@ fn show_locks() {
             .show_locks(task, &sources, ops, &infos)
             .iter()
             .map(|v| {
-                assert_eq!(v.mode, "optimistic");
+                assert_eq!(v.mode.as_str(), "optimistic");
                 format!(
                     "{} owner={} ddls={} synced={} unsynced={}",
                     v.id,

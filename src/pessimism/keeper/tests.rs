@@ -223,7 +223,7 @@ fn check(steps: &[(Ev, &str)]) {
                     .show_locks(task, &strings(sources))
                     .into_iter()
                     .map(|v| {
-                        assert_eq!(v.mode, "pessimistic");
+                        assert_eq!(v.mode.as_str(), "pessimistic");
                         v.id
                     })
                     .collect();
