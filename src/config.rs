@@ -847,17 +847,7 @@ fn load_secret_key(path: &str) -> Result<Option<[u8; 32]>, ConfigError> {
         )
     };
     let content = std::fs::read_to_string(path).map_err(|e| bad(format!("open {path}: {e}")))?;
-    let hex = content.trim();
-    if hex.len() % 2 != 0 {
-        return Err(bad("encoding/hex: odd length hex string".into()));
-    }
-    let mut bytes = Vec::with_capacity(hex.len() / 2);
-    for pair in hex.as_bytes().chunks(2) {
-        let digits = std::str::from_utf8(pair).unwrap_or("zz");
-        let byte = u8::from_str_radix(digits, 16)
-            .map_err(|_| bad(format!("encoding/hex: invalid byte: {digits:?}")))?;
-        bytes.push(byte);
-    }
+    let bytes = crate::keys::decode_go_hex(content.trim().as_bytes()).map_err(bad)?;
     let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
         bad(format!(
             "the secret key must be a hex AES-256 key of length 64, but got length {}",
