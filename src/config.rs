@@ -771,59 +771,13 @@ pub fn split_host_port(addr: &str) -> Result<(String, String), String> {
     Ok((host.to_string(), port.to_string()))
 }
 
-/// Go's `time.ParseDuration` (units ns, us, µs, ms, s, m, h; sign; fractions).
+/// Go's `time.ParseDuration` (units ns, us, µs, ms, s, m, h; sign; fractions)
+/// for a timeout: a negative duration is a valid Go value but no timeout.
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration \"{text}\"");
-    let mut s = text;
-    let negative = if let Some(rest) = s.strip_prefix('-') {
-        s = rest;
-        true
-    } else {
-        s = s.strip_prefix('+').unwrap_or(s);
-        false
-    };
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let mut total_nanos: f64 = 0.0;
-    while !s.is_empty() {
-        let number_len = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len());
-        if number_len == 0 {
-            return Err(invalid());
-        }
-        let number: f64 = s[..number_len].parse().map_err(|_| invalid())?;
-        s = &s[number_len..];
-        let unit_len = s
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(s.len());
-        let unit = &s[..unit_len];
-        s = &s[unit_len..];
-        let scale = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => return Err(format!("time: missing unit in duration \"{text}\"")),
-            other => {
-                return Err(format!(
-                    "time: unknown unit \"{other}\" in duration \"{text}\""
-                ))
-            }
-        };
-        total_nanos += number * scale;
-    }
-    if negative && total_nanos > 0.0 {
-        // Negative durations are valid Go values but meaningless as timeouts.
-        return Err(format!("time: negative duration \"{text}\""));
-    }
-    Ok(Duration::from_nanos(total_nanos.round() as u64))
+    let nanos = crate::task_config::GoDuration::parse(text)?.0;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("time: negative duration \"{text}\""))
 }
 
 fn hostname() -> Result<String, String> {
