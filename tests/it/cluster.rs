@@ -4,14 +4,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use dm_master::config::Config;
-use dm_master::metrics::Metrics;
-use dm_master::server;
 use etcd_client::{Client, EventType, GetOptions, PutOptions, WatchOptions};
 
+use crate::master::TestMaster;
 use crate::support::{unique_space, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
@@ -210,11 +208,7 @@ fn exercise_with_etcdctl(addr: &str, prefix: &str) {
 async fn etcd_api_on_the_master_address_with_external_etcd() {
     let etcd = EtcdServer::shared();
     let space = unique_space("etcd-proxy");
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("proxy", vec![etcd.endpoint.clone()], dir.path().into());
-    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .unwrap();
+    let master = TestMaster::builder(&space).name("proxy").start().await;
     let addr = master.local_addr.to_string();
 
     exercise_with_client(&addr, &format!("{}/client", space.namespace())).await;

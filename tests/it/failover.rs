@@ -375,6 +375,8 @@ async fn a_master_started_before_etcd_waits_and_then_leads() {
         serving,
         "the master serves /status while etcd is unreachable"
     );
+    // The behaviour under test is that nothing happens: the master keeps
+    // serving through a while of retries without etcd.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(master.role().await, "unknown", "and does not crash");
     // Now etcd comes up on that port.

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{
     KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_SOURCE_TABLES, UPSTREAM_SUBTASK,
@@ -12,7 +11,6 @@ use dm_master::keys::{
 use dm_master::metrics::Metrics;
 use dm_master::optimism::ops::{self, TableKey};
 use dm_master::optimism::{ConflictStage, Info, SourceTables};
-use dm_master::server::{self, Master};
 use dm_master::tableinfo::{ColumnInfo, FieldType, IndexInfo, TableInfo};
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::optimist::{Answer, OptimistClient};
@@ -20,6 +18,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::history::History;
+use crate::master::TestMaster;
 use crate::support::{unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -39,10 +38,9 @@ struct Env {
     space: KeySpace,
     /// Every event of the test's keys; checked when the test stops.
     history: History,
-    master: Option<Master>,
+    master: Option<TestMaster>,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
-    _dir: tempfile::TempDir,
 }
 
 impl Env {
@@ -74,22 +72,16 @@ impl Env {
             master: None,
             metrics: Arc::new(Metrics::new()),
             cancel: CancellationToken::new(),
-            _dir: tempfile::tempdir().unwrap(),
         };
         env.start_master().await;
         env
     }
 
     async fn start_master(&mut self) {
-        let config = Config::for_endpoints(
-            "m",
-            vec![EtcdServer::shared().endpoint.clone()],
-            self._dir.path().into(),
-        );
-        let master = server::spawn(config, self.space.clone(), self.metrics.clone())
-            .await
-            .unwrap();
-        master.wait_leader(WAIT).await.unwrap();
+        let master = TestMaster::builder(&self.space)
+            .metrics(self.metrics.clone())
+            .lead(WAIT)
+            .await;
         self.master = Some(master);
     }
 

@@ -4,32 +4,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::metrics::Metrics;
 use dm_master::pessimism::ops;
-use dm_master::server::{self, Master};
+use dm_master::server::Master;
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::history::History;
+use crate::master::TestMaster;
 use crate::support::{answered, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
 const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
-
-async fn start_master(space: &KeySpace) -> (Master, Arc<Metrics>) {
-    let server = EtcdServer::shared();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("m", vec![server.endpoint.clone()], dir.path().into());
-    let metrics = Arc::new(Metrics::new());
-    let master = server::spawn(config, space.clone(), metrics.clone())
-        .await
-        .expect("master starts");
-    (master, metrics)
-}
 
 pub async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &[&str]) {
     for source in sources {
@@ -81,7 +70,8 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
         &["mysql-replica-01", "mysql-replica-02"],
     )
     .await;
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let log: Log = Default::default();
 
@@ -94,8 +84,10 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
         joins.push(tokio::spawn(async move {
             client.sync_ddl(&info, &cancel, step(&log, source)).await
         }));
-        // The first Info seen creates the lock: make the owner deterministic.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if source == "mysql-replica-01" {
+            // Make the owner deterministic.
+            wait_synced(&master, source).await;
+        }
     }
     for j in joins {
         let (op, _) = tokio::time::timeout(WAIT, j)
@@ -145,7 +137,7 @@ async fn run_with_restart(restart_at: usize) {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (mut master, _) = start_master(&space).await;
+    let mut master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -156,7 +148,7 @@ async fn run_with_restart(restart_at: usize) {
         () => {
             if point == restart_at {
                 master.stop().await;
-                master = start_master(&space).await.0;
+                master = TestMaster::builder(&space).start().await;
             }
             point += 1;
         };
@@ -165,7 +157,7 @@ async fn run_with_restart(restart_at: usize) {
     maybe_restart!(); // 0: before anything
     let r1 = c1.put_info(&i1, &cancel).await.unwrap();
     maybe_restart!(); // 1: after s1's Info
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_synced(&master, "s1").await;
     let r2 = c2.put_info(&i2, &cancel).await.unwrap();
     maybe_restart!(); // 2: after s2's Info (lock synced)
     let op1 = answered(&c1, r1, &cancel, WAIT).await;
@@ -217,14 +209,14 @@ async fn worker_restart_before_done_gets_its_operation_again() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
     let i1 = c1.info("db", "tb", vec![DDL.into()]);
     let i2 = c2.info("db", "tb", vec![DDL.into()]);
     let r1 = c1.put_info(&i1, &cancel).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_synced(&master, "s1").await;
     c2.put_info(&i2, &cancel).await.unwrap();
     let first = answered(&c1, r1, &cancel, WAIT).await;
     assert!(first.exec);
@@ -263,7 +255,8 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
     // and written again while it runs.
     let bad_key = ops::info_key(&space, "bad", "s1");
     etcd.put(bad_key.as_str(), "{not json").await.unwrap();
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let snapshot_counted = wait_until(WAIT, || async {
         metrics
             .render()
@@ -310,7 +303,8 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -318,7 +312,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
         .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_synced(&master, "s1").await;
     c2.put_info(
         &c2.info(
             "db",
@@ -385,7 +379,7 @@ async fn unlock_with_force_remove_and_errors() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
@@ -447,7 +441,8 @@ async fn info_of_an_unknown_task_waits_for_the_task() {
     let space = unique_space("pess-unknown");
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "late", "s1");
     let info = c1.info("db", "tb", vec![DDL.into()]);
@@ -490,7 +485,7 @@ async fn lock_of_300_sources_resolves_past_the_txn_limit() {
     let sources: Vec<String> = (0..300).map(|i| format!("s{i:04}")).collect();
     let names: Vec<&str> = sources.iter().map(String::as_str).collect();
     register_task(&etcd, &space, "big", &names).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let mut joins = Vec::new();
     for s in &sources {
@@ -525,7 +520,7 @@ async fn two_ddls_back_to_back_on_the_same_table() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let ddls = [
         "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
@@ -533,13 +528,15 @@ async fn two_ddls_back_to_back_on_the_same_table() {
     ];
     let log: Log = Default::default();
     let mut joins = Vec::new();
-    for (i, source) in ["s1", "s2"].into_iter().enumerate() {
+    for source in ["s1", "s2"] {
+        if source == "s2" {
+            // s2 starts once s1's first Info is seen, so s1 owns the first lock.
+            wait_synced(&master, "s1").await;
+        }
         let client = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
         let log = log.clone();
         let cancel = cancel.clone();
         joins.push(tokio::spawn(async move {
-            // s2 starts late, so s1 owns the first lock.
-            tokio::time::sleep(Duration::from_millis(150 * i as u64)).await;
             let mut decisions = Vec::new();
             for ddl in ddls {
                 let info = client.info("db", "tb", vec![ddl.into()]);
@@ -574,7 +571,7 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "ta", &["s1", "s2"]).await;
     register_task(&etcd, &space, "tb", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let log: Log = Default::default();
     let mut joins = Vec::new();
@@ -615,7 +612,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -623,7 +620,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_synced(&master, "s1").await;
     let r2 = c2
         .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
         .await
@@ -761,14 +758,10 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     let space = unique_space("pess-lag");
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints(
-        "m",
-        vec![format!("http://{}", proxy.addr)],
-        dir.path().into(),
-    );
-    let metrics = Arc::new(Metrics::new());
-    let master = server::spawn(config, space.clone(), metrics).await.unwrap();
+    let master = TestMaster::builder(&space)
+        .endpoint(format!("http://{}", proxy.addr))
+        .start()
+        .await;
     let pessimist = master.pessimist().await.expect("master leads");
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
@@ -791,6 +784,8 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
         .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
         .await
         .unwrap();
+    // Nothing may happen while the master is cut off: the sleep is the
+    // window in which an answer would show if it could.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let owner_op = etcd
         .get(ops::operation_key(&space, "t", "s1"))
@@ -835,6 +830,19 @@ async fn shown(master: &Master) -> Option<(String, Vec<String>, Vec<String>)> {
         .map(|l| (l.owner, l.synced, l.unsynced))
 }
 
+/// Waits until the master's lock counts `source` as synced: its Info was
+/// seen, so an Info put after this comes second (the first Info seen
+/// creates the lock and names its owner).
+async fn wait_synced(master: &Master, source: &str) {
+    let seen = wait_until(WAIT, || async {
+        shown(master)
+            .await
+            .is_some_and(|(_, synced, _)| synced.iter().any(|s| s == source))
+    })
+    .await;
+    assert!(seen, "the master saw the Info of {source}");
+}
+
 async fn delete_key(etcd: &Etcd, key: String) {
     etcd.txn(Txn::new("test delete").then([Op::delete(key)]))
         .await
@@ -847,7 +855,8 @@ async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -910,7 +919,7 @@ async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
@@ -940,7 +949,7 @@ async fn duplicate_and_late_worker_writes_never_undo_a_done() {
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -1112,7 +1121,8 @@ async fn eight_tasks_in_flight_each_resolve_every_ddl_in_order() {
     for task in &tasks {
         register_task(&etcd, &space, task, &["s1", "s2"]).await;
     }
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let ddls = [
         "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
