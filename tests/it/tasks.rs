@@ -16,6 +16,7 @@ use dm_master::proto::{
     RegisterWorkerRequest, SourceOp, StartTaskRequest, StartTaskResponse, TaskOp,
 };
 use dm_master::task_config::SubTaskConfig;
+use expect_test::expect;
 use tonic::transport::Channel;
 
 use crate::dmctl::dmctl_async;
@@ -413,10 +414,14 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
     let file_arg = file.to_str().unwrap().to_owned();
     let (ok, out, err) = dmctl_async(&addr, &["start-task", &file_arg]).await;
     assert!(ok, "{err}");
-    assert_eq!(
-        out,
-        "{\n    \"result\": false,\n    \"msg\": \"[code=46014:class=scheduler:scope=internal:level=medium], Message: subtasks with name t2 for sources [s1 s2] already exist, Workaround: Please use `query-status` command to see tasks.\",\n    \"sources\": [],\n    \"checkResult\": \"\"\n}\n"
-    );
+    expect![[r#"
+        {
+            "result": false,
+            "msg": "[code=46014:class=scheduler:scope=internal:level=medium], Message: subtasks with name t2 for sources [s1 s2] already exist, Workaround: Please use `query-status` command to see tasks.",
+            "sources": [],
+            "checkResult": ""
+        }
+    "#]].assert_eq(&out);
     let (ok, out, err) = dmctl_async(&addr, &["get-config", "subtask", "t2"]).await;
     assert!(ok, "{err}");
     let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
