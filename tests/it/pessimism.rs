@@ -35,6 +35,17 @@ pub async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &
     }
 }
 
+/// A test's own key space on the shared etcd with its event history, a
+/// subtask of `task` on each of `sources`, and a master.
+async fn setup(name: &str, task: &str, sources: &[&str]) -> (Etcd, KeySpace, History, TestMaster) {
+    let space = unique_space(name);
+    let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
+    register_task(&etcd, &space, task, sources).await;
+    let master = TestMaster::builder(&space).start().await;
+    (etcd, space, history, master)
+}
+
 async fn lock_keys(etcd: &Etcd, space: &KeySpace) -> usize {
     etcd.get_prefix(&ops::pessimism_prefix(space))
         .await
@@ -60,23 +71,14 @@ fn step(
 
 #[tokio::test]
 async fn dm_sequence_owner_executes_once_and_the_other_skips() {
-    let space = unique_space("pess-seq");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(
-        &etcd,
-        &space,
-        "test",
-        &["mysql-replica-01", "mysql-replica-02"],
-    )
-    .await;
-    let master = TestMaster::builder(&space).start().await;
+    let sources = ["mysql-replica-01", "mysql-replica-02"];
+    let (etcd, space, history, master) = setup("pess-seq", "test", &sources).await;
     let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let log: Log = Default::default();
 
     let mut joins = Vec::new();
-    for source in ["mysql-replica-01", "mysql-replica-02"] {
+    for source in sources {
         let client = PessimistClient::new(etcd.clone(), space.clone(), "test", source);
         let info = client.info("shard_db", "shard_table", vec![DDL.into()]);
         let log = log.clone();
@@ -133,11 +135,8 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
 /// Drives two sources by hand, restarting the master at `restart_at`
 /// (0..=7, the points between the protocol steps).
 async fn run_with_restart(restart_at: usize) {
-    let space = unique_space(&format!("pess-restart-{restart_at}"));
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let mut master = TestMaster::builder(&space).start().await;
+    let name = format!("pess-restart-{restart_at}");
+    let (etcd, space, history, mut master) = setup(&name, "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -205,11 +204,7 @@ async fn worker_restart_before_done_gets_its_operation_again() {
     // A worker that crashed after receiving (or executing) its Operation
     // re-runs the flow: its re-put Info is answered again (re-entrancy rules
     // for steps 6-8).
-    let space = unique_space("pess-worker-restart");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-worker-restart", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -299,11 +294,7 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
 
 #[tokio::test]
 async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
-    let space = unique_space("pess-mismatch");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-mismatch", "t", &["s1", "s2"]).await;
     let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
@@ -375,11 +366,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
 
 #[tokio::test]
 async fn unlock_with_force_remove_and_errors() {
-    let space = unique_space("pess-unlock");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-unlock", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
@@ -479,13 +466,9 @@ async fn info_of_an_unknown_task_waits_for_the_task() {
 
 #[tokio::test]
 async fn lock_of_300_sources_resolves_past_the_txn_limit() {
-    let space = unique_space("pess-1000");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
     let sources: Vec<String> = (0..300).map(|i| format!("s{i:04}")).collect();
     let names: Vec<&str> = sources.iter().map(String::as_str).collect();
-    register_task(&etcd, &space, "big", &names).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-1000", "big", &names).await;
     let cancel = CancellationToken::new();
     let mut joins = Vec::new();
     for s in &sources {
@@ -516,11 +499,7 @@ async fn lock_of_300_sources_resolves_past_the_txn_limit() {
 async fn two_ddls_back_to_back_on_the_same_table() {
     // dm#628 / dm#1253: the second DDL's Info of a source must wait until
     // the first lock is fully resolved, then form a fresh lock.
-    let space = unique_space("pess-back-to-back");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-back-to-back", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let ddls = [
         "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
@@ -608,11 +587,8 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
 
 #[tokio::test]
 async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
-    let space = unique_space("pess-replace-owner");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) =
+        setup("pess-replace-owner", "t", &["s1", "s2", "s3"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -851,11 +827,7 @@ async fn delete_key(etcd: &Etcd, key: String) {
 
 #[tokio::test]
 async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
-    let space = unique_space("pess-source-left");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-source-left", "t", &["s1", "s2", "s3"]).await;
     let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
@@ -915,11 +887,7 @@ async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
 
 #[tokio::test]
 async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
-    let space = unique_space("pess-all-left");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-all-left", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
@@ -945,11 +913,7 @@ async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
 /// and the next lock on the same table works.
 #[tokio::test]
 async fn duplicate_and_late_worker_writes_never_undo_a_done() {
-    let space = unique_space("pess-dup");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space).start().await;
+    let (etcd, space, history, master) = setup("pess-dup", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");

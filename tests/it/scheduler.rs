@@ -106,6 +106,22 @@ impl SimWorker {
 }
 
 /// name → (stage, source) from `ListMember --worker`.
+/// `OfflineMember` of `kind` (`worker`, `master`, ...) `name`.
+async fn offline(
+    master: &mut MasterClient<Channel>,
+    kind: &str,
+    name: &str,
+) -> dm_master::proto::OfflineMemberResponse {
+    master
+        .offline_member(OfflineMemberRequest {
+            r#type: kind.into(),
+            name: name.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 async fn workers(master: &mut MasterClient<Channel>) -> BTreeMap<String, (String, String)> {
     let resp = master
         .list_member(ListMemberRequest {
@@ -472,63 +488,28 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
         .contains("dm_master_worker_state{worker=\"w3\"} 0"));
 
     // Offline-member: an online worker is refused, an offline one removed.
-    let refused = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "worker".into(),
-            name: "w2".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let refused = offline(&mut via_new_leader, "worker", "w2").await;
     assert!(!refused.result);
     assert_eq!(
         refused.msg,
         "[code=46005:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w2 is still online, Workaround: Please shut it down first."
     );
-    let removed = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "worker".into(),
-            name: "w3".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let removed = offline(&mut via_new_leader, "worker", "w3").await;
     assert!(removed.result, "{}", removed.msg);
     assert!(value(&etcd, space.key(&WORKER_REGISTER, ["w3"]))
         .await
         .is_none());
-    let unknown = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "worker".into(),
-            name: "w3".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let unknown = offline(&mut via_new_leader, "worker", "w3").await;
     assert_eq!(
         unknown.msg,
         "[code=46004:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w3 not exists"
     );
-    let no_master = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "master".into(),
-            name: "nobody".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let no_master = offline(&mut via_new_leader, "master", "nobody").await;
     assert_eq!(
         no_master.msg,
         "[code=38048:class=dm-master:scope=internal:level=low], Message: dm-master with name nobody not exists, Workaround: Please use list-member command to see masters."
     );
-    let bad_type = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "relay".into(),
-            name: "x".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let bad_type = offline(&mut via_new_leader, "relay", "x").await;
     assert_eq!(
         bad_type.msg,
         "[code=38049:class=dm-master:scope=internal:level=low], Message: offline member type relay is invalid, Workaround: Please use master/worker."
