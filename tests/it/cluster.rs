@@ -10,7 +10,7 @@ use dm_master::config::Config;
 use etcd_client::{Client, EventType, GetOptions, PutOptions, WatchOptions};
 
 use crate::master::TestMaster;
-use crate::support::{unique_space, wait_until, EtcdServer};
+use crate::support::{put_ddl, unique_space, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 
@@ -576,10 +576,7 @@ async fn three_masters_form_one_cluster_survive_the_leader_restart_and_take_a_fo
     crate::pessimism::register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     let leader_addr = format!("http://{}", nodes[leader].addr);
     let pending = wait_until(Duration::from_secs(20), || {
         let leader_addr = leader_addr.clone();
@@ -619,10 +616,7 @@ async fn three_masters_form_one_cluster_survive_the_leader_restart_and_take_a_fo
     let etcd = Etcd::connect(&surviving, Default::default()).await.unwrap();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let op1 = crate::support::answered(&c1, r1, &cancel, Duration::from_secs(30)).await;
     assert!(op1.exec);
     c1.done(&op1).await.unwrap();

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::history::History;
 use crate::master::TestMaster;
-use crate::support::{answered, unique_space, wait_until, EtcdServer};
+use crate::support::{answered, put_ddl, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
 const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
@@ -299,10 +299,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     wait_synced(&master, "s1").await;
     c2.put_info(
         &c2.info(
@@ -369,9 +366,7 @@ async fn unlock_with_force_remove_and_errors() {
     let (etcd, space, history, master) = setup("pess-unlock", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    put_ddl(&c1, DDL, &cancel).await;
     let id = "t-`db`.`tb`";
     assert!(
         wait_until(WAIT, || async {
@@ -592,15 +587,9 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     wait_synced(&master, "s1").await;
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let id = "t-`db`.`tb`";
     assert!(
         wait_until(WAIT, || async {
@@ -742,10 +731,7 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     assert!(
         wait_until(WAIT, || async {
             pessimist.show_locks(None, &[]).await.unwrap().len() == 1
@@ -756,10 +742,7 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     // The master is cut off; meanwhile s2 arrives and history is compacted
     // past everything the master has seen.
     proxy.cut();
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     // Nothing may happen while the master is cut off: the sleep is the
     // window in which an answer would show if it could.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -832,14 +815,8 @@ async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let waiting = (
         "s1".to_string(),
         vec!["s1".to_string(), "s2".to_string()],
@@ -890,9 +867,7 @@ async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
     let (etcd, space, history, master) = setup("pess-all-left", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    put_ddl(&c1, DDL, &cancel).await;
     assert!(wait_until(WAIT, || async { shown(&master).await.is_some() }).await);
     delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s1", "t"])).await;
     delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s2", "t"])).await;

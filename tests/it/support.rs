@@ -300,3 +300,15 @@ pub async fn answered(
         .expect("no Operation answered the Info in time")
         .expect("waiting for the Operation failed")
 }
+
+/// Puts `client`'s Info of `ddl` on `db`.`tb`; returns the Info's revision.
+pub async fn put_ddl(
+    client: &dm_worker::shardddl::pessimist::PessimistClient,
+    ddl: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> i64 {
+    client
+        .put_info(&client.info("db", "tb", vec![ddl.into()]), cancel)
+        .await
+        .expect("put the Info")
+}
