@@ -112,19 +112,7 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
         wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
         "every key of the lock is deleted"
     );
-    assert!(
-        wait_until(WAIT, || async {
-            master
-                .pessimist()
-                .await
-                .expect("master leads")
-                .show_locks(None, &[])
-                .await
-                .unwrap()
-                .is_empty()
-        })
-        .await
-    );
+    assert!(wait_until(WAIT, || async { shown(&master).await.is_none() }).await);
     let text = metrics.render();
     assert!(!text.contains("dm_master_ddl_state_number{"), "{text}");
     assert!(!text.contains("dm_master_shard_ddl_error{"), "{text}");
@@ -347,14 +335,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &[])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(shown(&master).await.is_none(), "no lock is left");
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     assert!(!metrics.render().contains("dm_master_ddl_state_number{"));
     master.stop().await;
@@ -368,19 +349,7 @@ async fn unlock_with_force_remove_and_errors() {
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     put_ddl(&c1, DDL, &cancel).await;
     let id = "t-`db`.`tb`";
-    assert!(
-        wait_until(WAIT, || async {
-            !master
-                .pessimist()
-                .await
-                .expect("master leads")
-                .show_locks(None, &[])
-                .await
-                .unwrap()
-                .is_empty()
-        })
-        .await
-    );
+    assert!(wait_until(WAIT, || async { shown(&master).await.is_some() }).await);
     let err = master
         .pessimist()
         .await
@@ -405,14 +374,7 @@ async fn unlock_with_force_remove_and_errors() {
         .unlock_lock(id, None, true)
         .await
         .unwrap();
-    assert!(master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &[])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(shown(&master).await.is_none(), "no lock is left");
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
     history.check_done_is_final().await;
@@ -593,15 +555,9 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     let id = "t-`db`.`tb`";
     assert!(
         wait_until(WAIT, || async {
-            master
-                .pessimist()
+            shown(&master)
                 .await
-                .expect("master leads")
-                .show_locks(None, &[])
-                .await
-                .unwrap()
-                .first()
-                .is_some_and(|l| l.synced.len() == 2)
+                .is_some_and(|(_, synced, _)| synced.len() == 2)
         })
         .await
     );
@@ -632,14 +588,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &[])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(shown(&master).await.is_none(), "no lock is left");
     let s3_op = etcd
         .get(ops::operation_key(&space, "t", "s3"))
         .await
