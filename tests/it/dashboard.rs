@@ -50,6 +50,18 @@ async fn start_master(name: &str, sources: &[&str]) -> (TestMaster, Etcd, KeySpa
     (master, etcd, space)
 }
 
+/// An inject of `source`'s Info of `ddl` into the lock of [`TASK`] on
+/// `shard_db`.`shard_table`.
+fn inject_request(source: &str, ddl: &str) -> InjectInfoRequest {
+    InjectInfoRequest {
+        task: TASK.into(),
+        source: source.into(),
+        database: "shard_db".into(),
+        table: "shard_table".into(),
+        ddls: vec![ddl.into()],
+    }
+}
+
 fn worker(etcd: &Etcd, space: &KeySpace, source: &str) -> PessimistClient {
     PessimistClient::new(etcd.clone(), space.clone(), TASK, source)
 }
@@ -301,17 +313,10 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     })
     .await;
     assert!(listed);
-    let inject = |source: &str, ddl: &str| InjectInfoRequest {
-        task: TASK.into(),
-        source: source.into(),
-        database: "shard_db".into(),
-        table: "shard_table".into(),
-        ddls: vec![ddl.into()],
-    };
 
     // Refused: the source reported already; the DDLs differ from the lock's.
     let refused = operator
-        .inject_info(inject("mysql-01", DDL))
+        .inject_info(inject_request("mysql-01", DDL))
         .await
         .unwrap()
         .into_inner();
@@ -325,7 +330,7 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
         refused.msg
     );
     let refused = operator
-        .inject_info(inject(
+        .inject_info(inject_request(
             "mysql-02",
             "ALTER TABLE `shard_db`.`shard_table` DROP COLUMN `c1`",
         ))
@@ -341,13 +346,13 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     // mysql-02's shard table was dropped upstream: the operator injects.
     let owner = answer(w1, r1);
     let injected = operator
-        .inject_info(inject("mysql-02", DDL))
+        .inject_info(inject_request("mysql-02", DDL))
         .await
         .unwrap()
         .into_inner();
     assert!(injected.result, "{}", injected.msg);
     let again = operator
-        .inject_info(inject("mysql-02", DDL))
+        .inject_info(inject_request("mysql-02", DDL))
         .await
         .unwrap()
         .into_inner();
@@ -437,13 +442,7 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     assert_eq!(text, "{\n    \"result\": true,\n    \"msg\": \"\"\n}\n");
     // A second inject of the same source is refused with our code.
     let refused = operator
-        .inject_info(InjectInfoRequest {
-            task: TASK.into(),
-            source: "mysql-03".into(),
-            database: "shard_db".into(),
-            table: "shard_table".into(),
-            ddls: vec![DDL.into()],
-        })
+        .inject_info(inject_request("mysql-03", DDL))
         .await
         .unwrap()
         .into_inner();
@@ -531,13 +530,7 @@ async fn a_follower_serves_the_page_and_inject_and_a_new_leader_keeps_the_inject
     let injected = LockOperatorClient::connect(format!("http://{follower}"))
         .await
         .unwrap()
-        .inject_info(InjectInfoRequest {
-            task: TASK.into(),
-            source: "mysql-02".into(),
-            database: "shard_db".into(),
-            table: "shard_table".into(),
-            ddls: vec![DDL.into()],
-        })
+        .inject_info(inject_request("mysql-02", DDL))
         .await
         .unwrap()
         .into_inner();
