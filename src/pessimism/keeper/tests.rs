@@ -302,11 +302,11 @@ fn check(steps: &[(Ev, &str)]) {
                 let infos = infos
                     .iter()
                     .map(|(task, source, table, ddls)| InfoRecord {
-                        task: (*task).to_owned(),
-                        source: (*source).to_owned(),
-                        schema: "foo".to_owned(),
-                        table: (*table).to_owned(),
-                        ddls: strings(ddls),
+                        task: (*task).into(),
+                        source: (*source).into(),
+                        schema: "foo".into(),
+                        table: (*table).into(),
+                        ddls: strings(ddls).into(),
                         lock_id: lock_id(task, table),
                     })
                     .collect();
