@@ -1,0 +1,204 @@
+//! Cold rebuild of the keeper from a snapshot of Infos and Operations (DM
+//! `recoverLocks`), and the per-state lock counts for a gauge reset.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{LockAction, LockKeeper, TrySyncOutcome};
+use crate::pessimism::lock::{DdlMismatch, StateChange, SyncState};
+
+/// One stored Info, as read for a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoRecord {
+    pub task: String,
+    pub source: String,
+    /// Downstream schema (for logs; the lock is named by `lock_id`).
+    pub schema: String,
+    /// Downstream table (for logs).
+    pub table: String,
+    pub ddls: Vec<String>,
+    /// `GenDDLLockID(task, schema, table)`.
+    pub lock_id: String,
+}
+
+/// One stored Operation, as read for a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationRecord {
+    pub lock_id: String,
+    pub task: String,
+    pub source: String,
+    pub exec: bool,
+    pub done: bool,
+}
+
+/// Something the rebuild could not apply; the actor logs each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebuildIssue {
+    /// An Info whose DDLs differ from its lock's (DM gap P6: recovery goes on).
+    Mismatch {
+        task: String,
+        source: String,
+        error: DdlMismatch,
+    },
+    /// An Info of a task that has no sources (DM gap P10); the Info is kept.
+    UnknownTask {
+        task: String,
+        source: String,
+        lock_id: String,
+    },
+    /// An Info of a source outside its task (DM gap P9); the Info is kept.
+    SourceNotInTask {
+        task: String,
+        source: String,
+        lock_id: String,
+    },
+    /// An Operation without a lock that is kept (see [`rebuild`]).
+    OrphanOperationKept(OperationRecord),
+}
+
+/// The owner of a lock restored from an `exec=true` Operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRestored {
+    pub lock_id: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// Everything the actor needs after reading Infos and Operations (DM
+/// `recoverLocks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildPlan {
+    /// The rebuilt keeper, replacing the old one (whose locks the actor
+    /// dropped with [`LockKeeper::clear`]).
+    pub keeper: LockKeeper,
+    /// One `None -> state` change per rebuilt lock, for the gauge.
+    pub changes: Vec<StateChange>,
+    pub issues: Vec<RebuildIssue>,
+    pub owners_restored: Vec<OwnerRestored>,
+    /// `done` Operations without a lock and without any Info naming their
+    /// lock: delete them (DM gap P7), plainly, in one txn.
+    pub delete_orphan_ops: Vec<OperationRecord>,
+    /// [`LockKeeper::handle_lock`] for every synced lock, in lock-ID order;
+    /// the actor performs each and, unlike DM, goes on after a failure.
+    pub actions: Vec<LockAction>,
+}
+
+/// Rebuilds the keeper from a snapshot of Infos and Operations (DM
+/// `recoverLocks`, docs/protocol.md#pessimistic-rebuild).
+///
+/// 1. Infos are grouped by task (tasks in name order) and applied sorted by
+///    source, so without Operations the owner is the smallest source that
+///    has an Info. A mismatch is recorded and recovery goes on (DM gap P6).
+/// 2. Each Operation of an existing lock (ordered by lock ID, then source)
+///    re-adds its source to the lock (it was a source when the lock synced),
+///    forces the lock synced, marks the source done if `done`, and makes it
+///    the owner if `exec`.
+/// 3. An Operation without a lock is an orphan. A `done` orphan is deleted
+///    when no Info names its lock (DM gap P7): every source of that lock either
+///    finished (deleting its Info) or had its keys removed together by
+///    unlock/remove-meta, so the lock was resolved and its Operations would
+///    have been deleted; keeping them blocks the next Info of those sources
+///    forever. Otherwise the orphan is kept and reported: a not-done
+///    Operation blocks no worker (`PutInfoIfOpNotDone` only waits on `done`
+///    ones) and may be an answer a worker is executing right now, and an
+///    orphan whose lock still has Infos (unknown task, foreign source) may
+///    belong to an unfinished lock.
+/// 4. Every synced lock gets its [`LockKeeper::handle_lock`] action.
+pub fn rebuild(
+    infos: Vec<InfoRecord>,
+    operations: Vec<OperationRecord>,
+    task_sources: impl Fn(&str) -> Vec<String>,
+) -> RebuildPlan {
+    let mut keeper = LockKeeper::new();
+    let mut issues = Vec::new();
+
+    let named_locks: BTreeSet<String> = infos.iter().map(|i| i.lock_id.clone()).collect();
+    let mut by_task: BTreeMap<String, Vec<InfoRecord>> = BTreeMap::new();
+    for info in infos {
+        by_task.entry(info.task.clone()).or_default().push(info);
+    }
+    for (task, mut infos) in by_task {
+        let sources = task_sources(&task);
+        infos.sort_by(|a, b| a.source.cmp(&b.source));
+        for info in infos {
+            match keeper.try_sync(&info.lock_id, &task, &info.source, &info.ddls, &sources) {
+                // A fresh keeper remembers no resolved lock: nothing is held.
+                TrySyncOutcome::Progress { .. } | TrySyncOutcome::HeldAsStale => {}
+                TrySyncOutcome::Mismatch(error) => issues.push(RebuildIssue::Mismatch {
+                    task: task.clone(),
+                    source: info.source,
+                    error,
+                }),
+                TrySyncOutcome::UnknownTask => issues.push(RebuildIssue::UnknownTask {
+                    task: task.clone(),
+                    source: info.source,
+                    lock_id: info.lock_id,
+                }),
+                TrySyncOutcome::SourceNotInTask => issues.push(RebuildIssue::SourceNotInTask {
+                    task: task.clone(),
+                    source: info.source,
+                    lock_id: info.lock_id,
+                }),
+            }
+        }
+    }
+
+    let mut operations = operations;
+    operations.sort_by(|a, b| (&a.lock_id, &a.source).cmp(&(&b.lock_id, &b.source)));
+    let mut owners_restored = Vec::new();
+    let mut delete_orphan_ops = Vec::new();
+    for op in operations {
+        let Some(lock) = keeper.find_lock_mut(&op.lock_id) else {
+            if op.done && !named_locks.contains(&op.lock_id) {
+                delete_orphan_ops.push(op);
+            } else {
+                issues.push(RebuildIssue::OrphanOperationKept(op));
+            }
+            continue;
+        };
+        // An Operation exists only for a source of a lock that had synced.
+        lock.add_sources(std::slice::from_ref(&op.source));
+        lock.force_synced();
+        if op.done {
+            lock.mark_done(&op.source);
+        }
+        if op.exec && lock.owner() != op.source {
+            owners_restored.push(OwnerRestored {
+                lock_id: op.lock_id.clone(),
+                from: lock.owner().to_owned(),
+                to: op.source.clone(),
+            });
+            lock.set_owner(op.source);
+        }
+    }
+
+    let changes = keeper
+        .locks()
+        .filter_map(|l| StateChange::between(l.task(), None, Some(l.state())))
+        .collect();
+    let actions = keeper
+        .locks()
+        .filter(|l| l.is_synced())
+        .map(|l| keeper.handle_lock(l.id(), None))
+        .filter(|a| *a != LockAction::None)
+        .collect();
+    RebuildPlan {
+        keeper,
+        changes,
+        issues,
+        owners_restored,
+        delete_orphan_ops,
+        actions,
+    }
+}
+
+/// The metric state of every lock, for a gauge reset: `(task, state) ->
+/// number of locks`.
+pub fn state_counts(keeper: &LockKeeper) -> BTreeMap<(String, SyncState), usize> {
+    let mut counts = BTreeMap::new();
+    for lock in keeper.locks() {
+        *counts
+            .entry((lock.task().to_owned(), lock.state()))
+            .or_insert(0) += 1;
+    }
+    counts
+}
