@@ -198,11 +198,11 @@ impl World {
             .infos
             .iter()
             .map(|(source, ddls)| InfoRecord {
-                task: TASK.to_owned(),
-                source: source.clone(),
-                schema: "foo".to_owned(),
-                table: "bar".to_owned(),
-                ddls: ddls.clone(),
+                task: TASK.into(),
+                source: source.clone().into(),
+                schema: "foo".into(),
+                table: "bar".into(),
+                ddls: ddls.clone().into(),
                 lock_id: LOCK.to_owned(),
             })
             .collect();
