@@ -21,11 +21,27 @@ pub enum ShardMode {
 }
 
 impl ShardMode {
-    pub fn as_str(self) -> &'static str {
+    /// DM's `shard-mode` string (the wire value of configs, ShowDDLLocks and
+    /// metric labels).
+    pub const fn as_str(self) -> &'static str {
         match self {
             ShardMode::None => "",
             ShardMode::Pessimistic => "pessimistic",
             ShardMode::Optimistic => "optimistic",
+        }
+    }
+
+    /// The effective mode of a config, as DM's `Adjust` computes it from
+    /// `shard-mode` and `is-sharding`: an empty `shard-mode` with
+    /// `is-sharding = true` means pessimistic. `None` for a `shard-mode`
+    /// DM does not know.
+    pub fn from_config(shard_mode: &str, is_sharding: bool) -> Option<ShardMode> {
+        match shard_mode {
+            "" if is_sharding => Some(ShardMode::Pessimistic),
+            "" => Some(ShardMode::None),
+            "pessimistic" => Some(ShardMode::Pessimistic),
+            "optimistic" => Some(ShardMode::Optimistic),
+            _ => None,
         }
     }
 }
@@ -75,13 +91,8 @@ impl SubTaskConfig {
     /// The effective shard mode, as DM's `Adjust` computes it: an empty
     /// `shard-mode` with `is-sharding = true` means pessimistic.
     pub fn mode(&self) -> Result<ShardMode, String> {
-        match self.shard_mode.as_str() {
-            "" if self.is_sharding => Ok(ShardMode::Pessimistic),
-            "" => Ok(ShardMode::None),
-            "pessimistic" => Ok(ShardMode::Pessimistic),
-            "optimistic" => Ok(ShardMode::Optimistic),
-            other => Err(format!("shard mode {other} not supported")),
-        }
+        ShardMode::from_config(&self.shard_mode, self.is_sharding)
+            .ok_or_else(|| format!("shard mode {} not supported", self.shard_mode))
     }
 
     /// A minimal TOML for this config, in the shape DM writes (used by our

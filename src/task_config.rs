@@ -19,6 +19,7 @@
 //! Invariant: the TOML of a subtask this module produced decodes back to
 //! an equal config and re-encodes to the same bytes.
 
+mod adjust;
 mod error;
 mod model;
 mod password;

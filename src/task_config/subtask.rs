@@ -287,12 +287,12 @@ impl SubTaskConfig {
 
     /// The effective shard mode (after `adjust`).
     pub fn shard_mode(&self) -> ShardMode {
-        match self.shard_mode.as_str() {
-            "optimistic" => ShardMode::Optimistic,
-            "pessimistic" => ShardMode::Pessimistic,
-            _ if self.is_sharding => ShardMode::Pessimistic,
-            _ => ShardMode::None,
-        }
+        // `adjust` rejected unknown values; a raw one reads as `is-sharding` says.
+        ShardMode::from_config(&self.shard_mode, self.is_sharding).unwrap_or(if self.is_sharding {
+            ShardMode::Pessimistic
+        } else {
+            ShardMode::None
+        })
     }
 
     /// The task registry's input for this subtask: task, source, shard
