@@ -117,8 +117,8 @@ fn add_info(table: &str) -> Info {
         down_schema: "shop".to_owned(),
         down_table: "orders".to_owned(),
         ddls: Some(vec![ADD.to_owned()]),
-        table_info_before: Some(orders(false).to_json_value()),
-        table_info_after: Some(vec![orders(true).to_json_value()]),
+        table_info_before: Some(orders(false).to_json_value().into()),
+        table_info_after: Some(vec![orders(true).to_json_value().into()]),
         ignore_conflict: false,
     }
 }
@@ -168,7 +168,11 @@ fn bench_try_sync(c: &mut Criterion) {
 fn bench_baseline(c: &mut Criterion) {
     let mut group = c.benchmark_group("baseline");
     let info = add_info("orders_00001");
-    let json = info.table_info_before.clone().unwrap_or_default();
+    let json = info
+        .table_info_before
+        .as_ref()
+        .map(|t| t.to_value())
+        .unwrap_or_default();
     group.bench_function("decode_table_info", |b| {
         b.iter(|| TableInfo::from_json_value(black_box(&json).clone()))
     });

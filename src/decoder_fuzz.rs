@@ -400,8 +400,8 @@ fn optimism_info() -> impl Strategy<Value = optimism::Info> {
                 down_schema,
                 down_table,
                 ddls,
-                table_info_before: before,
-                table_info_after: after,
+                table_info_before: before.map(Into::into),
+                table_info_after: after.map(|a| a.into_iter().map(Into::into).collect()),
                 ignore_conflict,
             },
         )

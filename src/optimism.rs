@@ -25,7 +25,7 @@ pub mod table_keeper;
 pub use crate::keys::TableKey;
 pub use column::DropColumnStage;
 pub use error::OptimismError;
-pub use info::Info;
+pub use info::{Info, TableInfoJson};
 pub use operation::{ConflictStage, Operation};
 pub use table::SourceTables;
 pub use table_keeper::{TableKeeper, TargetTable};

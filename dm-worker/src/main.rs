@@ -552,13 +552,15 @@ async fn optimistic_demo(
                     down_schema: "shard_db".into(),
                     down_table: "opt_table".into(),
                     ddls: Some(tracked.ddls()),
-                    table_info_before: tracked.table_info_before().map(|t| t.to_json_value()),
+                    table_info_before: tracked
+                        .table_info_before()
+                        .map(|t| t.to_json_value().into()),
                     table_info_after: Some(
                         tracked
                             .table_infos_after()
                             .into_iter()
                             .flatten()
-                            .map(|t| t.to_json_value())
+                            .map(|t| t.to_json_value().into())
                             .collect(),
                     ),
                     ignore_conflict: false,

@@ -907,12 +907,12 @@ impl Worker<'_> {
             table_info_before: statements
                 .first()
                 .and_then(|s| s.before.as_ref())
-                .map(|t| t.to_json_value()),
+                .map(|t| t.to_json_value().into()),
             table_info_after: Some(
                 statements
                     .iter()
                     .filter_map(|s| s.after.as_ref())
-                    .map(|t| t.to_json_value())
+                    .map(|t| t.to_json_value().into())
                     .collect(),
             ),
             ignore_conflict: false,

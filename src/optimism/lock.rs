@@ -77,11 +77,9 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use super::error::OptimismError;
 use super::table_keeper::TargetTable;
-use super::Info;
+use super::{Info, TableInfoJson};
 use crate::keys::TableKey;
 use crate::schemacmp::{Incompatible, JoinTree, Table};
 use crate::tableinfo::TableInfo;
@@ -403,7 +401,7 @@ impl Lock {
         let Some(schema) = info
             .table_info_after
             .as_deref()
-            .and_then(<[Value]>::last)
+            .and_then(<[TableInfoJson]>::last)
             .and_then(|v| decode_schema(v, "table-info-after").ok())
         else {
             return false;
@@ -521,14 +519,14 @@ fn is_ready(joined: &Result<Option<Table>, Incompatible>, schema: &Table) -> boo
 }
 
 /// Encodes one schema of an Info.
-pub(crate) fn decode_schema(value: &Value, what: &str) -> Result<Table, OptimismError> {
-    if value.is_null() {
+pub(crate) fn decode_schema(json: &TableInfoJson, what: &str) -> Result<Table, OptimismError> {
+    if json.is_null() {
         return Err(OptimismError::MalformedTableInfo {
             what: what.to_owned(),
             message: "null table info".to_owned(),
         });
     }
-    TableInfo::from_json_value(value.clone())
+    TableInfo::from_json_value(json.to_value())
         .map(|ti| Table::from_table_info(&ti))
         .map_err(|e| OptimismError::MalformedTableInfo {
             what: what.to_owned(),

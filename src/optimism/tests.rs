@@ -1,5 +1,3 @@
-use serde_json::Value;
-
 use super::*;
 use crate::gojson::DecodeError;
 
@@ -30,8 +28,10 @@ fn strings(items: &[&str]) -> Option<Vec<String>> {
 const TABLE_BEFORE: &str = r#"{"id":42,"name":{"O":"tbl","L":"tbl"},"charset":"utf8mb4","collate":"utf8mb4_bin","cols":[{"id":1,"name":{"O":"c1","L":"c1"},"offset":0,"origin_default":null,"default":null,"type":{"Tp":3,"Flag":4099,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null},"state":5,"comment":"\u003cpk\u003e"}],"index_info":null,"pk_is_handle":true,"comment":"","update_timestamp":449213433876086785}"#;
 const TABLE_AFTER: &str = r#"{"id":42,"name":{"O":"tbl","L":"tbl"},"cols":[{"id":1,"name":{"O":"c1","L":"c1"}},{"id":2,"name":{"O":"c2","L":"c2"}}],"max_col_id":2}"#;
 
-fn table(json: &str) -> Value {
-    crate::gojson::parse_value(json.as_bytes()).expect("test TableInfo")
+fn table(json: &str) -> TableInfoJson {
+    crate::gojson::parse_value(json.as_bytes())
+        .expect("test TableInfo")
+        .into()
 }
 
 fn info() -> Info {
@@ -81,7 +81,7 @@ fn info_golden() {
         r#"{"task":"","source":"","up-schema":"","up-table":"","down-schema":"","down-table":"","ddls":[],"table-info-before":null,"table-info-after":[null],"ignore-conflict":false}"#,
         &Info {
             ddls: Some(vec![]),
-            table_info_after: Some(vec![Value::Null]),
+            table_info_after: Some(vec![TableInfoJson::null()]),
             ..Info::default()
         },
         Info::decode,
@@ -118,7 +118,7 @@ fn info_legacy_shape() {
         got,
         Info {
             task: "t".into(),
-            table_info_after: Some(vec![Value::Null]),
+            table_info_after: Some(vec![TableInfoJson::null()]),
             ..Info::default()
         }
     );

@@ -595,8 +595,8 @@ fn optimistic_info(table: &str, ddl: &str, before: Value, after: Value) -> Optim
         down_schema: "db".into(),
         down_table: "tb".into(),
         ddls: Some(vec![ddl.into()]),
-        table_info_before: Some(before),
-        table_info_after: Some(vec![after]),
+        table_info_before: Some(before.into()),
+        table_info_after: Some(vec![after.into()]),
         ignore_conflict: false,
     }
 }

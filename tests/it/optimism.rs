@@ -50,8 +50,8 @@ fn shard_info(
         down_schema: "db".into(),
         down_table: "tb".into(),
         ddls: Some(ddls),
-        table_info_before: before,
-        table_info_after: Some(after),
+        table_info_before: before.map(Into::into),
+        table_info_after: Some(after.into_iter().map(Into::into).collect()),
         ignore_conflict: false,
     }
 }
@@ -500,8 +500,8 @@ async fn two_downstream_targets_in_one_task() {
         down_schema: "db".into(),
         down_table: "tb2".into(),
         ddls: Some(vec!["ALTER TABLE `db`.`tb2` ADD COLUMN `x` INT".into()]),
-        table_info_before: Some(before.clone()),
-        table_info_after: Some(vec![schema(&[("x", FieldType::int())])]),
+        table_info_before: Some(before.clone().into()),
+        table_info_after: Some(vec![schema(&[("x", FieldType::int())]).into()]),
         ignore_conflict: false,
     };
     let rev = c.put_info(&info).await.unwrap();
@@ -643,7 +643,7 @@ async fn malformed_infos_get_an_error_stage_or_a_report_and_other_locks_go_on() 
         other => panic!("expected error stage, got {other:?}"),
     }
     // DDL / table-info count mismatch: an `error` Operation too.
-    info.table_info_before = Some(schema(&[]));
+    info.table_info_before = Some(schema(&[]).into());
     info.ddls = Some(vec![
         ADD_C2.into(),
         "ALTER TABLE `db`.`tb` ADD COLUMN `c3` INT".into(),

@@ -384,7 +384,7 @@ fn unreadable_info_is_answered() {
     let mut no_before = info("t1", &[ADD_C1], T0, &[T1]);
     no_before.table_info_before = None;
     let mut bad = info("t1", &[ADD_C1], T0, &[T1]);
-    bad.table_info_before = Some(serde_json::json!({"id": "x"}));
+    bad.table_info_before = Some(serde_json::json!({"id": "x"}).into());
     let message = |i: Info| {
         step(move |w| {
             let (id, r) = w.keeper.try_sync(&i, 1, &[], &|_| None);

@@ -122,8 +122,13 @@ pub(crate) fn info(table: &str, ddls: &[&str], before: &str, afters: &[&str]) ->
         down_schema: "foo".to_owned(),
         down_table: "bar".to_owned(),
         ddls: Some(ddls.iter().map(|d| (*d).to_owned()).collect()),
-        table_info_before: Some(ti(before).to_json_value()),
-        table_info_after: Some(afters.iter().map(|a| ti(a).to_json_value()).collect()),
+        table_info_before: Some(ti(before).to_json_value().into()),
+        table_info_after: Some(
+            afters
+                .iter()
+                .map(|a| ti(a).to_json_value().into())
+                .collect(),
+        ),
         ignore_conflict: false,
     }
 }

@@ -6,8 +6,6 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use super::dropped_columns::same_column;
 use super::effects::Undo;
 use super::{
@@ -17,7 +15,7 @@ use super::{
 use crate::keys::TableKey;
 use crate::optimism::error::OptimismError;
 use crate::optimism::table_keeper::TargetTable;
-use crate::optimism::{ConflictStage, Info, Operation};
+use crate::optimism::{ConflictStage, Info, Operation, TableInfoJson};
 use crate::schemacmp::{Incompatible, JoinTree, Table};
 
 /// DM's `ConflictStage` as `trySyncForOneDDL` returns it (`resolved` is
@@ -571,7 +569,7 @@ impl Lock {
         let schema = if info.ignore_conflict {
             info.table_info_after
                 .as_deref()
-                .and_then(<[Value]>::last)
+                .and_then(<[TableInfoJson]>::last)
                 .and_then(|v| decode_schema(v, "table-info-after").ok())
         } else {
             info.table_info_before

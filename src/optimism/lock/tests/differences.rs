@@ -159,9 +159,9 @@ fn unreadable_infos() {
     let mut no_before = info("t1", &[ADD_C1], ti0, &["id int pk, c1 int"]);
     no_before.table_info_before = None;
     let mut null_after = info("t1", &[ADD_C1], ti0, &[ti0]);
-    null_after.table_info_after = Some(vec![Value::Null]);
+    null_after.table_info_after = Some(vec![crate::optimism::TableInfoJson::null()]);
     let mut bad_before = info("t1", &[ADD_C1], ti0, &[ti0]);
-    bad_before.table_info_before = Some(serde_json::json!({"cols": "not a list"}));
+    bad_before.table_info_before = Some(serde_json::json!({"cols": "not a list"}).into());
     let mut no_ddls = info("t1", &[], ti0, &[]);
     no_ddls.ddls = None;
     no_ddls.table_info_after = None;
