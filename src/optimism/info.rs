@@ -8,10 +8,11 @@
 //!
 //! The TiDB `TableInfo` values stay opaque JSON here, re-encoded in the key
 //! order they were read in (a Go struct's field order), so a value read from
-//! etcd is written back unchanged. They are kept as compact text
+//! etcd is written back unchanged. They are kept as compact, interned text
 //! ([`TableInfoJson`]), not as parsed `serde_json::Value` trees: a lock of
-//! thousands of tables keeps every table's Info, and a parsed `TableInfo` is
-//! about seven times the size of its text. Clones share the text.
+//! thousands of tables keeps every table's Info, a parsed `TableInfo` is
+//! about seven times the size of its text, and the tables of one lock share
+//! their columns' text.
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,40 +25,166 @@ use crate::keys;
 /// One TiDB `TableInfo` (or a Go nil pointer, `null`) as the compact JSON
 /// text Go would write for it, keys in the order they were read in.
 ///
-/// Invariant: the text is what [`gojson::write_value`] writes for a JSON
-/// value, so it always parses back to that value.
+/// The text of an object is kept in interned chunks: each large top-level
+/// field (`cols`, `index_info`, ...) is one chunk, each run of small fields
+/// between them another. The tables of a shard lock have the same columns
+/// and differ only in small fields such as `name`, so thousands of Infos
+/// share one copy of each large field ([`intern`]). Clones share everything.
+///
+/// Invariant: the chunks joined by `,` inside `{}` are what
+/// [`gojson::write_value`] writes for the value, so the text always parses
+/// back to it.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct TableInfoJson(Arc<str>);
+pub struct TableInfoJson(Repr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    Null,
+    /// The fields' text in chunks, without the braces.
+    Object(Arc<[Arc<str>]>),
+    /// Anything else (only built in code; a decoded Info holds objects).
+    Other(Arc<str>),
+}
+
+/// A top-level field whose text is at least this long gets a chunk of its
+/// own; shorter neighbours are grouped.
+const LARGE_FIELD: usize = 64;
 
 impl TableInfoJson {
     /// Go's nil pointer.
     pub fn null() -> Self {
-        Self(Arc::from("null"))
+        Self(Repr::Null)
     }
 
-    /// The compact text of `value`.
+    /// The compact text of `value`, chunked and interned.
     pub fn from_value(value: &Value) -> Self {
-        let mut out = Vec::new();
-        gojson::write_value(&mut out, value);
-        // The writer emits UTF-8 only, so this never replaces anything.
-        Self(Arc::from(String::from_utf8_lossy(&out)))
+        let Value::Object(fields) = value else {
+            if value.is_null() {
+                return Self::null();
+            }
+            let mut out = Vec::new();
+            gojson::write_value(&mut out, value);
+            return Self(Repr::Other(intern(&out)));
+        };
+        let mut chunks = Vec::new();
+        let mut run = Vec::new();
+        let mut field = Vec::new();
+        for (key, v) in fields {
+            field.clear();
+            gojson::write_str(&mut field, key);
+            field.push(b':');
+            gojson::write_value(&mut field, v);
+            if field.len() >= LARGE_FIELD {
+                if !run.is_empty() {
+                    chunks.push(intern(&run));
+                    run.clear();
+                }
+                chunks.push(intern(&field));
+            } else {
+                if !run.is_empty() {
+                    run.push(b',');
+                }
+                run.extend_from_slice(&field);
+            }
+        }
+        if !run.is_empty() {
+            chunks.push(intern(&run));
+        }
+        Self(Repr::Object(chunks.into()))
+    }
+
+    /// The interned chunks of an object's text.
+    #[cfg(test)]
+    pub(crate) fn chunks(&self) -> &[Arc<str>] {
+        match &self.0 {
+            Repr::Object(chunks) => chunks,
+            Repr::Null | Repr::Other(_) => &[],
+        }
     }
 
     /// `true` for Go's nil pointer.
     pub fn is_null(&self) -> bool {
-        &*self.0 == "null"
+        matches!(self.0, Repr::Null)
+    }
+
+    /// Append the JSON text to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Null => out.extend_from_slice(b"null"),
+            Repr::Other(text) => out.extend_from_slice(text.as_bytes()),
+            Repr::Object(chunks) => {
+                out.push(b'{');
+                for (i, chunk) in chunks.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(chunk.as_bytes());
+                }
+                out.push(b'}');
+            }
+        }
     }
 
     /// The JSON text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn to_text(&self) -> String {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        // Chunks are UTF-8 (see `intern`), so this never replaces anything.
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// The value parsed back (`null` if the text were ever not JSON, which
     /// the invariant rules out).
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        serde_json::from_str(&self.to_text()).unwrap_or(Value::Null)
     }
+}
+
+/// The one shared copy of `text` (UTF-8 from the JSON writer).
+///
+/// A process-wide set of weak references, so a chunk lives as long as some
+/// Info holds it. Dead entries are dropped from their bucket when it is
+/// visited and from the whole set each time it has doubled.
+fn intern(text: &[u8]) -> Arc<str> {
+    use std::collections::HashMap;
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::{LazyLock, Mutex, PoisonError, Weak};
+
+    struct Chunks {
+        hasher: RandomState,
+        buckets: HashMap<u64, Vec<Weak<str>>>,
+        sweep_at: usize,
+    }
+    static CHUNKS: LazyLock<Mutex<Chunks>> = LazyLock::new(|| {
+        Mutex::new(Chunks {
+            hasher: RandomState::new(),
+            buckets: HashMap::new(),
+            sweep_at: 1024,
+        })
+    });
+
+    let text = String::from_utf8_lossy(text);
+    let mut chunks = CHUNKS.lock().unwrap_or_else(PoisonError::into_inner);
+    let hash = chunks.hasher.hash_one(&*text);
+    let bucket = chunks.buckets.entry(hash).or_default();
+    bucket.retain(|w| w.strong_count() > 0);
+    if let Some(shared) = bucket
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|c| **c == *text)
+    {
+        return shared;
+    }
+    let shared: Arc<str> = Arc::from(&*text);
+    bucket.push(Arc::downgrade(&shared));
+    if chunks.buckets.len() > chunks.sweep_at {
+        chunks.buckets.retain(|_, bucket| {
+            bucket.retain(|w| w.strong_count() > 0);
+            !bucket.is_empty()
+        });
+        chunks.sweep_at = (chunks.buckets.len() * 2).max(1024);
+    }
+    shared
 }
 
 impl From<Value> for TableInfoJson {
@@ -74,7 +201,7 @@ impl From<&Value> for TableInfoJson {
 
 impl fmt::Debug for TableInfoJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.to_text())
     }
 }
 
@@ -160,15 +287,20 @@ impl Info {
             .str("down-schema", &self.down_schema)
             .str("down-table", &self.down_table)
             .str_list("ddls", self.ddls.as_deref())
-            .raw_json(
-                "table-info-before",
-                self.table_info_before
-                    .as_ref()
-                    .map_or(b"null".as_slice(), |t| t.as_str().as_bytes()),
-            )
+            .raw_json("table-info-before", &self.encode_before())
             .raw_json("table-info-after", &self.encode_afters())
             .bool("ignore-conflict", self.ignore_conflict)
             .finish()
+    }
+
+    /// `table-info-before` as a Go pointer: `null` or the object.
+    fn encode_before(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match &self.table_info_before {
+            None => out.extend_from_slice(b"null"),
+            Some(before) => before.write_to(&mut out),
+        }
+        out
     }
 
     /// `table-info-after` as a Go slice of pointers: `null` or `[..]`.
@@ -176,14 +308,13 @@ impl Info {
         let Some(afters) = &self.table_info_after else {
             return b"null".to_vec();
         };
-        let mut out =
-            Vec::with_capacity(2 + afters.iter().map(|a| a.as_str().len() + 1).sum::<usize>());
+        let mut out = Vec::new();
         out.push(b'[');
         for (i, after) in afters.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(after.as_str().as_bytes());
+            after.write_to(&mut out);
         }
         out.push(b']');
         out

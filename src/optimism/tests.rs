@@ -34,6 +34,30 @@ fn table(json: &str) -> TableInfoJson {
         .into()
 }
 
+#[test]
+fn table_infos_differing_in_small_fields_share_the_large_ones() {
+    let renamed = TABLE_BEFORE.replace(r#""O":"tbl","L":"tbl""#, r#""O":"tbl2","L":"tbl2""#);
+    let (a, b) = (table(TABLE_BEFORE), table(&renamed));
+    assert_ne!(a, b);
+    assert_eq!(a.to_text(), TABLE_BEFORE);
+    assert_eq!(b.to_text(), renamed);
+    let cols = |t: &TableInfoJson| {
+        t.chunks()
+            .iter()
+            .find(|c| c.starts_with(r#""cols":"#))
+            .cloned()
+            .expect("cols chunk")
+    };
+    assert!(std::sync::Arc::ptr_eq(&cols(&a), &cols(&b)));
+    assert_eq!(
+        a.chunks().len(),
+        3,
+        "small fields before and after cols are grouped"
+    );
+    assert!(TableInfoJson::null().is_null());
+    assert_eq!(TableInfoJson::null().to_text(), "null");
+}
+
 fn info() -> Info {
     Info {
         task: "test".into(),
