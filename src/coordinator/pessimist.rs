@@ -42,10 +42,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use futures_util::future::BoxFuture;
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -151,7 +149,7 @@ enum Event {
     /// the lock gauges.
     Tick,
     /// A background write of a lock's answer ended (see [`Pessimist::pipeline`]).
-    Written(std::result::Result<WriteDone, WriteLost>),
+    Written(std::result::Result<(tokio::task::Id, WriteDone), JoinError>),
     /// The term's token was cancelled: stop, dropping pending replies
     /// (their callers see `NotStarted`).
     TermEnd,
@@ -211,13 +209,6 @@ struct WriteDone {
     removes_lock: bool,
     error_kind: &'static str,
     result: Result<()>,
-}
-
-/// A background write that panicked instead of ending: its lock is
-/// answered again by the retry tick.
-struct WriteLost {
-    task: String,
-    lock_id: String,
 }
 
 /// A task with background writes in flight, and its watch events that
@@ -398,11 +389,10 @@ pub struct Pessimist {
     /// in the order it would if each write were awaited. Every other event
     /// first waits for all writes (`settle_writes`).
     pipeline: bool,
-    /// Background writes, polled by the actor's own loop rather than
-    /// spawned as tasks: the request leaves in the same wake-up that decided
-    /// it, with no hand-over to another worker thread (one wake-up less per
-    /// answer on a busy machine).
-    writes: FuturesUnordered<BoxFuture<'static, std::result::Result<WriteDone, WriteLost>>>,
+    writes: JoinSet<WriteDone>,
+    /// Task and lock of each background write (to recover from a write
+    /// task that panicked).
+    write_ids: HashMap<tokio::task::Id, (String, String)>,
     writing: HashMap<String, TaskWrites>,
 }
 
@@ -433,7 +423,8 @@ impl Pessimist {
             rebuilt: false,
             unlocking: BTreeMap::new(),
             pipeline: false,
-            writes: FuturesUnordered::new(),
+            writes: JoinSet::new(),
+            write_ids: HashMap::new(),
             writing: HashMap::new(),
         };
         let inner_tracker = tracker.clone();
@@ -504,7 +495,7 @@ impl Pessimist {
             let event = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Event::TermEnd,
-                Some(w) = self.writes.next(), if !self.writes.is_empty() => Event::Written(w),
+                Some(w) = self.writes.join_next_with_id(), if !self.writes.is_empty() => Event::Written(w),
                 Some(e) = pess_rx.recv() => Event::ShardDdl(e),
                 Some(e) = sub_rx.recv() => Event::Subtasks(e),
                 Some(r) = requests.recv() => Event::Admin(r),
@@ -605,20 +596,12 @@ impl Pessimist {
                 result,
             }
         };
-        // The write logs under the actor's span (mode = pessimistic); a
-        // panic in it is caught and comes back as `WriteLost`, so the actor
-        // loop never unwinds.
-        let lost = WriteLost {
-            task: task.clone(),
-            lock_id,
-        };
-        let write = tracing::Instrument::instrument(write, tracing::Span::current());
-        self.writes.push(
-            std::panic::AssertUnwindSafe(write)
-                .catch_unwind()
-                .map(move |r| r.map_err(|_| lost))
-                .boxed(),
-        );
+        // The write logs under the actor's span (mode = pessimistic).
+        let handle = self.writes.spawn(tracing::Instrument::instrument(
+            write,
+            tracing::Span::current(),
+        ));
+        self.write_ids.insert(handle.id(), (task.clone(), lock_id));
         self.writing.entry(task).or_default().in_flight += 1;
     }
 
@@ -626,10 +609,11 @@ impl Pessimist {
     /// would be, then the task's waiting events are handled.
     async fn on_written(
         &mut self,
-        joined: std::result::Result<WriteDone, WriteLost>,
+        joined: std::result::Result<(tokio::task::Id, WriteDone), JoinError>,
     ) -> Result<()> {
         let task = match joined {
-            Ok(done) => {
+            Ok((id, done)) => {
+                self.write_ids.remove(&id);
                 self.on_write_result(
                     &done.task,
                     &done.lock_id,
@@ -639,8 +623,11 @@ impl Pessimist {
                 )?;
                 done.task
             }
-            Err(WriteLost { task, lock_id }) => {
-                tracing::error!(%task, %lock_id, "background write panicked, will retry");
+            Err(error) => {
+                let Some((task, lock_id)) = self.write_ids.remove(&error.id()) else {
+                    return Ok(());
+                };
+                tracing::error!(%task, %lock_id, %error, "background write did not finish, will retry");
                 self.retry.insert(lock_id);
                 task
             }
@@ -676,7 +663,7 @@ impl Pessimist {
     /// Waits for every background write and the events queued behind them,
     /// so what follows sees the state every awaited write would leave.
     async fn settle_writes(&mut self) -> Result<()> {
-        while let Some(joined) = self.writes.next().await {
+        while let Some(joined) = self.writes.join_next_with_id().await {
             self.pipeline = self.unlocking.is_empty();
             let result = self.on_written(joined).await;
             self.pipeline = false;
