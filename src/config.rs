@@ -14,8 +14,14 @@
 //! Pure: no async; the only I/O is reading the files named by the config
 //! (`-config`, `secret-key-path`).
 
+mod address;
+mod file;
 pub mod flags;
 pub mod toml_out;
+
+use address::split_endpoints;
+pub use address::{split_host_port, unwrap_scheme, wrap_schemes, wrap_schemes_for_initial_cluster};
+use file::apply_file;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -554,276 +560,13 @@ pub fn version_text() -> String {
     )
 }
 
-/// Applies a TOML document over `dm`; returns the keys it set (dotted).
-fn apply_file(
-    text: &str,
-    dm: &mut DmMasterConfig,
-    own: &mut OwnSettings,
-) -> Result<Vec<String>, ConfigError> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| ConfigError::caused(38013, "config toml transform", e))?;
-    let mut unknown = Vec::new();
-    let mut set = Vec::new();
-    for (key, value) in &table {
-        let known = set_file_key(key, value, dm, own)?;
-        match known {
-            KeyUse::Known => set.push(key.clone()),
-            KeyUse::Unknown => collect_keys(key, value, &mut unknown),
-            KeyUse::Experimental => {
-                if let toml::Value::Table(inner) = value {
-                    for (k, v) in inner {
-                        if k == "openapi" {
-                            dm.experimental_openapi = expect_bool(v)?;
-                            set.push("experimental.openapi".into());
-                        } else {
-                            collect_keys(&format!("experimental.{k}"), v, &mut unknown);
-                        }
-                    }
-                } else {
-                    return Err(type_error("experimental"));
-                }
-            }
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(ConfigError::new(
-            38011,
-            format!(
-                "master config contained unknown configuration options: {}",
-                unknown.join(",")
-            ),
-        ));
-    }
-    Ok(set)
-}
-
-/// BurntSushi's `Undecoded()`: an unknown table is listed, then its keys.
-fn collect_keys(key: &str, value: &toml::Value, out: &mut Vec<String>) {
-    out.push(key.to_string());
-    if let toml::Value::Table(inner) = value {
-        for (k, v) in inner {
-            collect_keys(&format!("{key}.{k}"), v, out);
-        }
-    }
-}
-
-enum KeyUse {
-    Known,
-    Unknown,
-    Experimental,
-}
-
-fn type_error(key: &str) -> ConfigError {
-    ConfigError::caused(
-        38013,
-        "config toml transform",
-        format!("toml: incompatible type for key {key}"),
-    )
-}
-
-fn expect_bool(v: &toml::Value) -> Result<bool, ConfigError> {
-    v.as_bool().ok_or_else(|| type_error("bool"))
-}
-
-fn set_file_key(
-    key: &str,
-    value: &toml::Value,
-    dm: &mut DmMasterConfig,
-    own: &mut OwnSettings,
-) -> Result<KeyUse, ConfigError> {
-    let string = || -> Result<String, ConfigError> {
-        value
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| type_error(key))
-    };
-    let unsigned = || -> Result<u64, ConfigError> {
-        value
-            .as_integer()
-            .and_then(|i| u64::try_from(i).ok())
-            .ok_or_else(|| type_error(key))
-    };
-    let signed =
-        || -> Result<i64, ConfigError> { value.as_integer().ok_or_else(|| type_error(key)) };
-    match key {
-        "log-level" => dm.log_level = string()?,
-        "log-file" => dm.log_file = string()?,
-        "log-format" => dm.log_format = string()?,
-        "log-rotate" => dm.log_rotate = string()?,
-        "rpc-timeout" => dm.rpc_timeout = string()?,
-        "rpc-rate-limit" => {
-            dm.rpc_rate_limit = value
-                .as_float()
-                .or_else(|| value.as_integer().map(|i| i as f64))
-                .ok_or_else(|| type_error(key))?
-        }
-        "rpc-rate-burst" => dm.rpc_rate_burst = signed()?,
-        "master-addr" => dm.master_addr = string()?,
-        "advertise-addr" => dm.advertise_addr = string()?,
-        "config-file" => dm.config_file = string()?,
-        "name" => dm.name = string()?,
-        "data-dir" => dm.data_dir = string()?,
-        "peer-urls" => dm.peer_urls = string()?,
-        "advertise-peer-urls" => dm.advertise_peer_urls = string()?,
-        "initial-cluster" => dm.initial_cluster = string()?,
-        "initial-cluster-state" => dm.initial_cluster_state = string()?,
-        "join" => dm.join = string()?,
-        "max-txn-ops" => dm.max_txn_ops = unsigned()?,
-        "max-request-bytes" => dm.max_request_bytes = unsigned()?,
-        "auto-compaction-mode" => dm.auto_compaction_mode = string()?,
-        "auto-compaction-retention" => dm.auto_compaction_retention = string()?,
-        "quota-backend-bytes" => dm.quota_backend_bytes = signed()?,
-        "openapi" => dm.openapi = expect_bool(value)?,
-        "v1-sources-path" => dm.v1_sources_path = string()?,
-        "ssl-ca" => dm.ssl_ca = string()?,
-        "ssl-cert" => dm.ssl_cert = string()?,
-        "ssl-key" => dm.ssl_key = string()?,
-        "cert-allowed-cn" => {
-            let items = value.as_array().ok_or_else(|| type_error(key))?;
-            let mut cns = Vec::with_capacity(items.len());
-            for item in items {
-                cns.push(item.as_str().ok_or_else(|| type_error(key))?.to_string());
-            }
-            dm.cert_allowed_cn = Some(cns);
-        }
-        // Byte arrays of DM's embedded `Security`: accepted, not used by the master.
-        "ssl-ca-bytes" | "ssl-key-bytes" | "ssl-cert-bytes" => {}
-        "ssl-ca-base64" => dm.ssl_ca_base64 = string()?,
-        "ssl-key-base64" => dm.ssl_key_base64 = string()?,
-        "ssl-cert-base64" => dm.ssl_cert_base64 = string()?,
-        "secret-key-path" => dm.secret_key_path = string()?,
-        "experimental" => return Ok(KeyUse::Experimental),
-        // Ours.
-        "etcd-endpoints" => own.etcd_endpoints = Some(string()?),
-        "election-ttl" => own.election_ttl = Some(signed()?),
-        _ => return Ok(KeyUse::Unknown),
-    }
-    Ok(KeyUse::Known)
-}
-
-/// DM's `utils.UnwrapScheme`.
-pub fn unwrap_scheme(s: &str) -> &str {
-    s.strip_prefix("http://")
-        .or_else(|| s.strip_prefix("https://"))
-        .unwrap_or(s)
-}
-
-fn wrap_scheme(s: &str, https: bool) -> String {
-    if s.is_empty() {
-        return String::new();
-    }
-    let bare = unwrap_scheme(s);
-    if https {
-        format!("https://{bare}")
-    } else {
-        format!("http://{bare}")
-    }
-}
-
-/// DM's `utils.WrapSchemes`: every comma item gets `http://` or `https://`.
-pub fn wrap_schemes(s: &str, https: bool) -> String {
-    s.split(',')
-        .map(|item| wrap_scheme(item, https))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// DM's `utils.WrapSchemesForInitialCluster` over `name=url,...`.
-pub fn wrap_schemes_for_initial_cluster(s: &str, https: bool) -> String {
-    s.split(',')
-        .map(|item| {
-            let parts: Vec<&str> = item.split('=').collect();
-            if parts.len() != 2 {
-                item.to_string()
-            } else {
-                format!("{}={}", parts[0], wrap_scheme(parts[1], https))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Go's `net.SplitHostPort`.
-pub fn split_host_port(addr: &str) -> Result<(String, String), String> {
-    let missing = || format!("address {addr}: missing port in address");
-    if let Some(rest) = addr.strip_prefix('[') {
-        let Some((host, after)) = rest.split_once(']') else {
-            return Err(format!("address {addr}: missing ']' in address"));
-        };
-        let Some(port) = after.strip_prefix(':') else {
-            return Err(missing());
-        };
-        if port.contains(':') {
-            return Err(format!("address {addr}: too many colons in address"));
-        }
-        return Ok((host.to_string(), port.to_string()));
-    }
-    let Some((host, port)) = addr.rsplit_once(':') else {
-        return Err(missing());
-    };
-    if host.contains(':') {
-        return Err(format!("address {addr}: too many colons in address"));
-    }
-    if host.contains('[') || host.contains(']') || port.contains('[') || port.contains(']') {
-        return Err(format!("address {addr}: unexpected '[' or ']' in address"));
-    }
-    Ok((host.to_string(), port.to_string()))
-}
-
-/// Go's `time.ParseDuration` (units ns, us, µs, ms, s, m, h; sign; fractions).
+/// Go's `time.ParseDuration` (units ns, us, µs, ms, s, m, h; sign; fractions)
+/// for a timeout: a negative duration is a valid Go value but no timeout.
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration \"{text}\"");
-    let mut s = text;
-    let negative = if let Some(rest) = s.strip_prefix('-') {
-        s = rest;
-        true
-    } else {
-        s = s.strip_prefix('+').unwrap_or(s);
-        false
-    };
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let mut total_nanos: f64 = 0.0;
-    while !s.is_empty() {
-        let number_len = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len());
-        if number_len == 0 {
-            return Err(invalid());
-        }
-        let number: f64 = s[..number_len].parse().map_err(|_| invalid())?;
-        s = &s[number_len..];
-        let unit_len = s
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(s.len());
-        let unit = &s[..unit_len];
-        s = &s[unit_len..];
-        let scale = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => return Err(format!("time: missing unit in duration \"{text}\"")),
-            other => {
-                return Err(format!(
-                    "time: unknown unit \"{other}\" in duration \"{text}\""
-                ))
-            }
-        };
-        total_nanos += number * scale;
-    }
-    if negative && total_nanos > 0.0 {
-        // Negative durations are valid Go values but meaningless as timeouts.
-        return Err(format!("time: negative duration \"{text}\""));
-    }
-    Ok(Duration::from_nanos(total_nanos.round() as u64))
+    let nanos = crate::task_config::GoDuration::parse(text)?.0;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("time: negative duration \"{text}\""))
 }
 
 fn hostname() -> Result<String, String> {
@@ -847,17 +590,7 @@ fn load_secret_key(path: &str) -> Result<Option<[u8; 32]>, ConfigError> {
         )
     };
     let content = std::fs::read_to_string(path).map_err(|e| bad(format!("open {path}: {e}")))?;
-    let hex = content.trim();
-    if hex.len() % 2 != 0 {
-        return Err(bad("encoding/hex: odd length hex string".into()));
-    }
-    let mut bytes = Vec::with_capacity(hex.len() / 2);
-    for pair in hex.as_bytes().chunks(2) {
-        let digits = std::str::from_utf8(pair).unwrap_or("zz");
-        let byte = u8::from_str_radix(digits, 16)
-            .map_err(|_| bad(format!("encoding/hex: invalid byte: {digits:?}")))?;
-        bytes.push(byte);
-    }
+    let bytes = crate::keys::decode_go_hex(content.trim().as_bytes()).map_err(bad)?;
     let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
         bad(format!(
             "the secret key must be a hex AES-256 key of length 64, but got length {}",
@@ -865,34 +598,6 @@ fn load_secret_key(path: &str) -> Result<Option<[u8; 32]>, ConfigError> {
         ))
     })?;
     Ok(Some(key))
-}
-
-fn split_endpoints(text: &str, https: bool) -> Result<Vec<String>, ConfigError> {
-    let endpoints: Vec<String> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            if s.contains("://") {
-                s.to_string()
-            } else {
-                wrap_scheme(s, https)
-            }
-        })
-        .collect();
-    if endpoints.is_empty() {
-        return Err(ConfigError::new(38010, "etcd-endpoints is empty"));
-    }
-    for e in &endpoints {
-        let rest = e.split_once("://").map(|(_, r)| r).unwrap_or(e);
-        if split_host_port(rest).is_err() {
-            return Err(ConfigError::new(
-                38010,
-                format!("etcd endpoint {e:?} must include a port"),
-            ));
-        }
-    }
-    Ok(endpoints)
 }
 
 #[cfg(test)]

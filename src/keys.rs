@@ -46,8 +46,6 @@
 //! - A [`KeySpace`] namespace is prepended to every key. It is empty in
 //!   production, so keys equal DM's; tests set a unique one to share one etcd.
 
-use std::fmt::Write as _;
-
 use thiserror::Error;
 
 /// DM's error code for `ErrDecodeEtcdKeyFail`.
@@ -228,7 +226,7 @@ impl<const N: usize> KeyAdapter<N> {
                 })?;
         let mut out: [String; N] = std::array::from_fn(|_| String::new());
         for (part, (slot, piece)) in out.iter_mut().zip(pieces).enumerate() {
-            let bytes = hex_decode(piece).map_err(|reason| KeyError::BadHex {
+            let bytes = decode_go_hex(piece).map_err(|reason| KeyError::BadHex {
                 key: shown(),
                 part,
                 reason,
@@ -252,7 +250,7 @@ impl<const N: usize> KeyAdapter<N> {
         out.push_str(self.prefix.trim_end_matches('/'));
         for part in parts.iter().filter(|p| !p.is_empty()) {
             out.push('/');
-            hex_encode_into(&mut out, part.as_bytes());
+            out.push_str(&hex::encode(part));
         }
         out
     }
@@ -509,37 +507,17 @@ fn parse_lock_id_line(line: &str) -> Option<ParsedLockId> {
     None
 }
 
-fn hex_encode_into(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
-}
-
 /// Go's `hex.DecodeString`: either case is accepted; an invalid byte is
-/// reported before an odd length, with Go's messages.
-fn hex_decode(s: &[u8]) -> Result<Vec<u8>, String> {
-    fn nibble(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    if let Some(&bad) = s.iter().find(|b| nibble(**b).is_none()) {
+/// reported before an odd length, with Go's messages (what DM prints for
+/// any hex it reads: keys, secret key files).
+pub fn decode_go_hex(s: &[u8]) -> Result<Vec<u8>, String> {
+    if let Some(&bad) = s.iter().find(|b| !b.is_ascii_hexdigit()) {
         return Err(go_invalid_byte(bad));
     }
     if s.len() % 2 == 1 {
         return Err("encoding/hex: odd length hex string".to_owned());
     }
-    Ok(s.chunks_exact(2)
-        .map(|pair| {
-            let hi = nibble(pair[0]).unwrap_or(0);
-            let lo = nibble(pair[1]).unwrap_or(0);
-            (hi << 4) | lo
-        })
-        .collect())
+    hex::decode(s).map_err(|e| e.to_string())
 }
 
 /// Go's `InvalidByteError` text: `%#U` of the byte as a rune, which quotes the

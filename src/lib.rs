@@ -14,6 +14,7 @@ pub mod etcd;
 pub mod gojson;
 pub mod ha;
 pub mod keys;
+pub mod lock_view;
 pub mod logging;
 pub mod metrics;
 pub mod optimism;

@@ -30,8 +30,6 @@ pub const DEFAULT_RELAY_DIR: &str = "relay-dir";
 /// DM's `defaultBaseServerID` (`math.MaxUint32 / 10`).
 pub const BASE_SERVER_ID: u32 = u32::MAX / 10;
 
-const NANOS_PER_SECOND: i64 = 1_000_000_000;
-
 /// Why a source config was refused, with DM's code and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceConfigError {
@@ -172,131 +170,9 @@ impl std::fmt::Display for SourceConfigError {
 
 impl std::error::Error for SourceConfigError {}
 
-/// A Go `time.Duration` as DM's config `Duration` reads and prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct GoDuration(pub i64);
-
-impl GoDuration {
-    pub fn from_secs(secs: i64) -> GoDuration {
-        GoDuration(secs * NANOS_PER_SECOND)
-    }
-
-    /// Go's `time.ParseDuration`.
-    pub fn parse(text: &str) -> Result<GoDuration, String> {
-        let invalid = || format!("time: invalid duration \"{text}\"");
-        let (negative, mut rest) = match text.as_bytes().first() {
-            Some(b'-') => (true, &text[1..]),
-            Some(b'+') => (false, &text[1..]),
-            _ => (false, text),
-        };
-        if rest == "0" {
-            return Ok(GoDuration(0));
-        }
-        if rest.is_empty() {
-            return Err(invalid());
-        }
-        let mut total: f64 = 0.0;
-        while !rest.is_empty() {
-            let number_len = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(rest.len());
-            if number_len == 0 {
-                return Err(invalid());
-            }
-            let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
-            rest = &rest[number_len..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit() || c == '.')
-                .unwrap_or(rest.len());
-            let unit = match &rest[..unit_len] {
-                "ns" => 1.0,
-                "us" | "µs" | "μs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                "" => return Err(format!("time: missing unit in duration \"{text}\"")),
-                other => {
-                    return Err(format!(
-                        "time: unknown unit \"{other}\" in duration \"{text}\""
-                    ))
-                }
-            };
-            rest = &rest[unit_len..];
-            total += number * unit;
-        }
-        if total > i64::MAX as f64 {
-            return Err(invalid());
-        }
-        let nanos = total.round() as i64;
-        Ok(GoDuration(if negative { -nanos } else { nanos }))
-    }
-}
-
-impl std::fmt::Display for GoDuration {
-    /// Go's `time.Duration.String()`: `5m0s`, `1.5s`, `300ms`, `0s`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut out = String::new();
-        let negative = self.0 < 0;
-        let u = self.0.unsigned_abs();
-        if u < NANOS_PER_SECOND as u64 {
-            let (unit, scale) = if u == 0 {
-                return f.write_str("0s");
-            } else if u < 1_000 {
-                ("ns", 1u64)
-            } else if u < 1_000_000 {
-                ("µs", 1_000)
-            } else {
-                ("ms", 1_000_000)
-            };
-            if negative {
-                out.push('-');
-            }
-            out.push_str(&fraction(u, scale));
-            out.push_str(unit);
-            return f.write_str(&out);
-        }
-        if negative {
-            out.push('-');
-        }
-        let secs = u / NANOS_PER_SECOND as u64;
-        let nanos = u % NANOS_PER_SECOND as u64;
-        let hours = secs / 3600;
-        let minutes = (secs % 3600) / 60;
-        let seconds = secs % 60;
-        if hours > 0 {
-            let _ = write!(out, "{hours}h");
-        }
-        if hours > 0 || minutes > 0 {
-            let _ = write!(out, "{minutes}m");
-        }
-        out.push_str(&fraction(
-            seconds * NANOS_PER_SECOND as u64 + nanos,
-            NANOS_PER_SECOND as u64,
-        ));
-        out.push('s');
-        f.write_str(&out)
-    }
-}
-
-/// `value / scale` with the fraction's trailing zeros trimmed.
-fn fraction(value: u64, scale: u64) -> String {
-    let whole = value / scale;
-    let rest = value % scale;
-    if rest == 0 {
-        return whole.to_string();
-    }
-    let width = scale.to_string().len() - 1;
-    let digits = format!("{rest:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
-impl<'de> Deserialize<'de> for GoDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        GoDuration::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+/// A Go `time.Duration` as DM's config `Duration` reads and prints it: the
+/// task config's, one parser and printer for every config.
+pub use crate::task_config::GoDuration;
 
 /// `from.security` (`dm/config/security`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

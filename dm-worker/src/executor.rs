@@ -27,6 +27,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 use tracing::{info, warn};
 
+use dm_master::etcd::retry::Backoff;
+
 use crate::error::{Error, Result};
 use crate::tracker::TableName;
 
@@ -212,12 +214,9 @@ impl Executor {
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.options
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.options.max_backoff)
+    /// The pauses between the attempts of one statement or connection.
+    fn backoff(&self) -> Backoff {
+        Backoff::steady(self.options.initial_backoff, self.options.max_backoff)
     }
 
     /// One connection attempt, bounded by `connect_timeout`.
@@ -252,6 +251,7 @@ impl Executor {
     /// Runs one statement, retrying connection failures.
     pub async fn execute_one(&mut self, ddl: &str) -> Result<Outcome> {
         let max_attempts = self.options.max_attempts.max(1);
+        let mut backoff = self.backoff();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -316,7 +316,7 @@ impl Executor {
                             reason,
                         ));
                     }
-                    let pause = self.backoff(attempt);
+                    let pause = backoff.next_delay();
                     warn!(
                         downstream = %self.address,
                         statement = ddl,
@@ -340,6 +340,7 @@ impl Executor {
     async fn connection(&mut self, during: &str) -> Result<&mut MySqlConnection> {
         if self.conn.is_none() {
             let max_attempts = self.options.max_attempts.max(1);
+            let mut backoff = self.backoff();
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -350,7 +351,7 @@ impl Executor {
                     }
                     Err(Failure::Connection(reason)) if attempt < max_attempts => {
                         warn!(downstream = %self.address, attempt, reason = %reason, "downstream connection failed, retrying");
-                        tokio::time::sleep(self.backoff(attempt)).await;
+                        tokio::time::sleep(backoff.next_delay()).await;
                     }
                     Err(Failure::Connection(reason)) => {
                         return Err(self.unavailable(attempt, during.to_owned(), reason));

@@ -572,7 +572,7 @@ async fn stop_task(endpoints: &str, name: &str) -> Result<(), String> {
     let lock_prefix = format!(
         "{}{}",
         space.path(&OPTIMISM_DROPPED_COLUMNS),
-        hex_of(&format!("{name}-`"))
+        hex::encode(format!("{name}-`"))
     );
     ops.push(Op::delete_prefix(lock_prefix));
     etcd.txn(Txn::new("stop task").then(ops))
@@ -580,8 +580,4 @@ async fn stop_task(endpoints: &str, name: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     print_json(&json!({ "result": true, "msg": "", "sources": sources }));
     Ok(())
-}
-
-fn hex_of(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
 }

@@ -43,7 +43,7 @@ use crate::optimism::{ConflictStage, DropColumnStage, Info, Operation, SourceTab
 use crate::tableinfo::TableInfo;
 
 const CHANNEL_CAPACITY: usize = 256;
-const MODE: &str = "optimistic";
+const MODE: &str = crate::task::ShardMode::Optimistic.as_str();
 
 /// The master cannot read downstream checkpoints: tables joining a lock
 /// start from the lock's initial schema.

@@ -1,23 +1,43 @@
-//! Retry policy for loops that talk to etcd: jittered, bounded exponential
-//! backoff, reset after a success.
+//! The one retry policy of the crate and of the worker: bounded exponential
+//! backoff (the delays of `backon`), reset after a success. Loops that talk
+//! to etcd jitter their delays so that several of them do not retry in step;
+//! loops that retry one resource of their own (a downstream connection, a
+//! child process) use the plain doubling.
 
 use std::time::Duration;
 
-/// Bounded exponential backoff with ±25 % jitter.
-#[derive(Debug, Clone)]
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+
+/// Bounded exponential backoff: the base delay doubles from `min` up to
+/// `max`.
+///
+/// Jittered ([`Backoff::new`]), a delay lies in `[0.75, 1.5)` times its
+/// base: `backon` adds a random part of up to one base to three quarters of
+/// it, so a loop never retries sooner than three quarters of the base.
+#[derive(Debug)]
 pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    current: Duration,
+    builder: ExponentialBuilder,
+    delays: ExponentialBackoff,
 }
 
 impl Backoff {
+    /// Jittered backoff from `min` doubling to `max`.
     pub fn new(min: Duration, max: Duration) -> Backoff {
-        Backoff {
-            min,
-            max,
-            current: min,
-        }
+        Backoff::from_builder(
+            ExponentialBuilder::new()
+                .with_min_delay(min.mul_f64(0.75))
+                .with_max_delay(max.mul_f64(0.75))
+                .with_jitter(),
+        )
+    }
+
+    /// Backoff without jitter: exactly `min`, `2 min`, ... up to `max`.
+    pub fn steady(min: Duration, max: Duration) -> Backoff {
+        Backoff::from_builder(
+            ExponentialBuilder::new()
+                .with_min_delay(min)
+                .with_max_delay(max),
+        )
     }
 
     /// The policy the coordinators' watch loops use: 100 ms doubling to 5 s.
@@ -25,28 +45,24 @@ impl Backoff {
         Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
     }
 
+    fn from_builder(builder: ExponentialBuilder) -> Backoff {
+        let builder = builder.with_factor(2.0).without_max_times();
+        Backoff {
+            builder,
+            delays: builder.build(),
+        }
+    }
+
     /// The next delay to wait; each call doubles the base up to `max`.
     pub fn next_delay(&mut self) -> Duration {
-        let base = self.current;
-        self.current = (self.current * 2).min(self.max);
-        jitter(base)
+        // Built without a limit on the number of delays: never exhausted.
+        self.delays.next().unwrap_or_default()
     }
 
     /// Back to the shortest delay, after a step succeeded.
     pub fn reset(&mut self) {
-        self.current = self.min;
+        self.delays = self.builder.build();
     }
-}
-
-/// Spreads retries of several loops apart: ±25 % of `base`, derived from the
-/// clock's sub-second noise (good enough to de-synchronise; not a RNG).
-fn jitter(base: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let spread = (nanos % 501) as f64 / 1000.0; // 0.0 ..= 0.5
-    base.mul_f64(0.75 + spread)
 }
 
 #[cfg(test)]
@@ -54,18 +70,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_grow_to_the_bound_and_reset() {
+    fn jittered_delays_grow_to_the_bound_and_reset() {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
         let delays: Vec<Duration> = (0..5).map(|_| b.next_delay()).collect();
         let bases = [100u64, 200, 400, 400, 400];
         for (d, base) in delays.iter().zip(bases) {
             let base = Duration::from_millis(base);
             assert!(
-                *d >= base.mul_f64(0.75) && *d <= base.mul_f64(1.25),
+                *d >= base.mul_f64(0.75) && *d < base.mul_f64(1.5),
                 "{d:?} vs {base:?}"
             );
         }
         b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(125));
+        assert!(b.next_delay() < Duration::from_millis(150));
+    }
+
+    #[test]
+    fn steady_delays_double_to_the_bound_and_reset() {
+        // `backon` doubles in `f32` seconds: equal to within a microsecond.
+        let near = |d: Duration, millis: u64| {
+            d.abs_diff(Duration::from_millis(millis)) < Duration::from_micros(1)
+        };
+        let mut b = Backoff::steady(Duration::from_millis(200), Duration::from_secs(1));
+        for millis in [200, 400, 800, 1000, 1000] {
+            let d = b.next_delay();
+            assert!(near(d, millis), "{d:?} vs {millis} ms");
+        }
+        b.reset();
+        assert!(near(b.next_delay(), 200));
     }
 }

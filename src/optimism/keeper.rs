@@ -39,12 +39,11 @@ use super::table::SourceTables;
 use super::table_keeper::{RouteTable, TableKeeper, TargetTable};
 use super::{ConflictStage, DropColumnStage, Info, Operation};
 use crate::keys::TableKey;
+pub use crate::lock_view::LockView;
+use crate::task::ShardMode;
 
 #[cfg(test)]
 mod tests;
-
-/// `mode` shown by ShowDDLLocks for optimistic locks.
-pub const MODE_OPTIMISTIC: &str = "optimistic";
 
 /// Which write of [`super::lock::Effects`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,23 +183,6 @@ pub enum UnlockDecision {
     Resolved(RemoveLock),
     /// Put the rewritten Operation.
     Put(Box<UnlockPlan>),
-}
-
-/// One row of ShowDDLLocks (DM `pb.DDLLock`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockView {
-    pub id: String,
-    pub task: String,
-    /// Always [`MODE_OPTIMISTIC`].
-    pub mode: &'static str,
-    /// ``source-`schema`.`table` `` of a `detected` table, or empty.
-    pub owner: String,
-    /// That table's Info DDLs (empty without owner).
-    pub ddls: Vec<String>,
-    /// Ready tables, owner-formatted and sorted.
-    pub synced: Vec<String>,
-    /// Tables not ready, owner-formatted and sorted.
-    pub unsynced: Vec<String>,
 }
 
 /// One Info as read from etcd.
@@ -781,7 +763,7 @@ impl LockKeeper {
                 views.push(LockView {
                     id: lock.id().to_owned(),
                     task: lock.task().to_owned(),
-                    mode: MODE_OPTIMISTIC,
+                    mode: ShardMode::Optimistic,
                     owner,
                     ddls,
                     synced: synced.clone(),

@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::lock::{same_ddls, Lock, StateChange};
+use crate::task::ShardMode;
 
 mod decision;
 mod rebuild;
@@ -30,9 +31,10 @@ mod rebuild;
 mod tests;
 mod unlock;
 
+pub use crate::lock_view::LockView;
 pub use decision::{
-    DoneDecision, InfoDecision, LockAction, LockView, OpsToPut, PessimismError, RemovedLock,
-    SourcesLeft, TrySyncOutcome, UnlockCleanup, UnlockPlan, MODE_PESSIMISTIC,
+    DoneDecision, InfoDecision, LockAction, OpsToPut, PessimismError, RemovedLock, SourcesLeft,
+    TrySyncOutcome, UnlockCleanup, UnlockPlan,
 };
 pub use rebuild::{
     rebuild, state_counts, InfoRecord, OperationRecord, OwnerRestored, RebuildIssue, RebuildPlan,
@@ -398,7 +400,7 @@ impl LockKeeper {
             .map(|l| LockView {
                 id: l.id().to_owned(),
                 task: l.task().to_owned(),
-                mode: MODE_PESSIMISTIC,
+                mode: ShardMode::Pessimistic,
                 owner: l.owner().to_owned(),
                 ddls: l.ddls().to_vec(),
                 synced: l.synced_sources(),

@@ -10,6 +10,7 @@ use super::forward::Forwarder;
 use super::Role;
 use crate::error::Error;
 use crate::keys::parse_lock_id;
+use crate::lock_view::LockView;
 use crate::optimism::keeper::UnlockAction;
 use crate::proto;
 use crate::proto::master_server::Master;
@@ -49,24 +50,18 @@ impl MasterService {
     }
 }
 
-/// One `pb.DDLLock` (both modes' lock views carry the same fields).
-fn ddl_lock(
-    id: String,
-    task: String,
-    mode: &str,
-    owner: String,
-    ddls: Vec<String>,
-    synced: Vec<String>,
-    unsynced: Vec<String>,
-) -> DdlLock {
-    DdlLock {
-        id,
-        task,
-        mode: mode.to_string(),
-        owner,
-        dd_ls: ddls,
-        synced,
-        unsynced,
+/// One `pb.DDLLock`: the mode goes onto the wire as DM's string.
+impl From<LockView> for DdlLock {
+    fn from(view: LockView) -> DdlLock {
+        DdlLock {
+            id: view.id,
+            task: view.task,
+            mode: view.mode.as_str().to_owned(),
+            owner: view.owner,
+            dd_ls: view.ddls,
+            synced: view.synced,
+            unsynced: view.unsynced,
+        }
     }
 }
 
@@ -96,20 +91,21 @@ fn show_ddl_locks_response(
             p.extend(o);
             (p, None)
         }
-        (Ok(p), Err(e)) => (p, Some(("optimistic", e))),
-        (Err(e), Ok(o)) => (o, Some(("pessimistic", e))),
+        (Ok(p), Err(e)) => (p, Some((ShardMode::Optimistic, e))),
+        (Err(e), Ok(o)) => (o, Some((ShardMode::Pessimistic, e))),
         (Err(e), Err(_)) => return Err(e),
     };
     let msg = match &failed {
         _ if locks.is_empty() => "no DDL lock exists".to_string(),
         Some((mode, error)) => format!(
-            "may lost owner and ddls info for {mode} locks, err: {}",
+            "may lost owner and ddls info for {} locks, err: {}",
+            mode.as_str(),
             error.dm_string()
         ),
         None => String::new(),
     };
     if let Some((mode, error)) = &failed {
-        tracing::warn!(mode, %error, "listing shard DDL locks failed");
+        tracing::warn!(mode = mode.as_str(), %error, "listing shard DDL locks failed");
     }
     Ok(ShowDdlLocksResponse {
         result: true,
@@ -147,22 +143,12 @@ impl Master for MasterService {
             .pessimist
             .show_locks(task, &req.sources)
             .await
-            .map(|views| {
-                views
-                    .into_iter()
-                    .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
-                    .collect()
-            });
+            .map(|views| views.into_iter().map(DdlLock::from).collect());
         let optimistic = coordinators
             .optimist
             .show_locks(task, &req.sources)
             .await
-            .map(|views| {
-                views
-                    .into_iter()
-                    .map(|v| ddl_lock(v.id, v.task, v.mode, v.owner, v.ddls, v.synced, v.unsynced))
-                    .collect()
-            });
+            .map(|views| views.into_iter().map(DdlLock::from).collect());
         Ok(Response::new(show_ddl_locks_response(
             pessimistic,
             optimistic,
@@ -412,16 +398,16 @@ impl Master for MasterService {
 mod tests {
     use super::*;
 
-    fn lock(id: &str, mode: &str) -> DdlLock {
-        ddl_lock(
-            id.into(),
-            "t".into(),
+    fn lock(id: &str, mode: ShardMode) -> DdlLock {
+        DdlLock::from(LockView {
+            id: id.into(),
+            task: "t".into(),
             mode,
-            "s1".into(),
-            vec![],
-            vec![],
-            vec![],
-        )
+            owner: "s1".into(),
+            ddls: vec![],
+            synced: vec![],
+            unsynced: vec![],
+        })
     }
 
     #[test]
@@ -437,8 +423,8 @@ mod tests {
     #[test]
     fn show_ddl_locks_lists_pessimistic_then_optimistic() {
         let both = show_ddl_locks_response(
-            Ok(vec![lock("p", "pessimistic")]),
-            Ok(vec![lock("o", "optimistic")]),
+            Ok(vec![lock("p", ShardMode::Pessimistic)]),
+            Ok(vec![lock("o", ShardMode::Optimistic)]),
         )
         .unwrap();
         assert!(both.result);
@@ -454,9 +440,11 @@ mod tests {
         let optimist_down = Error::NotStarted {
             component: "optimist",
         };
-        let partial =
-            show_ddl_locks_response(Ok(vec![lock("p", "pessimistic")]), Err(optimist_down))
-                .unwrap();
+        let partial = show_ddl_locks_response(
+            Ok(vec![lock("p", ShardMode::Pessimistic)]),
+            Err(optimist_down),
+        )
+        .unwrap();
         assert!(partial.result);
         assert_eq!(partial.locks.len(), 1);
         assert_eq!(
@@ -476,7 +464,7 @@ mod tests {
             Err(Error::NotStarted {
                 component: "pessimist",
             }),
-            Ok(vec![lock("o", "optimistic")]),
+            Ok(vec![lock("o", ShardMode::Optimistic)]),
         )
         .unwrap();
         assert!(pessimist_down

@@ -128,7 +128,7 @@ impl Dashboard {
                     v.unsynced.iter().collect()
                 };
                 json!({
-                    "id": v.id, "task": v.task, "mode": v.mode, "owner": v.owner,
+                    "id": v.id, "task": v.task, "mode": v.mode.as_str(), "owner": v.owner,
                     "ddls": v.ddls, "synced": v.synced, "unsynced": v.unsynced,
                     "blocking": blocking, "injected": detail.injected, "done": detail.done,
                     "age_seconds": detail.age_seconds.floor(),
@@ -189,7 +189,7 @@ impl Dashboard {
                 })
                 .collect();
             locks.push(json!({
-                "id": v.id, "task": v.task, "mode": v.mode, "owner": v.owner,
+                "id": v.id, "task": v.task, "mode": v.mode.as_str(), "owner": v.owner,
                 "ddls": v.ddls, "synced": v.synced, "unsynced": v.unsynced,
                 "blocking": blocking, "injected": [], "done": [],
                 "age_seconds": ages.get(&v.id).copied().unwrap_or(0.0),

@@ -20,6 +20,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use axum::routing::{any, get};
+use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::etcd::Etcd;
@@ -127,11 +128,16 @@ async fn health(etcd: &Etcd) -> Response {
 }
 
 fn unhealthy(reason: &str) -> Response {
-    let body = format!(
-        r#"{{"health":"false","reason":{}}}"#,
-        json_str(&format!("QGET ERROR:{reason}"))
-    );
-    text_response(StatusCode::SERVICE_UNAVAILABLE, "application/json", body)
+    text_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "application/json",
+        unhealthy_body(reason),
+    )
+}
+
+/// etcd's `/health` body when the read failed.
+fn unhealthy_body(reason: &str) -> String {
+    go_json(&json!({ "health": "false", "reason": format!("QGET ERROR:{reason}") }))
 }
 
 fn text_response(status: StatusCode, content_type: &str, body: String) -> Response {
@@ -145,21 +151,52 @@ fn text_response(status: StatusCode, content_type: &str, body: String) -> Respon
 /// Our `/role` body: name, version, role and the leader this master sees.
 pub fn role_body(name: &str, role: &Role) -> String {
     let leader = match role {
-        Role::Leader(_) => json_str(name),
-        Role::Follower { addr } => json_str(addr),
-        _ => "null".to_string(),
+        Role::Leader(_) => Value::from(name),
+        Role::Follower { addr } => Value::from(addr.as_str()),
+        _ => Value::Null,
     };
-    format!(
-        "{{\"name\":{},\"version\":{},\"role\":{},\"leader\":{},\"health\":true}}",
-        json_str(name),
-        json_str(VERSION),
-        json_str(role.name()),
-        leader
-    )
+    go_json(&json!({
+        "name": name,
+        "version": VERSION,
+        "role": role.name(),
+        "leader": leader,
+        "health": true,
+    }))
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = Vec::new();
-    crate::gojson::write_str(&mut out, s);
-    String::from_utf8_lossy(&out).into_owned()
+/// Compact JSON with Go's escaping, as etcd's and DM's handlers write it.
+fn go_json(value: &Value) -> String {
+    String::from_utf8_lossy(&crate::gojson::to_vec(value)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_bodies_keep_their_bytes() {
+        let follower = Role::Follower {
+            addr: "127.0.0.1:8261".into(),
+        };
+        assert_eq!(
+            role_body("m<1>", &follower),
+            format!(
+                r#"{{"name":"m\u003c1\u003e","version":"{VERSION}","role":"follower","leader":"127.0.0.1:8261","health":true}}"#
+            )
+        );
+        assert_eq!(
+            role_body("m1", &Role::Unknown),
+            format!(
+                r#"{{"name":"m1","version":"{VERSION}","role":"unknown","leader":null,"health":true}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn unhealthy_body_is_etcds() {
+        assert_eq!(
+            unhealthy_body("timeout \"x\" & y"),
+            r#"{"health":"false","reason":"QGET ERROR:timeout \"x\" \u0026 y"}"#
+        );
+    }
 }

@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::etcd::member::Member;
+use crate::etcd::retry::Backoff;
 use crate::etcd::{Etcd, EtcdOptions};
 use crate::tls::TlsFiles;
 
@@ -423,7 +424,8 @@ impl MemberProcess {
 /// Restarts the member with backoff whenever it exits, until cancelled.
 async fn supervise(launch: Launch, process: MemberProcess, cancel: CancellationToken) {
     let mut current = Some(process);
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::steady(FIRST_BACKOFF, MAX_BACKOFF);
+    let mut retry_in = backoff.next_delay();
     loop {
         if let Some(process) = current.as_mut() {
             let status = tokio::select! {
@@ -437,30 +439,31 @@ async fn supervise(launch: Launch, process: MemberProcess, cancel: CancellationT
                 status = process.wait() => status,
             };
             if process.started.elapsed() >= STABLE_UPTIME {
-                backoff = FIRST_BACKOFF;
+                backoff.reset();
+                retry_in = backoff.next_delay();
             }
             match status {
                 Ok(status) => {
-                    tracing::error!(member = %launch.member, %status, retry_in = ?backoff, "etcd member exited; restarting it")
+                    tracing::error!(member = %launch.member, %status, ?retry_in, "etcd member exited; restarting it")
                 }
                 Err(error) => {
-                    tracing::error!(member = %launch.member, %error, retry_in = ?backoff, "etcd member lost; restarting it")
+                    tracing::error!(member = %launch.member, %error, ?retry_in, "etcd member lost; restarting it")
                 }
             }
             current = None;
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(retry_in) => {}
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        retry_in = backoff.next_delay();
         match launch.spawn() {
             Ok(process) => {
                 tracing::info!(member = %launch.member, "etcd member restarted");
                 current = Some(process);
             }
             Err(error) => {
-                tracing::error!(member = %launch.member, %error, retry_in = ?backoff, "cannot restart etcd member");
+                tracing::error!(member = %launch.member, %error, ?retry_in, "cannot restart etcd member");
             }
         }
     }

@@ -40,10 +40,8 @@ impl SecretKey {
             ));
         }
         let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-                .map_err(|_| format!("encoding/hex: invalid byte in {hex:?}"))?;
-        }
+        hex::decode_to_slice(hex, &mut key)
+            .map_err(|_| format!("encoding/hex: invalid byte in {hex:?}"))?;
         Ok(SecretKey(key))
     }
 

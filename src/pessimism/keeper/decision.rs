@@ -6,9 +6,6 @@ use crate::error::terror::LockNotFound;
 use crate::gojson::go_slice;
 use crate::pessimism::lock::{DdlMismatch, Lock, StateChange};
 
-/// `mode` shown by ShowLocks for pessimistic locks.
-pub const MODE_PESSIMISTIC: &str = "pessimistic";
-
 /// Errors of the pessimistic coordinator with DM's codes and messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PessimismError {
@@ -180,21 +177,6 @@ pub enum DoneDecision {
 pub struct RemovedLock {
     pub lock: Lock,
     pub change: StateChange,
-}
-
-/// One row of ShowLocks (DM `pb.DDLLock`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockView {
-    pub id: String,
-    pub task: String,
-    /// Always [`MODE_PESSIMISTIC`].
-    pub mode: &'static str,
-    pub owner: String,
-    pub ddls: Vec<String>,
-    /// Ready sources, sorted.
-    pub synced: Vec<String>,
-    /// Sources not ready, sorted.
-    pub unsynced: Vec<String>,
 }
 
 /// A validated unlock request (DM `UnlockLock` steps 1-5), already applied:

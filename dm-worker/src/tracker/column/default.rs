@@ -284,16 +284,13 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
-pub(super) fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
-    let padded = if hex.len() % 2 == 1 {
-        format!("0{hex}")
+/// The bytes of a hex literal; an odd number of digits reads as if led by `0`.
+pub(super) fn hex_bytes(digits: &str) -> Option<Vec<u8>> {
+    if digits.len() % 2 == 1 {
+        hex::decode(format!("0{digits}")).ok()
     } else {
-        hex.to_owned()
-    };
-    (0..padded.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(padded.get(i..i + 2)?, 16).ok())
-        .collect()
+        hex::decode(digits).ok()
+    }
 }
 
 pub(super) fn bit_bytes(bits: &str) -> Option<Vec<u8>> {
