@@ -34,6 +34,35 @@ use crate::schemacmp::Table;
 use crate::tableinfo::TableInfo;
 use crate::task::{RouteRule, SubTaskConfig, TaskRegistry};
 
+/// `rounds` inputs, each one of `seeds` (in turn) with one to four byte
+/// mutations (overwrite, insert, truncate) drawn from a xorshift generator
+/// started at `state`: a fixed, reproducible sequence for the decoders'
+/// own unit tests.
+pub(crate) fn mutated_seeds(
+    seeds: &[Vec<u8>],
+    rounds: usize,
+    mut state: u64,
+) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..rounds).map(move |round| {
+        let mut bytes = seeds[round % seeds.len()].clone();
+        for _ in 0..(next() % 4 + 1) {
+            let at = (next() as usize) % (bytes.len() + 1);
+            match next() % 3 {
+                0 if at < bytes.len() => bytes[at] = next() as u8,
+                1 => bytes.insert(at, next() as u8),
+                _ => bytes.truncate(at),
+            }
+        }
+        bytes
+    })
+}
+
 /// Inputs per decoder and input kind when `DM_FUZZ_CASES` is not set.
 const DEFAULT_CASES: u32 = 1_000;
 

@@ -52,6 +52,25 @@ pub struct KeyValue {
 }
 
 impl KeyValue {
+    /// Takes the key and value out of a response's entry (no copy).
+    fn from_owned(kv: etcd_client::KeyValue) -> Self {
+        let (create_revision, mod_revision, version, lease) = (
+            kv.create_revision(),
+            kv.mod_revision(),
+            kv.version(),
+            kv.lease(),
+        );
+        let (key, value) = kv.into_key_value();
+        KeyValue {
+            key,
+            value,
+            create_revision,
+            mod_revision,
+            version,
+            lease,
+        }
+    }
+
     fn from_client(kv: &etcd_client::KeyValue) -> Self {
         KeyValue {
             key: kv.key().to_vec(),
@@ -207,51 +226,68 @@ impl Etcd {
 
     /// Reads every key in `[start, end)` at one revision (the first page's),
     /// in key order, handing each page to `page` as it arrives, so a large
-    /// range is never held whole. Returns the revision. On an error some
-    /// pages may have been handed over already: the caller starts again.
+    /// range is never held whole. The next page is already requested while
+    /// `page` runs (a caller decoding its page overlaps etcd's work on the
+    /// next). Returns the revision. On an error some pages may have been
+    /// handed over already: the caller starts again.
     pub async fn get_range_paged(
         &self,
         start: &[u8],
         end: &[u8],
         mut page: impl FnMut(Vec<KeyValue>),
     ) -> Result<i64> {
-        let end = end.to_vec();
         let kv = self
             .client
             .kv_client()
             .max_decoding_message_size(MAX_RANGE_MESSAGE);
-        let mut from = start.to_vec();
+        let options = GetOptions::new()
+            .with_range(end.to_vec())
+            .with_limit(PAGE_SIZE)
+            .with_sort(SortTarget::Key, SortOrder::Ascend);
+        // Each request runs as its own task so that it proceeds while this
+        // one runs `page`; dropping the read aborts it.
+        let request = |from: Vec<u8>, options: GetOptions| {
+            let kv = kv.clone();
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                unsent_retried("get prefix", || {
+                    let mut kv = kv.clone();
+                    let (from, options) = (from.clone(), options.clone());
+                    async move { kv.get(from, Some(options)).await }
+                })
+                .await
+            }))
+        };
+        let mut in_flight = request(start.to_vec(), options.clone());
         let mut revision = 0;
         loop {
-            let mut options = GetOptions::new()
-                .with_range(end.clone())
-                .with_limit(PAGE_SIZE)
-                .with_sort(SortTarget::Key, SortOrder::Ascend);
-            if revision > 0 {
-                options = options.with_revision(revision);
-            }
-            let resp = unsent_retried("get prefix", || {
-                let mut kv = kv.clone();
-                let (from, options) = (from.clone(), options.clone());
-                async move { kv.get(from, Some(options)).await }
-            })
-            .await?;
+            let mut resp = match in_flight.await {
+                Ok(read) => read?,
+                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                Err(join) => {
+                    return Err(Error::Etcd {
+                        op: "get prefix",
+                        source: etcd_client::Error::Internal(join.to_string()),
+                    })
+                }
+            };
             if revision == 0 {
                 revision = header_revision(resp.header());
             }
-            let kvs = resp.kvs();
+            let more = resp.more();
+            let kvs = resp.take_kvs();
             let next = match kvs.last() {
-                Some(last) if resp.more() => {
-                    // Next page starts right after the last key read.
+                Some(last) if more => {
+                    // Next page starts right after the last key read, at the
+                    // first page's revision.
                     let mut next = last.key().to_vec();
                     next.push(0);
-                    Some(next)
+                    Some(request(next, options.clone().with_revision(revision)))
                 }
                 _ => None,
             };
-            page(kvs.iter().map(KeyValue::from_client).collect());
+            page(kvs.into_iter().map(KeyValue::from_owned).collect());
             match next {
-                Some(next) => from = next,
+                Some(next) => in_flight = next,
                 None => break,
             }
         }

@@ -70,12 +70,9 @@ pub struct Metrics {
     /// Scheduler: failures handling (`handle`) or watching (`watch`)
     /// worker keep-alive events; leader only.
     pub worker_event_error: IntCounterVec,
-    /// Our addition: how long each pending lock has existed.
-    pub lock_age_seconds: GaugeVec,
-    /// Our addition: how many sources each pending lock still waits for.
-    pub lock_blocking_sources: IntGaugeVec,
-    /// Each coordinator's latest per-lock gauges.
-    lock_gauges_by_mode: std::sync::Mutex<std::collections::HashMap<&'static str, Vec<LockGauge>>>,
+    /// Each coordinator's latest per-lock gauges, rendered at scrape time
+    /// by [`LockGaugeCollector`].
+    lock_gauges_by_mode: LockGaugesByMode,
     /// Each coordinator's per-task lock counts and the `ddl_state_number`
     /// series they created (guarded by a std mutex: never held across await).
     ddl_states: std::sync::Mutex<DdlStates>,
@@ -145,32 +142,12 @@ impl Metrics {
             &["type"],
         )
         .expect("valid metric definition");
-        let lock_age_seconds = GaugeVec::new(
-            Opts::new(
-                "shard_ddl_lock_age_seconds",
-                "seconds since this master first saw the pending shard DDL lock",
-            )
-            .namespace("dm")
-            .subsystem("master"),
-            &["task", "lock_id", "mode"],
-        )
-        .expect("valid metric definition");
-        let lock_blocking_sources = IntGaugeVec::new(
-            Opts::new(
-                "shard_ddl_lock_blocking_sources",
-                "number of sources a pending shard DDL lock is still waiting for",
-            )
-            .namespace("dm")
-            .subsystem("master"),
-            &["task", "lock_id", "mode"],
-        )
-        .expect("valid metric definition");
+        let lock_gauges_by_mode = LockGaugesByMode::default();
         for collector in [
             Box::new(ddl_state_number.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(shard_ddl_error.clone()),
             Box::new(start_leader_counter.clone()),
-            Box::new(lock_age_seconds.clone()),
-            Box::new(lock_blocking_sources.clone()),
+            Box::new(LockGaugeCollector::new(lock_gauges_by_mode.clone())),
             Box::new(worker_state.clone()),
             Box::new(worker_event_error.clone()),
             Box::new(ProcessCollector::new()),
@@ -187,9 +164,7 @@ impl Metrics {
             worker_state,
             worker_event_error,
             ddl_states: Default::default(),
-            lock_age_seconds,
-            lock_blocking_sources,
-            lock_gauges_by_mode: Default::default(),
+            lock_gauges_by_mode,
         }
     }
 
@@ -272,38 +247,16 @@ impl Metrics {
 
     /// Replaces one coordinator's per-lock gauges (age, blocking sources).
     pub fn set_lock_gauges(&self, mode: &'static str, locks: Vec<LockGauge>) {
-        let mut by_mode = self
-            .lock_gauges_by_mode
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        by_mode.insert(mode, locks);
-        self.lock_age_seconds.reset();
-        self.lock_blocking_sources.reset();
-        for (mode, locks) in by_mode.iter() {
-            for l in locks {
-                let labels = [l.task.as_str(), l.lock_id.as_str(), mode];
-                self.lock_age_seconds
-                    .with_label_values(&labels)
-                    .set(l.age_seconds);
-                self.lock_blocking_sources
-                    .with_label_values(&labels)
-                    .set(l.blocking_sources as i64);
-            }
-        }
+        lock_or_recover(&self.lock_gauges_by_mode).insert(mode, locks);
     }
 
     /// Drops the leader-only series when this master stops leading (DM's
     /// `OnRetireLeader`).
     pub fn on_retire_leader(&self) {
         *self.lock_ddl_states() = DdlStates::default();
-        self.lock_gauges_by_mode
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        lock_or_recover(&self.lock_gauges_by_mode).clear();
         self.ddl_state_number.reset();
         self.shard_ddl_error.reset();
-        self.lock_age_seconds.reset();
-        self.lock_blocking_sources.reset();
         self.worker_state.reset();
         self.worker_event_error.reset();
     }
@@ -316,6 +269,109 @@ impl Metrics {
             tracing::warn!(%error, "metrics encoding failed");
         }
         String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// Each coordinator's latest per-lock gauges, shared with the collector.
+type LockGaugesByMode =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<LockGauge>>>>;
+
+fn lock_or_recover<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Our per-lock gauges `dm_master_shard_ddl_lock_age_seconds` and
+/// `dm_master_shard_ddl_lock_blocking_sources` (labels `task`, `lock_id`,
+/// `mode`), built from the coordinators' latest lists when scraped. A
+/// labelled gauge vector would keep two series objects per lock (each with
+/// its own copy of the descriptor and labels), about 1.5 KB per lock for a
+/// leader that holds many.
+struct LockGaugeCollector {
+    age: prometheus::core::Desc,
+    blocking: prometheus::core::Desc,
+    by_mode: LockGaugesByMode,
+}
+
+impl LockGaugeCollector {
+    fn new(by_mode: LockGaugesByMode) -> LockGaugeCollector {
+        let desc = |name: &str, help: &str| {
+            prometheus::core::Desc::new(
+                format!("dm_master_{name}"),
+                help.to_owned(),
+                vec!["task".into(), "lock_id".into(), "mode".into()],
+                Default::default(),
+            )
+            .expect("valid metric definition")
+        };
+        LockGaugeCollector {
+            age: desc(
+                "shard_ddl_lock_age_seconds",
+                "seconds since this master first saw the pending shard DDL lock",
+            ),
+            blocking: desc(
+                "shard_ddl_lock_blocking_sources",
+                "number of sources a pending shard DDL lock is still waiting for",
+            ),
+            by_mode,
+        }
+    }
+}
+
+impl prometheus::core::Collector for LockGaugeCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.age, &self.blocking]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+        let by_mode = lock_or_recover(&self.by_mode);
+        let mut locks: Vec<(&str, &LockGauge)> = by_mode
+            .iter()
+            .flat_map(|(mode, locks)| locks.iter().map(move |l| (*mode, l)))
+            .collect();
+        if locks.is_empty() {
+            return Vec::new();
+        }
+        locks.sort_by(|(ma, a), (mb, b)| (&a.lock_id, ma, &a.task).cmp(&(&b.lock_id, mb, &b.task)));
+        let family = |desc: &prometheus::core::Desc, value: &dyn Fn(&LockGauge) -> f64| {
+            let metrics = locks
+                .iter()
+                .map(|(mode, l)| {
+                    // Label pairs sorted by name, as the client library does.
+                    let labels = [
+                        ("lock_id", l.lock_id.as_str()),
+                        ("mode", mode),
+                        ("task", &l.task),
+                    ]
+                    .into_iter()
+                    .map(|(name, v)| {
+                        let mut pair = LabelPair::default();
+                        pair.set_name(name.to_owned());
+                        pair.set_value(v.to_owned());
+                        pair
+                    })
+                    .collect();
+                    let mut gauge = Gauge::default();
+                    gauge.set_value(value(l));
+                    let mut metric = Metric::default();
+                    metric.set_label(labels);
+                    metric.set_gauge(gauge);
+                    metric
+                })
+                .collect();
+            let mut family = MetricFamily::default();
+            family.set_name(desc.fq_name.clone());
+            family.set_help(desc.help.clone());
+            family.set_field_type(MetricType::GAUGE);
+            family.set_metric(metrics);
+            family
+        };
+        vec![
+            family(&self.age, &|l| l.age_seconds),
+            family(&self.blocking, &|l| l.blocking_sources as f64),
+        ]
     }
 }
 

@@ -117,7 +117,7 @@ impl From<&crate::task_config::SubTaskConfig> for SubTaskConfig {
     }
 }
 
-/// A subtask as the registry holds it.
+/// A subtask: what the registry's decode of a subtask config yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubTask {
     pub task: String,
@@ -135,13 +135,32 @@ pub enum RegistryChange {
     None,
 }
 
+/// One source of a task, as the registry keeps it (a new leader holds one
+/// per subtask config, so it stays small: no copy of the task name, no
+/// allocation for a subtask without routes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SourceEntry {
+    source: Box<str>,
+    mode: ShardMode,
+    routes: Box<[RouteRule]>,
+    /// Whether the entry came from the key named after it
+    /// (`…/<source>/<task>`); entries from other keys are in `by_odd_key`.
+    from_own_key: bool,
+}
+
 /// task → source → subtask, built from the subtask configs in etcd.
+///
+/// Invariants: every task in `by_task` has at least one source, its sources
+/// sorted and unique; an entry put under a key that does not name its own
+/// `(source, task)` has that key in `by_odd_key` (DM trusts the config's
+/// fields, not the key), so a DELETE, which carries only the key, removes
+/// the right entry.
 #[derive(Debug, Default, Clone)]
 pub struct TaskRegistry {
-    by_task: BTreeMap<String, BTreeMap<String, SubTask>>,
-    /// etcd key → (task, source), so a DELETE (which carries only the key)
-    /// removes the right entry.
-    by_key: HashMap<Vec<u8>, (String, String)>,
+    by_task: BTreeMap<Box<str>, Vec<SourceEntry>>,
+    by_odd_key: HashMap<Box<[u8]>, (String, String)>,
+    /// The key space of the last PUT, to decode the key of a DELETE.
+    space: KeySpace,
 }
 
 impl TaskRegistry {
@@ -158,46 +177,75 @@ impl TaskRegistry {
         key: &[u8],
         value: &[u8],
     ) -> Result<RegistryChange, String> {
-        // The key must be a well-formed subtask key; its (source, task) parts
-        // are redundant with the config's own fields, which DM trusts.
-        space
+        let [key_source, key_task] = space
             .decode(&UPSTREAM_SUBTASK, key)
             .map_err(|e| e.to_string())?;
         let text = std::str::from_utf8(value).map_err(|e| e.to_string())?;
-        let cfg = SubTaskConfig::parse(text)?;
-        let mode = cfg.mode()?;
-        let change = RegistryChange::Task(cfg.name.clone());
-        if let Some((old_task, old_source)) = self.by_key.get(key).cloned() {
-            self.remove(&old_task, &old_source);
+        // Only the registry's fields are decoded (the cold start reads every
+        // subtask config; the full config is the worker's).
+        let subtask =
+            crate::task_config::decode_registry_input(text).map_err(|e| e.dm_string("config"))?;
+        let change = RegistryChange::Task(subtask.task.clone());
+        let from_own_key = key_source == subtask.source && key_task == subtask.task;
+        if self.space != *space {
+            self.space = space.clone();
         }
-        self.by_key
-            .insert(key.to_vec(), (cfg.name.clone(), cfg.source_id.clone()));
-        self.by_task.entry(cfg.name.clone()).or_default().insert(
-            cfg.source_id.clone(),
-            SubTask {
-                task: cfg.name,
-                source: cfg.source_id,
-                mode,
-                routes: cfg.route_rules,
-            },
-        );
+        // The key's previous entry goes first (a PUT may rename its task).
+        if let Some((old_task, old_source)) = self.by_odd_key.remove(key) {
+            self.remove(&old_task, &old_source);
+        } else {
+            self.remove_own(&key_task, &key_source);
+        }
+        if !from_own_key {
+            self.by_odd_key
+                .insert(key.into(), (subtask.task.clone(), subtask.source.clone()));
+        }
+        let entry = SourceEntry {
+            source: subtask.source.into(),
+            mode: subtask.mode,
+            routes: subtask.routes.into(),
+            from_own_key,
+        };
+        let sources = self.by_task.entry(subtask.task.into()).or_default();
+        match sources.binary_search_by(|e| e.source.cmp(&entry.source)) {
+            Ok(i) => sources[i] = entry,
+            Err(i) => sources.insert(i, entry),
+        }
         Ok(change)
     }
 
     /// Applies a DELETE of a subtask config key.
     pub fn apply_delete(&mut self, key: &[u8]) -> RegistryChange {
-        match self.by_key.remove(key) {
-            Some((task, source)) => {
-                self.remove(&task, &source);
-                RegistryChange::Task(task)
-            }
-            None => RegistryChange::None,
+        if let Some((task, source)) = self.by_odd_key.remove(key) {
+            self.remove(&task, &source);
+            return RegistryChange::Task(task);
         }
+        let Ok([source, task]) = self.space.decode(&UPSTREAM_SUBTASK, key) else {
+            return RegistryChange::None;
+        };
+        if self.remove_own(&task, &source) {
+            RegistryChange::Task(task)
+        } else {
+            RegistryChange::None
+        }
+    }
+
+    /// Removes `(task, source)` if it came from its own key.
+    fn remove_own(&mut self, task: &str, source: &str) -> bool {
+        let own = self
+            .by_task
+            .get(task)
+            .and_then(|s| s.iter().find(|e| &*e.source == source))
+            .is_some_and(|e| e.from_own_key);
+        if own {
+            self.remove(task, source);
+        }
+        own
     }
 
     fn remove(&mut self, task: &str, source: &str) {
         if let Some(sources) = self.by_task.get_mut(task) {
-            sources.remove(source);
+            sources.retain(|e| &*e.source != source);
             if sources.is_empty() {
                 self.by_task.remove(task);
             }
@@ -207,14 +255,14 @@ impl TaskRegistry {
     /// Forgets everything (before applying a resynced snapshot).
     pub fn clear(&mut self) {
         self.by_task.clear();
-        self.by_key.clear();
+        self.by_odd_key.clear();
     }
 
     /// Source IDs of a task, sorted; empty for an unknown task.
     pub fn sources(&self, task: &str) -> Vec<String> {
         self.by_task
             .get(task)
-            .map(|s| s.keys().cloned().collect())
+            .map(|s| s.iter().map(|e| e.source.to_string()).collect())
             .unwrap_or_default()
     }
 
@@ -222,9 +270,9 @@ impl TaskRegistry {
     /// checks "any subtask optimistic"), `None` for an unknown task.
     pub fn mode(&self, task: &str) -> Option<ShardMode> {
         let subtasks = self.by_task.get(task)?;
-        if subtasks.values().any(|s| s.mode == ShardMode::Optimistic) {
+        if subtasks.iter().any(|s| s.mode == ShardMode::Optimistic) {
             Some(ShardMode::Optimistic)
-        } else if subtasks.values().any(|s| s.mode == ShardMode::Pessimistic) {
+        } else if subtasks.iter().any(|s| s.mode == ShardMode::Pessimistic) {
             Some(ShardMode::Pessimistic)
         } else {
             Some(ShardMode::None)
@@ -235,12 +283,23 @@ impl TaskRegistry {
         self.by_task.contains_key(task)
     }
 
-    pub fn subtask(&self, task: &str, source: &str) -> Option<&SubTask> {
-        self.by_task.get(task)?.get(source)
+    /// One subtask of a task, if the registry holds it.
+    pub fn subtask(&self, task: &str, source: &str) -> Option<SubTask> {
+        let entry = self
+            .by_task
+            .get(task)?
+            .iter()
+            .find(|e| &*e.source == source)?;
+        Some(SubTask {
+            task: task.to_owned(),
+            source: entry.source.to_string(),
+            mode: entry.mode,
+            routes: entry.routes.to_vec(),
+        })
     }
 
     pub fn tasks(&self) -> impl Iterator<Item = &str> {
-        self.by_task.keys().map(String::as_str)
+        self.by_task.keys().map(|t| &**t)
     }
 }
 

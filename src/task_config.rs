@@ -23,6 +23,7 @@ mod adjust;
 mod error;
 mod model;
 mod password;
+mod registry_decode;
 mod subtask;
 mod task_yaml;
 mod toml_writer;
@@ -34,6 +35,7 @@ pub use model::{
     LoaderConfig, Meta, MydumperConfig, Security, SyncerConfig, TableRule, ValidatorConfig,
 };
 pub use password::{decrypt_or_plaintext, SecretKey};
+pub use registry_decode::decode_registry_input;
 pub use subtask::{
     adjust_session_for_tidb, IoCounters, RegistryInput, SubTaskConfig, DEFAULT_SHADOW_TABLE_RULES,
     DEFAULT_TRASH_TABLE_RULES, MAX_SOURCE_ID_LENGTH,

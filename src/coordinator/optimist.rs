@@ -461,7 +461,13 @@ impl Optimist {
 
     /// DM `handleInfo` + `handleLock`, then re-evaluation of blocked tables.
     async fn answer_info(&mut self, stored: StoredInfo, skip_done: bool) -> Result<()> {
-        let info = stored.info.clone();
+        // Owned: an Info carries its TableInfo JSON trees, and a copy per
+        // Info is a tenth of the handling of one on a 1,000-table lock.
+        let StoredInfo {
+            info,
+            version,
+            revision,
+        } = stored;
         self.tables.add_table(
             &info.task,
             &info.source,
@@ -482,19 +488,10 @@ impl Optimist {
                 .find_tables(&info.task, &info.down_schema, &info.down_table)
                 .unwrap_or_default()
         };
-        let (lock_id, result) = self
-            .keeper
-            .try_sync(&info, stored.version, &tts, &no_checkpoint);
+        let (lock_id, result) = self.keeper.try_sync(&info, version, &tts, &no_checkpoint);
         let mut queue = VecDeque::new();
-        self.settle(
-            &lock_id,
-            &info,
-            result,
-            skip_done,
-            stored.revision,
-            &mut queue,
-        )
-        .await?;
+        self.settle(&lock_id, &info, result, skip_done, revision, &mut queue)
+            .await?;
         // DM gap O6: tables answered `detected` earlier get another chance.
         while let Some(key) = queue.pop_front() {
             self.recheck_into(&lock_id, &key, &mut queue).await?;

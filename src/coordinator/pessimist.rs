@@ -5,11 +5,15 @@
 //! `Event` enum, handled one at a time:
 //! * `ShardDdl`: one watcher over the common prefix
 //!   `/dm-master/shardddl-pessimism/`, so Infos and Operations arrive in a
-//!   single revision order; its first event is a snapshot (`Resynced`), from
-//!   which every lock is rebuilt;
+//!   single revision order. Before the loop the prefix is read at one
+//!   revision, a page at a time, decoded while etcd reads the next page,
+//!   and every lock is rebuilt from it; the watch starts at the next
+//!   revision. A watch that is lost resyncs with a snapshot (`Resynced`),
+//!   from which every lock is rebuilt again;
 //! * `Subtasks`: one watcher over the subtask configs
-//!   (`/dm-master/upstream/subtask/`), read once before the first rebuild so
-//!   task sources are known; a source leaving a task re-evaluates its locks;
+//!   (`/dm-master/upstream/subtask/`), read (at the same time as the
+//!   pessimism keys) before the first rebuild so task sources are known; a
+//!   source leaving a task re-evaluates its locks;
 //! * `Admin`: show, unlock, remove-meta, each with a oneshot reply. An
 //!   unlock is held as `Unlocking` state, advanced by later events and
 //!   ticks, and answered through its stored reply. The operator requests
@@ -36,14 +40,17 @@
 //! of waiting for the next Info PUT; a lock stops waiting for a source whose
 //! subtask config was deleted (DM waits for a manual unlock).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -149,7 +156,7 @@ enum Event {
     /// the lock gauges.
     Tick,
     /// A background write of a lock's answer ended (see [`Pessimist::pipeline`]).
-    Written(std::result::Result<(tokio::task::Id, WriteDone), JoinError>),
+    Written(std::result::Result<WriteDone, WriteLost>),
     /// The term's token was cancelled: stop, dropping pending replies
     /// (their callers see `NotStarted`).
     TermEnd,
@@ -209,6 +216,13 @@ struct WriteDone {
     removes_lock: bool,
     error_kind: &'static str,
     result: Result<()>,
+}
+
+/// A background write that panicked instead of ending: its lock is
+/// answered again by the retry tick.
+struct WriteLost {
+    task: String,
+    lock_id: String,
 }
 
 /// A task with background writes in flight, and its watch events that
@@ -357,6 +371,113 @@ struct Stored<T> {
     mod_revision: i64,
 }
 
+/// The pessimism keys of one snapshot, decoded: what a rebuild starts from.
+#[derive(Debug, Default)]
+struct SnapshotKeys {
+    infos: HashMap<(String, String), Stored<Info>>,
+    operations: HashMap<(String, String), Stored<Operation>>,
+    /// `(task, source)` whose Info carries the injected marker.
+    injected: BTreeSet<(String, String)>,
+}
+
+impl SnapshotKeys {
+    /// Decodes a page of keys; each raw value is dropped once decoded. A
+    /// malformed key or value is reported and skipped.
+    fn decode_page(&mut self, space: &KeySpace, metrics: &Metrics, kvs: Vec<KeyValue>) {
+        for kv in kvs {
+            if let Ok([task, source]) = space.decode(&PESSIMISM_INFO, &kv.key) {
+                if let Some(info) = decode_info(metrics, &kv, &task, &source) {
+                    let key = (task, source);
+                    if operator::is_injected(&kv.value) {
+                        self.injected.insert(key.clone());
+                    }
+                    self.infos.insert(
+                        key,
+                        Stored {
+                            value: info,
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                }
+            } else if let Ok([task, source]) = space.decode(&PESSIMISM_OPERATION, &kv.key) {
+                if let Some(op) = decode_operation(metrics, &kv, &task, &source) {
+                    self.operations.insert(
+                        (task, source),
+                        Stored {
+                            value: op,
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                }
+            } else {
+                report_bad_key(metrics, &kv.key);
+            }
+        }
+    }
+}
+
+/// Reads and decodes every pessimism key at one revision, a page at a time
+/// (retrying until it succeeds); `None` when cancelled first.
+async fn read_snapshot_keys(
+    etcd: Etcd,
+    space: KeySpace,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Option<(SnapshotKeys, i64)> {
+    let prefix = ops::pessimism_prefix(&space);
+    loop {
+        let mut keys = SnapshotKeys::default();
+        let read = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return None,
+            read = etcd.get_prefix_paged(&prefix, |page| keys.decode_page(&space, &metrics, page)) => read,
+        };
+        match read {
+            Ok(revision) => return Some((keys, revision)),
+            Err(error) => {
+                tracing::warn!(%error, "reading pessimism keys failed, retrying");
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+                }
+            }
+        }
+    }
+}
+
+fn decode_info(metrics: &Metrics, kv: &KeyValue, task: &str, source: &str) -> Option<Info> {
+    match Info::decode(&kv.value) {
+        Ok(info) => Some(info),
+        Err(error) => {
+            tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism info, skipped");
+            metrics.report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
+            None
+        }
+    }
+}
+
+fn decode_operation(
+    metrics: &Metrics,
+    kv: &KeyValue,
+    task: &str,
+    source: &str,
+) -> Option<Operation> {
+    match Operation::decode(&kv.value) {
+        Ok(op) => Some(op),
+        Err(error) => {
+            tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism operation, skipped");
+            metrics.report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
+            None
+        }
+    }
+}
+
+fn report_bad_key(metrics: &Metrics, key: &[u8]) {
+    tracing::error!(key = %String::from_utf8_lossy(key), "pessimism key does not decode, ignored");
+    metrics.report_ddl_error("", metrics::ERR_MALFORMED_VALUE);
+}
+
 /// The actor.
 pub struct Pessimist {
     etcd: Etcd,
@@ -376,8 +497,8 @@ pub struct Pessimist {
     state_counts: BTreeMap<String, (usize, usize)>,
     /// When this actor first saw each lock (for the age gauge).
     first_seen: HashMap<String, std::time::Instant>,
-    /// Whether the first snapshot has been applied (events before it are
-    /// impossible: the watcher starts with a snapshot).
+    /// Whether the first rebuild has been done (it precedes every event:
+    /// the watch starts after the keys it was built from).
     rebuilt: bool,
     /// Unlocks in progress, by lock ID.
     unlocking: BTreeMap<String, Unlocking>,
@@ -389,10 +510,11 @@ pub struct Pessimist {
     /// in the order it would if each write were awaited. Every other event
     /// first waits for all writes (`settle_writes`).
     pipeline: bool,
-    writes: JoinSet<WriteDone>,
-    /// Task and lock of each background write (to recover from a write
-    /// task that panicked).
-    write_ids: HashMap<tokio::task::Id, (String, String)>,
+    /// Background writes, polled by the actor's own loop rather than
+    /// spawned as tasks: the request leaves in the same wake-up that decided
+    /// it, with no hand-over to another worker thread (one wake-up less per
+    /// answer on a busy machine).
+    writes: FuturesUnordered<BoxFuture<'static, std::result::Result<WriteDone, WriteLost>>>,
     writing: HashMap<String, TaskWrites>,
 }
 
@@ -423,8 +545,7 @@ impl Pessimist {
             rebuilt: false,
             unlocking: BTreeMap::new(),
             pipeline: false,
-            writes: JoinSet::new(),
-            write_ids: HashMap::new(),
+            writes: FuturesUnordered::new(),
             writing: HashMap::new(),
         };
         let inner_tracker = tracker.clone();
@@ -449,45 +570,66 @@ impl Pessimist {
         cancel: CancellationToken,
     ) -> Result<()> {
         // Task sources must be known before the first rebuild (DM starts its
-        // scheduler before the pessimist for the same reason). The pessimism
-        // watcher reads its snapshot meanwhile: both range reads overlap, and
-        // the snapshot waits in the channel until the registry is built.
-        let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
-        tracker.spawn(
-            Watcher::new(self.etcd.clone(), ops::pessimism_prefix(&self.space))
-                .run(pess_tx, cancel.clone()),
+        // scheduler before the pessimist for the same reason). Both reads
+        // run at once, each a page at a time and decoded while etcd reads
+        // the next page: 100,000 locks' raw keys and configs are hundreds
+        // of MB that are never held at once.
+        let keys_read = read_snapshot_keys(
+            self.etcd.clone(),
+            self.space.clone(),
+            self.metrics.clone(),
+            cancel.clone(),
         );
         let subtask_prefix = self.space.path(&UPSTREAM_SUBTASK);
-        // Applied a page at a time: 100,000 tasks' raw configs are hundreds
-        // of MB that are never held at once.
         let etcd = self.etcd.clone();
-        let subtask_revision = loop {
-            self.registry.clear();
-            let read = etcd
-                .get_prefix_paged(&subtask_prefix, |page| {
-                    for kv in &page {
-                        self.apply_subtask_put(kv);
-                    }
-                })
-                .await;
-            match read {
-                Ok(revision) => break revision,
-                Err(error) => {
-                    tracing::warn!(%error, "reading subtask configs failed, retrying");
-                    tokio::select! {
-                        biased;
-                        _ = cancel.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+        let subtasks_read = async {
+            loop {
+                self.registry.clear();
+                let read = etcd
+                    .get_prefix_paged(&subtask_prefix, |page| {
+                        for kv in &page {
+                            self.apply_subtask_put(kv);
+                        }
+                    })
+                    .await;
+                match read {
+                    Ok(revision) => return Some(revision),
+                    Err(error) => {
+                        tracing::warn!(%error, "reading subtask configs failed, retrying");
+                        tokio::select! {
+                            biased;
+                            _ = cancel.cancelled() => return None,
+                            _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+                        }
                     }
                 }
             }
         };
-
+        let (subtask_revision, keys) = tokio::join!(subtasks_read, keys_read);
+        let (Some(subtask_revision), Some((keys, keys_revision))) = (subtask_revision, keys) else {
+            return Ok(());
+        };
+        let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        tracker.spawn(
+            Watcher::after(
+                self.etcd.clone(),
+                ops::pessimism_prefix(&self.space),
+                keys_revision,
+            )
+            .run(pess_tx, cancel.clone()),
+        );
         let (sub_tx, mut sub_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
             Watcher::after(self.etcd.clone(), subtask_prefix, subtask_revision)
                 .run(sub_tx, cancel.clone()),
         );
+        if let Err(error) = self.rebuild_from(keys, keys_revision).await {
+            if error.ends_term() {
+                tracing::error!(%error, "leader fence lost, pessimist stops and ends the term");
+                return Err(error);
+            }
+            tracing::warn!(%error, "pessimist rebuild failed");
+        }
         let mut retry_tick = tokio::time::interval(RETRY_INTERVAL);
         retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -495,7 +637,7 @@ impl Pessimist {
             let event = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Event::TermEnd,
-                Some(w) = self.writes.join_next_with_id(), if !self.writes.is_empty() => Event::Written(w),
+                Some(w) = self.writes.next(), if !self.writes.is_empty() => Event::Written(w),
                 Some(e) = pess_rx.recv() => Event::ShardDdl(e),
                 Some(e) = sub_rx.recv() => Event::Subtasks(e),
                 Some(r) = requests.recv() => Event::Admin(r),
@@ -596,12 +738,20 @@ impl Pessimist {
                 result,
             }
         };
-        // The write logs under the actor's span (mode = pessimistic).
-        let handle = self.writes.spawn(tracing::Instrument::instrument(
-            write,
-            tracing::Span::current(),
-        ));
-        self.write_ids.insert(handle.id(), (task.clone(), lock_id));
+        // The write logs under the actor's span (mode = pessimistic); a
+        // panic in it is caught and comes back as `WriteLost`, so the actor
+        // loop never unwinds.
+        let lost = WriteLost {
+            task: task.clone(),
+            lock_id,
+        };
+        let write = tracing::Instrument::instrument(write, tracing::Span::current());
+        self.writes.push(
+            std::panic::AssertUnwindSafe(write)
+                .catch_unwind()
+                .map(move |r| r.map_err(|_| lost))
+                .boxed(),
+        );
         self.writing.entry(task).or_default().in_flight += 1;
     }
 
@@ -609,11 +759,10 @@ impl Pessimist {
     /// would be, then the task's waiting events are handled.
     async fn on_written(
         &mut self,
-        joined: std::result::Result<(tokio::task::Id, WriteDone), JoinError>,
+        joined: std::result::Result<WriteDone, WriteLost>,
     ) -> Result<()> {
         let task = match joined {
-            Ok((id, done)) => {
-                self.write_ids.remove(&id);
+            Ok(done) => {
                 self.on_write_result(
                     &done.task,
                     &done.lock_id,
@@ -623,11 +772,8 @@ impl Pessimist {
                 )?;
                 done.task
             }
-            Err(error) => {
-                let Some((task, lock_id)) = self.write_ids.remove(&error.id()) else {
-                    return Ok(());
-                };
-                tracing::error!(%task, %lock_id, %error, "background write did not finish, will retry");
+            Err(WriteLost { task, lock_id }) => {
+                tracing::error!(%task, %lock_id, "background write panicked, will retry");
                 self.retry.insert(lock_id);
                 task
             }
@@ -663,7 +809,7 @@ impl Pessimist {
     /// Waits for every background write and the events queued behind them,
     /// so what follows sees the state every awaited write would leave.
     async fn settle_writes(&mut self) -> Result<()> {
-        while let Some(joined) = self.writes.join_next_with_id().await {
+        while let Some(joined) = self.writes.next().await {
             self.pipeline = self.unlocking.is_empty();
             let result = self.on_written(joined).await;
             self.pipeline = false;
@@ -868,87 +1014,61 @@ impl Pessimist {
     }
 
     fn report_bad_key(&self, key: &[u8]) {
-        tracing::error!(key = %String::from_utf8_lossy(key), "pessimism key does not decode, ignored");
-        self.metrics
-            .report_ddl_error("", metrics::ERR_MALFORMED_VALUE);
+        report_bad_key(&self.metrics, key);
     }
 
     fn decode_info(&self, kv: &KeyValue, task: &str, source: &str) -> Option<Info> {
-        match Info::decode(&kv.value) {
-            Ok(info) => Some(info),
-            Err(error) => {
-                tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism info, skipped");
-                self.metrics
-                    .report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
-                None
-            }
-        }
+        decode_info(&self.metrics, kv, task, source)
     }
 
     fn decode_operation(&self, kv: &KeyValue, task: &str, source: &str) -> Option<Operation> {
-        match Operation::decode(&kv.value) {
-            Ok(op) => Some(op),
-            Err(error) => {
-                tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism operation, skipped");
-                self.metrics
-                    .report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
-                None
-            }
-        }
+        decode_operation(&self.metrics, kv, task, source)
+    }
+
+    /// Rebuilds every lock from a snapshot the watcher read after losing
+    /// its watch (the first snapshot is read by [`read_snapshot_keys`]).
+    async fn on_snapshot(&mut self, kvs: Vec<KeyValue>, revision: i64) -> Result<()> {
+        let mut keys = SnapshotKeys::default();
+        keys.decode_page(&self.space, &self.metrics, kvs);
+        self.rebuild_from(keys, revision).await
     }
 
     /// Rebuilds every lock from one snapshot of Infos and Operations
     /// (DM `buildLocks` + `recoverLocks`), then answers synced locks.
-    async fn on_snapshot(&mut self, kvs: Vec<KeyValue>, revision: i64) -> Result<()> {
-        self.infos.clear();
-        self.injected.clear();
-        self.operations.clear();
-        let mut info_records = Vec::new();
-        let mut op_records = Vec::new();
-        // Each raw value is dropped once decoded, so a large snapshot is
-        // never held twice.
-        for kv in kvs {
-            let kv = &kv;
-            if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &kv.key) {
-                if let Some(info) = self.decode_info(kv, &task, &source) {
-                    self.mark_injected(&task, &source, &kv.value);
-                    info_records.push(InfoRecord {
-                        lock_id: info.lock_id(),
-                        task: info.task.clone(),
-                        source: info.source.clone(),
-                        schema: info.schema.clone(),
-                        table: info.table.clone(),
-                        ddls: info.ddls.clone().unwrap_or_default(),
-                    });
-                    self.infos.insert(
-                        (task, source),
-                        Stored {
-                            value: info,
-                            mod_revision: kv.mod_revision,
-                        },
-                    );
+    async fn rebuild_from(&mut self, keys: SnapshotKeys, revision: i64) -> Result<()> {
+        self.infos = keys.infos;
+        self.injected = keys.injected;
+        self.operations = keys.operations;
+        // The records borrow the stored Infos: no second copy of them.
+        let info_records = self
+            .infos
+            .values()
+            .map(|stored| {
+                let info = &stored.value;
+                InfoRecord {
+                    lock_id: info.lock_id(),
+                    task: Cow::Borrowed(&info.task),
+                    source: Cow::Borrowed(&info.source),
+                    schema: Cow::Borrowed(&info.schema),
+                    table: Cow::Borrowed(&info.table),
+                    ddls: Cow::Borrowed(info.ddls.as_deref().unwrap_or_default()),
                 }
-            } else if let Ok([task, source]) = self.space.decode(&PESSIMISM_OPERATION, &kv.key) {
-                if let Some(op) = self.decode_operation(kv, &task, &source) {
-                    op_records.push(OperationRecord {
-                        lock_id: op.id.clone(),
-                        task: op.task.clone(),
-                        source: op.source.clone(),
-                        exec: op.exec,
-                        done: op.done,
-                    });
-                    self.operations.insert(
-                        (task, source),
-                        Stored {
-                            value: op,
-                            mod_revision: kv.mod_revision,
-                        },
-                    );
+            })
+            .collect();
+        let op_records = self
+            .operations
+            .values()
+            .map(|stored| {
+                let op = &stored.value;
+                OperationRecord {
+                    lock_id: op.id.clone(),
+                    task: op.task.clone(),
+                    source: op.source.clone(),
+                    exec: op.exec,
+                    done: op.done,
                 }
-            } else {
-                self.report_bad_key(&kv.key);
-            }
-        }
+            })
+            .collect();
         let registry = &self.registry;
         let mut plan = rebuild(info_records, op_records, |task| registry.sources(task));
         self.keeper = plan.keeper;

@@ -162,3 +162,39 @@ fn registry_reads_dm_full_subtask_toml() {
     let err = reg.apply_put(&space, &k, bad.as_bytes()).unwrap_err();
     assert!(err.starts_with("[code=20033:class=config"), "{err}");
 }
+
+#[test]
+fn a_config_under_another_subtasks_key_is_removed_by_that_key() {
+    let space = KeySpace::new("/ns");
+    let mut reg = TaskRegistry::new();
+    let cfg = |task: &str, source: &str| {
+        SubTaskConfig {
+            name: task.into(),
+            source_id: source.into(),
+            is_sharding: true,
+            ..SubTaskConfig::default()
+        }
+        .to_toml()
+    };
+    let own = key(&space, "s1", "t");
+    let odd = key(&space, "s1", "other");
+    reg.apply_put(&space, &own, cfg("t", "s1").as_bytes())
+        .unwrap();
+    reg.apply_put(&space, &odd, cfg("t", "s2").as_bytes())
+        .unwrap();
+    assert_eq!(reg.sources("t"), vec!["s1", "s2"]);
+    // The key named after (s2, t) never held a config.
+    assert_eq!(
+        reg.apply_delete(&key(&space, "s2", "t")),
+        RegistryChange::None
+    );
+    assert_eq!(reg.apply_delete(&odd), RegistryChange::Task("t".into()));
+    assert_eq!(reg.sources("t"), vec!["s1"]);
+    // A PUT that renames the task under the same key moves the entry.
+    reg.apply_put(&space, &own, cfg("t2", "s1").as_bytes())
+        .unwrap();
+    assert!(!reg.contains("t"));
+    assert_eq!(reg.sources("t2"), vec!["s1"]);
+    assert_eq!(reg.apply_delete(&own), RegistryChange::Task("t2".into()));
+    assert_eq!(reg.tasks().count(), 0);
+}

@@ -451,36 +451,7 @@ impl SubTaskConfig {
 
     /// The rule checks DM's router and binlog-filter constructors make.
     fn check_rules(&self) -> Result<(), ConfigError> {
-        for r in self.route_rules.iter().flatten() {
-            let cause = if r.schema_pattern.is_empty() {
-                Some("schema pattern of table route rule should not be empty".to_string())
-            } else if r.target_schema.is_empty() {
-                Some("target schema of table route rule should not be empty".to_string())
-            } else {
-                [
-                    ("table", &r.extract_table),
-                    ("schema", &r.extract_schema),
-                    ("source", &r.extract_source),
-                ]
-                .into_iter()
-                .find_map(|(kind, ex)| {
-                    let ex = ex.as_ref()?;
-                    if regex::Regex::new(&ex.regexp).is_err() {
-                        Some(format!(
-                            "{kind} extractor {kind} regexp illegal {}",
-                            ex.regexp
-                        ))
-                    } else if ex.target_column.is_empty() {
-                        Some(format!("{kind} extractor target column cannot be empty"))
-                    } else {
-                        None
-                    }
-                })
-            };
-            if let Some(cause) = cause {
-                return Err(ConfigError::GenTableRouter { cause });
-            }
-        }
+        check_route_rules(self.route_rules.as_deref().unwrap_or_default())?;
         for f in self.filter_rules.iter().flatten() {
             if !["do", "ignore", "error"].contains(&f.action.to_lowercase().as_str()) {
                 return Err(ConfigError::GenBinlogEventFilter {
@@ -750,6 +721,41 @@ fn ba_table(ba: &BaList) -> Table {
 
 /// DM's `adjustOnlineTableRules`: empty → the default rule; otherwise each
 /// rule anchored with `^`/`$` and required to have exactly one group.
+/// The checks DM's table-router constructor makes on route rules.
+pub(super) fn check_route_rules(rules: &[TableRule]) -> Result<(), ConfigError> {
+    for r in rules {
+        let cause = if r.schema_pattern.is_empty() {
+            Some("schema pattern of table route rule should not be empty".to_string())
+        } else if r.target_schema.is_empty() {
+            Some("target schema of table route rule should not be empty".to_string())
+        } else {
+            [
+                ("table", &r.extract_table),
+                ("schema", &r.extract_schema),
+                ("source", &r.extract_source),
+            ]
+            .into_iter()
+            .find_map(|(kind, ex)| {
+                let ex = ex.as_ref()?;
+                if regex::Regex::new(&ex.regexp).is_err() {
+                    Some(format!(
+                        "{kind} extractor {kind} regexp illegal {}",
+                        ex.regexp
+                    ))
+                } else if ex.target_column.is_empty() {
+                    Some(format!("{kind} extractor target column cannot be empty"))
+                } else {
+                    None
+                }
+            })
+        };
+        if let Some(cause) = cause {
+            return Err(ConfigError::GenTableRouter { cause });
+        }
+    }
+    Ok(())
+}
+
 fn adjust_online_table_rules(
     rule_type: &'static str,
     rules: Option<Vec<String>>,

@@ -1,5 +1,7 @@
 use std::collections::BTreeMap;
 
+use expect_test::expect;
+
 use super::*;
 use crate::task::ShardMode;
 
@@ -628,60 +630,59 @@ block-allow-list:
     let text = subtask.to_toml();
     assert!(text.contains("\nignore-checking-items = [\"version\"]\nsource-id = \"s1\"\n"));
     assert!(text.contains("\ndump-uuid = \"\"\n\n[meta]\n  binlog-name = \"mysql-bin.000001\"\n  binlog-pos = 4\n  binlog-gtid = \"\"\n\n[from]\n"));
-    let tail = &text[text.find("\n[to]").unwrap()..text.find("\n[ValidatorCfg]").unwrap()];
-    assert_eq!(
-        tail,
-        r#"
-[to]
-  host = "127.0.0.1"
-  port = 3306
-  user = "root"
-  password = "p\"w"
-  max-allowed-packet = 67108864
-  [to.security]
-    ssl-ca = "/ca.pem"
-    ssl-cert = ""
-    ssl-key = ""
-    ssl-ca-bytes = [45, 45]
-    ssl-ca-base64 = ""
-    ssl-key-base64 = ""
-    ssl-cert-base64 = ""
+    // From the line `[to]` up to the line `[ValidatorCfg]`.
+    let tail = &text[text.find("\n[to]").unwrap() + 1..text.find("\n[ValidatorCfg]").unwrap()];
+    expect![[r#"
+        [to]
+          host = "127.0.0.1"
+          port = 3306
+          user = "root"
+          password = "p\"w"
+          max-allowed-packet = 67108864
+          [to.security]
+            ssl-ca = "/ca.pem"
+            ssl-cert = ""
+            ssl-key = ""
+            ssl-ca-bytes = [45, 45]
+            ssl-ca-base64 = ""
+            ssl-key-base64 = ""
+            ssl-cert-base64 = ""
 
-[[route-rules]]
-  schema-pattern = "Db*"
-  table-pattern = "t*"
-  target-schema = "db"
-  target-table = "t"
-  [route-rules.extract-table]
-    target-column = "c_table"
-    table-regexp = "t_(.*)"
-  [route-rules.extract-source]
-    target-column = "c_source"
-    source-regexp = "(.*)"
+        [[route-rules]]
+          schema-pattern = "Db*"
+          table-pattern = "t*"
+          target-schema = "db"
+          target-table = "t"
+          [route-rules.extract-table]
+            target-column = "c_table"
+            table-regexp = "t_(.*)"
+          [route-rules.extract-source]
+            target-column = "c_source"
+            source-regexp = "(.*)"
 
-[[filter-rules]]
-  schema-pattern = "Db*"
-  table-pattern = ""
-  events = ["truncate table", "drop table"]
-  sql-pattern = ["^DROP\\s+"]
-  action = "Ignore"
+        [[filter-rules]]
+          schema-pattern = "Db*"
+          table-pattern = ""
+          events = ["truncate table", "drop table"]
+          sql-pattern = ["^DROP\\s+"]
+          action = "Ignore"
 
-[[expression-filter]]
-  schema = "db"
-  table = "t"
-  insert-value-expr = "c % 2 = 0"
-  update-old-value-expr = ""
-  update-new-value-expr = ""
-  delete-value-expr = ""
+        [[expression-filter]]
+          schema = "db"
+          table = "t"
+          insert-value-expr = "c % 2 = 0"
+          update-old-value-expr = ""
+          update-new-value-expr = ""
+          delete-value-expr = ""
 
-[block-allow-list]
-  ignore-dbs = ["mysql"]
+        [block-allow-list]
+          ignore-dbs = ["mysql"]
 
-  [[block-allow-list.do-tables]]
-    db-name = "Db1"
-    tbl-name = "t1"
-"#
-    );
+          [[block-allow-list.do-tables]]
+            db-name = "Db1"
+            tbl-name = "t1"
+    "#]]
+    .assert_eq(tail);
     // Incremental tasks neither suffix `dir` nor compute a sorting dir.
     assert!(text.contains("\ndir = \"./dumped_data\"\nsorting-dir-physical = \"\"\n"));
     let decoded = SubTaskConfig::from_toml(&text).unwrap();

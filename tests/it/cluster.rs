@@ -4,15 +4,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use dm_master::config::Config;
-use dm_master::metrics::Metrics;
-use dm_master::server;
 use etcd_client::{Client, EventType, GetOptions, PutOptions, WatchOptions};
 
-use crate::support::{unique_space, wait_until, EtcdServer};
+use crate::master::TestMaster;
+use crate::support::{put_ddl, unique_space, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 
@@ -210,11 +208,7 @@ fn exercise_with_etcdctl(addr: &str, prefix: &str) {
 async fn etcd_api_on_the_master_address_with_external_etcd() {
     let etcd = EtcdServer::shared();
     let space = unique_space("etcd-proxy");
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("proxy", vec![etcd.endpoint.clone()], dir.path().into());
-    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .unwrap();
+    let master = TestMaster::builder(&space).name("proxy").start().await;
     let addr = master.local_addr.to_string();
 
     exercise_with_client(&addr, &format!("{}/client", space.namespace())).await;
@@ -582,10 +576,7 @@ async fn three_masters_form_one_cluster_survive_the_leader_restart_and_take_a_fo
     crate::pessimism::register_task(&etcd, &space, "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     let leader_addr = format!("http://{}", nodes[leader].addr);
     let pending = wait_until(Duration::from_secs(20), || {
         let leader_addr = leader_addr.clone();
@@ -625,10 +616,7 @@ async fn three_masters_form_one_cluster_survive_the_leader_restart_and_take_a_fo
     let etcd = Etcd::connect(&surviving, Default::default()).await.unwrap();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let op1 = crate::support::answered(&c1, r1, &cancel, Duration::from_secs(30)).await;
     assert!(op1.exec);
     c1.done(&op1).await.unwrap();

@@ -4,17 +4,14 @@
 //! workers are the worker crate's pessimistic clients.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::watch::{WatchEvent, Watcher};
 use dm_master::etcd::Etcd;
 use dm_master::etcd::{Op, Txn};
 use dm_master::keys::KeySpace;
 use dm_master::keys::UPSTREAM_SUBTASK;
 use dm_master::keys::WORKER_KEEP_ALIVE;
-use dm_master::metrics::Metrics;
 use dm_master::optimism::ops::{self as optimistic_ops, TableKey as OptimisticTableKey};
 use dm_master::optimism::{Info as OptimisticInfo, SourceTables};
 use dm_master::pessimism::{ops, Operation};
@@ -22,7 +19,6 @@ use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::operator::lock_operator_client::LockOperatorClient;
 use dm_master::proto::operator::{InjectInfoRequest, PreviewUnlockRequest};
 use dm_master::proto::{RegisterWorkerRequest, ShowDdlLocksRequest, UnlockDdlLockRequest};
-use dm_master::server::{self, Master};
 use dm_master::tableinfo::{ColumnInfo, FieldType, IndexInfo, TableInfo};
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::optimist::{Answer as OptimisticAnswer, OptimistClient};
@@ -32,36 +28,38 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::grpc::http_get;
+use crate::master::TestMaster;
 use crate::pessimism::register_task;
-use crate::support::{free_port, unique_space, wait_until, EtcdServer};
+use crate::support::{unique_space, wait_until, EtcdServer};
 
 const TASK: &str = "test";
 const LOCK_ID: &str = "test-`shard_db`.`shard_table`";
 const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
 
-/// The master and what it needs kept alive.
-struct Running {
-    master: Master,
-    _data: tempfile::TempDir,
+/// A master (advertised, so that a follower can forward to it) leading in
+/// a key space of its own where `sources` have a subtask of [`TASK`].
+async fn start_master(name: &str, sources: &[&str]) -> (TestMaster, Etcd, KeySpace) {
+    let space = unique_space(name);
+    let etcd = EtcdServer::shared().client().await;
+    register_task(&etcd, &space, TASK, sources).await;
+    let master = TestMaster::builder(&space)
+        .name(name)
+        .advertised()
+        .lead(Duration::from_secs(20))
+        .await;
+    (master, etcd, space)
 }
 
-async fn start_master(name: &str, sources: &[&str]) -> (Running, Etcd, KeySpace) {
-    let space = unique_space(name);
-    let server_etcd = EtcdServer::shared();
-    let etcd = server_etcd.client().await;
-    register_task(&etcd, &space, TASK, sources).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config =
-        Config::for_endpoints(name, vec![server_etcd.endpoint.clone()], dir.path().into());
-    // Advertised, so that a follower can forward to it.
-    let port = free_port();
-    config.master_addr = format!("127.0.0.1:{port}");
-    config.advertise_addr = format!("127.0.0.1:{port}");
-    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .unwrap();
-    master.wait_leader(Duration::from_secs(20)).await.unwrap();
-    (Running { master, _data: dir }, etcd, space)
+/// An inject of `source`'s Info of `ddl` into the lock of [`TASK`] on
+/// `shard_db`.`shard_table`.
+fn inject_request(source: &str, ddl: &str) -> InjectInfoRequest {
+    InjectInfoRequest {
+        task: TASK.into(),
+        source: source.into(),
+        database: "shard_db".into(),
+        table: "shard_table".into(),
+        ddls: vec![ddl.into()],
+    }
 }
 
 fn worker(etcd: &Etcd, space: &KeySpace, source: &str) -> PessimistClient {
@@ -157,7 +155,7 @@ impl Recorder {
 async fn unlock_preview_equals_what_the_unlock_writes() {
     let sources = ["mysql-01", "mysql-02", "mysql-03"];
     let (master, etcd, space) = start_master("preview", &sources).await;
-    let addr = master.master.local_addr;
+    let addr = master.local_addr;
     let mut operator = LockOperatorClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -296,14 +294,14 @@ async fn unlock_preview_equals_what_the_unlock_writes() {
             "{key} left"
         );
     }
-    master.master.stop().await;
+    master.stop().await;
 }
 
 #[tokio::test]
 async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     let sources = ["mysql-01", "mysql-02"];
     let (master, etcd, space) = start_master("inject", &sources).await;
-    let addr = master.master.local_addr;
+    let addr = master.local_addr;
     let mut operator = LockOperatorClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -315,17 +313,10 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     })
     .await;
     assert!(listed);
-    let inject = |source: &str, ddl: &str| InjectInfoRequest {
-        task: TASK.into(),
-        source: source.into(),
-        database: "shard_db".into(),
-        table: "shard_table".into(),
-        ddls: vec![ddl.into()],
-    };
 
     // Refused: the source reported already; the DDLs differ from the lock's.
     let refused = operator
-        .inject_info(inject("mysql-01", DDL))
+        .inject_info(inject_request("mysql-01", DDL))
         .await
         .unwrap()
         .into_inner();
@@ -339,7 +330,7 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
         refused.msg
     );
     let refused = operator
-        .inject_info(inject(
+        .inject_info(inject_request(
             "mysql-02",
             "ALTER TABLE `shard_db`.`shard_table` DROP COLUMN `c1`",
         ))
@@ -355,13 +346,13 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     // mysql-02's shard table was dropped upstream: the operator injects.
     let owner = answer(w1, r1);
     let injected = operator
-        .inject_info(inject("mysql-02", DDL))
+        .inject_info(inject_request("mysql-02", DDL))
         .await
         .unwrap()
         .into_inner();
     assert!(injected.result, "{}", injected.msg);
     let again = operator
-        .inject_info(inject("mysql-02", DDL))
+        .inject_info(inject_request("mysql-02", DDL))
         .await
         .unwrap()
         .into_inner();
@@ -414,14 +405,14 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
         .unwrap()
         .value;
     assert!(left.is_empty(), "no key left: {left:?}");
-    master.master.stop().await;
+    master.stop().await;
 }
 
 #[tokio::test]
 async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     let sources = ["mysql-01", "mysql-02", "mysql-03"];
     let (master, etcd, space) = start_master("inject-show", &sources).await;
-    let addr = master.master.local_addr;
+    let addr = master.local_addr;
     let mut operator = LockOperatorClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -451,13 +442,7 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     assert_eq!(text, "{\n    \"result\": true,\n    \"msg\": \"\"\n}\n");
     // A second inject of the same source is refused with our code.
     let refused = operator
-        .inject_info(InjectInfoRequest {
-            task: TASK.into(),
-            source: "mysql-03".into(),
-            database: "shard_db".into(),
-            table: "shard_table".into(),
-            ddls: vec![DDL.into()],
-        })
+        .inject_info(inject_request("mysql-03", DDL))
         .await
         .unwrap()
         .into_inner();
@@ -515,32 +500,20 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     })
     .await;
     assert!(resolved);
-    master.master.stop().await;
+    master.stop().await;
 }
 
 #[tokio::test]
 async fn a_follower_serves_the_page_and_inject_and_a_new_leader_keeps_the_injected_source() {
     let sources = ["mysql-01", "mysql-02"];
     let (first, etcd, space) = start_master("inject-failover", &sources).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_endpoints(
-        "inject-failover-2",
-        vec![EtcdServer::shared().endpoint.clone()],
-        dir.path().into(),
-    );
     // The follower forwards to the leader's advertised address; both
     // advertise the port they listen on.
-    let port = free_port();
-    config.master_addr = format!("127.0.0.1:{port}");
-    config.advertise_addr = format!("127.0.0.1:{port}");
-    let second = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .unwrap();
-    let follows = wait_until(Duration::from_secs(20), || async {
-        matches!(second.role(), dm_master::server::Role::Follower { .. })
-    })
-    .await;
-    assert!(follows, "the second master follows");
+    let second = TestMaster::builder(&space)
+        .name("inject-failover-2")
+        .advertised()
+        .follow(Duration::from_secs(20))
+        .await;
     let follower = second.local_addr;
 
     let w1 = worker(&etcd, &space, "mysql-01");
@@ -557,13 +530,7 @@ async fn a_follower_serves_the_page_and_inject_and_a_new_leader_keeps_the_inject
     let injected = LockOperatorClient::connect(format!("http://{follower}"))
         .await
         .unwrap()
-        .inject_info(InjectInfoRequest {
-            task: TASK.into(),
-            source: "mysql-02".into(),
-            database: "shard_db".into(),
-            table: "shard_table".into(),
-            ddls: vec![DDL.into()],
-        })
+        .inject_info(inject_request("mysql-02", DDL))
         .await
         .unwrap()
         .into_inner();
@@ -579,7 +546,7 @@ async fn a_follower_serves_the_page_and_inject_and_a_new_leader_keeps_the_inject
     })
     .await;
     assert!(exec_written);
-    first.master.stop().await;
+    first.stop().await;
     second.wait_leader(Duration::from_secs(20)).await.unwrap();
     let rebuilt = wait_until(Duration::from_secs(10), || async {
         page_lock(&page_json(follower).await, LOCK_ID).is_some_and(|l| {
@@ -637,8 +604,7 @@ fn optimistic_info(table: &str, ddl: &str, before: Value, after: Value) -> Optim
 #[tokio::test]
 async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_error() {
     let space = unique_space("strict");
-    let server_etcd = EtcdServer::shared();
-    let etcd = server_etcd.client().await;
+    let etcd = EtcdServer::shared().client().await;
     let cfg = SubTaskConfig {
         name: "t".into(),
         source_id: "s1".into(),
@@ -659,17 +625,10 @@ async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_err
     optimistic_ops::put_source_tables(&etcd, &space, &tables)
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints(
-        "strict",
-        vec![server_etcd.endpoint.clone()],
-        dir.path().into(),
-    );
-    let metrics = Arc::new(Metrics::new());
-    let master = server::spawn(config, space.clone(), metrics.clone())
-        .await
-        .unwrap();
-    master.wait_leader(Duration::from_secs(20)).await.unwrap();
+    let master = TestMaster::builder(&space)
+        .name("strict")
+        .lead(Duration::from_secs(20))
+        .await;
     let addr = master.local_addr;
     let cancel = CancellationToken::new();
     let client = OptimistClient::new(etcd.clone(), space.clone(), "t", "s1");
@@ -726,7 +685,7 @@ async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_err
         "the page shows the strict conflict: {}",
         page_json(addr).await
     );
-    let text = metrics.render();
+    let text = master.metrics.render();
     assert!(
         text.contains(r#"dm_master_shard_ddl_error{task="t",type="InfoPut - HandleLockError"} 1"#),
         "{text}"
@@ -924,7 +883,7 @@ async fn the_lock_page_shows_a_blocking_source_live_in_a_real_browser() {
     };
     let sources = ["mysql-01", "mysql-02"];
     let (master, etcd, space) = start_master("page", &sources).await;
-    let addr = master.master.local_addr;
+    let addr = master.local_addr;
     let w1 = worker(&etcd, &space, "mysql-01");
     let r1 = report(&w1).await;
 
@@ -1039,5 +998,5 @@ async fn the_lock_page_shows_a_blocking_source_live_in_a_real_browser() {
     );
     drop(page);
     drop(browser);
-    master.master.stop().await;
+    master.stop().await;
 }

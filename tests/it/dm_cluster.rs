@@ -2,15 +2,15 @@
 //! three joined `dm-worker`s (their etcd traffic through the masters'
 //! address), driven by `dmctl` as an operator would.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::cluster::MasterProcess;
+use crate::dmctl::dmctl_text;
 use crate::support::{free_port, wait_until, EtcdServer};
 
-const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 
 /// The worker's keep-alive lease TTL in these tests (etcd's floor is 2 s).
@@ -110,39 +110,10 @@ impl Drop for WorkerProcess {
     }
 }
 
-fn dmctl(addrs: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(DMCTL)
-        .arg("--master-addr")
-        .arg(addrs)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-pub async fn dmctl_async(addrs: &str, args: &[&str]) -> (bool, String) {
-    let addrs = addrs.to_string();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        dmctl(&addrs, &args)
-    })
-    .await
-    .unwrap()
-}
-
 /// `(name, stage, source)` of every worker, as `dmctl list-member --worker`
 /// prints them.
 pub async fn workers(addrs: &str) -> Vec<(String, String, String)> {
-    let (ok, out) = dmctl_async(addrs, &["list-member", "--worker"]).await;
+    let (ok, out) = dmctl_text(addrs, &["list-member", "--worker"]).await;
     if !ok {
         return Vec::new();
     }
@@ -193,7 +164,7 @@ async fn wait_stages(addrs: &str, task: &str, expected: &[&str]) -> bool {
     wait_until(SETTLE, || {
         let expected = expected.clone();
         async move {
-            let (ok, out) = dmctl_async(addrs, &["query-status", task]).await;
+            let (ok, out) = dmctl_text(addrs, &["query-status", task]).await;
             let Ok(status) = serde_json::from_str::<Value>(&out) else {
                 return false;
             };
@@ -300,7 +271,7 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
         "source-id: s9\nfrom:\n  host: 127.0.0.1\n  port: not-a-port\n",
     )
     .unwrap();
-    let (_, out) = dmctl_async(&join, &["operate-source", "create", bad.to_str().unwrap()]).await;
+    let (_, out) = dmctl_text(&join, &["operate-source", "create", bad.to_str().unwrap()]).await;
     assert!(
         out.contains("\"result\": false") || out.contains("Error:"),
         "{out}"
@@ -322,7 +293,7 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
     }
     let mut args = vec!["operate-source", "create"];
     args.extend(files.iter().map(String::as_str));
-    let (ok, out) = dmctl_async(&join, &args).await;
+    let (ok, out) = dmctl_text(&join, &args).await;
     assert!(ok, "{out}");
     let created: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["result"], true, "{out}");
@@ -338,28 +309,28 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
     // and report the stage the master asked for in query-status.
     let task = dir.path().join("task.yaml");
     std::fs::write(&task, TASK_YAML).unwrap();
-    let (ok, out) = dmctl_async(&join, &["start-task", task.to_str().unwrap()]).await;
+    let (ok, out) = dmctl_text(&join, &["start-task", task.to_str().unwrap()]).await;
     assert!(ok, "{out}");
     let started: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(started["result"], true, "{out}");
     assert!(
         wait_stages(&join, "t1", &["Running", "Running"]).await,
         "{}",
-        dmctl_async(&join, &["query-status", "t1"]).await.1
+        dmctl_text(&join, &["query-status", "t1"]).await.1
     );
-    let (ok, out) = dmctl_async(&join, &["pause-task", "t1"]).await;
+    let (ok, out) = dmctl_text(&join, &["pause-task", "t1"]).await;
     assert!(ok, "{out}");
     assert!(
         wait_stages(&join, "t1", &["Paused", "Paused"]).await,
         "{}",
-        dmctl_async(&join, &["query-status", "t1"]).await.1
+        dmctl_text(&join, &["query-status", "t1"]).await.1
     );
-    let (ok, out) = dmctl_async(&join, &["resume-task", "t1"]).await;
+    let (ok, out) = dmctl_text(&join, &["resume-task", "t1"]).await;
     assert!(ok, "{out}");
     assert!(
         wait_stages(&join, "t1", &["Running", "Running"]).await,
         "{}",
-        dmctl_async(&join, &["query-status", "t1"]).await.1
+        dmctl_text(&join, &["query-status", "t1"]).await.1
     );
 
     let owner_of_s1 = bound_worker(&join, "s1").await.unwrap();
@@ -464,7 +435,7 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
     );
 
     // offline-member: refused for an online worker, works for an offline one.
-    let (ok, out) = dmctl_async(
+    let (ok, out) = dmctl_text(
         &survivor_addr,
         &["offline-member", "--worker", "--name", &free],
     )
@@ -483,7 +454,7 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
         "{:?}",
         workers(&survivor_addr).await
     );
-    let (ok, out) = dmctl_async(
+    let (ok, out) = dmctl_text(
         &survivor_addr,
         &["offline-member", "--worker", "--name", &free],
     )

@@ -17,9 +17,8 @@ use dm_master::keys::{
 use serde_json::Value;
 
 use crate::cluster::MasterProcess;
-use crate::dm_cluster::{
-    dmctl_async, leader_of, start_two_masters, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE,
-};
+use crate::dm_cluster::{leader_of, start_two_masters, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE};
+use crate::dmctl::dmctl_text;
 use crate::mariadb::{unique_database, MariaDb};
 use crate::support::{wait_until, EtcdServer};
 
@@ -82,7 +81,7 @@ impl Cluster {
         // and writes nothing: ask again until the cluster has settled.
         let last = std::sync::Mutex::new(String::new());
         let created = wait_until(SETTLE, || async {
-            let (ok, out) = dmctl_async(&cluster.join, &args).await;
+            let (ok, out) = dmctl_text(&cluster.join, &args).await;
             *last.lock().unwrap() = out;
             ok
         })
@@ -120,13 +119,13 @@ impl Cluster {
     async fn start_task(&self, task: &str, yaml: &str) -> Value {
         let file = self.path(&format!("{task}.yaml"));
         std::fs::write(&file, yaml).unwrap();
-        let (ok, out) = dmctl_async(&self.join, &["start-task", file.to_str().unwrap()]).await;
+        let (ok, out) = dmctl_text(&self.join, &["start-task", file.to_str().unwrap()]).await;
         assert!(ok, "{out}");
         serde_json::from_str(&out).unwrap()
     }
 
     async fn dmctl(&self, addrs: &str, args: &[&str]) -> Value {
-        let (ok, out) = dmctl_async(addrs, args).await;
+        let (ok, out) = dmctl_text(addrs, args).await;
         assert!(ok, "dmctl {args:?}: {out}");
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("dmctl {args:?}: {e}: {out}"))
     }
@@ -213,7 +212,7 @@ fn write_scenario(dir: &Path, task: &str, s1_alters: &[&str], s2_alters: &[&str]
 
 /// The lock `id` as `shard-ddl-lock` prints it, when it exists.
 async fn lock(addrs: &str, task: &str, id: &str) -> Option<Value> {
-    let (ok, out) = dmctl_async(addrs, &["shard-ddl-lock", task]).await;
+    let (ok, out) = dmctl_text(addrs, &["shard-ddl-lock", task]).await;
     let shown: Value = serde_json::from_str(&out).ok()?;
     if !ok {
         return None;
@@ -226,7 +225,7 @@ async fn lock(addrs: &str, task: &str, id: &str) -> Option<Value> {
 }
 
 async fn no_lock_of(addrs: &str, task: &str) -> bool {
-    let (ok, out) = dmctl_async(addrs, &["shard-ddl-lock", task]).await;
+    let (ok, out) = dmctl_text(addrs, &["shard-ddl-lock", task]).await;
     let Ok(shown) = serde_json::from_str::<Value>(&out) else {
         return false;
     };
@@ -236,7 +235,7 @@ async fn no_lock_of(addrs: &str, task: &str) -> bool {
 /// `(source, subtask)` of `query-status <task>`, for the sources that
 /// answered.
 async fn subtasks(addrs: &str, task: &str) -> Vec<(String, Value)> {
-    let (_, out) = dmctl_async(addrs, &["query-status", task]).await;
+    let (_, out) = dmctl_text(addrs, &["query-status", task]).await;
     let Ok(status) = serde_json::from_str::<Value>(&out) else {
         return Vec::new();
     };

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::grpc::http_get;
 use crate::history::History;
 use crate::pessimism::register_task;
-use crate::support::{answered, free_port, wait_until, EtcdServer};
+use crate::support::{answered, free_port, put_ddl, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 const TTL_SECS: u64 = 2;
@@ -122,10 +122,7 @@ async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
 
     // The follower answers ShowDDLLocks with the leader's locks.
     let mut via_follower = follower.client().await;
@@ -167,10 +164,7 @@ async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
     );
 
     // The lock resolves under the new leader; each source acts once.
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let op1 = answered(&c1, r1, &cancel, Duration::from_secs(15)).await;
     assert!(op1.exec);
     c1.done(&op1).await.unwrap();
@@ -214,9 +208,7 @@ async fn unlock_through_a_follower_gives_the_leaders_answer() {
     let (_leader, follower) = two_masters(&server.endpoint).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    put_ddl(&c1, DDL, &cancel).await;
     let mut client = follower.client().await;
     let missing = client
         .unlock_ddl_lock(UnlockDdlLockRequest {
@@ -269,10 +261,7 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     let mut via_new = new.client().await;
     assert!(
         wait_until(Duration::from_secs(10), || {
@@ -297,10 +286,7 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
     );
     // Under the new leader the whole lock runs to completion: every key of
     // it is deleted.
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let op1 = answered(&c1, r1, &cancel, Duration::from_secs(15)).await;
     c1.done(&op1).await.unwrap();
     let op2 = answered(&c2, r2, &cancel, Duration::from_secs(15)).await;
@@ -375,6 +361,8 @@ async fn a_master_started_before_etcd_waits_and_then_leads() {
         serving,
         "the master serves /status while etcd is unreachable"
     );
+    // The behaviour under test is that nothing happens: the master keeps
+    // serving through a while of retries without etcd.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(master.role().await, "unknown", "and does not crash");
     // Now etcd comes up on that port.
@@ -422,10 +410,7 @@ async fn etcd_restarted_under_a_running_master_and_coordination_goes_on() {
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     server.restart();
     let r2 = loop {
         match c2

@@ -1,17 +1,14 @@
 //! `pb.Master` over gRPC and DM's HTTP routes (`/status`, `/metrics`, `/health`, `/version`, 404s), on the
 //! master's one port.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
-use dm_master::metrics::Metrics;
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{ShowDdlLocksRequest, UnlockDdlLockRequest};
-use dm_master::server;
 use dm_worker::shardddl::pessimist::PessimistClient;
 use tokio_util::sync::CancellationToken;
 
+use crate::master::TestMaster;
 use crate::pessimism::register_task;
 use crate::support::{unique_space, wait_until, EtcdServer};
 
@@ -31,8 +28,7 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     let space = unique_space("grpc");
-    let server_etcd = EtcdServer::shared();
-    let etcd = server_etcd.client().await;
+    let etcd = EtcdServer::shared().client().await;
     register_task(
         &etcd,
         &space,
@@ -40,11 +36,10 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
         &["mysql-replica-01", "mysql-replica-02"],
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("m1", vec![server_etcd.endpoint.clone()], dir.path().into());
-    let metrics = Arc::new(Metrics::new());
-    let master = server::spawn(config, space.clone(), metrics).await.unwrap();
-    master.wait_leader(Duration::from_secs(10)).await.unwrap();
+    let master = TestMaster::builder(&space)
+        .name("m1")
+        .lead(Duration::from_secs(10))
+        .await;
     let addr = master.local_addr;
     let mut client = MasterClient::connect(format!("http://{addr}"))
         .await
@@ -249,14 +244,9 @@ fn python_with_grpc() -> String {
 async fn a_python_grpc_client_calls_both_rpcs() {
     let python = python_with_grpc();
     let space = unique_space("grpc-python");
-    let server_etcd = EtcdServer::shared();
-    let etcd = server_etcd.client().await;
+    let etcd = EtcdServer::shared().client().await;
     register_task(&etcd, &space, "py", &["s1", "s2"]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("m", vec![server_etcd.endpoint.clone()], dir.path().into());
-    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .unwrap();
+    let master = TestMaster::builder(&space).start().await;
     let pessimist = master.pessimist().await.expect("master leads");
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "py", "s1");

@@ -6,9 +6,9 @@
 //! installs them). Like the etcd fixture, the server runs under a shell
 //! guard that kills it by PID when this test binary exits.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use dm_worker::executor::{Executor, ExecutorOptions};
 use sqlx::mysql::MySqlConnectOptions;
 
-use crate::support::free_port;
+use crate::support::{free_port, spawn_guarded};
 
 /// A `mariadbd` process on `127.0.0.1:port`, user `root` without password.
 pub struct MariaDb {
@@ -97,7 +97,7 @@ impl MariaDb {
             format!("--log-error={}", log.display()),
         ];
         args.extend(user);
-        let (guard, pid) = spawn_guarded(&server, &args);
+        let (guard, pid) = spawn_guarded(&server, &args, None);
         let db = MariaDb {
             guard,
             pid,
@@ -198,28 +198,4 @@ fn greets(port: u16) -> bool {
     let mut head = [0u8; 5];
     // 3-byte length, sequence number, then the protocol version.
     stream.read_exact(&mut head).is_ok() && head[4] == 10
-}
-
-/// Spawns `bin args` under `sh`, which prints the server's PID, then waits
-/// for its stdin to close (this process exiting) and kills the server.
-fn spawn_guarded(bin: &str, args: &[String]) -> (Child, u32) {
-    let script = r#"bin="$1"; shift; "$bin" "$@" >/dev/null 2>&1 & pid=$!; echo "$pid"; cat >/dev/null; kill -9 "$pid" 2>/dev/null"#;
-    let mut guard = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg("mariadb-guard")
-        .arg(bin)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn mariadbd guard");
-    let stdout = guard.stdout.take().expect("guard stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read mariadbd pid");
-    let pid = line.trim().parse().expect("mariadbd pid");
-    (guard, pid)
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
+use dm_master::coordinator::optimist::OptimistHandle;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{
     KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_SOURCE_TABLES, UPSTREAM_SUBTASK,
@@ -12,7 +12,6 @@ use dm_master::keys::{
 use dm_master::metrics::Metrics;
 use dm_master::optimism::ops::{self, TableKey};
 use dm_master::optimism::{ConflictStage, Info, SourceTables};
-use dm_master::server::{self, Master};
 use dm_master::tableinfo::{ColumnInfo, FieldType, IndexInfo, TableInfo};
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::optimist::{Answer, OptimistClient};
@@ -20,6 +19,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::history::History;
+use crate::master::TestMaster;
 use crate::support::{unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -34,15 +34,36 @@ fn schema(cols: &[(&str, FieldType)]) -> Value {
     t.with_index(IndexInfo::primary(&["id"])).to_json_value()
 }
 
+/// An Info of task `t` for `source`.`shard`.`table`, routed to `db`.`tb`.
+fn shard_info(
+    source: &str,
+    table: &str,
+    ddls: Vec<String>,
+    before: Option<Value>,
+    after: Vec<Value>,
+) -> Info {
+    Info {
+        task: "t".into(),
+        source: source.into(),
+        up_schema: "shard".into(),
+        up_table: table.into(),
+        down_schema: "db".into(),
+        down_table: "tb".into(),
+        ddls: Some(ddls),
+        table_info_before: before,
+        table_info_after: Some(after),
+        ignore_conflict: false,
+    }
+}
+
 struct Env {
     etcd: Etcd,
     space: KeySpace,
     /// Every event of the test's keys; checked when the test stops.
     history: History,
-    master: Option<Master>,
+    master: Option<TestMaster>,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
-    _dir: tempfile::TempDir,
 }
 
 impl Env {
@@ -74,22 +95,16 @@ impl Env {
             master: None,
             metrics: Arc::new(Metrics::new()),
             cancel: CancellationToken::new(),
-            _dir: tempfile::tempdir().unwrap(),
         };
         env.start_master().await;
         env
     }
 
     async fn start_master(&mut self) {
-        let config = Config::for_endpoints(
-            "m",
-            vec![EtcdServer::shared().endpoint.clone()],
-            self._dir.path().into(),
-        );
-        let master = server::spawn(config, self.space.clone(), self.metrics.clone())
-            .await
-            .unwrap();
-        master.wait_leader(WAIT).await.unwrap();
+        let master = TestMaster::builder(&self.space)
+            .metrics(self.metrics.clone())
+            .lead(WAIT)
+            .await;
         self.master = Some(master);
     }
 
@@ -98,6 +113,11 @@ impl Env {
             m.stop().await;
         }
         self.start_master().await;
+    }
+
+    async fn optimist(&self) -> OptimistHandle {
+        let master = self.master.as_ref().expect("a running master");
+        master.optimist().await.expect("master leads")
     }
 
     fn client(&self, source: &str) -> OptimistClient {
@@ -114,18 +134,13 @@ impl Env {
         after: Vec<Value>,
     ) -> dm_worker::Result<Answer> {
         let c = self.client(source);
-        let info = Info {
-            task: "t".into(),
-            source: source.into(),
-            up_schema: "shard".into(),
-            up_table: table.into(),
-            down_schema: "db".into(),
-            down_table: "tb".into(),
-            ddls: Some(ddls.iter().map(|d| d.to_string()).collect()),
-            table_info_before: Some(before),
-            table_info_after: Some(after),
-            ignore_conflict: false,
-        };
+        let info = shard_info(
+            source,
+            table,
+            ddls.iter().map(|d| d.to_string()).collect(),
+            Some(before),
+            after,
+        );
         let rev = c.put_info(&info).await.unwrap();
         let key = TableKey::new(source, "shard", table);
         tokio::time::timeout(WAIT, c.wait_answer(&key, rev, &self.cancel))
@@ -193,13 +208,7 @@ async fn add_column_across_two_sources_and_two_tables() {
         wait_until(WAIT, || async { env.lock_keys().await == 0 }).await,
         "lock resolved and its keys deleted"
     );
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     assert!(
         wait_until(WAIT, || async {
             optimist.show_locks(None, &[]).await.unwrap().is_empty()
@@ -311,13 +320,7 @@ async fn rename_conflict_waits_for_redirect_then_resolves() {
         tokio::spawn(async move { c1.wait_redirect(&key1, from, &cancel).await })
     };
     // The lock shows t1 blocked.
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     let locks = optimist.show_locks(Some("t"), &[]).await.unwrap();
     assert_eq!(locks.len(), 1);
     assert!(
@@ -367,18 +370,13 @@ async fn a_detected_conflict_is_re_evaluated_when_the_other_table_changes() {
     env.done("s1", &a1).await;
     // t2 adds the same column with another type: detected, it waits.
     let c2 = env.client("s1");
-    let info2 = Info {
-        task: "t".into(),
-        source: "s1".into(),
-        up_schema: "shard".into(),
-        up_table: "t2".into(),
-        down_schema: "db".into(),
-        down_table: "tb".into(),
-        ddls: Some(vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME".into()]),
-        table_info_before: Some(base.clone()),
-        table_info_after: Some(vec![datetime]),
-        ignore_conflict: false,
-    };
+    let info2 = shard_info(
+        "s1",
+        "t2",
+        vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME".into()],
+        Some(base.clone()),
+        vec![datetime],
+    );
     let rev = c2.put_info(&info2).await.unwrap();
     let key2 = TableKey::new("s1", "shard", "t2");
     let waiting = {
@@ -387,13 +385,7 @@ async fn a_detected_conflict_is_re_evaluated_when_the_other_table_changes() {
         let cancel = env.cancel.clone();
         tokio::spawn(async move { c2.wait_answer(&key2, rev, &cancel).await })
     };
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     assert!(
         wait_until(WAIT, || async {
             optimist
@@ -447,13 +439,7 @@ async fn tables_added_and_dropped_through_source_tables_mid_lock() {
     ops::put_source_tables(&env.etcd, &env.space, &st)
         .await
         .unwrap();
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     assert!(
         wait_until(WAIT, || async {
             let locks = optimist.show_locks(None, &[]).await.unwrap();
@@ -526,13 +512,7 @@ async fn two_downstream_targets_in_one_task() {
     };
     assert_eq!(op.id, "t-`db`.`tb2`");
     c.done(op).await.unwrap();
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     // tb2's single-table lock resolves; tb's waits for t2.
     assert!(
         wait_until(WAIT, || async {
@@ -584,29 +564,18 @@ async fn master_restart_in_each_conflict_stage_rebuilds_the_same_locks_and_opera
         .unwrap();
     env.done("s1", &a).await;
     let c = env.client("s2");
-    let detected_info = Info {
-        task: "t".into(),
-        source: "s2".into(),
-        up_schema: "shard".into(),
-        up_table: "t1".into(),
-        down_schema: "db".into(),
-        down_table: "tb".into(),
-        ddls: Some(vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME".into()]),
-        table_info_before: Some(base.clone()),
-        table_info_after: Some(vec![schema(&[
+    let detected_info = shard_info(
+        "s2",
+        "t1",
+        vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME".into()],
+        Some(base.clone()),
+        vec![schema(&[
             ("c1", FieldType::int()),
             ("c3", FieldType::datetime(0)),
-        ])]),
-        ignore_conflict: false,
-    };
+        ])],
+    );
     c.put_info(&detected_info).await.unwrap();
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     let (etcd, space) = (env.etcd.clone(), env.space.clone());
     let stages = || {
         let (etcd, space) = (etcd.clone(), space.clone());
@@ -633,13 +602,7 @@ async fn master_restart_in_each_conflict_stage_rebuilds_the_same_locks_and_opera
     let locks_before = optimist.show_locks(None, &[]).await.unwrap();
     let ops_before = stages().await;
     env.restart_master().await;
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     assert!(
         wait_until(WAIT, || async {
             optimist.show_locks(None, &[]).await.unwrap() == locks_before
@@ -664,18 +627,13 @@ async fn malformed_infos_get_an_error_stage_or_a_report_and_other_locks_go_on() 
     let bad_key = ops::info_key(&env.space, "t", &TableKey::new("s1", "shard", "t1"));
     env.etcd.put(bad_key.as_str(), "{oops").await.unwrap();
     // No table-info-before: an `error` Operation (DM answers nothing, DM gap O17).
-    let mut info = Info {
-        task: "t".into(),
-        source: "s1".into(),
-        up_schema: "shard".into(),
-        up_table: "t2".into(),
-        down_schema: "db".into(),
-        down_table: "tb".into(),
-        ddls: Some(vec![ADD_C2.into()]),
-        table_info_before: None,
-        table_info_after: Some(vec![schema(&[("c2", FieldType::int())])]),
-        ignore_conflict: false,
-    };
+    let mut info = shard_info(
+        "s1",
+        "t2",
+        vec![ADD_C2.into()],
+        None,
+        vec![schema(&[("c2", FieldType::int())])],
+    );
     let key2 = TableKey::new("s1", "shard", "t2");
     let rev = c.put_info(&info).await.unwrap();
     match c.wait_answer(&key2, rev, &env.cancel).await {
@@ -728,18 +686,13 @@ async fn a_duplicate_info_read_after_the_done_is_not_answered_again() {
     let Answer::Execute(op) = &answer else {
         panic!("expected an execute answer, got {answer:?}");
     };
-    let info = Info {
-        task: "t".into(),
-        source: "s1".into(),
-        up_schema: "shard".into(),
-        up_table: "t1".into(),
-        down_schema: "db".into(),
-        down_table: "tb".into(),
-        ddls: Some(vec![ADD_C2.to_string()]),
-        table_info_before: Some(before.clone()),
-        table_info_after: Some(vec![after.clone()]),
-        ignore_conflict: false,
-    };
+    let info = shard_info(
+        "s1",
+        "t1",
+        vec![ADD_C2.to_string()],
+        Some(before.clone()),
+        vec![after.clone()],
+    );
     let mut done = op.clone();
     done.done = true;
     let key = TableKey::new("s1", "shard", "t1");
@@ -786,13 +739,7 @@ async fn a_source_leaving_mid_lock_takes_its_tables_out_and_the_lock_resolves() 
             .unwrap();
         env.done("s1", &answer).await;
     }
-    let optimist = env
-        .master
-        .as_ref()
-        .unwrap()
-        .optimist()
-        .await
-        .expect("master leads");
+    let optimist = env.optimist().await;
     let waits_for_s2 = || async {
         let locks = optimist.show_locks(None, &[]).await.unwrap();
         locks.len() == 1 && locks[0].unsynced.iter().any(|t| t.contains("s2"))

@@ -4,32 +4,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::metrics::Metrics;
 use dm_master::pessimism::ops;
-use dm_master::server::{self, Master};
+use dm_master::server::Master;
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::history::History;
-use crate::support::{answered, unique_space, wait_until, EtcdServer};
+use crate::master::TestMaster;
+use crate::support::{answered, put_ddl, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(15);
 const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
-
-async fn start_master(space: &KeySpace) -> (Master, Arc<Metrics>) {
-    let server = EtcdServer::shared();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("m", vec![server.endpoint.clone()], dir.path().into());
-    let metrics = Arc::new(Metrics::new());
-    let master = server::spawn(config, space.clone(), metrics.clone())
-        .await
-        .expect("master starts");
-    (master, metrics)
-}
 
 pub async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &[&str]) {
     for source in sources {
@@ -44,6 +33,17 @@ pub async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &
             .await
             .unwrap();
     }
+}
+
+/// A test's own key space on the shared etcd with its event history, a
+/// subtask of `task` on each of `sources`, and a master.
+async fn setup(name: &str, task: &str, sources: &[&str]) -> (Etcd, KeySpace, History, TestMaster) {
+    let space = unique_space(name);
+    let etcd = EtcdServer::shared().client().await;
+    let history = History::record(&etcd, &space).await;
+    register_task(&etcd, &space, task, sources).await;
+    let master = TestMaster::builder(&space).start().await;
+    (etcd, space, history, master)
 }
 
 async fn lock_keys(etcd: &Etcd, space: &KeySpace) -> usize {
@@ -71,22 +71,14 @@ fn step(
 
 #[tokio::test]
 async fn dm_sequence_owner_executes_once_and_the_other_skips() {
-    let space = unique_space("pess-seq");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(
-        &etcd,
-        &space,
-        "test",
-        &["mysql-replica-01", "mysql-replica-02"],
-    )
-    .await;
-    let (master, metrics) = start_master(&space).await;
+    let sources = ["mysql-replica-01", "mysql-replica-02"];
+    let (etcd, space, history, master) = setup("pess-seq", "test", &sources).await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let log: Log = Default::default();
 
     let mut joins = Vec::new();
-    for source in ["mysql-replica-01", "mysql-replica-02"] {
+    for source in sources {
         let client = PessimistClient::new(etcd.clone(), space.clone(), "test", source);
         let info = client.info("shard_db", "shard_table", vec![DDL.into()]);
         let log = log.clone();
@@ -94,8 +86,10 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
         joins.push(tokio::spawn(async move {
             client.sync_ddl(&info, &cancel, step(&log, source)).await
         }));
-        // The first Info seen creates the lock: make the owner deterministic.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if source == "mysql-replica-01" {
+            // Make the owner deterministic.
+            wait_synced(&master, source).await;
+        }
     }
     for j in joins {
         let (op, _) = tokio::time::timeout(WAIT, j)
@@ -118,19 +112,7 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
         wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
         "every key of the lock is deleted"
     );
-    assert!(
-        wait_until(WAIT, || async {
-            master
-                .pessimist()
-                .await
-                .expect("master leads")
-                .show_locks(None, &[])
-                .await
-                .unwrap()
-                .is_empty()
-        })
-        .await
-    );
+    assert!(wait_until(WAIT, || async { shown(&master).await.is_none() }).await);
     let text = metrics.render();
     assert!(!text.contains("dm_master_ddl_state_number{"), "{text}");
     assert!(!text.contains("dm_master_shard_ddl_error{"), "{text}");
@@ -141,11 +123,8 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
 /// Drives two sources by hand, restarting the master at `restart_at`
 /// (0..=7, the points between the protocol steps).
 async fn run_with_restart(restart_at: usize) {
-    let space = unique_space(&format!("pess-restart-{restart_at}"));
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (mut master, _) = start_master(&space).await;
+    let name = format!("pess-restart-{restart_at}");
+    let (etcd, space, history, mut master) = setup(&name, "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -156,7 +135,7 @@ async fn run_with_restart(restart_at: usize) {
         () => {
             if point == restart_at {
                 master.stop().await;
-                master = start_master(&space).await.0;
+                master = TestMaster::builder(&space).start().await;
             }
             point += 1;
         };
@@ -165,7 +144,7 @@ async fn run_with_restart(restart_at: usize) {
     maybe_restart!(); // 0: before anything
     let r1 = c1.put_info(&i1, &cancel).await.unwrap();
     maybe_restart!(); // 1: after s1's Info
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_synced(&master, "s1").await;
     let r2 = c2.put_info(&i2, &cancel).await.unwrap();
     maybe_restart!(); // 2: after s2's Info (lock synced)
     let op1 = answered(&c1, r1, &cancel, WAIT).await;
@@ -213,18 +192,14 @@ async fn worker_restart_before_done_gets_its_operation_again() {
     // A worker that crashed after receiving (or executing) its Operation
     // re-runs the flow: its re-put Info is answered again (re-entrancy rules
     // for steps 6-8).
-    let space = unique_space("pess-worker-restart");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-worker-restart", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
     let i1 = c1.info("db", "tb", vec![DDL.into()]);
     let i2 = c2.info("db", "tb", vec![DDL.into()]);
     let r1 = c1.put_info(&i1, &cancel).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_synced(&master, "s1").await;
     c2.put_info(&i2, &cancel).await.unwrap();
     let first = answered(&c1, r1, &cancel, WAIT).await;
     assert!(first.exec);
@@ -263,7 +238,8 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
     // and written again while it runs.
     let bad_key = ops::info_key(&space, "bad", "s1");
     etcd.put(bad_key.as_str(), "{not json").await.unwrap();
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let snapshot_counted = wait_until(WAIT, || async {
         metrics
             .render()
@@ -306,19 +282,13 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
 
 #[tokio::test]
 async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
-    let space = unique_space("pess-mismatch");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, metrics) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-mismatch", "t", &["s1", "s2"]).await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    wait_synced(&master, "s1").await;
     c2.put_info(
         &c2.info(
             "db",
@@ -365,14 +335,7 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &[])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(shown(&master).await.is_none(), "no lock is left");
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     assert!(!metrics.render().contains("dm_master_ddl_state_number{"));
     master.stop().await;
@@ -381,30 +344,12 @@ async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
 
 #[tokio::test]
 async fn unlock_with_force_remove_and_errors() {
-    let space = unique_space("pess-unlock");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-unlock", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    put_ddl(&c1, DDL, &cancel).await;
     let id = "t-`db`.`tb`";
-    assert!(
-        wait_until(WAIT, || async {
-            !master
-                .pessimist()
-                .await
-                .expect("master leads")
-                .show_locks(None, &[])
-                .await
-                .unwrap()
-                .is_empty()
-        })
-        .await
-    );
+    assert!(wait_until(WAIT, || async { shown(&master).await.is_some() }).await);
     let err = master
         .pessimist()
         .await
@@ -429,14 +374,7 @@ async fn unlock_with_force_remove_and_errors() {
         .unlock_lock(id, None, true)
         .await
         .unwrap();
-    assert!(master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &[])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(shown(&master).await.is_none(), "no lock is left");
     assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
     master.stop().await;
     history.check_done_is_final().await;
@@ -447,7 +385,8 @@ async fn info_of_an_unknown_task_waits_for_the_task() {
     let space = unique_space("pess-unknown");
     let etcd = EtcdServer::shared().client().await;
     let history = History::record(&etcd, &space).await;
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "late", "s1");
     let info = c1.info("db", "tb", vec![DDL.into()]);
@@ -484,13 +423,9 @@ async fn info_of_an_unknown_task_waits_for_the_task() {
 
 #[tokio::test]
 async fn lock_of_300_sources_resolves_past_the_txn_limit() {
-    let space = unique_space("pess-1000");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
     let sources: Vec<String> = (0..300).map(|i| format!("s{i:04}")).collect();
     let names: Vec<&str> = sources.iter().map(String::as_str).collect();
-    register_task(&etcd, &space, "big", &names).await;
-    let (master, _) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-1000", "big", &names).await;
     let cancel = CancellationToken::new();
     let mut joins = Vec::new();
     for s in &sources {
@@ -521,11 +456,7 @@ async fn lock_of_300_sources_resolves_past_the_txn_limit() {
 async fn two_ddls_back_to_back_on_the_same_table() {
     // dm#628 / dm#1253: the second DDL's Info of a source must wait until
     // the first lock is fully resolved, then form a fresh lock.
-    let space = unique_space("pess-back-to-back");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-back-to-back", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let ddls = [
         "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
@@ -533,13 +464,15 @@ async fn two_ddls_back_to_back_on_the_same_table() {
     ];
     let log: Log = Default::default();
     let mut joins = Vec::new();
-    for (i, source) in ["s1", "s2"].into_iter().enumerate() {
+    for source in ["s1", "s2"] {
+        if source == "s2" {
+            // s2 starts once s1's first Info is seen, so s1 owns the first lock.
+            wait_synced(&master, "s1").await;
+        }
         let client = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
         let log = log.clone();
         let cancel = cancel.clone();
         joins.push(tokio::spawn(async move {
-            // s2 starts late, so s1 owns the first lock.
-            tokio::time::sleep(Duration::from_millis(150 * i as u64)).await;
             let mut decisions = Vec::new();
             for ddl in ddls {
                 let info = client.info("db", "tb", vec![ddl.into()]);
@@ -574,7 +507,7 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "ta", &["s1", "s2"]).await;
     register_task(&etcd, &space, "tb", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
     let cancel = CancellationToken::new();
     let log: Log = Default::default();
     let mut joins = Vec::new();
@@ -611,35 +544,20 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
 
 #[tokio::test]
 async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
-    let space = unique_space("pess-replace-owner");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
-    let (master, _) = start_master(&space).await;
+    let (etcd, space, history, master) =
+        setup("pess-replace-owner", "t", &["s1", "s2", "s3"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    wait_synced(&master, "s1").await;
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let id = "t-`db`.`tb`";
     assert!(
         wait_until(WAIT, || async {
-            master
-                .pessimist()
+            shown(&master)
                 .await
-                .expect("master leads")
-                .show_locks(None, &[])
-                .await
-                .unwrap()
-                .first()
-                .is_some_and(|l| l.synced.len() == 2)
+                .is_some_and(|(_, synced, _)| synced.len() == 2)
         })
         .await
     );
@@ -670,14 +588,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &[])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(shown(&master).await.is_none(), "no lock is left");
     let s3_op = etcd
         .get(ops::operation_key(&space, "t", "s3"))
         .await
@@ -761,22 +672,15 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     let space = unique_space("pess-lag");
     let history = History::record(&etcd, &space).await;
     register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints(
-        "m",
-        vec![format!("http://{}", proxy.addr)],
-        dir.path().into(),
-    );
-    let metrics = Arc::new(Metrics::new());
-    let master = server::spawn(config, space.clone(), metrics).await.unwrap();
+    let master = TestMaster::builder(&space)
+        .endpoint(format!("http://{}", proxy.addr))
+        .start()
+        .await;
     let pessimist = master.pessimist().await.expect("master leads");
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
     assert!(
         wait_until(WAIT, || async {
             pessimist.show_locks(None, &[]).await.unwrap().len() == 1
@@ -787,10 +691,9 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     // The master is cut off; meanwhile s2 arrives and history is compacted
     // past everything the master has seen.
     proxy.cut();
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
+    // Nothing may happen while the master is cut off: the sleep is the
+    // window in which an answer would show if it could.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let owner_op = etcd
         .get(ops::operation_key(&space, "t", "s1"))
@@ -835,6 +738,19 @@ async fn shown(master: &Master) -> Option<(String, Vec<String>, Vec<String>)> {
         .map(|l| (l.owner, l.synced, l.unsynced))
 }
 
+/// Waits until the master's lock counts `source` as synced: its Info was
+/// seen, so an Info put after this comes second (the first Info seen
+/// creates the lock and names its owner).
+async fn wait_synced(master: &Master, source: &str) {
+    let seen = wait_until(WAIT, || async {
+        shown(master)
+            .await
+            .is_some_and(|(_, synced, _)| synced.iter().any(|s| s == source))
+    })
+    .await;
+    assert!(seen, "the master saw the Info of {source}");
+}
+
 async fn delete_key(etcd: &Etcd, key: String) {
     etcd.txn(Txn::new("test delete").then([Op::delete(key)]))
         .await
@@ -843,22 +759,13 @@ async fn delete_key(etcd: &Etcd, key: String) {
 
 #[tokio::test]
 async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
-    let space = unique_space("pess-source-left");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2", "s3"]).await;
-    let (master, metrics) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-source-left", "t", &["s1", "s2", "s3"]).await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    let r2 = put_ddl(&c2, DDL, &cancel).await;
     let waiting = (
         "s1".to_string(),
         vec!["s1".to_string(), "s2".to_string()],
@@ -906,16 +813,10 @@ async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
 
 #[tokio::test]
 async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
-    let space = unique_space("pess-all-left");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-all-left", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    c1.put_info(&c1.info("db", "tb", vec![DDL.into()]), &cancel)
-        .await
-        .unwrap();
+    put_ddl(&c1, DDL, &cancel).await;
     assert!(wait_until(WAIT, || async { shown(&master).await.is_some() }).await);
     delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s1", "t"])).await;
     delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s2", "t"])).await;
@@ -936,11 +837,7 @@ async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
 /// and the next lock on the same table works.
 #[tokio::test]
 async fn duplicate_and_late_worker_writes_never_undo_a_done() {
-    let space = unique_space("pess-dup");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (master, _) = start_master(&space).await;
+    let (etcd, space, history, master) = setup("pess-dup", "t", &["s1", "s2"]).await;
     let cancel = CancellationToken::new();
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
@@ -1112,7 +1009,8 @@ async fn eight_tasks_in_flight_each_resolve_every_ddl_in_order() {
     for task in &tasks {
         register_task(&etcd, &space, task, &["s1", "s2"]).await;
     }
-    let (master, metrics) = start_master(&space).await;
+    let master = TestMaster::builder(&space).start().await;
+    let metrics = master.metrics.clone();
     let cancel = CancellationToken::new();
     let ddls = [
         "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",

@@ -8,10 +8,10 @@ use dm_master::pessimism::ops;
 use dm_worker::shardddl::pessimist::PessimistClient;
 use tokio_util::sync::CancellationToken;
 
+use crate::dmctl::{dmctl_text, DMCTL};
 use crate::support::{free_port, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
-const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
 
 #[test]
 fn invalid_configuration_exits_with_code_2_and_dm_message_on_stdout() {
@@ -159,23 +159,6 @@ fn dmctl_needs_a_master_address_and_says_so_as_dm() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Release Version: v"));
 }
 
-fn dmctl(addr: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(DMCTL)
-        .arg("--master-addr")
-        .arg(addr)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[tokio::test]
 async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     // The binaries use DM's real key layout (no namespace): private etcd.
@@ -206,13 +189,8 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     assert!(up, "master listens");
     // Listening comes before winning the election; on a loaded machine the
     // first term can take longer than a request waits for it.
-    let leads = wait_until(Duration::from_secs(30), || {
-        let a = addr.clone();
-        async move {
-            tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock"]).0)
-                .await
-                .unwrap_or(false)
-        }
+    let leads = wait_until(Duration::from_secs(30), || async {
+        dmctl_text(&addr, &["shard-ddl-lock"]).await.0
     })
     .await;
     assert!(leads, "the master leads and answers dmctl");
@@ -286,44 +264,30 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     )
     .await
     .unwrap();
-    let a = addr.clone();
-    let listed = wait_until(Duration::from_secs(10), || {
-        let a = a.clone();
-        async move {
-            let (_, out) =
-                tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock", "test"]))
-                    .await
-                    .unwrap();
-            out.contains("\"ID\": \"test-`shard_db`.`shard_table`\"")
-        }
+    let listed = wait_until(Duration::from_secs(10), || async {
+        let (_, out) = dmctl_text(&addr, &["shard-ddl-lock", "test"]).await;
+        out.contains("\"ID\": \"test-`shard_db`.`shard_table`\"")
     })
     .await;
     assert!(listed);
-    let a = addr.clone();
-    let (_, out) = tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock", "test"]))
-        .await
-        .unwrap();
+    let (_, out) = dmctl_text(&addr, &["shard-ddl-lock", "test"]).await;
     assert!(out.contains("\"owner\": \"mysql-replica-01\""), "{out}");
     assert!(
         out.contains("\"unsynced\": [\n                \"mysql-replica-02\""),
         "{out}"
     );
 
-    let a = addr.clone();
-    let (_, out) = tokio::task::spawn_blocking(move || {
-        dmctl(
-            &a,
-            &[
-                "shard-ddl-lock",
-                "unlock",
-                "test-`shard_db`.`shard_table`",
-                "-a",
-                "bogus",
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let (_, out) = dmctl_text(
+        &addr,
+        &[
+            "shard-ddl-lock",
+            "unlock",
+            "test-`shard_db`.`shard_table`",
+            "-a",
+            "bogus",
+        ],
+    )
+    .await;
     assert!(out.contains("only exec/skip are acceptable"), "{out}");
 
     // etcd-stop-task removes the subtask configs and the task's shard-DDL keys.
@@ -353,15 +317,11 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
         .unwrap()
         .value
         .is_empty());
-    let a = addr.clone();
-    let gone = wait_until(Duration::from_secs(10), || {
-        let a = a.clone();
-        async move {
-            let (_, out) = tokio::task::spawn_blocking(move || dmctl(&a, &["shard-ddl-lock"]))
-                .await
-                .unwrap();
-            out.contains("no DDL lock exists")
-        }
+    let gone = wait_until(Duration::from_secs(10), || async {
+        dmctl_text(&addr, &["shard-ddl-lock"])
+            .await
+            .1
+            .contains("no DDL lock exists")
     })
     .await;
     assert!(gone, "the stopped task's lock is dropped");

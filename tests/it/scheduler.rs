@@ -7,46 +7,25 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{
     KeySpace, BOUND_WORKER, LAST_BOUND_WORKER, UPSTREAM_CONFIG, WORKER_KEEP_ALIVE, WORKER_REGISTER,
 };
-use dm_master::metrics::Metrics;
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{
     members::Member, ListMemberRequest, OfflineMemberRequest, OperateSourceRequest,
     RegisterWorkerRequest, SourceOp,
 };
-use dm_master::server::{self, Master};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+use crate::dmctl::dmctl_async;
+use crate::master::TestMaster;
 use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(20);
 const KEEP_ALIVE_TTL: i64 = 10;
-
-async fn start_master(name: &str, space: &KeySpace, metrics: Arc<Metrics>) -> Master {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_endpoints(
-        name,
-        vec![EtcdServer::shared().endpoint.clone()],
-        dir.path().into(),
-    );
-    let port = free_port();
-    config.master_addr = format!("127.0.0.1:{port}");
-    config.advertise_addr = format!("127.0.0.1:{port}");
-    config.election_ttl = Duration::from_secs(3);
-    server::spawn(config, space.clone(), metrics).await.unwrap()
-}
-
-async fn client(master: &Master) -> MasterClient<Channel> {
-    MasterClient::connect(format!("http://{}", master.local_addr))
-        .await
-        .unwrap()
-}
 
 /// A DM-worker as the master sees it: a registration and a leased
 /// keep-alive key.
@@ -127,6 +106,22 @@ impl SimWorker {
 }
 
 /// name → (stage, source) from `ListMember --worker`.
+/// `OfflineMember` of `kind` (`worker`, `master`, ...) `name`.
+async fn offline(
+    master: &mut MasterClient<Channel>,
+    kind: &str,
+    name: &str,
+) -> dm_master::proto::OfflineMemberResponse {
+    master
+        .offline_member(OfflineMemberRequest {
+            r#type: kind.into(),
+            name: name.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 async fn workers(master: &mut MasterClient<Channel>) -> BTreeMap<String, (String, String)> {
     let resp = master
         .list_member(ListMemberRequest {
@@ -264,22 +259,10 @@ async fn value(etcd: &Etcd, key: String) -> Option<Vec<u8>> {
 async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     let space = unique_space("sched");
     let etcd = EtcdServer::shared().client().await;
-    let m1_metrics = Arc::new(Metrics::new());
-    let m1 = start_master("m1", &space, m1_metrics.clone()).await;
-    m1.wait_leader(WAIT).await.expect("m1 leads");
-    let m2_metrics = Arc::new(Metrics::new());
-    let m2 = start_master("m2", &space, m2_metrics.clone()).await;
-    assert!(
-        wait_until(WAIT, || {
-            let follows = matches!(m2.role(), server::Role::Follower { .. });
-            async move { follows }
-        })
-        .await,
-        "m2 follows"
-    );
-    let mut via_leader = client(&m1).await;
+    let (m1, m2) = TestMaster::leader_and_follower(&space, WAIT).await;
+    let mut via_leader = m1.client().await;
     // The follower forwards every request to the leader.
-    let mut via_follower = client(&m2).await;
+    let mut via_follower = m2.client().await;
 
     // Register: a name reused with another address is refused with DM's text.
     let mut w1 = SimWorker::register(&mut via_follower, "w1").await;
@@ -405,7 +388,8 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
         ),
         ("5m0s", "1s")
     );
-    assert!(m1_metrics
+    assert!(m1
+        .metrics
         .render()
         .contains("dm_master_worker_state{worker=\"w1\"} 2"));
 
@@ -487,7 +471,7 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     let before = created_at(etcd.clone(), space.clone()).await;
     m1.stop().await;
     m2.wait_leader(WAIT).await.expect("m2 leads");
-    let mut via_new_leader = client(&m2).await;
+    let mut via_new_leader = m2.client().await;
     wait_workers(
         &mut via_new_leader,
         &[
@@ -498,68 +482,34 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     )
     .await;
     assert_eq!(created_at(etcd.clone(), space.clone()).await, before);
-    assert!(m2_metrics
+    assert!(m2
+        .metrics
         .render()
         .contains("dm_master_worker_state{worker=\"w3\"} 0"));
 
     // Offline-member: an online worker is refused, an offline one removed.
-    let refused = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "worker".into(),
-            name: "w2".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let refused = offline(&mut via_new_leader, "worker", "w2").await;
     assert!(!refused.result);
     assert_eq!(
         refused.msg,
         "[code=46005:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w2 is still online, Workaround: Please shut it down first."
     );
-    let removed = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "worker".into(),
-            name: "w3".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let removed = offline(&mut via_new_leader, "worker", "w3").await;
     assert!(removed.result, "{}", removed.msg);
     assert!(value(&etcd, space.key(&WORKER_REGISTER, ["w3"]))
         .await
         .is_none());
-    let unknown = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "worker".into(),
-            name: "w3".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let unknown = offline(&mut via_new_leader, "worker", "w3").await;
     assert_eq!(
         unknown.msg,
         "[code=46004:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w3 not exists"
     );
-    let no_master = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "master".into(),
-            name: "nobody".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let no_master = offline(&mut via_new_leader, "master", "nobody").await;
     assert_eq!(
         no_master.msg,
         "[code=38048:class=dm-master:scope=internal:level=low], Message: dm-master with name nobody not exists, Workaround: Please use list-member command to see masters."
     );
-    let bad_type = via_new_leader
-        .offline_member(OfflineMemberRequest {
-            r#type: "relay".into(),
-            name: "x".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let bad_type = offline(&mut via_new_leader, "relay", "x").await;
     assert_eq!(
         bad_type.msg,
         "[code=38049:class=dm-master:scope=internal:level=low], Message: offline member type relay is invalid, Workaround: Please use master/worker."
@@ -609,9 +559,8 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
 async fn a_bad_source_yaml_gets_dms_error_and_writes_nothing() {
     let space = unique_space("sched-bad");
     let etcd = EtcdServer::shared().client().await;
-    let master = start_master("m1", &space, Arc::new(Metrics::new())).await;
-    master.wait_leader(WAIT).await.expect("leads");
-    let mut c = client(&master).await;
+    let master = TestMaster::builder(&space).name("m1").lead(WAIT).await;
+    let mut c = master.client().await;
     let cases = [
         (
             format!("{}no-such-key: 1\n", source_yaml("s1")),
@@ -683,22 +632,6 @@ async fn a_bad_source_yaml_gets_dms_error_and_writes_nothing() {
     master.stop().await;
 }
 
-const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
-
-fn dmctl(addr: &str, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(DMCTL)
-        .arg("--master-addr")
-        .arg(addr)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -720,10 +653,9 @@ async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, Str
 async fn dmctl_and_the_members_gateway_speak_dms_json() {
     let space = unique_space("sched-ctl");
     let etcd = EtcdServer::shared().client().await;
-    let master = start_master("m1", &space, Arc::new(Metrics::new())).await;
-    master.wait_leader(WAIT).await.expect("leads");
+    let master = TestMaster::builder(&space).name("m1").lead(WAIT).await;
     let addr = master.local_addr.to_string();
-    let mut c = client(&master).await;
+    let mut c = master.client().await;
     let mut w1 = SimWorker::register(&mut c, "w1").await;
     w1.keep_alive(&etcd, &space).await;
     wait_workers(&mut c, &[("w1", "free", "")]).await;
@@ -731,7 +663,8 @@ async fn dmctl_and_the_members_gateway_speak_dms_json() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("source.yaml");
     std::fs::write(&file, source_yaml("s1")).unwrap();
-    let (ok, out, err) = dmctl(&addr, &["operate-source", "create", file.to_str().unwrap()]);
+    let (ok, out, err) =
+        dmctl_async(&addr, &["operate-source", "create", file.to_str().unwrap()]).await;
     assert!(ok, "{err}");
     let created: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["result"], true);
@@ -739,14 +672,14 @@ async fn dmctl_and_the_members_gateway_speak_dms_json() {
     assert_eq!(created["sources"][0]["worker"], "w1");
     assert!(out.starts_with("{\n    \"result\": true,\n    \"msg\": \"\",\n    \"sources\": ["));
 
-    let (ok, out, err) = dmctl(&addr, &["list-member", "--worker"]);
+    let (ok, out, err) = dmctl_async(&addr, &["list-member", "--worker"]).await;
     assert!(ok, "{err}");
     let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         listed["members"][0]["worker"]["workers"][0],
         serde_json::json!({"name": "w1", "addr": w1.addr, "stage": "bound", "source": "s1"})
     );
-    let (ok, out, _) = dmctl(&addr, &["list-member"]);
+    let (ok, out, _) = dmctl_async(&addr, &["list-member"]).await;
     assert!(ok);
     let all: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(all["members"][0]["leader"]["name"], "m1");
@@ -757,7 +690,7 @@ async fn dmctl_and_the_members_gateway_speak_dms_json() {
     assert!(masters[0]["memberID"].is_string());
 
     // An online worker cannot be removed: dmctl exits 1.
-    let (ok, _, err) = dmctl(&addr, &["offline-member", "--worker", "--name", "w1"]);
+    let (ok, _, err) = dmctl_async(&addr, &["offline-member", "--worker", "--name", "w1"]).await;
     assert!(!ok);
     assert!(
         err.contains("offline member failed:\n[code=46005:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w1 is still online"),
@@ -783,7 +716,7 @@ async fn dmctl_and_the_members_gateway_speak_dms_json() {
     let (_, body) = http(sock, "DELETE", "/apis/v1alpha1/members/worker/w1").await;
     assert!(body.contains("not exists"), "{body}");
 
-    let (ok, out, _) = dmctl(&addr, &["operate-source", "stop", "s1"]);
+    let (ok, out, _) = dmctl_async(&addr, &["operate-source", "stop", "s1"]).await;
     assert!(ok);
     let stopped: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(stopped["result"], true, "{out}");

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -50,7 +50,7 @@ impl EtcdServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("etcd");
         let peer_port = free_port();
-        let (guard, etcd_pid) = spawn_guarded(&data_dir, client_port, peer_port);
+        let (guard, etcd_pid) = spawn_etcd(&data_dir, client_port, peer_port);
         let server = EtcdServer {
             guard,
             etcd_pid,
@@ -85,7 +85,7 @@ impl EtcdServer {
     /// Starts etcd again on the same ports and data (an etcd restart).
     pub fn restart(&mut self) {
         self.kill();
-        let (guard, pid) = spawn_guarded(&self.data_dir, self.client_port, self.peer_port);
+        let (guard, pid) = spawn_etcd(&self.data_dir, self.client_port, self.peer_port);
         self.guard = guard;
         self.etcd_pid = pid;
         self.wait_ready();
@@ -138,9 +138,9 @@ fn health_ok(port: u16) -> bool {
     body.contains("\"health\":\"true\"")
 }
 
-/// Spawns `etcd` under `sh`, which prints etcd's PID, then waits for its
-/// stdin to close (this process exiting) and kills etcd.
-fn spawn_guarded(data_dir: &std::path::Path, client_port: u16, peer_port: u16) -> (Child, u32) {
+/// Spawns `etcd` with its data in `data_dir` under [`spawn_guarded`], its
+/// log next to the data directory.
+fn spawn_etcd(data_dir: &Path, client_port: u16, peer_port: u16) -> (Child, u32) {
     let bin = etcd_binary();
     let which = Command::new("sh")
         .args(["-c", &format!("command -v {bin}")])
@@ -153,43 +153,55 @@ fn spawn_guarded(data_dir: &std::path::Path, client_port: u16, peer_port: u16) -
     }
     let client = format!("http://127.0.0.1:{client_port}");
     let peer = format!("http://127.0.0.1:{peer_port}");
+    let args = [
+        "--name",
+        "it",
+        "--data-dir",
+        &data_dir.display().to_string(),
+        "--listen-client-urls",
+        &client,
+        "--advertise-client-urls",
+        &client,
+        "--listen-peer-urls",
+        &peer,
+        "--initial-advertise-peer-urls",
+        &peer,
+        "--initial-cluster",
+        &format!("it={peer}"),
+        "--logger",
+        "zap",
+    ]
+    .map(str::to_owned);
+    spawn_guarded(&bin, &args, Some(&data_dir.with_extension("log")))
+}
+
+/// Spawns `bin args` under `sh`, which prints the server's PID, then waits
+/// for its stdin to close (this test process exiting, even without running
+/// destructors) and kills the server by that PID. The server's output goes
+/// to `log`, or nowhere.
+pub fn spawn_guarded(bin: &str, args: &[String], log: Option<&Path>) -> (Child, u32) {
     let script = r#"bin="$1"; shift; "$bin" "$@" >"$LOG" 2>&1 & pid=$!; echo "$pid"; cat >/dev/null; kill -9 "$pid" 2>/dev/null"#;
-    let log = data_dir.with_extension("log");
     let mut guard = Command::new("sh")
         .arg("-c")
         .arg(script)
-        .arg("etcd-guard")
-        .arg(&bin)
-        .args([
-            "--name",
-            "it",
-            "--data-dir",
-            &data_dir.display().to_string(),
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-            "--initial-cluster",
-            &format!("it={peer}"),
-            "--logger",
-            "zap",
-        ])
-        .env("LOG", &log)
+        .arg("guard")
+        .arg(bin)
+        .args(args)
+        .env("LOG", log.unwrap_or(Path::new("/dev/null")))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn etcd guard");
+        .unwrap_or_else(|e| panic!("spawn the guard of {bin}: {e}"));
     let stdout = guard.stdout.take().expect("guard stdout");
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
-        .expect("read etcd pid");
-    let pid = line.trim().parse().expect("etcd pid");
+        .unwrap_or_else(|e| panic!("read the PID of {bin}: {e}"));
+    let pid = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the PID of {bin}: {line:?}"));
     (guard, pid)
 }
 
@@ -287,4 +299,16 @@ pub async fn answered(
         .await
         .expect("no Operation answered the Info in time")
         .expect("waiting for the Operation failed")
+}
+
+/// Puts `client`'s Info of `ddl` on `db`.`tb`; returns the Info's revision.
+pub async fn put_ddl(
+    client: &dm_worker::shardddl::pessimist::PessimistClient,
+    ddl: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> i64 {
+    client
+        .put_info(&client.info("db", "tb", vec![ddl.into()]), cancel)
+        .await
+        .expect("put the Info")
 }

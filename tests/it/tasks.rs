@@ -4,13 +4,10 @@
 //! over gRPC, a leased keep-alive key); they serve no `pb.Worker`, so every
 //! worker is unreachable for the master's calls.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{KeySpace, STAGE_SUBTASK, UPSTREAM_SUBTASK, WORKER_KEEP_ALIVE};
-use dm_master::metrics::Metrics;
 use dm_master::pessimism::{ops, Info};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{
@@ -18,35 +15,15 @@ use dm_master::proto::{
     OperateSourceRequest, OperateTaskRequest, OperateTaskResponse, QueryStatusListRequest,
     RegisterWorkerRequest, SourceOp, StartTaskRequest, StartTaskResponse, TaskOp,
 };
-use dm_master::server::{self, Master};
 use dm_master::task_config::SubTaskConfig;
+use expect_test::expect;
 use tonic::transport::Channel;
 
+use crate::dmctl::dmctl_async;
+use crate::master::TestMaster;
 use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-async fn start_master(name: &str, space: &KeySpace) -> Master {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_endpoints(
-        name,
-        vec![EtcdServer::shared().endpoint.clone()],
-        dir.path().into(),
-    );
-    let port = free_port();
-    config.master_addr = format!("127.0.0.1:{port}");
-    config.advertise_addr = format!("127.0.0.1:{port}");
-    config.election_ttl = Duration::from_secs(3);
-    server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .unwrap()
-}
-
-async fn client(master: &Master) -> MasterClient<Channel> {
-    MasterClient::connect(format!("http://{}", master.local_addr))
-        .await
-        .unwrap()
-}
 
 /// Registers a worker and puts its keep-alive key under a lease that lives
 /// for the whole test (the TTL outlasts it).
@@ -177,19 +154,9 @@ async fn stage_of(etcd: &Etcd, space: &KeySpace, source: &str, task: &str) -> Op
 async fn tasks_start_pause_resume_and_stop_through_the_master() {
     let space = unique_space("tasks");
     let etcd = EtcdServer::shared().client().await;
-    let m1 = start_master("m1", &space).await;
-    m1.wait_leader(WAIT).await.expect("m1 leads");
-    let m2 = start_master("m2", &space).await;
-    assert!(
-        wait_until(WAIT, || {
-            let follows = matches!(m2.role(), server::Role::Follower { .. });
-            async move { follows }
-        })
-        .await,
-        "m2 follows"
-    );
-    let mut leader = client(&m1).await;
-    let mut follower = client(&m2).await;
+    let (m1, m2) = TestMaster::leader_and_follower(&space, WAIT).await;
+    let mut leader = m1.client().await;
+    let mut follower = m2.client().await;
     join_worker(&mut leader, &etcd, &space, "w1").await;
     join_worker(&mut leader, &etcd, &space, "w2").await;
     let created = leader
@@ -445,33 +412,22 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
     std::fs::write(&file, task_yaml("t2", "optimistic", &["s1", "s2"])).unwrap();
     let addr = m2.local_addr.to_string();
     let file_arg = file.to_str().unwrap().to_owned();
-    let (ok, out, err) = {
-        let (addr, file_arg) = (addr.clone(), file_arg.clone());
-        tokio::task::spawn_blocking(move || dmctl(&addr, &["start-task", &file_arg]))
-            .await
-            .unwrap()
-    };
+    let (ok, out, err) = dmctl_async(&addr, &["start-task", &file_arg]).await;
     assert!(ok, "{err}");
-    assert_eq!(
-        out,
-        "{\n    \"result\": false,\n    \"msg\": \"[code=46014:class=scheduler:scope=internal:level=medium], Message: subtasks with name t2 for sources [s1 s2] already exist, Workaround: Please use `query-status` command to see tasks.\",\n    \"sources\": [],\n    \"checkResult\": \"\"\n}\n"
-    );
-    let (ok, out, err) = {
-        let addr = addr.clone();
-        tokio::task::spawn_blocking(move || dmctl(&addr, &["get-config", "subtask", "t2"]))
-            .await
-            .unwrap()
-    };
+    expect![[r#"
+        {
+            "result": false,
+            "msg": "[code=46014:class=scheduler:scope=internal:level=medium], Message: subtasks with name t2 for sources [s1 s2] already exist, Workaround: Please use `query-status` command to see tasks.",
+            "sources": [],
+            "checkResult": ""
+        }
+    "#]].assert_eq(&out);
+    let (ok, out, err) = dmctl_async(&addr, &["get-config", "subtask", "t2"]).await;
     assert!(ok, "{err}");
     let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(printed["result"], true);
     assert_eq!(printed["cfgs"].as_array().unwrap().len(), 2);
-    let (ok, out, err) = {
-        let addr = addr.clone();
-        tokio::task::spawn_blocking(move || dmctl(&addr, &["query-status", &file_arg]))
-            .await
-            .unwrap()
-    };
+    let (ok, out, err) = dmctl_async(&addr, &["query-status", &file_arg]).await;
     assert!(ok, "{err}");
     let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(printed["result"], true);
@@ -481,7 +437,7 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
     m1.stop().await;
     m2.wait_leader(WAIT).await.expect("m2 leads");
     assert_eq!(task_keys(&etcd, &space).await, before);
-    let mut new_leader = client(&m2).await;
+    let mut new_leader = m2.client().await;
     let paused = operate(&mut new_leader, TaskOp::Pause, "t2", &[]).await;
     assert!(paused.result, "{}", paused.msg);
     assert_eq!(
@@ -489,22 +445,6 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
         Some(r#"{"expect":3,"source":"s2","task":"t2"}"#)
     );
     m2.stop().await;
-}
-
-const DMCTL: &str = env!("CARGO_BIN_EXE_dmctl");
-
-fn dmctl(addr: &str, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(DMCTL)
-        .arg("--master-addr")
-        .arg(addr)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn hex(s: &str) -> String {

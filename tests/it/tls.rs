@@ -8,16 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
-use dm_master::metrics::Metrics;
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::ShowDdlLocksRequest;
-use dm_master::server;
 use dm_master::tls::TlsFiles;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{unique_space, EtcdServer};
+use crate::master::TestMaster;
+use crate::support::unique_space;
 
 /// A test CA that issues leaf certificates into a temp dir.
 struct Pki {
@@ -111,17 +109,15 @@ fn anonymous(ca: &Path) -> Arc<rustls::ClientConfig> {
 #[tokio::test]
 async fn with_cert_allowed_cn_only_listed_clients_get_in() {
     let pki = Pki::new();
-    let etcd = EtcdServer::shared();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_endpoints("tls", vec![etcd.endpoint.clone()], dir.path().into());
-    config.tls = Some(TlsFiles {
+    let tls = TlsFiles {
         allowed_cn: vec!["dm-client".into()],
         ..pki.issue("dm-master")
-    });
-    let master = server::spawn(config, unique_space("tls"), Arc::new(Metrics::new()))
-        .await
-        .unwrap();
-    master.wait_leader(Duration::from_secs(10)).await.unwrap();
+    };
+    let master = TestMaster::builder(&unique_space("tls"))
+        .name("tls")
+        .configure(|config| config.tls = Some(tls))
+        .lead(Duration::from_secs(10))
+        .await;
     let addr = master.local_addr;
 
     // The allowed client: gRPC and HTTP both work over TLS.
@@ -183,13 +179,12 @@ async fn with_cert_allowed_cn_only_listed_clients_get_in() {
 #[tokio::test]
 async fn without_cert_allowed_cn_clients_need_no_certificate() {
     let pki = Pki::new();
-    let etcd = EtcdServer::shared();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_endpoints("tls2", vec![etcd.endpoint.clone()], dir.path().into());
-    config.tls = Some(pki.issue("dm-master"));
-    let master = server::spawn(config, unique_space("tls2"), Arc::new(Metrics::new()))
-        .await
-        .unwrap();
+    let tls = pki.issue("dm-master");
+    let master = TestMaster::builder(&unique_space("tls2"))
+        .name("tls2")
+        .configure(|config| config.tls = Some(tls))
+        .start()
+        .await;
     let addr = master.local_addr;
     let status = https_get(addr, anonymous(&pki.ca), "/status")
         .await

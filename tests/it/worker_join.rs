@@ -10,15 +10,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::KeySpace;
-use dm_master::metrics::Metrics;
 use dm_master::proto::worker_client::WorkerClient;
 use dm_master::proto::{
     GetWorkerCfgRequest, QueryStatusRequest, RegisterWorkerRequest, RegisterWorkerResponse,
 };
-use dm_master::server;
 use dm_master::task::SubTaskConfig;
 use dm_worker::config::WorkerConfig;
 use dm_worker::ha::{HaKeys, Stage};
@@ -26,6 +23,7 @@ use dm_worker::source::Status;
 use dm_worker::worker::{JoinOptions, JoinedWorker, StartError};
 use tonic::codegen::{http, Body, BoxFuture, Context, Poll, Service, StdError};
 
+use crate::master::TestMaster;
 use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -474,11 +472,7 @@ async fn worker_etcd_traffic_goes_through_the_master_address() {
     let etcd = server.client().await;
     let space = unique_space("via-master");
     let keys = HaKeys::new(space.clone());
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("m", vec![server.endpoint.clone()], dir.path().into());
-    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .expect("master starts");
+    let master = TestMaster::builder(&space).start().await;
     // The leader's scheduler deletes, when it rebuilds, every bound of a
     // worker it does not know (this test registers with a stand-in): bind
     // only once its first rebuild is over (it answers requests after it).

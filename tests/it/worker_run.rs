@@ -2,15 +2,11 @@
 //! `dm_worker::scenario::run` against a real etcd, the master in-process and
 //! a real MariaDB downstream, two sources at once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use dm_master::config::Config;
 use dm_master::etcd::Etcd;
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
-use dm_master::metrics::Metrics;
 use dm_master::pessimism::ops;
-use dm_master::server::{self, Master};
 use dm_worker::executor::Executor;
 use dm_worker::scenario::{self, Report, Scenario, Via};
 use dm_worker::shardddl::pessimist::PessimistClient;
@@ -19,20 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mariadb::quick_retries;
 use crate::mariadb::{unique_database, MariaDb};
+use crate::master::TestMaster;
 use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-async fn start_master(space: &KeySpace) -> (Master, tempfile::TempDir) {
-    let server = EtcdServer::shared();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_endpoints("m", vec![server.endpoint.clone()], dir.path().into());
-    let master = server::spawn(config, space.clone(), Arc::new(Metrics::new()))
-        .await
-        .expect("master starts");
-    master.wait_leader(WAIT).await.unwrap();
-    (master, dir)
-}
 
 /// A scenario of source `mysql-0{n}` with upstream schema `shard_db_{n}`
 /// and its two shard tables routed to `{db}.shard_table`, then `alters`
@@ -85,28 +71,57 @@ async fn register(etcd: &Etcd, space: &KeySpace, scenarios: &[&Scenario]) {
     }
 }
 
-/// Runs a scenario on its own task with its own downstream connection.
-fn spawn_run(
-    scenario: Scenario,
-    etcd: &Etcd,
-    space: &KeySpace,
-    cancel: &CancellationToken,
-) -> tokio::task::JoinHandle<dm_worker::Result<Report>> {
-    let (etcd, space, cancel) = (etcd.clone(), space.clone(), cancel.clone());
-    tokio::spawn(async move {
-        let mut executor = MariaDb::shared().executor();
-        let report = scenario::run(
-            &scenario,
-            &etcd,
-            &space,
-            &mut executor,
-            &cancel,
-            &mut |line| println!("{line}"),
-        )
-        .await;
-        executor.close().await;
-        report
-    })
+/// A master in its own key namespace, a fresh downstream database and the
+/// scenarios of sources 1 and 2 of one task applying `alters`, registered.
+struct TwoSources {
+    space: KeySpace,
+    etcd: Etcd,
+    master: TestMaster,
+    db: String,
+    s1: Scenario,
+    s2: Scenario,
+    cancel: CancellationToken,
+}
+
+impl TwoSources {
+    async fn start(name: &str, task: &str, mode: &str, alters: &[&str]) -> TwoSources {
+        let space = unique_space(name);
+        let etcd = EtcdServer::shared().client().await;
+        let master = TestMaster::builder(&space).lead(WAIT).await;
+        let db = unique_database(&name.replace('-', "_"));
+        let s1 = scenario(task, 1, mode, &db, alters);
+        let s2 = scenario(task, 2, mode, &db, alters);
+        register(&etcd, &space, &[&s1, &s2]).await;
+        TwoSources {
+            space,
+            etcd,
+            master,
+            db,
+            s1,
+            s2,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Runs `scenario` on its own task with its own downstream connection.
+    fn spawn(&self, scenario: &Scenario) -> tokio::task::JoinHandle<dm_worker::Result<Report>> {
+        let scenario = scenario.clone();
+        let (etcd, space, cancel) = (self.etcd.clone(), self.space.clone(), self.cancel.clone());
+        tokio::spawn(async move {
+            let mut executor = MariaDb::shared().executor();
+            let report = scenario::run(
+                &scenario,
+                &etcd,
+                &space,
+                &mut executor,
+                &cancel,
+                &mut |line| println!("{line}"),
+            )
+            .await;
+            executor.close().await;
+            report
+        })
+    }
 }
 
 async fn finish(job: tokio::task::JoinHandle<dm_worker::Result<Report>>) -> Report {
@@ -140,17 +155,8 @@ async fn no_shard_keys(etcd: &Etcd, space: &KeySpace) -> bool {
 
 #[tokio::test]
 async fn worker_run_pessimistic_two_sources_add_column_once() {
-    let space = unique_space("run-pess");
-    let etcd = EtcdServer::shared().client().await;
-    let (master, _dir) = start_master(&space).await;
-    let db = unique_database("run_pess");
-    let add = ["ADD COLUMN c2 INT"];
-    let s1 = scenario("merge", 1, "pessimistic", &db, &add);
-    let s2 = scenario("merge", 2, "pessimistic", &db, &add);
-    register(&etcd, &space, &[&s1, &s2]).await;
-    let cancel = CancellationToken::new();
-    let j1 = spawn_run(s1, &etcd, &space, &cancel);
-    let j2 = spawn_run(s2, &etcd, &space, &cancel);
+    let run = TwoSources::start("run-pess", "merge", "pessimistic", &["ADD COLUMN c2 INT"]).await;
+    let (j1, j2) = (run.spawn(&run.s1), run.spawn(&run.s2));
     let (r1, r2) = (finish(j1).await, finish(j2).await);
 
     let applied = r1.count(Via::Pessimistic, true) + r2.count(Via::Pessimistic, true);
@@ -158,24 +164,16 @@ async fn worker_run_pessimistic_two_sources_add_column_once() {
     assert_eq!((applied, replayed), (1, 0), "{r1:?}\n{r2:?}");
     assert_eq!(r1.skipped_locks.len() + r2.skipped_locks.len(), 1);
     assert!(r1.unsynced.is_empty() && r2.unsynced.is_empty());
-    assert_eq!(columns(&db).await, ["id", "c1", "c2"]);
-    assert!(no_shard_keys(&etcd, &space).await, "lock resolved");
-    master.stop().await;
+    assert_eq!(columns(&run.db).await, ["id", "c1", "c2"]);
+    assert!(no_shard_keys(&run.etcd, &run.space).await, "lock resolved");
+    run.master.stop().await;
 }
 
 #[tokio::test]
 async fn worker_run_optimistic_two_sources_add_then_drop() {
-    let space = unique_space("run-opt");
-    let etcd = EtcdServer::shared().client().await;
-    let (master, _dir) = start_master(&space).await;
-    let db = unique_database("run_opt");
     let alters = ["ADD COLUMN c2 INT", "DROP COLUMN c1"];
-    let s1 = scenario("merge_opt", 1, "optimistic", &db, &alters);
-    let s2 = scenario("merge_opt", 2, "optimistic", &db, &alters);
-    register(&etcd, &space, &[&s1, &s2]).await;
-    let cancel = CancellationToken::new();
-    let j1 = spawn_run(s1, &etcd, &space, &cancel);
-    let j2 = spawn_run(s2, &etcd, &space, &cancel);
+    let run = TwoSources::start("run-opt", "merge_opt", "optimistic", &alters).await;
+    let (j1, j2) = (run.spawn(&run.s1), run.spawn(&run.s2));
     let (r1, r2) = (finish(j1).await, finish(j2).await);
 
     let executed: Vec<&str> = r1
@@ -190,21 +188,14 @@ async fn worker_run_optimistic_two_sources_add_then_drop() {
             && executed.iter().any(|d| d.contains("DROP COLUMN")),
         "{executed:?}"
     );
-    assert_eq!(columns(&db).await, ["id", "c2"]);
-    master.stop().await;
+    assert_eq!(columns(&run.db).await, ["id", "c2"]);
+    run.master.stop().await;
 }
 
 #[tokio::test]
 async fn worker_run_recovers_after_a_kill_between_execute_and_done() {
-    let space = unique_space("run-kill");
-    let etcd = EtcdServer::shared().client().await;
-    let (master, _dir) = start_master(&space).await;
-    let db = unique_database("run_kill");
-    let add = ["ADD COLUMN c2 INT"];
-    let s1 = scenario("merge", 1, "pessimistic", &db, &add);
-    let s2 = scenario("merge", 2, "pessimistic", &db, &add);
-    register(&etcd, &space, &[&s1, &s2]).await;
-    let cancel = CancellationToken::new();
+    let run = TwoSources::start("run-kill", "merge", "pessimistic", &["ADD COLUMN c2 INT"]).await;
+    let (etcd, space, db, cancel) = (&run.etcd, &run.space, &run.db, &run.cancel);
 
     // The first life of source 1: creates its tables, puts the Info before
     // source 2 (so it owns the lock), executes the DDL, and dies before
@@ -219,7 +210,7 @@ async fn worker_run_recovers_after_a_kill_between_execute_and_done() {
     let mut tracker = Tracker::new();
     let mut executor = MariaDb::shared().executor();
     let mut routed = Vec::new();
-    for step in &s1.steps {
+    for step in &run.s1.steps {
         if let (Some(schema), Some(sql)) = (&step.schema, &step.sql) {
             routed = tracker.apply(schema, sql, &route).unwrap().ddls();
             if sql.starts_with("CREATE") {
@@ -228,10 +219,10 @@ async fn worker_run_recovers_after_a_kill_between_execute_and_done() {
         }
     }
     let client = PessimistClient::new(etcd.clone(), space.clone(), "merge", "mysql-01");
-    let info = client.info(&db, "shard_table", routed.clone());
-    let revision = client.put_info(&info, &cancel).await.unwrap();
-    let j2 = spawn_run(s2, &etcd, &space, &cancel);
-    let op = tokio::time::timeout(WAIT, client.wait_operation(revision, &cancel))
+    let info = client.info(db, "shard_table", routed.clone());
+    let revision = client.put_info(&info, cancel).await.unwrap();
+    let j2 = run.spawn(&run.s2);
+    let op = tokio::time::timeout(WAIT, client.wait_operation(revision, cancel))
         .await
         .unwrap()
         .unwrap();
@@ -241,14 +232,14 @@ async fn worker_run_recovers_after_a_kill_between_execute_and_done() {
     drop(client);
 
     // Restart: the same scenario again, no manual unlock.
-    let r1 = finish(spawn_run(s1, &etcd, &space, &cancel)).await;
+    let r1 = finish(run.spawn(&run.s1)).await;
     let r2 = finish(j2).await;
     assert_eq!(r1.count(Via::Pessimistic, false), 1, "{r1:?}");
     assert_eq!(r1.count(Via::Pessimistic, true), 0, "{r1:?}");
     assert_eq!(r2.skipped_locks.len(), 1, "{r2:?}");
-    assert_eq!(columns(&db).await, ["id", "c1", "c2"]);
-    assert!(no_shard_keys(&etcd, &space).await, "lock resolved");
-    master.stop().await;
+    assert_eq!(columns(db).await, ["id", "c1", "c2"]);
+    assert!(no_shard_keys(etcd, space).await, "lock resolved");
+    run.master.stop().await;
 }
 
 #[tokio::test]

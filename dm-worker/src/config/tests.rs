@@ -1,3 +1,5 @@
+use expect_test::expect;
+
 use super::*;
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -215,29 +217,28 @@ fn get_worker_cfg_toml_is_go_encoded() {
         "127.0.0.1:8261",
     ])
     .unwrap();
-    assert_eq!(
-        cfg.to_toml(),
-        "name = \"worker1\"
-log-level = \"info\"
-log-file = \"\"
-log-format = \"text\"
-log-rotate = \"\"
-redact-info-log = false
-join = \"http://127.0.0.1:8261\"
-worker-addr = \"0.0.0.0:8262\"
-advertise-addr = \"127.0.0.1:8262\"
-config-file = \"\"
-keepalive-ttl = 60
-relay-keepalive-ttl = 1800
-relay-dir = \"\"
-ssl-ca = \"\"
-ssl-cert = \"\"
-ssl-key = \"\"
-ssl-ca-base64 = \"\"
-ssl-key-base64 = \"\"
-ssl-cert-base64 = \"\"
-"
-    );
+    expect![[r#"
+        name = "worker1"
+        log-level = "info"
+        log-file = ""
+        log-format = "text"
+        log-rotate = ""
+        redact-info-log = false
+        join = "http://127.0.0.1:8261"
+        worker-addr = "0.0.0.0:8262"
+        advertise-addr = "127.0.0.1:8262"
+        config-file = ""
+        keepalive-ttl = 60
+        relay-keepalive-ttl = 1800
+        relay-dir = ""
+        ssl-ca = ""
+        ssl-cert = ""
+        ssl-key = ""
+        ssl-ca-base64 = ""
+        ssl-key-base64 = ""
+        ssl-cert-base64 = ""
+    "#]]
+    .assert_eq(&cfg.to_toml());
     // What we render parses back to the same config.
     let mut back = WorkerConfig::default();
     back.apply_toml(&cfg.to_toml()).unwrap();

@@ -18,6 +18,7 @@ mod agreement;
 mod columns;
 mod errors;
 mod indexes;
+mod roundtrip;
 mod statements;
 mod types;
 

@@ -3,11 +3,14 @@
 //! `TestLockKeeperMultipleTarget`) and the in-memory side of
 //! `master/shardddl/optimist.go` (answers, done Operations, SourceTables
 //! changes, unlock, show-ddl-locks, remove-meta, rebuild), plus the
-//! deliberate differences.
+//! deliberate differences; [`model`] checks the keeper against a model
+//! under random interleavings.
 
 use super::*;
 use crate::optimism::lock::tests::{info, key, list, short, ti, tts};
 use crate::schemacmp::Table;
+
+mod model;
 
 const ADD_C1: &str = "ALTER TABLE bar ADD COLUMN c1 INT";
 const DROP_C1: &str = "ALTER TABLE bar DROP COLUMN c1";

@@ -1,21 +1,23 @@
 //! Cold rebuild of the keeper from a snapshot of Infos and Operations (DM
 //! `recoverLocks`), and the per-state lock counts for a gauge reset.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{LockAction, LockKeeper, TrySyncOutcome};
 use crate::pessimism::lock::{DdlMismatch, StateChange, SyncState};
 
-/// One stored Info, as read for a rebuild.
+/// One stored Info, as read for a rebuild: borrowed from the Infos the
+/// actor keeps, so a rebuild of 100,000 locks makes no second copy of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InfoRecord {
-    pub task: String,
-    pub source: String,
+pub struct InfoRecord<'a> {
+    pub task: Cow<'a, str>,
+    pub source: Cow<'a, str>,
     /// Downstream schema (for logs; the lock is named by `lock_id`).
-    pub schema: String,
+    pub schema: Cow<'a, str>,
     /// Downstream table (for logs).
-    pub table: String,
-    pub ddls: Vec<String>,
+    pub table: Cow<'a, str>,
+    pub ddls: Cow<'a, [String]>,
     /// `GenDDLLockID(task, schema, table)`.
     pub lock_id: String,
 }
@@ -104,39 +106,39 @@ pub struct RebuildPlan {
 ///    belong to an unfinished lock.
 /// 4. Every synced lock gets its [`LockKeeper::handle_lock`] action.
 pub fn rebuild(
-    infos: Vec<InfoRecord>,
+    infos: Vec<InfoRecord<'_>>,
     operations: Vec<OperationRecord>,
     task_sources: impl Fn(&str) -> Vec<String>,
 ) -> RebuildPlan {
     let mut keeper = LockKeeper::new();
     let mut issues = Vec::new();
 
-    let named_locks: BTreeSet<String> = infos.iter().map(|i| i.lock_id.clone()).collect();
-    let mut by_task: BTreeMap<String, Vec<InfoRecord>> = BTreeMap::new();
-    for info in infos {
-        by_task.entry(info.task.clone()).or_default().push(info);
+    let named_locks: BTreeSet<&str> = infos.iter().map(|i| i.lock_id.as_str()).collect();
+    let mut by_task: BTreeMap<&str, Vec<&InfoRecord>> = BTreeMap::new();
+    for info in &infos {
+        by_task.entry(&info.task).or_default().push(info);
     }
     for (task, mut infos) in by_task {
-        let sources = task_sources(&task);
+        let sources = task_sources(task);
         infos.sort_by(|a, b| a.source.cmp(&b.source));
         for info in infos {
-            match keeper.try_sync(&info.lock_id, &task, &info.source, &info.ddls, &sources) {
+            match keeper.try_sync(&info.lock_id, task, &info.source, &info.ddls, &sources) {
                 // A fresh keeper remembers no resolved lock: nothing is held.
                 TrySyncOutcome::Progress { .. } | TrySyncOutcome::HeldAsStale => {}
                 TrySyncOutcome::Mismatch(error) => issues.push(RebuildIssue::Mismatch {
-                    task: task.clone(),
-                    source: info.source,
+                    task: task.to_owned(),
+                    source: info.source.to_string(),
                     error,
                 }),
                 TrySyncOutcome::UnknownTask => issues.push(RebuildIssue::UnknownTask {
-                    task: task.clone(),
-                    source: info.source,
-                    lock_id: info.lock_id,
+                    task: task.to_owned(),
+                    source: info.source.to_string(),
+                    lock_id: info.lock_id.clone(),
                 }),
                 TrySyncOutcome::SourceNotInTask => issues.push(RebuildIssue::SourceNotInTask {
-                    task: task.clone(),
-                    source: info.source,
-                    lock_id: info.lock_id,
+                    task: task.to_owned(),
+                    source: info.source.to_string(),
+                    lock_id: info.lock_id.clone(),
                 }),
             }
         }
@@ -148,7 +150,7 @@ pub fn rebuild(
     let mut delete_orphan_ops = Vec::new();
     for op in operations {
         let Some(lock) = keeper.find_lock_mut(&op.lock_id) else {
-            if op.done && !named_locks.contains(&op.lock_id) {
+            if op.done && !named_locks.contains(op.lock_id.as_str()) {
                 delete_orphan_ops.push(op);
             } else {
                 issues.push(RebuildIssue::OrphanOperationKept(op));

@@ -3,9 +3,12 @@
 //! in-memory side of `master/shardddl/pessimist_test.go`
 //! (`TestPessimist` cases 1-7, `TestSourceReEntrant`,
 //! `TestUnlockSourceMissBeforeSynced`, `TestUnlockSourceInterrupt`,
-//! `TestUnlockSourceOwnerRemoved`), plus the deliberate differences.
+//! `TestUnlockSourceOwnerRemoved`), plus the deliberate differences;
+//! [`model`] checks the keeper against a model under random interleavings.
 
 use super::*;
+
+mod model;
 
 const C1: &str = "ALTER TABLE bar ADD COLUMN c1 INT";
 const C2: &str = "ALTER TABLE bar ADD COLUMN c2 INT";
@@ -299,11 +302,11 @@ fn check(steps: &[(Ev, &str)]) {
                 let infos = infos
                     .iter()
                     .map(|(task, source, table, ddls)| InfoRecord {
-                        task: (*task).to_owned(),
-                        source: (*source).to_owned(),
-                        schema: "foo".to_owned(),
-                        table: (*table).to_owned(),
-                        ddls: strings(ddls),
+                        task: (*task).into(),
+                        source: (*source).into(),
+                        schema: "foo".into(),
+                        table: (*table).into(),
+                        ddls: strings(ddls).into(),
                         lock_id: lock_id(task, table),
                     })
                     .collect();
