@@ -574,12 +574,14 @@ impl Pessimist {
         // run at once, each a page at a time and decoded while etcd reads
         // the next page: 100,000 locks' raw keys and configs are hundreds
         // of MB that are never held at once.
-        let keys_read = read_snapshot_keys(
+        // The pessimism keys are decoded by a task of their own, in parallel
+        // with the subtask configs decoded here.
+        let keys_read = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(read_snapshot_keys(
             self.etcd.clone(),
             self.space.clone(),
             self.metrics.clone(),
             cancel.clone(),
-        );
+        )));
         let subtask_prefix = self.space.path(&UPSTREAM_SUBTASK);
         let etcd = self.etcd.clone();
         let subtasks_read = async {
@@ -606,6 +608,12 @@ impl Pessimist {
             }
         };
         let (subtask_revision, keys) = tokio::join!(subtasks_read, keys_read);
+        let keys = match keys {
+            Ok(keys) => keys,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            // Aborted only by dropping the handle, which has not happened.
+            Err(_) => None,
+        };
         let (Some(subtask_revision), Some((keys, keys_revision))) = (subtask_revision, keys) else {
             return Ok(());
         };
