@@ -103,11 +103,9 @@ impl Fields {
             }
         }
         check_route_rules(&rules)?;
-        let mode = match self.shard_mode.as_str() {
-            "optimistic" => ShardMode::Optimistic,
-            "pessimistic" => ShardMode::Pessimistic,
-            _ => ShardMode::None,
-        };
+        // `check_shard_mode` accepted the value and filled in the fallback.
+        let mode =
+            ShardMode::from_config(&self.shard_mode, self.is_sharding).unwrap_or(ShardMode::None);
         Ok(SubTask {
             task: self.name,
             source: self.source_id,
