@@ -741,5 +741,26 @@ pub fn empty_struct(v: &Value, path: &str) -> Result<(), DecodeError> {
     }
 }
 
+/// Golden check of a wire codec: `bytes` decodes to `value`, and `value`
+/// encodes to exactly `bytes`.
+#[cfg(test)]
+pub(crate) fn assert_golden<T: std::fmt::Debug + PartialEq>(
+    bytes: &str,
+    value: &T,
+    decode: fn(&[u8]) -> Result<T, DecodeError>,
+    encode: fn(&T) -> Vec<u8>,
+) {
+    assert_eq!(
+        &decode(bytes.as_bytes()).expect(bytes),
+        value,
+        "decode {bytes}"
+    );
+    assert_eq!(
+        String::from_utf8(encode(value)).unwrap(),
+        bytes,
+        "encode {value:?}"
+    );
+}
+
 #[cfg(test)]
 mod tests;
