@@ -309,7 +309,7 @@ impl ObjectWriter {
     /// A Go slice-of-pointers field: `None` is a nil slice (`null`).
     pub fn value_list(mut self, key: &str, value: Option<&[Value]>) -> Self {
         self.key(key);
-        write_slice(&mut self.out, value, |out, item| write_value(out, item));
+        write_slice(&mut self.out, value, write_value);
         self
     }
 
