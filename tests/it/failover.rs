@@ -9,11 +9,11 @@ use dm_master::etcd::Etcd;
 use dm_master::keys::KeySpace;
 use dm_master::pessimism::ops;
 use dm_master::proto::master_client::MasterClient;
-use dm_master::proto::{ShowDdlLocksRequest, UnlockDdlLockRequest};
+use dm_master::proto::ShowDdlLocksRequest;
 use dm_worker::shardddl::pessimist::PessimistClient;
 use tokio_util::sync::CancellationToken;
 
-use crate::grpc::http_get;
+use crate::grpc::{http_get, unlock};
 use crate::history::History;
 use crate::pessimism::register_task;
 use crate::support::{answered, free_port, put_ddl, wait_until, EtcdServer};
@@ -210,14 +210,7 @@ async fn unlock_through_a_follower_gives_the_leaders_answer() {
     let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
     put_ddl(&c1, DDL, &cancel).await;
     let mut client = follower.client().await;
-    let missing = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: "t-`no`.`lock`".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let missing = unlock(&mut client, "t-`no`.`lock`", |_| {}).await;
     assert!(!missing.result);
     assert!(missing.msg.contains("code=38019"), "{}", missing.msg);
     assert!(
@@ -232,15 +225,7 @@ async fn unlock_through_a_follower_gives_the_leaders_answer() {
         })
         .await
     );
-    let forced = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: "t-`db`.`tb`".into(),
-            force_remove: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let forced = unlock(&mut client, "t-`db`.`tb`", |r| r.force_remove = true).await;
     assert!(forced.result, "{}", forced.msg);
     let after = client
         .show_ddl_locks(ShowDdlLocksRequest::default())
