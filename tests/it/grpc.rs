@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use dm_master::proto::master_client::MasterClient;
-use dm_master::proto::{ShowDdlLocksRequest, UnlockDdlLockRequest, UnlockDdlLockResponse};
+use dm_master::proto::{
+    ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
+};
 use dm_worker::shardddl::pessimist::PessimistClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -24,6 +26,28 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `ShowDDLLocks` with no filter: every lock the master holds.
+pub async fn show_locks(client: &mut MasterClient<Channel>) -> ShowDdlLocksResponse {
+    client
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .expect("ShowDDLLocks")
+        .into_inner()
+}
+
+/// Waits up to 10 s until `ShowDDLLocks` lists exactly `count` locks.
+pub async fn wait_for_lock_count(client: &MasterClient<Channel>, count: usize) -> bool {
+    wait_until(Duration::from_secs(10), || {
+        let mut c = client.clone();
+        async move {
+            c.show_ddl_locks(ShowDdlLocksRequest::default())
+                .await
+                .is_ok_and(|r| r.into_inner().locks.len() == count)
+        }
+    })
+    .await
 }
 
 /// `UnlockDDLLock` of lock `id`, `options` setting the request's other
@@ -65,11 +89,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
         .await
         .unwrap();
 
-    let empty = client
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let empty = show_locks(&mut client).await;
     assert!(empty.result);
     assert_eq!(empty.msg, "no DDL lock exists");
     assert!(empty.locks.is_empty());
@@ -112,13 +132,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     })
     .await;
     assert!(shown);
-    let lock = client
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .locks
-        .remove(0);
+    let lock = show_locks(&mut client).await.locks.remove(0);
     assert_eq!(lock.id, "test-`shard_db`.`shard_table`");
     assert_eq!(lock.mode, "pessimistic");
     assert_eq!(lock.owner, "mysql-replica-01");
