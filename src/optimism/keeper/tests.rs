@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::*;
-use crate::optimism::lock::tests::{info, key, list, short, ti, tts};
+use crate::optimism::lock::tests::{done_operation, info, key, list, short, ti, tts};
 use crate::schemacmp::Table;
 
 mod model;
@@ -136,19 +136,7 @@ fn sync(i: Info, tables: Option<Vec<TargetTable>>) -> Step {
 
 /// `on_operation_done` for a done Operation of `table` in lock `id`.
 fn done(id: &'static str, table: &'static str, ddls: &[&str], cols: &[&str]) -> Step {
-    let k = key(table);
-    let op = Operation {
-        id: id.to_owned(),
-        task: id.split('-').next().unwrap_or_default().to_owned(),
-        source: k.source,
-        up_schema: k.schema,
-        up_table: k.table,
-        ddls: Some(ddls.iter().map(|d| (*d).to_owned()).collect()),
-        conflict_stage: ConflictStage::None,
-        conflict_message: String::new(),
-        done: true,
-        cols: Some(cols.iter().map(|c| (*c).to_owned()).collect()),
-    };
+    let op = done_operation(id, table, ddls, cols);
     Box::new(move |w: &mut World| match w.keeper.on_operation_done(&op) {
         DoneDecision::LockNotFound => "not-found".to_owned(),
         DoneDecision::Progress { columns: c } => format!("progress {}", columns(&c)),
