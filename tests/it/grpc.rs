@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 
 use crate::master::TestMaster;
 use crate::pessimism::register_task;
-use crate::support::{unique_space, wait_until, EtcdServer};
+use crate::support::{put_shard_table_ddl, unique_space, wait_until, EtcdServer};
 
 /// A plain HTTP/1.1 GET (async: the master serves on this test's runtime).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
@@ -107,15 +107,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
          GetValidationStatus is not supported by this dm-master"
     );
 
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "test", "mysql-replica-01");
-    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
-    c1.put_info(
-        &c1.info("shard_db", "shard_table", vec![ddl.into()]),
-        &cancel,
-    )
-    .await
-    .unwrap();
+    let ddl = put_shard_table_ddl(&etcd, &space).await;
     let shown = wait_until(Duration::from_secs(10), || {
         let mut client = client.clone();
         async move {

@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::pessimism::ops;
-use dm_worker::shardddl::pessimist::PessimistClient;
-use tokio_util::sync::CancellationToken;
 
 use crate::dmctl::{dmctl_text, DMCTL};
-use crate::support::{free_port, wait_until, EtcdServer};
+use crate::support::{free_port, put_shard_table_ddl, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 
@@ -255,15 +253,7 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     assert!(ok, "{out}");
     assert!(out.contains("\"msg\": \"no DDL lock exists\""), "{out}");
 
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "test", "mysql-replica-01");
-    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
-    c1.put_info(
-        &c1.info("shard_db", "shard_table", vec![ddl.into()]),
-        &cancel,
-    )
-    .await
-    .unwrap();
+    put_shard_table_ddl(&etcd, &space).await;
     let listed = wait_until(Duration::from_secs(10), || async {
         let (_, out) = dmctl_text(&addr, &["shard-ddl-lock", "test"]).await;
         out.contains("\"ID\": \"test-`shard_db`.`shard_table`\"")
