@@ -103,6 +103,48 @@ async fn two_masters(endpoint: &str) -> (MasterProcess, MasterProcess) {
     }
 }
 
+/// Task `t` of sources s1 and s2 on a fresh etcd whose shard-DDL keys
+/// `history` records from the start, two masters settled on it, and s1's
+/// Info of [`DDL`] put at revision `r1`: a lock waiting for s2.
+struct LockUnderTwoMasters {
+    /// Kept for the test's duration: dropping it stops etcd.
+    _server: EtcdServer,
+    etcd: Etcd,
+    history: History,
+    leader: MasterProcess,
+    follower: MasterProcess,
+    cancel: CancellationToken,
+    c1: PessimistClient,
+    c2: PessimistClient,
+    r1: i64,
+}
+
+impl LockUnderTwoMasters {
+    async fn start() -> Self {
+        let server = EtcdServer::start();
+        let etcd = server.client().await;
+        let space = KeySpace::default();
+        let history = History::record(&etcd, &space).await;
+        register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+        let (leader, follower) = two_masters(&server.endpoint).await;
+        let cancel = CancellationToken::new();
+        let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+        let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+        let r1 = put_ddl(&c1, DDL, &cancel).await;
+        Self {
+            _server: server,
+            etcd,
+            history,
+            leader,
+            follower,
+            cancel,
+            c1,
+            c2,
+            r1,
+        }
+    }
+}
+
 async fn lock_keys(etcd: &Etcd) -> usize {
     etcd.get_prefix(&ops::pessimism_prefix(&KeySpace::default()))
         .await
@@ -113,15 +155,17 @@ async fn lock_keys(etcd: &Etcd) -> usize {
 
 #[tokio::test]
 async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
-    let server = EtcdServer::start();
-    let etcd = server.client().await;
-    let space = KeySpace::default();
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (leader, follower) = two_masters(&server.endpoint).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    let LockUnderTwoMasters {
+        _server,
+        etcd,
+        history,
+        leader,
+        follower,
+        cancel,
+        c1,
+        c2,
+        r1,
+    } = LockUnderTwoMasters::start().await;
 
     // The follower answers ShowDDLLocks with the leader's locks.
     let mut via_follower = follower.client().await;
@@ -161,6 +205,7 @@ async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
         })
         .await
     );
+    history.check_done_is_final().await;
     eprintln!("takeover after kill -9: {takeover:?}");
 }
 
@@ -185,15 +230,8 @@ async fn sigterm_hands_leadership_over_within_a_second() {
 
 #[tokio::test]
 async fn unlock_through_a_follower_gives_the_leaders_answer() {
-    let server = EtcdServer::start();
-    let etcd = server.client().await;
-    let space = KeySpace::default();
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (_leader, follower) = two_masters(&server.endpoint).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    put_ddl(&c1, DDL, &cancel).await;
-    let mut client = follower.client().await;
+    let lock = LockUnderTwoMasters::start().await;
+    let mut client = lock.follower.client().await;
     let missing = unlock(&mut client, "t-`no`.`lock`", |_| {}).await;
     assert!(!missing.result);
     assert!(missing.msg.contains("code=38019"), "{}", missing.msg);
@@ -206,16 +244,17 @@ async fn unlock_through_a_follower_gives_the_leaders_answer() {
 
 #[tokio::test]
 async fn a_paused_leader_cannot_write_after_losing_its_lease() {
-    let server = EtcdServer::start();
-    let etcd = server.client().await;
-    let space = KeySpace::default();
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (old, new) = two_masters(&server.endpoint).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    let LockUnderTwoMasters {
+        _server,
+        etcd,
+        history,
+        leader: old,
+        follower: new,
+        cancel,
+        c1,
+        c2,
+        r1,
+    } = LockUnderTwoMasters::start().await;
     let mut via_new = new.client().await;
     assert!(wait_for_lock_count(&via_new, 1).await);
 
