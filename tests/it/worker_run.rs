@@ -154,6 +154,15 @@ async fn columns(db: &str) -> Vec<String> {
     cols.into_iter().map(|c| c.name).collect()
 }
 
+/// Whether nothing at all is stored under `space`.
+async fn nothing_stored(etcd: &Etcd, space: &KeySpace) -> bool {
+    etcd.get_prefix(space.namespace())
+        .await
+        .unwrap()
+        .value
+        .is_empty()
+}
+
 async fn no_shard_keys(etcd: &Etcd, space: &KeySpace) -> bool {
     wait_until(WAIT, || async {
         etcd.get_prefix(&ops::pessimism_prefix(space))
@@ -273,12 +282,7 @@ async fn worker_run_bad_ddl_fails_clearly_and_writes_nothing() {
         "{text}"
     );
     // Checked before anything was written: no subtask, no Info, no table.
-    assert!(etcd
-        .get_prefix(space.namespace())
-        .await
-        .unwrap()
-        .value
-        .is_empty());
+    assert!(nothing_stored(&etcd, &space).await);
     assert!(columns(&db).await.is_empty());
 
     let parse = Scenario::parse("task = \"t\"\nsource = ").expect_err("bad TOML");
@@ -305,10 +309,5 @@ async fn worker_run_unreachable_downstream_fails_before_any_write() {
         matches!(err, dm_worker::Error::DownstreamUnavailable { .. }),
         "{err}"
     );
-    assert!(etcd
-        .get_prefix(space.namespace())
-        .await
-        .unwrap()
-        .value
-        .is_empty());
+    assert!(nothing_stored(&etcd, &space).await);
 }
