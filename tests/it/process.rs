@@ -1,6 +1,6 @@
 //! The `dm-master` and `dmctl` binaries as processes, as operators use them.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
@@ -43,6 +43,20 @@ fn invalid_configuration_exits_with_code_2_and_dm_message_on_stdout() {
             "{args:?}: {stdout}"
         );
     }
+}
+
+/// The master binary as `name` on `addr` with `args` and its data in
+/// `data_dir`; its output discarded.
+fn spawn_quiet_master(name: &str, addr: &str, args: &[&str], data_dir: &std::path::Path) -> Child {
+    Command::new(MASTER)
+        .args(["--name", name, "--master-addr", addr])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -165,21 +179,12 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
-    let mut master = Command::new(MASTER)
-        .args([
-            "--name",
-            "p1",
-            "--master-addr",
-            &addr,
-            "--etcd-endpoints",
-            &server.endpoint,
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut master = spawn_quiet_master(
+        "p1",
+        &addr,
+        &["--etcd-endpoints", &server.endpoint],
+        dir.path(),
+    );
     let up = wait_until(Duration::from_secs(20), || async {
         tokio::net::TcpStream::connect(&addr).await.is_ok()
     })
@@ -333,21 +338,7 @@ async fn without_endpoints_the_master_runs_and_stops_its_own_etcd() {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let peer = format!("http://127.0.0.1:{}", free_port());
-    let mut master = Command::new(MASTER)
-        .args([
-            "--name",
-            "solo",
-            "--master-addr",
-            &addr,
-            "--peer-urls",
-            &peer,
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut master = spawn_quiet_master("solo", &addr, &["--peer-urls", &peer], dir.path());
     let status = wait_until(Duration::from_secs(20), || async {
         crate::grpc::http_get(addr.parse().unwrap(), "/role")
             .await
