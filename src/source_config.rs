@@ -22,6 +22,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 
 use crate::scheduler::error::dm_error_string;
+use crate::task_config::quote_str as toml_str;
 
 /// DM's `MaxSourceIDLength`.
 pub const MAX_SOURCE_ID_LENGTH: usize = 32;
@@ -644,29 +645,6 @@ fn toml_key(key: &str) -> String {
     } else {
         toml_str(key)
     }
-}
-
-/// BurntSushi's quoted string.
-pub fn toml_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Go's shortest `%g` float with `.0` appended when it has no `.` or `e`.

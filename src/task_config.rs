@@ -41,6 +41,7 @@ pub use subtask::{
     DEFAULT_TRASH_TABLE_RULES, MAX_SOURCE_ID_LENGTH,
 };
 pub use task_yaml::{MySqlInstance, TaskConfig, TASK_MODES};
+pub use toml_writer::quote_str;
 pub use units::{ByteSize, GoDuration};
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use dm_master::task_config::quote_str as go_toml_string;
+
 use crate::error::{Error, Result};
 
 /// DM's default lease TTL of the keep-alive key, in seconds.
@@ -545,29 +547,6 @@ fn toml_type(value: &toml::Value) -> &'static str {
         toml::Value::Array(_) => "Array",
         toml::Value::Table(_) => "Hash",
     }
-}
-
-/// A TOML basic string as BurntSushi writes it.
-fn go_toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// DM's `UnwrapScheme`: drops a leading `http://` or `https://`.

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::DmMasterConfig;
+use crate::task_config::quote_str as quote;
 
 /// The TOML text of `cfg`, byte for byte as DM's `Config.Toml()`.
 pub fn render(cfg: &DmMasterConfig) -> String {
@@ -59,29 +60,6 @@ pub fn render(cfg: &DmMasterConfig) -> String {
     if cfg.experimental_openapi {
         out.push_str("  openapi = true\n");
     }
-    out
-}
-
-/// A TOML basic string as BurntSushi quotes it.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
     out
 }
 

@@ -29,7 +29,6 @@
 //! validate when it starts the subtask.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use serde::Deserialize;
 
@@ -104,11 +103,9 @@ impl Fields {
             }
         }
         check_route_rules(&rules)?;
-        let mode = match self.shard_mode.as_str() {
-            "optimistic" => ShardMode::Optimistic,
-            "pessimistic" => ShardMode::Pessimistic,
-            _ => ShardMode::None,
-        };
+        // `check_shard_mode` accepted the value and filled in the fallback.
+        let mode =
+            ShardMode::from_config(&self.shard_mode, self.is_sharding).unwrap_or(ShardMode::None);
         Ok(SubTask {
             task: self.name,
             source: self.source_id,
@@ -138,6 +135,7 @@ fn scan(text: &str) -> Option<Fields> {
         }
         scanner.line(line.trim_start_matches([' ', '\t']))?;
     }
+    scanner.check_structure()?;
     Some(scanner.fields)
 }
 
@@ -157,13 +155,12 @@ enum Current<'a> {
 struct Scanner<'a> {
     fields: Fields,
     current: Option<Current<'a>>,
-    /// Paths of `[table]` headers seen.
-    tables: HashSet<&'a str>,
-    /// Paths of `[[array]]` headers seen.
-    arrays: HashSet<&'a str>,
+    /// Every header: its path and whether it is an `[[array]]`.
+    headers: Vec<(&'a str, bool)>,
     /// `(table path, key)` of every key of the root (path "") and of
-    /// `[table]`s.
-    keys: HashSet<(&'a str, &'a str)>,
+    /// `[table]`s. Checked once at the end (sorting beats hashing for the
+    /// few dozen keys of a config).
+    keys: Vec<(&'a str, &'a str)>,
     /// Keys of the current array element.
     element_keys: Vec<&'a str>,
 }
@@ -196,41 +193,48 @@ impl<'a> Scanner<'a> {
         self.key_value(key, value)
     }
 
-    /// Refuses a header that redefines a table, or whose path runs through
-    /// a key or an array of tables.
-    fn check_header(&self, path: &'a str) -> Option<()> {
-        let mut parent = "";
-        for (end, _) in path.match_indices('.').chain([(path.len(), "")]) {
-            let prefix = &path[..end];
-            let segment = &prefix[parent.len() + usize::from(!parent.is_empty())..];
-            if self.keys.contains(&(parent, segment)) {
-                return None;
+    /// The document's tables are consistent: no key or table defined
+    /// twice, no `[table]` that is also an `[[array]]`, no header whose path
+    /// runs through a key (or names one), and no header inside an array
+    /// element (left to the parser). None of these depends on the order of
+    /// the lines, so they are checked once, at the end.
+    fn check_structure(&mut self) -> Option<()> {
+        self.keys.sort_unstable();
+        if self.keys.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        self.headers.sort_unstable();
+        // Sorted, a path's entries are adjacent, tables (false) first: a
+        // repeated path is only allowed as array elements.
+        if self.headers.windows(2).any(|w| w[0].0 == w[1].0 && !w[0].1) {
+            return None;
+        }
+        let is_array = |path: &str| self.headers.binary_search(&(path, true)).is_ok();
+        for &(path, _) in &self.headers {
+            let mut parent = "";
+            for (end, _) in path.match_indices('.').chain([(path.len(), "")]) {
+                let prefix = &path[..end];
+                let segment = &prefix[parent.len() + usize::from(!parent.is_empty())..];
+                if self.keys.binary_search(&(parent, segment)).is_ok() {
+                    return None;
+                }
+                if end < path.len() && is_array(prefix) {
+                    return None;
+                }
+                parent = prefix;
             }
-            if end < path.len() && self.arrays.contains(prefix) {
-                return None;
-            }
-            parent = prefix;
         }
         Some(())
     }
 
     fn table_header(&mut self, path: &'a str) -> Option<()> {
-        self.check_header(path)?;
-        if self.arrays.contains(path) || !self.tables.insert(path) {
-            return None;
-        }
+        self.headers.push((path, false));
         self.current = Some(Current::Table(path));
         Some(())
     }
 
     fn array_header(&mut self, path: &'a str) -> Option<()> {
-        self.check_header(path)?;
-        // `[[a]]` after `[a]` or after `[a.b]` (which made `a` a table).
-        let under = |p: &&str| p.strip_prefix(path).is_some_and(|r| r.starts_with('.'));
-        if self.tables.contains(path) || self.tables.iter().any(under) {
-            return None;
-        }
-        self.arrays.insert(path);
+        self.headers.push((path, true));
         self.element_keys.clear();
         if path == "route-rules" {
             self.fields
@@ -252,24 +256,7 @@ impl<'a> Scanner<'a> {
                     Current::Table(path) => path,
                     _ => "",
                 };
-                if !self.keys.insert((table, key)) {
-                    return None;
-                }
-                // A key that names a table defined earlier redefines it.
-                let defines_table = |paths: &HashSet<&str>| {
-                    paths.iter().any(|p| {
-                        let rest = if table.is_empty() {
-                            Some(*p)
-                        } else {
-                            p.strip_prefix(table).and_then(|r| r.strip_prefix('.'))
-                        };
-                        rest.and_then(|r| r.strip_prefix(key))
-                            .is_some_and(|r| r.is_empty() || r.starts_with('.'))
-                    })
-                };
-                if defines_table(&self.tables) || defines_table(&self.arrays) {
-                    return None;
-                }
+                self.keys.push((table, key));
                 if current == Current::Root {
                     self.root_field(key, value)?;
                 }

@@ -178,7 +178,9 @@ fn inline(value: &Value) -> String {
     }
 }
 
-/// BurntSushi's basic-string escaping.
+/// BurntSushi's basic-string escaping (its `dblQuotedReplacer`: control
+/// characters as lowercase `\u00xx`). Every TOML writer of the workspace
+/// quotes with it.
 pub fn quote_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -199,4 +201,17 @@ pub fn quote_str(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::quote_str;
+
+    #[test]
+    fn strings_are_quoted_byte_for_byte_as_burntsushi_writes_them() {
+        assert_eq!(
+            quote_str("a\"b\\c\u{8}\t\n\u{c}\r\u{b}\u{1f}\u{7f}é"),
+            r#""a\"b\\c\b\t\n\f\r\u000b\u001f\u007fé""#
+        );
+    }
 }

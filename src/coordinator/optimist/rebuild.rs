@@ -1,0 +1,146 @@
+//! Decoding and rebuild: every optimism key decoded into a [`Record`]
+//! (malformed values reported with task and key, then skipped), and every
+//! lock rebuilt from a snapshot at one revision.
+
+use super::*;
+
+pub(super) enum Record {
+    SourceTables(SourceTables),
+    Info(String, TableKey, StoredInfo),
+    Operation(String, TableKey, Operation, i64),
+    DroppedColumn(StoredDroppedColumn),
+}
+
+impl Optimist {
+    pub(super) fn report_malformed(
+        &self,
+        kv_key: &[u8],
+        task: &str,
+        error: &dyn std::fmt::Display,
+    ) {
+        tracing::error!(key = %String::from_utf8_lossy(kv_key), %task, %error, "malformed optimism value, skipped");
+        self.metrics
+            .report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
+    }
+
+    pub(super) fn decode(&self, kv: &KeyValue) -> Option<Record> {
+        let key = &kv.key;
+        if let Ok([task, _source]) = self.space.decode(&OPTIMISM_SOURCE_TABLES, key) {
+            return match SourceTables::decode(&kv.value) {
+                Ok(st) => Some(Record::SourceTables(st)),
+                Err(e) => {
+                    self.report_malformed(key, &task, &e);
+                    None
+                }
+            };
+        }
+        if let Ok([task, source, schema, table]) = self.space.decode(&OPTIMISM_INFO, key) {
+            return match Info::decode(&kv.value) {
+                Ok(info) => Some(Record::Info(
+                    task,
+                    TableKey::new(&source, &schema, &table),
+                    StoredInfo {
+                        info,
+                        version: kv.version,
+                        revision: kv.mod_revision,
+                    },
+                )),
+                Err(e) => {
+                    self.report_malformed(key, &task, &e);
+                    None
+                }
+            };
+        }
+        if let Ok([task, source, schema, table]) = self.space.decode(&OPTIMISM_OPERATION, key) {
+            return match Operation::decode(&kv.value) {
+                Ok(op) => Some(Record::Operation(
+                    task,
+                    TableKey::new(&source, &schema, &table),
+                    op,
+                    kv.mod_revision,
+                )),
+                Err(e) => {
+                    self.report_malformed(key, &task, &e);
+                    None
+                }
+            };
+        }
+        if let Ok([lock_id, column, source, schema, table]) =
+            self.space.decode(&OPTIMISM_DROPPED_COLUMNS, key)
+        {
+            return match DropColumnStage::decode(&kv.value) {
+                Ok(stage) => Some(Record::DroppedColumn(StoredDroppedColumn {
+                    lock_id,
+                    column,
+                    key: TableKey::new(&source, &schema, &table),
+                    stage,
+                })),
+                Err(e) => {
+                    self.report_malformed(key, "", &e);
+                    None
+                }
+            };
+        }
+        if self.space.decode(&OPTIMISM_INIT_SCHEMA, key).is_err() {
+            self.report_malformed(key, "", &"key matches no optimism adapter");
+        }
+        None
+    }
+
+    pub(super) async fn rebuild(&mut self, kvs: Vec<KeyValue>, revision: i64) -> Result<()> {
+        self.infos.clear();
+        self.operations.clear();
+        self.lock_states.clear();
+        let mut snapshot = Snapshot::default();
+        let mut operations = Vec::new();
+        for kv in &kvs {
+            match self.decode(kv) {
+                Some(Record::SourceTables(st)) => {
+                    snapshot
+                        .source_tables
+                        .entry(st.task.clone())
+                        .or_default()
+                        .insert(st.source.clone(), st);
+                }
+                Some(Record::Info(task, key, stored)) => {
+                    self.infos.insert((task, key), stored.clone());
+                    snapshot.infos.push(stored);
+                }
+                Some(Record::Operation(task, key, op, rev)) => {
+                    self.operations.insert((task, key), (op.clone(), rev));
+                    operations.push(op);
+                }
+                Some(Record::DroppedColumn(c)) => snapshot.dropped_columns.push(c),
+                None => {}
+            }
+        }
+        let plan = plan_rebuild(snapshot);
+        self.keeper = plan.keeper;
+        self.tables = plan.tables;
+        for skipped in &plan.skipped {
+            tracing::warn!(task = %skipped.info.task, source = %skipped.info.source, schema = %skipped.info.up_schema, table = %skipped.info.up_table, "info of a table no SourceTables routes, skipped at rebuild");
+        }
+        let replayed = plan.replay.len();
+        for stored in plan.replay {
+            self.answer_info(stored, true).await?;
+        }
+        let finish = self.keeper.finish_rebuild(&operations);
+        for columns in &finish.columns {
+            self.write_column_effects(columns).await?;
+        }
+        for orphan in &finish.orphans {
+            tracing::warn!(task = %orphan.task, lock_id = %orphan.id, source = %orphan.source, "operation without a lock");
+        }
+        for removal in finish.removals {
+            self.remove_lock(removal).await?;
+        }
+        self.publish_metrics();
+        tracing::info!(
+            revision,
+            locks = self.keeper.len(),
+            infos = replayed,
+            "optimistic locks rebuilt"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! Rebuild: the pessimism keys read a page at a time at one revision,
+//! decoded while etcd reads the next page, and every lock rebuilt from them
+//! (at term start and after a lost watch). Malformed values are reported and
+//! skipped; orphan `done` Operations are deleted.
+
+use super::*;
+
+/// The pessimism keys of one snapshot, decoded: what a rebuild starts from.
+#[derive(Debug, Default)]
+pub(super) struct SnapshotKeys {
+    pub(super) infos: HashMap<(String, String), Stored<Info>>,
+    pub(super) operations: HashMap<(String, String), Stored<Operation>>,
+    /// `(task, source)` whose Info carries the injected marker.
+    pub(super) injected: BTreeSet<(String, String)>,
+}
+
+impl SnapshotKeys {
+    /// Decodes a page of keys; each raw value is dropped once decoded. A
+    /// malformed key or value is reported and skipped.
+    fn decode_page(&mut self, space: &KeySpace, metrics: &Metrics, kvs: Vec<KeyValue>) {
+        for kv in kvs {
+            if let Ok([task, source]) = space.decode(&PESSIMISM_INFO, &kv.key) {
+                if let Some(info) = decode_info(metrics, &kv, &task, &source) {
+                    let key = (task, source);
+                    if operator::is_injected(&kv.value) {
+                        self.injected.insert(key.clone());
+                    }
+                    self.infos.insert(
+                        key,
+                        Stored {
+                            value: info,
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                }
+            } else if let Ok([task, source]) = space.decode(&PESSIMISM_OPERATION, &kv.key) {
+                if let Some(op) = decode_operation(metrics, &kv, &task, &source) {
+                    self.operations.insert(
+                        (task, source),
+                        Stored {
+                            value: op,
+                            mod_revision: kv.mod_revision,
+                        },
+                    );
+                }
+            } else {
+                report_bad_key(metrics, &kv.key);
+            }
+        }
+    }
+}
+
+/// Reads and decodes every pessimism key at one revision, a page at a time
+/// (retrying until it succeeds); `None` when cancelled first.
+pub(super) async fn read_snapshot_keys(
+    etcd: Etcd,
+    space: KeySpace,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Option<(SnapshotKeys, i64)> {
+    let prefix = ops::pessimism_prefix(&space);
+    loop {
+        let mut keys = SnapshotKeys::default();
+        let read = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return None,
+            read = etcd.get_prefix_paged(&prefix, |page| keys.decode_page(&space, &metrics, page)) => read,
+        };
+        match read {
+            Ok(revision) => return Some((keys, revision)),
+            Err(error) => {
+                tracing::warn!(%error, "reading pessimism keys failed, retrying");
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn decode_info(
+    metrics: &Metrics,
+    kv: &KeyValue,
+    task: &str,
+    source: &str,
+) -> Option<Info> {
+    match Info::decode(&kv.value) {
+        Ok(info) => Some(info),
+        Err(error) => {
+            tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism info, skipped");
+            metrics.report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
+            None
+        }
+    }
+}
+
+pub(super) fn decode_operation(
+    metrics: &Metrics,
+    kv: &KeyValue,
+    task: &str,
+    source: &str,
+) -> Option<Operation> {
+    match Operation::decode(&kv.value) {
+        Ok(op) => Some(op),
+        Err(error) => {
+            tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism operation, skipped");
+            metrics.report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
+            None
+        }
+    }
+}
+
+pub(super) fn report_bad_key(metrics: &Metrics, key: &[u8]) {
+    tracing::error!(key = %String::from_utf8_lossy(key), "pessimism key does not decode, ignored");
+    metrics.report_ddl_error("", metrics::ERR_MALFORMED_VALUE);
+}
+
+impl Pessimist {
+    pub(super) fn report_bad_key(&self, key: &[u8]) {
+        report_bad_key(&self.metrics, key);
+    }
+
+    pub(super) fn decode_info(&self, kv: &KeyValue, task: &str, source: &str) -> Option<Info> {
+        decode_info(&self.metrics, kv, task, source)
+    }
+
+    pub(super) fn decode_operation(
+        &self,
+        kv: &KeyValue,
+        task: &str,
+        source: &str,
+    ) -> Option<Operation> {
+        decode_operation(&self.metrics, kv, task, source)
+    }
+
+    /// Rebuilds every lock from a snapshot the watcher read after losing
+    /// its watch (the first snapshot is read by [`read_snapshot_keys`]).
+    pub(super) async fn on_snapshot(&mut self, kvs: Vec<KeyValue>, revision: i64) -> Result<()> {
+        let mut keys = SnapshotKeys::default();
+        keys.decode_page(&self.space, &self.metrics, kvs);
+        self.rebuild_from(keys, revision).await
+    }
+
+    /// Rebuilds every lock from one snapshot of Infos and Operations
+    /// (DM `buildLocks` + `recoverLocks`), then answers synced locks.
+    pub(super) async fn rebuild_from(&mut self, keys: SnapshotKeys, revision: i64) -> Result<()> {
+        self.infos = keys.infos;
+        self.injected = keys.injected;
+        self.operations = keys.operations;
+        // The records borrow the stored Infos: no second copy of them.
+        let info_records = self
+            .infos
+            .values()
+            .map(|stored| {
+                let info = &stored.value;
+                InfoRecord {
+                    lock_id: info.lock_id(),
+                    task: Cow::Borrowed(&info.task),
+                    source: Cow::Borrowed(&info.source),
+                    schema: Cow::Borrowed(&info.schema),
+                    table: Cow::Borrowed(&info.table),
+                    ddls: Cow::Borrowed(info.ddls.as_deref().unwrap_or_default()),
+                }
+            })
+            .collect();
+        let op_records = self
+            .operations
+            .values()
+            .map(|stored| {
+                let op = &stored.value;
+                OperationRecord {
+                    lock_id: op.id.clone(),
+                    task: op.task.clone(),
+                    source: op.source.clone(),
+                    exec: op.exec,
+                    done: op.done,
+                }
+            })
+            .collect();
+        let registry = &self.registry;
+        let mut plan = rebuild(info_records, op_records, |task| registry.sources(task));
+        self.keeper = plan.keeper;
+        // Locks with injected sources are settled (owner moved off them,
+        // injected sources done) and answered from their settled state.
+        let settled_locks = self.settle_all_injected();
+        if !settled_locks.is_empty() {
+            plan.actions
+                .retain(|action| action_lock(action).is_none_or(|id| !settled_locks.contains(id)));
+            for lock_id in &settled_locks {
+                plan.actions.push(self.keeper.handle_lock(lock_id, None));
+            }
+        }
+        self.retry.clear();
+        self.state_counts.clear();
+        for lock in self.keeper.locks() {
+            let counts = self.state_counts.entry(lock.task().to_owned()).or_default();
+            match lock.state() {
+                SyncState::Unsynced => counts.0 += 1,
+                SyncState::Synced => counts.1 += 1,
+            }
+        }
+        self.publish_metrics();
+        tracing::info!(
+            revision,
+            locks = self.keeper.len(),
+            infos = self.infos.len(),
+            operations = self.operations.len(),
+            first = !self.rebuilt,
+            "pessimistic locks rebuilt"
+        );
+        self.rebuilt = true;
+        for issue in &plan.issues {
+            self.report_rebuild_issue(issue);
+        }
+        for restored in &plan.owners_restored {
+            tracing::info!(lock_id = %restored.lock_id, from = %restored.from, to = %restored.to, "lock owner restored from its exec operation");
+        }
+        for orphan in &plan.delete_orphan_ops {
+            self.delete_orphan_operation(orphan).await?;
+        }
+        for action in plan.actions {
+            self.perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn report_rebuild_issue(&self, issue: &RebuildIssue) {
+        match issue {
+            RebuildIssue::Mismatch {
+                task,
+                source,
+                error,
+            } => {
+                tracing::error!(%task, %source, lock_id = %error.lock_id, %error, "info does not match its lock during rebuild");
+                self.metrics
+                    .report_ddl_error(task, metrics::ERR_INFO_PUT_SYNC_LOCK);
+            }
+            RebuildIssue::UnknownTask {
+                task,
+                source,
+                lock_id,
+            } => {
+                tracing::error!(%task, %source, %lock_id, "info of a task with no subtask config; waiting for the task to be started");
+                self.metrics
+                    .report_ddl_error(task, metrics::ERR_UNKNOWN_TASK);
+            }
+            RebuildIssue::SourceNotInTask {
+                task,
+                source,
+                lock_id,
+            } => {
+                tracing::warn!(%task, %source, %lock_id, "info of a source that is not part of the task, not counted");
+            }
+            RebuildIssue::OrphanOperationKept(op) => {
+                tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.lock_id, done = op.done, "operation without a lock kept");
+            }
+        }
+    }
+
+    /// Deletes a `done` Operation whose lock no longer exists (DM leaves it,
+    /// blocking the source's next Info forever: DM gap P7). Guarded by its mod
+    /// revision so a fresh Operation written meanwhile survives.
+    pub(super) async fn delete_orphan_operation(&mut self, op: &OperationRecord) -> Result<()> {
+        let key = ops::operation_key(&self.space, &op.task, &op.source);
+        let Some(stored) = self.operations.get(&(op.task.clone(), op.source.clone())) else {
+            return Ok(());
+        };
+        let txn = Txn::new("delete orphan operation")
+            .when([Compare::ModRevision(
+                key.clone().into_bytes(),
+                stored.mod_revision,
+            )])
+            .then([Op::delete(key.as_str())]);
+        let outcome = self.etcd.txn_fenced(txn, self.fence.as_ref()).await?;
+        tracing::info!(task = %op.task, source = %op.source, lock_id = %op.lock_id, deleted = outcome.succeeded, "orphan done operation cleaned up");
+        Ok(())
+    }
+}

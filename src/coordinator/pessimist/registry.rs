@@ -1,0 +1,149 @@
+//! The task registry side: subtask configs tell which sources each task
+//! has. A source leaving a task re-evaluates its locks; Infos of a task not
+//! known yet wait until its configs arrive.
+
+use super::*;
+
+impl Pessimist {
+    pub(super) fn apply_subtask_snapshot(&mut self, kvs: &[KeyValue]) {
+        self.registry.clear();
+        for kv in kvs {
+            self.apply_subtask_put(kv);
+        }
+    }
+
+    pub(super) fn apply_subtask_put(&mut self, kv: &KeyValue) -> RegistryChange {
+        match self.registry.apply_put(&self.space, &kv.key, &kv.value) {
+            Ok(change) => change,
+            Err(error) => {
+                let task = self
+                    .space
+                    .decode(&UPSTREAM_SUBTASK, &kv.key)
+                    .map(|[_, task]| task)
+                    .unwrap_or_default();
+                tracing::error!(key = %kv.key_str(), %task, %error, "subtask config does not parse, ignored");
+                self.metrics
+                    .report_ddl_error(&task, metrics::ERR_MALFORMED_VALUE);
+                RegistryChange::None
+            }
+        }
+    }
+
+    pub(super) async fn on_subtask_event(&mut self, event: WatchEvent) -> Result<()> {
+        let changed = match event {
+            WatchEvent::Put(kv) => vec![self.apply_subtask_put(&kv)],
+            WatchEvent::Delete { key, .. } => vec![self.registry.apply_delete(&key)],
+            WatchEvent::Resynced(snapshot) => {
+                self.apply_subtask_snapshot(&snapshot.value);
+                self.registry
+                    .tasks()
+                    .map(|t| RegistryChange::Task(t.to_owned()))
+                    .collect()
+            }
+        };
+        for change in changed {
+            if let RegistryChange::Task(task) = change {
+                self.on_sources_left(&task).await?;
+                if self.registry.contains(&task) {
+                    self.retry_waiting_infos(&task).await?;
+                } else {
+                    self.forget_task(&task);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sources may have left `task` (stop-task on some of its sources): its
+    /// locks stop waiting for them at once, resolve by the normal protocol
+    /// if every remaining source is synced, and are removed with their keys
+    /// when no source remains.
+    pub(super) async fn on_sources_left(&mut self, task: &str) -> Result<()> {
+        let sources = self.registry.sources(task);
+        for changed in self.keeper.on_sources_left(task, &sources) {
+            tracing::warn!(%task, lock_id = %changed.lock_id, left = ?changed.left, owner = %changed.owner, remaining = ?sources, "sources left the task while its lock waited; lock re-evaluated against the remaining sources");
+            self.metrics
+                .report_ddl_error(task, metrics::ERR_SOURCE_LEFT_LOCK);
+            if let Some(change) = &changed.change {
+                self.apply_change(change);
+            }
+            // The Info and Operation of a source that left name a lock that
+            // no longer counts it: deleted, so neither a rebuild nor the
+            // source's return to the task revives them. Its worker re-sends
+            // the Info if it still has the DDL to run.
+            let mut stale = Vec::new();
+            for source in &changed.left {
+                let key = (task.to_owned(), source.clone());
+                if self
+                    .infos
+                    .get(&key)
+                    .is_some_and(|i| i.value.lock_id() == changed.lock_id)
+                {
+                    stale.push(ops::info_key(&self.space, task, source));
+                }
+                if self
+                    .operations
+                    .get(&key)
+                    .is_some_and(|o| o.value.id == changed.lock_id)
+                {
+                    stale.push(ops::operation_key(&self.space, task, source));
+                }
+            }
+            if !stale.is_empty() {
+                ops::delete_keys(
+                    &self.etcd,
+                    self.fence.as_ref(),
+                    "delete keys of sources that left",
+                    stale,
+                )
+                .await?;
+            }
+            self.perform_or_retry(changed.action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops every lock of a task from memory (its keys are someone else's
+    /// business: remove-meta deletes them, and after the task's last subtask
+    /// config is gone, Infos that remain are re-evaluated if it starts
+    /// again).
+    pub(super) fn forget_task(&mut self, task: &str) {
+        let lock_ids: Vec<String> = self
+            .keeper
+            .locks()
+            .filter(|l| l.task() == task)
+            .map(|l| l.id().to_owned())
+            .collect();
+        for lock_id in lock_ids {
+            if let Some(removed) = self.keeper.remove_lock(&lock_id) {
+                self.apply_change(&removed.change);
+                tracing::info!(%task, %lock_id, "lock of the task dropped");
+            }
+            self.retry.remove(&lock_id);
+        }
+    }
+
+    /// Infos of `task` that are not counted in a lock yet (the task was
+    /// unknown, or the source was not part of it) get another chance after
+    /// the task's subtask configs changed.
+    pub(super) async fn retry_waiting_infos(&mut self, task: &str) -> Result<()> {
+        let waiting: Vec<Info> = self
+            .infos
+            .iter()
+            .filter(|((t, _), _)| t == task)
+            .filter(|(_, stored)| {
+                let lock_id = stored.value.lock_id();
+                self.keeper
+                    .find_lock(&lock_id)
+                    .and_then(|l| l.is_ready(&stored.value.source))
+                    != Some(true)
+            })
+            .map(|(_, stored)| stored.value.clone())
+            .collect();
+        for info in waiting {
+            self.on_info(&info).await?;
+        }
+        Ok(())
+    }
+}
