@@ -181,14 +181,7 @@ fn write_value_impl(out: &mut Vec<u8>, v: &Value, sorted: bool) {
         Value::Number(n) => write_number(out, n),
         Value::String(s) => write_str(out, s),
         Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value_impl(out, item, sorted);
-            }
-            out.push(b']');
+            write_array(out, items, |out, item| write_value_impl(out, item, sorted));
         }
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
@@ -206,6 +199,30 @@ fn write_value_impl(out: &mut Vec<u8>, v: &Value, sorted: bool) {
             }
             out.push(b'}');
         }
+    }
+}
+
+/// `[a,b,...]`, each item written by `write_item`.
+fn write_array<T>(out: &mut Vec<u8>, items: &[T], mut write_item: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_item(out, item);
+    }
+    out.push(b']');
+}
+
+/// A Go slice: `None` is a nil slice (`null`), else [`write_array`].
+fn write_slice<T>(
+    out: &mut Vec<u8>,
+    items: Option<&[T]>,
+    write_item: impl FnMut(&mut Vec<u8>, &T),
+) {
+    match items {
+        None => out.extend_from_slice(b"null"),
+        Some(items) => write_array(out, items, write_item),
     }
 }
 
@@ -255,19 +272,7 @@ impl ObjectWriter {
     /// A Go `[]string` field: `None` is a nil slice (`null`).
     pub fn str_list(mut self, key: &str, value: Option<&[String]>) -> Self {
         self.key(key);
-        match value {
-            None => self.out.extend_from_slice(b"null"),
-            Some(items) => {
-                self.out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(b',');
-                    }
-                    write_str(&mut self.out, item);
-                }
-                self.out.push(b']');
-            }
-        }
+        write_slice(&mut self.out, value, |out, item| write_str(out, item));
         self
     }
 
@@ -304,19 +309,7 @@ impl ObjectWriter {
     /// A Go slice-of-pointers field: `None` is a nil slice (`null`).
     pub fn value_list(mut self, key: &str, value: Option<&[Value]>) -> Self {
         self.key(key);
-        match value {
-            None => self.out.extend_from_slice(b"null"),
-            Some(items) => {
-                self.out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(b',');
-                    }
-                    write_value(&mut self.out, item);
-                }
-                self.out.push(b']');
-            }
-        }
+        write_slice(&mut self.out, value, write_value);
         self
     }
 
@@ -746,6 +739,27 @@ pub fn empty_struct(v: &Value, path: &str) -> Result<(), DecodeError> {
         Value::Null | Value::Object(_) => Ok(()),
         other => Err(type_error(path, "struct {}", kind(other))),
     }
+}
+
+/// Golden check of a wire codec: `bytes` decodes to `value`, and `value`
+/// encodes to exactly `bytes`.
+#[cfg(test)]
+pub(crate) fn assert_golden<T: std::fmt::Debug + PartialEq>(
+    bytes: &str,
+    value: &T,
+    decode: fn(&[u8]) -> Result<T, DecodeError>,
+    encode: fn(&T) -> Vec<u8>,
+) {
+    assert_eq!(
+        &decode(bytes.as_bytes()).expect(bytes),
+        value,
+        "decode {bytes}"
+    );
+    assert_eq!(
+        String::from_utf8(encode(value)).unwrap(),
+        bytes,
+        "encode {value:?}"
+    );
 }
 
 #[cfg(test)]

@@ -243,37 +243,51 @@ impl Info {
     }
 
     fn from_fields(f: &Fields) -> Result<Self, DecodeError> {
-        Ok(Self {
-            task: f.str("task")?,
-            source: f.str("source")?,
-            up_schema: f.str("up-schema")?,
-            up_table: f.str("up-table")?,
-            down_schema: f.str("down-schema")?,
-            down_table: f.str("down-table")?,
-            ddls: f.str_list("ddls")?,
-            table_info_before: f.object("table-info-before")?.map(TableInfoJson::from),
-            table_info_after: f
-                .object_list("table-info-after")?
-                .map(|afters| afters.iter().map(TableInfoJson::from).collect()),
-            ignore_conflict: f.bool("ignore-conflict")?,
+        Self::from_shared_fields(f, |f| {
+            Ok((
+                f.object_list("table-info-after")?,
+                f.bool("ignore-conflict")?,
+            ))
         })
     }
 
     /// DM's `OldInfo` and `toInfo()`. A missing or `null` old
     /// `table-info-after` becomes a one-element list holding `null`, as in DM.
     fn from_legacy_fields(f: &Fields) -> Result<Self, DecodeError> {
-        let after = f.object("table-info-after")?.unwrap_or(Value::Null);
+        Self::from_shared_fields(f, |f| {
+            let after = f.object("table-info-after")?.unwrap_or(Value::Null);
+            Ok((Some(vec![after]), false))
+        })
+    }
+
+    /// The fields both shapes share, read in DM's order, then
+    /// `table-info-after` and `ignore-conflict` as `rest` reads them (so the
+    /// first bad field is the one reported).
+    fn from_shared_fields(
+        f: &Fields,
+        rest: impl FnOnce(&Fields) -> Result<(Option<Vec<Value>>, bool), DecodeError>,
+    ) -> Result<Self, DecodeError> {
+        let task = f.str("task")?;
+        let source = f.str("source")?;
+        let up_schema = f.str("up-schema")?;
+        let up_table = f.str("up-table")?;
+        let down_schema = f.str("down-schema")?;
+        let down_table = f.str("down-table")?;
+        let ddls = f.str_list("ddls")?;
+        let table_info_before = f.object("table-info-before")?;
+        let (table_info_after, ignore_conflict) = rest(f)?;
         Ok(Self {
-            task: f.str("task")?,
-            source: f.str("source")?,
-            up_schema: f.str("up-schema")?,
-            up_table: f.str("up-table")?,
-            down_schema: f.str("down-schema")?,
-            down_table: f.str("down-table")?,
-            ddls: f.str_list("ddls")?,
-            table_info_before: f.object("table-info-before")?.map(TableInfoJson::from),
-            table_info_after: Some(vec![TableInfoJson::from(after)]),
-            ignore_conflict: false,
+            task,
+            source,
+            up_schema,
+            up_table,
+            down_schema,
+            down_table,
+            ddls,
+            table_info_before: table_info_before.map(TableInfoJson::from),
+            table_info_after: table_info_after
+                .map(|afters| afters.into_iter().map(TableInfoJson::from).collect()),
+            ignore_conflict,
         })
     }
 

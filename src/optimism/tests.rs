@@ -1,24 +1,6 @@
 use super::*;
+use crate::gojson::assert_golden as check;
 use crate::gojson::DecodeError;
-
-/// Golden check: `bytes` decodes to `value`, and `value` encodes to `bytes`.
-fn check<T: std::fmt::Debug + PartialEq>(
-    bytes: &str,
-    value: &T,
-    decode: fn(&[u8]) -> Result<T, DecodeError>,
-    encode: fn(&T) -> Vec<u8>,
-) {
-    assert_eq!(
-        &decode(bytes.as_bytes()).expect(bytes),
-        value,
-        "decode {bytes}"
-    );
-    assert_eq!(
-        String::from_utf8(encode(value)).unwrap(),
-        bytes,
-        "encode {value:?}"
-    );
-}
 
 fn strings(items: &[&str]) -> Option<Vec<String>> {
     Some(items.iter().map(|s| s.to_string()).collect())

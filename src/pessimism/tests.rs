@@ -1,23 +1,5 @@
 use super::*;
-
-/// Golden check: `bytes` decodes to `value`, and `value` encodes to `bytes`.
-fn check<T: std::fmt::Debug + PartialEq>(
-    bytes: &str,
-    value: &T,
-    decode: fn(&[u8]) -> Result<T, crate::gojson::DecodeError>,
-    encode: fn(&T) -> Vec<u8>,
-) {
-    assert_eq!(
-        &decode(bytes.as_bytes()).expect(bytes),
-        value,
-        "decode {bytes}"
-    );
-    assert_eq!(
-        String::from_utf8(encode(value)).unwrap(),
-        bytes,
-        "encode {value:?}"
-    );
-}
+use crate::gojson::assert_golden as check;
 
 fn info(ddls: Option<&[&str]>) -> Info {
     Info {

@@ -144,25 +144,28 @@ pub(crate) trait JsonField: Sized + Default {
     }
 }
 
-macro_rules! json_signed {
-    ($($ty:ty => $go:literal),*) => {$(
+/// Go integer fields. `$read` reads the JSON number in the type's own
+/// signedness; a number that only `$other_sign` accepts (a negative number
+/// for an unsigned type, one beyond `i64` for a signed one) is out of range,
+/// as is one that does not fit the narrower Rust type.
+macro_rules! json_integer {
+    ($read:ident, $other_sign:ident: $($ty:ty => $go:literal),*) => {$(
         impl JsonField for $ty {
             fn decode(value: Value, path: &Path<'_>) -> Result<Self, TableInfoError> {
                 match &value {
                     Value::Null => Ok(0),
-                    Value::Number(n) => match n.as_i64() {
-                        Some(v) => <$ty>::try_from(v).map_err(|_| TableInfoError::OutOfRange {
+                    Value::Number(n) => {
+                        let out_of_range = || TableInfoError::OutOfRange {
                             path: path.render(),
                             number: n.to_string(),
                             expected: $go,
-                        }),
-                        None if n.is_u64() => Err(TableInfoError::OutOfRange {
-                            path: path.render(),
-                            number: n.to_string(),
-                            expected: $go,
-                        }),
-                        None => Err(unexpected(path, "integer", &value)),
-                    },
+                        };
+                        match n.$read() {
+                            Some(v) => <$ty>::try_from(v).map_err(|_| out_of_range()),
+                            None if n.$other_sign() => Err(out_of_range()),
+                            None => Err(unexpected(path, "integer", &value)),
+                        }
+                    }
                     _ => Err(unexpected(path, "integer", &value)),
                 }
             }
@@ -178,42 +181,8 @@ macro_rules! json_signed {
     )*};
 }
 
-macro_rules! json_unsigned {
-    ($($ty:ty => $go:literal),*) => {$(
-        impl JsonField for $ty {
-            fn decode(value: Value, path: &Path<'_>) -> Result<Self, TableInfoError> {
-                match &value {
-                    Value::Null => Ok(0),
-                    Value::Number(n) => match n.as_u64() {
-                        Some(v) => <$ty>::try_from(v).map_err(|_| TableInfoError::OutOfRange {
-                            path: path.render(),
-                            number: n.to_string(),
-                            expected: $go,
-                        }),
-                        None if n.is_i64() => Err(TableInfoError::OutOfRange {
-                            path: path.render(),
-                            number: n.to_string(),
-                            expected: $go,
-                        }),
-                        None => Err(unexpected(path, "integer", &value)),
-                    },
-                    _ => Err(unexpected(path, "integer", &value)),
-                }
-            }
-
-            fn encode(&self, _keep_empty_array: bool) -> Value {
-                Value::from(*self)
-            }
-
-            fn is_zero(&self) -> bool {
-                *self == 0
-            }
-        }
-    )*};
-}
-
-json_signed!(i64 => "int64");
-json_unsigned!(u8 => "uint8", u16 => "uint16", u64 => "uint64");
+json_integer!(as_i64, is_u64: i64 => "int64");
+json_integer!(as_u64, is_i64: u8 => "uint8", u16 => "uint16", u64 => "uint64");
 
 impl JsonField for bool {
     fn decode(value: Value, path: &Path<'_>) -> Result<Self, TableInfoError> {

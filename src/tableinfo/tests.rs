@@ -19,6 +19,15 @@ const FIXTURES: &[&str] = &[
 
 /// Key order matters, and `Value`'s own equality ignores it, so compare the
 /// compact text as well.
+/// The keys of JSON object `v`, in their order.
+fn object_keys(v: &Value) -> Vec<&str> {
+    v.as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 fn assert_same_json(actual: &Value, expected: &Value) {
     assert_eq!(actual, expected);
     assert_eq!(actual.to_string(), expected.to_string());
@@ -243,12 +252,7 @@ fn absent_fields_reappear_only_when_set() {
     t.columns[0].origin_default_bit = json!("AQ==");
     t.columns[0].field_type.array = true;
     let encoded = t.to_json_value();
-    let col_keys: Vec<&str> = encoded["cols"][0]
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let col_keys = object_keys(&encoded["cols"][0]);
     assert_eq!(
         &col_keys[..5],
         [
@@ -259,12 +263,7 @@ fn absent_fields_reappear_only_when_set() {
             "origin_default_bit"
         ]
     );
-    let type_keys: Vec<&str> = encoded["cols"][0]["type"]
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let type_keys = object_keys(&encoded["cols"][0]["type"]);
     assert_eq!(
         type_keys,
         ["Tp", "Flag", "Flen", "Decimal", "Charset", "Collate", "Elems", "Array"]
@@ -281,16 +280,11 @@ fn omitempty_and_nil_lists_match_go() {
     assert_eq!(encoded["index_info"], Value::Null);
 
     t.auto_inc_id_extra = 7;
-    let keys: Vec<String> = t
-        .to_json_value()
-        .as_object()
-        .expect("object")
-        .keys()
-        .cloned()
-        .collect();
+    let encoded = t.to_json_value();
+    let keys = object_keys(&encoded);
     let at = keys
         .iter()
-        .position(|k| k == "auto_inc_id")
+        .position(|k| *k == "auto_inc_id")
         .expect("auto_inc_id");
     assert_eq!(keys[at + 1], "auto_inc_id_extra");
 

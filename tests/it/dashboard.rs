@@ -18,7 +18,7 @@ use dm_master::pessimism::{ops, Operation};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::operator::lock_operator_client::LockOperatorClient;
 use dm_master::proto::operator::{InjectInfoRequest, PreviewUnlockRequest};
-use dm_master::proto::{RegisterWorkerRequest, ShowDdlLocksRequest, UnlockDdlLockRequest};
+use dm_master::proto::RegisterWorkerRequest;
 use dm_master::tableinfo::{ColumnInfo, FieldType, IndexInfo, TableInfo};
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::optimist::{Answer as OptimisticAnswer, OptimistClient};
@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::grpc::http_get;
+use crate::grpc::{http_get, show_locks, unlock};
 use crate::master::TestMaster;
 use crate::pessimism::register_task;
 use crate::support::{unique_space, wait_until, EtcdServer};
@@ -245,14 +245,7 @@ async fn unlock_preview_equals_what_the_unlock_writes() {
     let mut client = MasterClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let unlocked = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: LOCK_ID.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let unlocked = unlock(&mut client, LOCK_ID, |_| {}).await;
     assert!(unlocked.result, "{}", unlocked.msg);
     assert!(owner.await.unwrap().exec);
     assert!(!other.await.unwrap().exec);
@@ -693,11 +686,7 @@ async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_err
     let mut grpc = MasterClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let shown = grpc
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let shown = show_locks(&mut grpc).await;
     assert!(
         shown.locks.iter().any(|l| l.owner == "s1-`shard`.`t2`"),
         "show names the conflicting table as the owner: {:?}",

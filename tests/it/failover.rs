@@ -9,11 +9,10 @@ use dm_master::etcd::Etcd;
 use dm_master::keys::KeySpace;
 use dm_master::pessimism::ops;
 use dm_master::proto::master_client::MasterClient;
-use dm_master::proto::{ShowDdlLocksRequest, UnlockDdlLockRequest};
 use dm_worker::shardddl::pessimist::PessimistClient;
 use tokio_util::sync::CancellationToken;
 
-use crate::grpc::http_get;
+use crate::grpc::{http_get, show_locks, unlock, wait_for_lock_count};
 use crate::history::History;
 use crate::pessimism::register_task;
 use crate::support::{answered, free_port, put_ddl, wait_until, EtcdServer};
@@ -104,6 +103,48 @@ async fn two_masters(endpoint: &str) -> (MasterProcess, MasterProcess) {
     }
 }
 
+/// Task `t` of sources s1 and s2 on a fresh etcd whose shard-DDL keys
+/// `history` records from the start, two masters settled on it, and s1's
+/// Info of [`DDL`] put at revision `r1`: a lock waiting for s2.
+struct LockUnderTwoMasters {
+    /// Kept for the test's duration: dropping it stops etcd.
+    _server: EtcdServer,
+    etcd: Etcd,
+    history: History,
+    leader: MasterProcess,
+    follower: MasterProcess,
+    cancel: CancellationToken,
+    c1: PessimistClient,
+    c2: PessimistClient,
+    r1: i64,
+}
+
+impl LockUnderTwoMasters {
+    async fn start() -> Self {
+        let server = EtcdServer::start();
+        let etcd = server.client().await;
+        let space = KeySpace::default();
+        let history = History::record(&etcd, &space).await;
+        register_task(&etcd, &space, "t", &["s1", "s2"]).await;
+        let (leader, follower) = two_masters(&server.endpoint).await;
+        let cancel = CancellationToken::new();
+        let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
+        let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
+        let r1 = put_ddl(&c1, DDL, &cancel).await;
+        Self {
+            _server: server,
+            etcd,
+            history,
+            leader,
+            follower,
+            cancel,
+            c1,
+            c2,
+            r1,
+        }
+    }
+}
+
 async fn lock_keys(etcd: &Etcd) -> usize {
     etcd.get_prefix(&ops::pessimism_prefix(&KeySpace::default()))
         .await
@@ -114,36 +155,23 @@ async fn lock_keys(etcd: &Etcd) -> usize {
 
 #[tokio::test]
 async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
-    let server = EtcdServer::start();
-    let etcd = server.client().await;
-    let space = KeySpace::default();
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (leader, follower) = two_masters(&server.endpoint).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    let LockUnderTwoMasters {
+        _server,
+        etcd,
+        history,
+        leader,
+        follower,
+        cancel,
+        c1,
+        c2,
+        r1,
+    } = LockUnderTwoMasters::start().await;
 
     // The follower answers ShowDDLLocks with the leader's locks.
     let mut via_follower = follower.client().await;
-    let seen = wait_until(Duration::from_secs(10), || {
-        let mut c = via_follower.clone();
-        async move {
-            c.show_ddl_locks(ShowDdlLocksRequest::default())
-                .await
-                .map(|r| r.into_inner().locks.len() == 1)
-                .unwrap_or(false)
-        }
-    })
-    .await;
+    let seen = wait_for_lock_count(&via_follower, 1).await;
     assert!(seen, "a follower forwards ShowDDLLocks to the leader");
-    let lock = via_follower
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .locks
-        .remove(0);
+    let lock = show_locks(&mut via_follower).await.locks.remove(0);
     assert_eq!(
         (lock.owner.as_str(), lock.unsynced.clone()),
         ("s1", vec!["s2".to_string()])
@@ -177,6 +205,7 @@ async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
         })
         .await
     );
+    history.check_done_is_final().await;
     eprintln!("takeover after kill -9: {takeover:?}");
 }
 
@@ -201,80 +230,33 @@ async fn sigterm_hands_leadership_over_within_a_second() {
 
 #[tokio::test]
 async fn unlock_through_a_follower_gives_the_leaders_answer() {
-    let server = EtcdServer::start();
-    let etcd = server.client().await;
-    let space = KeySpace::default();
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (_leader, follower) = two_masters(&server.endpoint).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    put_ddl(&c1, DDL, &cancel).await;
-    let mut client = follower.client().await;
-    let missing = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: "t-`no`.`lock`".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let lock = LockUnderTwoMasters::start().await;
+    let mut client = lock.follower.client().await;
+    let missing = unlock(&mut client, "t-`no`.`lock`", |_| {}).await;
     assert!(!missing.result);
     assert!(missing.msg.contains("code=38019"), "{}", missing.msg);
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            let mut c = client.clone();
-            async move {
-                c.show_ddl_locks(ShowDdlLocksRequest::default())
-                    .await
-                    .map(|r| !r.into_inner().locks.is_empty())
-                    .unwrap_or(false)
-            }
-        })
-        .await
-    );
-    let forced = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: "t-`db`.`tb`".into(),
-            force_remove: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    assert!(wait_for_lock_count(&client, 1).await);
+    let forced = unlock(&mut client, "t-`db`.`tb`", |r| r.force_remove = true).await;
     assert!(forced.result, "{}", forced.msg);
-    let after = client
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let after = show_locks(&mut client).await;
     assert_eq!(after.msg, "no DDL lock exists");
 }
 
 #[tokio::test]
 async fn a_paused_leader_cannot_write_after_losing_its_lease() {
-    let server = EtcdServer::start();
-    let etcd = server.client().await;
-    let space = KeySpace::default();
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let (old, new) = two_masters(&server.endpoint).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
+    let LockUnderTwoMasters {
+        _server,
+        etcd,
+        history,
+        leader: old,
+        follower: new,
+        cancel,
+        c1,
+        c2,
+        r1,
+    } = LockUnderTwoMasters::start().await;
     let mut via_new = new.client().await;
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            let mut c = via_new.clone();
-            async move {
-                c.show_ddl_locks(ShowDdlLocksRequest::default())
-                    .await
-                    .map(|r| r.into_inner().locks.len() == 1)
-                    .unwrap_or(false)
-            }
-        })
-        .await
-    );
+    assert!(wait_for_lock_count(&via_new, 1).await);
 
     // Freeze the leader past its lease; the other master takes over.
     old.signal("-STOP");
@@ -325,11 +307,7 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
         "no write of the old leader landed"
     );
     assert_eq!(lock_keys(&etcd).await, 0);
-    let shown = via_new
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let shown = show_locks(&mut via_new).await;
     assert_eq!(shown.msg, "no DDL lock exists");
     // Both coordinators of the old term stopped before the election loop
     // reported the loss (it waits for the term's work before it does).

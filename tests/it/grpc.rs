@@ -4,13 +4,16 @@
 use std::time::Duration;
 
 use dm_master::proto::master_client::MasterClient;
-use dm_master::proto::{ShowDdlLocksRequest, UnlockDdlLockRequest};
+use dm_master::proto::{
+    ShowDdlLocksRequest, ShowDdlLocksResponse, UnlockDdlLockRequest, UnlockDdlLockResponse,
+};
 use dm_worker::shardddl::pessimist::PessimistClient;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
 
 use crate::master::TestMaster;
 use crate::pessimism::register_task;
-use crate::support::{unique_space, wait_until, EtcdServer};
+use crate::support::{put_shard_table_ddl, unique_space, wait_until, EtcdServer};
 
 /// A plain HTTP/1.1 GET (async: the master serves on this test's runtime).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
@@ -23,6 +26,47 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `ShowDDLLocks` with no filter: every lock the master holds.
+pub async fn show_locks(client: &mut MasterClient<Channel>) -> ShowDdlLocksResponse {
+    client
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+        .expect("ShowDDLLocks")
+        .into_inner()
+}
+
+/// Waits up to 10 s until `ShowDDLLocks` lists exactly `count` locks.
+pub async fn wait_for_lock_count(client: &MasterClient<Channel>, count: usize) -> bool {
+    wait_until(Duration::from_secs(10), || {
+        let mut c = client.clone();
+        async move {
+            c.show_ddl_locks(ShowDdlLocksRequest::default())
+                .await
+                .is_ok_and(|r| r.into_inner().locks.len() == count)
+        }
+    })
+    .await
+}
+
+/// `UnlockDDLLock` of lock `id`, `options` setting the request's other
+/// fields (`|_| {}` for none); the master's answer.
+pub async fn unlock(
+    client: &mut MasterClient<Channel>,
+    id: &str,
+    options: impl FnOnce(&mut UnlockDdlLockRequest),
+) -> UnlockDdlLockResponse {
+    let mut request = UnlockDdlLockRequest {
+        id: id.to_owned(),
+        ..Default::default()
+    };
+    options(&mut request);
+    client
+        .unlock_ddl_lock(request)
+        .await
+        .expect("UnlockDDLLock")
+        .into_inner()
 }
 
 #[tokio::test]
@@ -45,11 +89,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
         .await
         .unwrap();
 
-    let empty = client
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let empty = show_locks(&mut client).await;
     assert!(empty.result);
     assert_eq!(empty.msg, "no DDL lock exists");
     assert!(empty.locks.is_empty());
@@ -67,15 +107,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
          GetValidationStatus is not supported by this dm-master"
     );
 
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "test", "mysql-replica-01");
-    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
-    c1.put_info(
-        &c1.info("shard_db", "shard_table", vec![ddl.into()]),
-        &cancel,
-    )
-    .await
-    .unwrap();
+    let ddl = put_shard_table_ddl(&etcd, &space).await;
     let shown = wait_until(Duration::from_secs(10), || {
         let mut client = client.clone();
         async move {
@@ -92,13 +124,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     })
     .await;
     assert!(shown);
-    let lock = client
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .locks
-        .remove(0);
+    let lock = show_locks(&mut client).await.locks.remove(0);
     assert_eq!(lock.id, "test-`shard_db`.`shard_table`");
     assert_eq!(lock.mode, "pessimistic");
     assert_eq!(lock.owner, "mysql-replica-01");
@@ -133,51 +159,24 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     assert!(other.locks.is_empty());
 
     // Unlock errors come back as result=false with DM's error string.
-    let bad = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: "no-lock-id".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let bad = unlock(&mut client, "no-lock-id", |_| {}).await;
     assert!(!bad.result);
     assert_eq!(bad.msg, "can't find task name from lock-ID");
-    let missing = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: "test-`x`.`y`".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let missing = unlock(&mut client, "test-`x`.`y`", |_| {}).await;
     assert!(!missing.result);
     assert_eq!(
         missing.msg,
         "[code=38019:class=dm-master:scope=internal:level=high], Message: lock with ID test-`x`.`y` not found, Workaround: Please use show-ddl-locks command to see lock id."
     );
-    let not_waiting = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: lock.id.clone(),
-            replace_owner: "mysql-replica-02".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let not_waiting = unlock(&mut client, &lock.id, |r| {
+        r.replace_owner = "mysql-replica-02".into()
+    })
+    .await;
     assert_eq!(
         not_waiting.msg,
         "[code=38022:class=dm-master:scope=internal:level=high], Message: owner mysql-replica-02 is not waiting for a lock, but sources [mysql-replica-01] are waiting for the lock"
     );
-    let forced = client
-        .unlock_ddl_lock(UnlockDdlLockRequest {
-            id: lock.id.clone(),
-            force_remove: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let forced = unlock(&mut client, &lock.id, |r| r.force_remove = true).await;
     assert!(forced.result, "{}", forced.msg);
 
     // HTTP on the same port.

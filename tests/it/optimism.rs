@@ -173,6 +173,16 @@ impl Env {
 
     /// Stops the master and checks the invariants over the test's whole
     /// history.
+    /// The end of a test whose locks all resolve: every optimistic Info
+    /// and Operation key goes, then [`Env::stop`].
+    async fn stop_when_resolved(self) {
+        assert!(
+            wait_until(WAIT, || async { self.lock_keys().await == 0 }).await,
+            "optimistic keys are left"
+        );
+        self.stop().await;
+    }
+
     async fn stop(mut self) {
         if let Some(m) = self.master.take() {
             m.stop().await;
@@ -347,8 +357,7 @@ async fn rename_conflict_waits_for_redirect_then_resolves() {
         .await
         .unwrap();
     env.done("s1", &replay).await;
-    assert!(wait_until(WAIT, || async { env.lock_keys().await == 0 }).await);
-    env.stop().await;
+    env.stop_when_resolved().await;
 }
 
 #[tokio::test]
@@ -470,8 +479,7 @@ async fn tables_added_and_dropped_through_source_tables_mid_lock() {
         .await
         .unwrap();
     env.done("s1", &a3).await;
-    assert!(wait_until(WAIT, || async { env.lock_keys().await == 0 }).await);
-    env.stop().await;
+    env.stop_when_resolved().await;
 }
 
 #[tokio::test]
@@ -529,8 +537,7 @@ async fn two_downstream_targets_in_one_task() {
         .await
         .unwrap();
     env.done("s1", &a2).await;
-    assert!(wait_until(WAIT, || async { env.lock_keys().await == 0 }).await);
-    env.stop().await;
+    env.stop_when_resolved().await;
 }
 
 #[tokio::test]

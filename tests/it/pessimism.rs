@@ -46,6 +46,17 @@ async fn setup(name: &str, task: &str, sources: &[&str]) -> (Etcd, KeySpace, His
     (etcd, space, history, master)
 }
 
+/// The end of a test whose locks all resolve: every pessimistic key goes,
+/// then the master stops, and no done Operation was ever undone.
+async fn stop_when_resolved(master: TestMaster, etcd: &Etcd, space: &KeySpace, history: &History) {
+    assert!(
+        wait_until(WAIT, || async { lock_keys(etcd, space).await == 0 }).await,
+        "pessimistic keys are left"
+    );
+    master.stop().await;
+    history.check_done_is_final().await;
+}
+
 async fn lock_keys(etcd: &Etcd, space: &KeySpace) -> usize {
     etcd.get_prefix(&ops::pessimism_prefix(space))
         .await
@@ -222,9 +233,7 @@ async fn worker_restart_before_done_gets_its_operation_again() {
     .unwrap();
     assert!(!op2.exec);
     assert_eq!(d2, Decision::Skip);
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 #[tokio::test]
@@ -375,9 +384,7 @@ async fn unlock_with_force_remove_and_errors() {
         .await
         .unwrap();
     assert!(shown(&master).await.is_none(), "no lock is left");
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 #[tokio::test]
@@ -447,9 +454,7 @@ async fn lock_of_300_sources_resolves_past_the_txn_limit() {
         exec += usize::from(op.exec);
     }
     assert_eq!(exec, 1);
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 #[tokio::test]
@@ -495,9 +500,7 @@ async fn two_ddls_back_to_back_on_the_same_table() {
         }
     }
     assert_eq!(executes, [1, 1], "each DDL is executed exactly once");
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 #[tokio::test]
@@ -537,9 +540,7 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
     ]
     .into();
     assert_eq!(ids, expected);
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 #[tokio::test]
@@ -594,9 +595,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
         .await
         .unwrap();
     assert!(s3_op.value.is_none());
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 #[tokio::test]
@@ -718,9 +717,7 @@ async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
     let op2 = answered(&c2, r2, &cancel, Duration::from_secs(30)).await;
     assert!(!op2.exec);
     c2.done(&op2).await.unwrap();
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 /// The lock as ShowDDLLocks lists it: (owner, synced, unsynced), if any.
@@ -914,9 +911,7 @@ async fn duplicate_and_late_worker_writes_never_undo_a_done() {
         "the stale Info got no Operation"
     );
     c2.done(&op2).await.unwrap();
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    master.stop().await;
-    history.check_done_is_final().await;
+    stop_when_resolved(master, &etcd, &space, &history).await;
 }
 
 #[tokio::test]

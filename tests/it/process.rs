@@ -1,15 +1,13 @@
 //! The `dm-master` and `dmctl` binaries as processes, as operators use them.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::pessimism::ops;
-use dm_worker::shardddl::pessimist::PessimistClient;
-use tokio_util::sync::CancellationToken;
 
 use crate::dmctl::{dmctl_text, DMCTL};
-use crate::support::{free_port, wait_until, EtcdServer};
+use crate::support::{free_port, put_shard_table_ddl, wait_until, EtcdServer};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 
@@ -45,6 +43,20 @@ fn invalid_configuration_exits_with_code_2_and_dm_message_on_stdout() {
             "{args:?}: {stdout}"
         );
     }
+}
+
+/// The master binary as `name` on `addr` with `args` and its data in
+/// `data_dir`; its output discarded.
+fn spawn_quiet_master(name: &str, addr: &str, args: &[&str], data_dir: &std::path::Path) -> Child {
+    Command::new(MASTER)
+        .args(["--name", name, "--master-addr", addr])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -167,21 +179,12 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
-    let mut master = Command::new(MASTER)
-        .args([
-            "--name",
-            "p1",
-            "--master-addr",
-            &addr,
-            "--etcd-endpoints",
-            &server.endpoint,
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut master = spawn_quiet_master(
+        "p1",
+        &addr,
+        &["--etcd-endpoints", &server.endpoint],
+        dir.path(),
+    );
     let up = wait_until(Duration::from_secs(20), || async {
         tokio::net::TcpStream::connect(&addr).await.is_ok()
     })
@@ -255,15 +258,7 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     assert!(ok, "{out}");
     assert!(out.contains("\"msg\": \"no DDL lock exists\""), "{out}");
 
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "test", "mysql-replica-01");
-    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
-    c1.put_info(
-        &c1.info("shard_db", "shard_table", vec![ddl.into()]),
-        &cancel,
-    )
-    .await
-    .unwrap();
+    put_shard_table_ddl(&etcd, &space).await;
     let listed = wait_until(Duration::from_secs(10), || async {
         let (_, out) = dmctl_text(&addr, &["shard-ddl-lock", "test"]).await;
         out.contains("\"ID\": \"test-`shard_db`.`shard_table`\"")
@@ -343,21 +338,7 @@ async fn without_endpoints_the_master_runs_and_stops_its_own_etcd() {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let peer = format!("http://127.0.0.1:{}", free_port());
-    let mut master = Command::new(MASTER)
-        .args([
-            "--name",
-            "solo",
-            "--master-addr",
-            &addr,
-            "--peer-urls",
-            &peer,
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut master = spawn_quiet_master("solo", &addr, &["--peer-urls", &peer], dir.path());
     let status = wait_until(Duration::from_secs(20), || async {
         crate::grpc::http_get(addr.parse().unwrap(), "/role")
             .await

@@ -312,3 +312,25 @@ pub async fn put_ddl(
         .await
         .expect("put the Info")
 }
+
+/// Source `mysql-replica-01` of task `test` puts the Info of DM's fixture
+/// DDL on `shard_db`.`shard_table` (lock `test-`shard_db`.`shard_table``);
+/// returns the DDL.
+pub async fn put_shard_table_ddl(etcd: &Etcd, space: &KeySpace) -> &'static str {
+    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
+    let client = dm_worker::shardddl::pessimist::PessimistClient::new(
+        etcd.clone(),
+        space.clone(),
+        "test",
+        "mysql-replica-01",
+    );
+    let cancel = tokio_util::sync::CancellationToken::new();
+    client
+        .put_info(
+            &client.info("shard_db", "shard_table", vec![ddl.into()]),
+            &cancel,
+        )
+        .await
+        .expect("put the Info");
+    ddl
+}

@@ -124,6 +124,18 @@ impl TwoSources {
     }
 }
 
+/// Runs `scenario` in this task, uncancelled and without progress lines,
+/// for a run that is expected to fail.
+async fn run_failing(
+    scenario: &Scenario,
+    etcd: &Etcd,
+    space: &KeySpace,
+    executor: &mut Executor,
+) -> dm_worker::Result<Report> {
+    let cancel = CancellationToken::new();
+    scenario::run(scenario, etcd, space, executor, &cancel, &mut |_| {}).await
+}
+
 async fn finish(job: tokio::task::JoinHandle<dm_worker::Result<Report>>) -> Report {
     tokio::time::timeout(WAIT, job)
         .await
@@ -140,6 +152,15 @@ async fn columns(db: &str) -> Vec<String> {
         .unwrap();
     reader.close().await;
     cols.into_iter().map(|c| c.name).collect()
+}
+
+/// Whether nothing at all is stored under `space`.
+async fn nothing_stored(etcd: &Etcd, space: &KeySpace) -> bool {
+    etcd.get_prefix(space.namespace())
+        .await
+        .unwrap()
+        .value
+        .is_empty()
 }
 
 async fn no_shard_keys(etcd: &Etcd, space: &KeySpace) -> bool {
@@ -251,16 +272,9 @@ async fn worker_run_bad_ddl_fails_clearly_and_writes_nothing() {
     let last = bad.steps.len() - 1;
     bad.steps[last].sql = Some("ALTER TABLE shard_table_2 ADD COLUM c2 INT".into());
     let mut executor: Executor = MariaDb::shared().executor();
-    let err = scenario::run(
-        &bad,
-        &etcd,
-        &space,
-        &mut executor,
-        &CancellationToken::new(),
-        &mut |_| {},
-    )
-    .await
-    .expect_err("bad DDL fails");
+    let err = run_failing(&bad, &etcd, &space, &mut executor)
+        .await
+        .expect_err("bad DDL fails");
     executor.close().await;
     let text = err.to_string();
     assert!(
@@ -268,12 +282,7 @@ async fn worker_run_bad_ddl_fails_clearly_and_writes_nothing() {
         "{text}"
     );
     // Checked before anything was written: no subtask, no Info, no table.
-    assert!(etcd
-        .get_prefix(space.namespace())
-        .await
-        .unwrap()
-        .value
-        .is_empty());
+    assert!(nothing_stored(&etcd, &space).await);
     assert!(columns(&db).await.is_empty());
 
     let parse = Scenario::parse("task = \"t\"\nsource = ").expect_err("bad TOML");
@@ -293,24 +302,12 @@ async fn worker_run_unreachable_downstream_fails_before_any_write() {
         .port(free_port())
         .username("root");
     let mut executor = Executor::new(options, quick_retries());
-    let err = scenario::run(
-        &s1,
-        &etcd,
-        &space,
-        &mut executor,
-        &CancellationToken::new(),
-        &mut |_| {},
-    )
-    .await
-    .expect_err("no downstream");
+    let err = run_failing(&s1, &etcd, &space, &mut executor)
+        .await
+        .expect_err("no downstream");
     assert!(
         matches!(err, dm_worker::Error::DownstreamUnavailable { .. }),
         "{err}"
     );
-    assert!(etcd
-        .get_prefix(space.namespace())
-        .await
-        .unwrap()
-        .value
-        .is_empty());
+    assert!(nothing_stored(&etcd, &space).await);
 }

@@ -252,28 +252,11 @@ impl Applier<'_> {
         primary: bool,
         unique: bool,
     ) -> Result<(), TrackerError> {
-        let part = vec![(column_name.to_owned(), mysql::UNSPECIFIED_LENGTH)];
         if primary {
-            let spec = IndexSpec {
-                name: None,
-                primary: true,
-                unique: true,
-                parts: part.clone(),
-                index_type: mysql::INDEX_TYPE_BTREE,
-                comment: String::new(),
-            };
-            self.add_index(info, &spec)?;
+            self.add_index(info, &IndexSpec::column_key(column_name, true))?;
         }
         if unique {
-            let spec = IndexSpec {
-                name: None,
-                primary: false,
-                unique: true,
-                parts: part,
-                index_type: mysql::INDEX_TYPE_BTREE,
-                comment: String::new(),
-            };
-            self.add_index(info, &spec)?;
+            self.add_index(info, &IndexSpec::column_key(column_name, false))?;
         }
         Ok(())
     }

@@ -133,32 +133,11 @@ impl Applier<'_> {
             let built = build_column(&name, &def.data_type, &options, &charset, &collate, false)
                 .map_err(|e| self.unsupported(e))?;
             info.push_column(built.column);
-            let part = vec![(name.clone(), mysql::UNSPECIFIED_LENGTH)];
             if built.primary_key {
-                inline.push((
-                    None,
-                    Some(IndexSpec {
-                        name: None,
-                        primary: true,
-                        unique: true,
-                        parts: part.clone(),
-                        index_type: mysql::INDEX_TYPE_BTREE,
-                        comment: String::new(),
-                    }),
-                ));
+                inline.push((None, Some(IndexSpec::column_key(&name, true))));
             }
             if built.unique_key {
-                inline.push((
-                    None,
-                    Some(IndexSpec {
-                        name: None,
-                        primary: false,
-                        unique: true,
-                        parts: part,
-                        index_type: mysql::INDEX_TYPE_BTREE,
-                        comment: String::new(),
-                    }),
-                ));
+                inline.push((None, Some(IndexSpec::column_key(&name, false))));
             }
         }
         constraints.extend(inline);
@@ -243,15 +222,7 @@ impl Applier<'_> {
         let sql = create.to_string();
         create.table_name = render::object_name(&table);
         let upstream = create.to_string();
-        self.stage.put_table(table.clone(), after.clone());
-        self.emit(
-            StatementKind::AlterTable,
-            sql,
-            upstream,
-            Some(table),
-            Some(before),
-            Some(after),
-        );
+        self.stage_altered_table(sql, upstream, table, before, after);
         Ok(())
     }
 

@@ -107,6 +107,74 @@ impl Applier<'_> {
         });
     }
 
+    /// Emits a statement that leaves `table`'s structure as staged: its
+    /// before and after are the same.
+    fn emit_unchanged(
+        &mut self,
+        kind: StatementKind,
+        sql: String,
+        upstream_sql: String,
+        table: TableName,
+    ) {
+        let current = self.stage.table(&table).cloned();
+        self.emit(
+            kind,
+            sql,
+            upstream_sql,
+            Some(table),
+            current.clone(),
+            current,
+        );
+    }
+
+    /// Emits a statement on database `name`, its text written by `text`
+    /// for the routed and the upstream name: no table, nothing before or
+    /// after.
+    fn emit_schema_statement(
+        &mut self,
+        kind: StatementKind,
+        name: &str,
+        text: impl Fn(&str) -> String,
+    ) {
+        let sql = text(&self.route_schema(name));
+        let upstream_sql = text(name);
+        self.emit(kind, sql, upstream_sql, None, None, None);
+    }
+
+    /// Stages the charset and collation `options` name, when they resolve,
+    /// as database `name`'s.
+    fn stage_schema_charset(&mut self, name: &str, options: &TableOptions) {
+        if let Some((charset, collate)) =
+            resolve_charset(options.charset.as_deref(), options.collate.as_deref())
+        {
+            self.stage
+                .changes
+                .schemas
+                .insert(name.to_owned(), Some(SchemaCharset { charset, collate }));
+        }
+    }
+
+    /// Stages `after` as `table`'s structure and emits the ALTER TABLE that
+    /// took it there from `before`.
+    pub(super) fn stage_altered_table(
+        &mut self,
+        sql: String,
+        upstream_sql: String,
+        table: TableName,
+        before: TableInfo,
+        after: TableInfo,
+    ) {
+        self.stage.put_table(table.clone(), after.clone());
+        self.emit(
+            StatementKind::AlterTable,
+            sql,
+            upstream_sql,
+            Some(table),
+            Some(before),
+            Some(after),
+        );
+    }
+
     pub(super) fn on_raw(&mut self, raw: Raw) -> Result<(), TrackerError> {
         match raw {
             Raw::AlterTable { name, specs } => {
@@ -135,33 +203,16 @@ impl Applier<'_> {
                 // Like DM, CREATE DATABASE is sent as IF NOT EXISTS and an
                 // existing database keeps its charset.
                 if self.stage.schema(&name).is_none() {
-                    if let Some((charset, collate)) =
-                        resolve_charset(options.charset.as_deref(), options.collate.as_deref())
-                    {
-                        self.stage
-                            .changes
-                            .schemas
-                            .insert(name.clone(), Some(SchemaCharset { charset, collate }));
-                    }
+                    self.stage_schema_charset(&name, &options);
                 }
-                let text = |db: &str| {
+                self.emit_schema_statement(StatementKind::CreateDatabase, &name, |db| {
                     let mut sql = format!("CREATE DATABASE IF NOT EXISTS {}", column::quoted(db));
                     if !options.text.is_empty() {
                         sql.push(' ');
                         sql.push_str(&options.text);
                     }
                     sql
-                };
-                let sql = text(&self.route_schema(&name));
-                let upstream = text(&name);
-                self.emit(
-                    StatementKind::CreateDatabase,
-                    sql,
-                    upstream,
-                    None,
-                    None,
-                    None,
-                );
+                });
                 Ok(())
             }
             Raw::AlterDatabase { name, options } => {
@@ -170,26 +221,10 @@ impl Applier<'_> {
                     None if !self.current_schema.is_empty() => self.current_schema.to_owned(),
                     None => return Err(self.invalid("ALTER DATABASE without a database")),
                 };
-                if let Some((charset, collate)) =
-                    resolve_charset(options.charset.as_deref(), options.collate.as_deref())
-                {
-                    self.stage
-                        .changes
-                        .schemas
-                        .insert(name.clone(), Some(SchemaCharset { charset, collate }));
-                }
-                let text =
-                    |db: &str| format!("ALTER DATABASE {} {}", column::quoted(db), options.text);
-                let sql = text(&self.route_schema(&name));
-                let upstream = text(&name);
-                self.emit(
-                    StatementKind::AlterDatabase,
-                    sql,
-                    upstream,
-                    None,
-                    None,
-                    None,
-                );
+                self.stage_schema_charset(&name, &options);
+                self.emit_schema_statement(StatementKind::AlterDatabase, &name, |db| {
+                    format!("ALTER DATABASE {} {}", column::quoted(db), options.text)
+                });
                 Ok(())
             }
             Raw::DropDatabase { name, if_exists: _ } => {
@@ -197,10 +232,9 @@ impl Applier<'_> {
                     self.stage.remove_table(&table);
                 }
                 self.stage.changes.schemas.insert(name.clone(), None);
-                let text = |db: &str| format!("DROP DATABASE IF EXISTS {}", column::quoted(db));
-                let sql = text(&self.route_schema(&name));
-                let upstream = text(&name);
-                self.emit(StatementKind::DropDatabase, sql, upstream, None, None, None);
+                self.emit_schema_statement(StatementKind::DropDatabase, &name, |db| {
+                    format!("DROP DATABASE IF EXISTS {}", column::quoted(db))
+                });
                 Ok(())
             }
             Raw::OpaqueOnTable {
@@ -209,17 +243,9 @@ impl Applier<'_> {
                 suffix,
             } => {
                 let table = self.resolve(&name)?;
-                let current = self.stage.table(&table).cloned();
                 let sql = format!("{prefix}{}{suffix}", self.route(&table));
                 let upstream = format!("{prefix}{table}{suffix}");
-                self.emit(
-                    StatementKind::PassThrough,
-                    sql,
-                    upstream,
-                    Some(table),
-                    current.clone(),
-                    current,
-                );
+                self.emit_unchanged(StatementKind::PassThrough, sql, upstream, table);
                 Ok(())
             }
             Raw::Sql(sql) => {
@@ -281,31 +307,15 @@ impl Applier<'_> {
                     |t: &TableName| format!("DROP INDEX {} ON {t}", column::quoted(&index_name));
                 let sql = text(&self.route(&table));
                 let upstream = text(&table);
-                self.stage.put_table(table.clone(), after.clone());
-                self.emit(
-                    StatementKind::AlterTable,
-                    sql,
-                    upstream,
-                    Some(table),
-                    Some(before),
-                    Some(after),
-                );
+                self.stage_altered_table(sql, upstream, table, before, after);
                 Ok(())
             }
             Statement::Truncate(truncate) => {
                 for target in &truncate.table_names {
                     let table = self.resolve_object(&target.name)?;
-                    let current = self.stage.table(&table).cloned();
                     let sql = format!("TRUNCATE TABLE {}", self.route(&table));
                     let upstream = format!("TRUNCATE TABLE {table}");
-                    self.emit(
-                        StatementKind::TruncateTable,
-                        sql,
-                        upstream,
-                        Some(table),
-                        current.clone(),
-                        current,
-                    );
+                    self.emit_unchanged(StatementKind::TruncateTable, sql, upstream, table);
                 }
                 Ok(())
             }

@@ -269,6 +269,21 @@ pub(crate) struct IndexSpec {
     pub comment: String,
 }
 
+impl IndexSpec {
+    /// The anonymous BTREE key a column definition's `PRIMARY KEY`
+    /// (`primary`) or `UNIQUE` declares on that whole column.
+    pub(crate) fn column_key(column: &str, primary: bool) -> Self {
+        Self {
+            name: None,
+            primary,
+            unique: true,
+            parts: vec![(column.to_owned(), mysql::UNSPECIFIED_LENGTH)],
+            index_type: mysql::INDEX_TYPE_BTREE,
+            comment: String::new(),
+        }
+    }
+}
+
 fn index_type_code(t: &IndexType) -> i64 {
     match t {
         IndexType::BTree => mysql::INDEX_TYPE_BTREE,

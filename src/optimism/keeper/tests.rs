@@ -6,8 +6,10 @@
 //! deliberate differences; [`model`] checks the keeper against a model
 //! under random interleavings.
 
+use std::borrow::Cow;
+
 use super::*;
-use crate::optimism::lock::tests::{info, key, list, short, ti, tts};
+use crate::optimism::lock::tests::{done_operation, info, key, list, short, ti, tts};
 use crate::schemacmp::Table;
 
 mod model;
@@ -134,19 +136,7 @@ fn sync(i: Info, tables: Option<Vec<TargetTable>>) -> Step {
 
 /// `on_operation_done` for a done Operation of `table` in lock `id`.
 fn done(id: &'static str, table: &'static str, ddls: &[&str], cols: &[&str]) -> Step {
-    let k = key(table);
-    let op = Operation {
-        id: id.to_owned(),
-        task: id.split('-').next().unwrap_or_default().to_owned(),
-        source: k.source,
-        up_schema: k.schema,
-        up_table: k.table,
-        ddls: Some(ddls.iter().map(|d| (*d).to_owned()).collect()),
-        conflict_stage: ConflictStage::None,
-        conflict_message: String::new(),
-        done: true,
-        cols: Some(cols.iter().map(|c| (*c).to_owned()).collect()),
-    };
+    let op = done_operation(id, table, ddls, cols);
     Box::new(move |w: &mut World| match w.keeper.on_operation_done(&op) {
         DoneDecision::LockNotFound => "not-found".to_owned(),
         DoneDecision::Progress { columns: c } => format!("progress {}", columns(&c)),
@@ -189,11 +179,48 @@ fn step(f: impl FnOnce(&mut World) -> String + 'static) -> Step {
 }
 
 fn check(steps: Vec<(Step, &str)>) {
+    check_after(Vec::new(), steps);
+}
+
+/// [`check`] of `setup`'s steps, then of `steps`.
+fn check_after(setup: Vec<(Step, String)>, steps: Vec<(Step, &str)>) {
     let mut w = World::default();
-    for (i, (f, want)) in steps.into_iter().enumerate() {
+    let setup = setup.into_iter().map(|(f, want)| (f, Cow::Owned(want)));
+    let steps = steps.into_iter().map(|(f, want)| (f, Cow::Borrowed(want)));
+    for (i, (f, want)) in setup.chain(steps).enumerate() {
         assert_eq!(f(&mut w), want, "step {i}");
     }
 }
+
+/// The two-table lock where t1 added `c1 TEXT` and t2's `c1 DATETIME`
+/// conflicts with it (`detected`).
+fn t2_conflicts_with_t1() -> Vec<(Step, String)> {
+    vec![
+        (
+            source_tables("s1", &["t1", "t2"], false),
+            "+2 -0 removals=[] removed=[] recheck=[]".to_owned(),
+        ),
+        (
+            sync_info(
+                "t1",
+                &["ALTER TABLE bar ADD COLUMN c1 TEXT"],
+                T0,
+                &[TEXT_C1],
+            ),
+            format!(
+                "{LOCK}: put t1 none ddls=[ALTER TABLE bar ADD COLUMN c1 TEXT] cols=[] created"
+            ),
+        ),
+        (
+            sync_info("t2", &[ADD_DATETIME_C1], T0, &[DATETIME_C1]),
+            format!("{LOCK}: put t2 detected ddls=[] cols=[]"),
+        ),
+    ]
+}
+
+const TEXT_C1: &str = "id int pk, c1 text";
+const DATETIME_C1: &str = "id int pk, c1 datetime";
+const ADD_DATETIME_C1: &str = "ALTER TABLE bar ADD COLUMN c1 DATETIME";
 
 /// DM `TestLockKeeper`.
 #[test]
@@ -411,68 +438,54 @@ fn unreadable_info_is_answered() {
 /// Info and answered; failed effects rewrite the answer.
 #[test]
 fn recheck_and_failed_effects() {
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
-    let add_dt = "ALTER TABLE bar ADD COLUMN c1 DATETIME";
-    check(vec![
-        (
-            source_tables("s1", &["t1", "t2"], false),
-            "+2 -0 removals=[] removed=[] recheck=[]",
-        ),
-        (
-            sync_info("t1", &["ALTER TABLE bar ADD COLUMN c1 TEXT"], T0, &[text]),
-            &format!(
-                "{LOCK}: put t1 none ddls=[ALTER TABLE bar ADD COLUMN c1 TEXT] cols=[] created"
+    check_after(
+        t2_conflicts_with_t1(),
+        vec![
+            (
+                sync_info("t1", &[DROP_C1], TEXT_C1, &[T0]),
+                &format!("{LOCK}: put t1 none ddls=[{DROP_C1}] cols=[c1] effects=1 recheck=[t2]"),
             ),
-        ),
-        (
-            sync_info("t2", &[add_dt], T0, &[datetime]),
-            &format!("{LOCK}: put t2 detected ddls=[] cols=[]"),
-        ),
-        (
-            sync_info("t1", &[DROP_C1], text, &[T0]),
-            &format!("{LOCK}: put t1 none ddls=[{DROP_C1}] cols=[c1] effects=1 recheck=[t2]"),
-        ),
-        (
-            step(|w| {
-                let (i, r) = w
-                    .keeper
-                    .recheck(LOCK, &key("t2"), &[], &|_| None)
-                    .expect("detected");
-                answer(&w.keeper.answer(LOCK, &i, &r, false, 9))
-            }),
-            &format!("put t2 none ddls=[{add_dt}] cols=[]"),
-        ),
-        (
-            step(|w| {
-                w.keeper
-                    .recheck(LOCK, &key("t2"), &[], &|_| None)
-                    .is_none()
-                    .to_string()
-            }),
-            "true",
-        ),
-        // A dropped-column write fails: DM's error answer with the cause.
-        (
-            step(|w| {
-                let i = info("t2", &[DROP_C1], datetime, &[T0]);
-                let (id, r) = w.keeper.try_sync(&i, 5, &[], &|_| None);
-                assert_eq!(r.effects.dropped_columns, ["c1"]);
-                let failure = EffectFailure::DroppedColumns {
-                    cause: "etcd txn failed".to_owned(),
-                };
-                let r = w.keeper.effects_failed(&id, &i, r, failure);
-                match w.keeper.answer(&id, &i, &r, false, 10) {
-                    Answer::Put { op, .. } => format!(
-                        "{} {} {:?}",
-                        op.conflict_stage, op.conflict_message, op.ddls
-                    ),
-                    a => answer(&a),
-                }
-            }),
-            &format!("error etcd txn failed Some([\"{DROP_C1}\"])"),
-        ),
-    ]);
+            (
+                step(|w| {
+                    let (i, r) = w
+                        .keeper
+                        .recheck(LOCK, &key("t2"), &[], &|_| None)
+                        .expect("detected");
+                    answer(&w.keeper.answer(LOCK, &i, &r, false, 9))
+                }),
+                &format!("put t2 none ddls=[{ADD_DATETIME_C1}] cols=[]"),
+            ),
+            (
+                step(|w| {
+                    w.keeper
+                        .recheck(LOCK, &key("t2"), &[], &|_| None)
+                        .is_none()
+                        .to_string()
+                }),
+                "true",
+            ),
+            // A dropped-column write fails: DM's error answer with the cause.
+            (
+                step(|w| {
+                    let i = info("t2", &[DROP_C1], DATETIME_C1, &[T0]);
+                    let (id, r) = w.keeper.try_sync(&i, 5, &[], &|_| None);
+                    assert_eq!(r.effects.dropped_columns, ["c1"]);
+                    let failure = EffectFailure::DroppedColumns {
+                        cause: "etcd txn failed".to_owned(),
+                    };
+                    let r = w.keeper.effects_failed(&id, &i, r, failure);
+                    match w.keeper.answer(&id, &i, &r, false, 10) {
+                        Answer::Put { op, .. } => format!(
+                            "{} {} {:?}",
+                            op.conflict_stage, op.conflict_message, op.ddls
+                        ),
+                        a => answer(&a),
+                    }
+                }),
+                &format!("error etcd txn failed Some([\"{DROP_C1}\"])"),
+            ),
+        ],
+    );
 }
 
 /// DM `handleSourceTables`: new routes join the lock, dropped ones leave
@@ -480,56 +493,38 @@ fn recheck_and_failed_effects() {
 /// removal that may unblock a `detected` table reports it.
 #[test]
 fn source_tables_changes() {
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
-    check(vec![
-        (
-            source_tables("s1", &["t1", "t2"], false),
-            "+2 -0 removals=[] removed=[] recheck=[]",
-        ),
-        (
-            sync_info("t1", &["ALTER TABLE bar ADD COLUMN c1 TEXT"], T0, &[text]),
-            &format!(
-                "{LOCK}: put t1 none ddls=[ALTER TABLE bar ADD COLUMN c1 TEXT] cols=[] created"
+    check_after(
+        t2_conflicts_with_t1(),
+        vec![
+            (
+                source_tables("s1", &["t1", "t2", "t3"], false),
+                "+1 -0 removals=[] removed=[] recheck=[]",
             ),
-        ),
-        (
-            sync_info(
-                "t2",
-                &["ALTER TABLE bar ADD COLUMN c1 DATETIME"],
-                T0,
-                &[datetime],
+            (locks(), &format!("{LOCK} unsynced r=2 done=[]")),
+            (
+                source_tables("s1", &["t2", "t3"], false),
+                "+0 -1 removals=[t1[]] removed=[] recheck=[t2]",
             ),
-            &format!("{LOCK}: put t2 detected ddls=[] cols=[]"),
-        ),
-        (
-            source_tables("s1", &["t1", "t2", "t3"], false),
-            "+1 -0 removals=[] removed=[] recheck=[]",
-        ),
-        (locks(), &format!("{LOCK} unsynced r=2 done=[]")),
-        (
-            source_tables("s1", &["t2", "t3"], false),
-            "+0 -1 removals=[t1[]] removed=[] recheck=[t2]",
-        ),
-        (
-            source_tables("s2", &["s2.db.t9"], false),
-            "+1 -0 removals=[] removed=[] recheck=[]",
-        ),
-        (
-            source_tables("s1", &[], true),
-            "+0 -2 removals=[t2[] t3[]] removed=[] recheck=[]",
-        ),
-        (locks(), &format!("{LOCK} synced r=0 done=[]")),
-        (
-            source_tables("s2", &[], true),
-            "+0 -1 removals=[s2.db.t9[]] removed=[task-`foo`.`bar`] recheck=[]",
-        ),
-        (locks(), "no locks"),
-        (
-            source_tables("s1", &[], true),
-            "+0 -0 removals=[] removed=[] recheck=[]",
-        ),
-    ]);
+            (
+                source_tables("s2", &["s2.db.t9"], false),
+                "+1 -0 removals=[] removed=[] recheck=[]",
+            ),
+            (
+                source_tables("s1", &[], true),
+                "+0 -2 removals=[t2[] t3[]] removed=[] recheck=[]",
+            ),
+            (locks(), &format!("{LOCK} synced r=0 done=[]")),
+            (
+                source_tables("s2", &[], true),
+                "+0 -1 removals=[s2.db.t9[]] removed=[task-`foo`.`bar`] recheck=[]",
+            ),
+            (locks(), "no locks"),
+            (
+                source_tables("s1", &[], true),
+                "+0 -0 removals=[] removed=[] recheck=[]",
+            ),
+        ],
+    );
 }
 
 fn op(table: &str, stage: ConflictStage, ddls: Option<&[&str]>) -> Operation {

@@ -133,6 +133,24 @@ pub(crate) fn info(table: &str, ddls: &[&str], before: &str, afters: &[&str]) ->
     }
 }
 
+/// The done Operation of `table` in lock `id` (of the task `id` starts
+/// with) that executed `ddls` and drops `cols`.
+pub(crate) fn done_operation(id: &str, table: &str, ddls: &[&str], cols: &[&str]) -> Operation {
+    let k = key(table);
+    Operation {
+        id: id.to_owned(),
+        task: id.split('-').next().unwrap_or_default().to_owned(),
+        source: k.source,
+        up_schema: k.schema,
+        up_table: k.table,
+        ddls: Some(ddls.iter().map(|d| (*d).to_owned()).collect()),
+        conflict_stage: ConflictStage::None,
+        conflict_message: String::new(),
+        done: true,
+        cols: Some(cols.iter().map(|c| (*c).to_owned()).collect()),
+    }
+}
+
 pub(crate) fn list<T: AsRef<str>>(items: &[T]) -> String {
     let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
     format!("[{}]", items.join(" "))
@@ -323,19 +341,7 @@ fn check<S: AsRef<str>>(init: &str, tables: &[&str], steps: Vec<(Step, S)>) {
             MarkDone(t) => l.try_mark_done(&key(t)).to_string(),
             IsDone(t) => l.is_done(&key(t)).to_string(),
             OpDone(t, ddls, cols) => {
-                let k = key(t);
-                let op = Operation {
-                    id: ID.to_owned(),
-                    task: TASK.to_owned(),
-                    source: k.source,
-                    up_schema: k.schema,
-                    up_table: k.table,
-                    ddls: Some(ddls.iter().map(|d| (*d).to_owned()).collect()),
-                    conflict_stage: ConflictStage::None,
-                    conflict_message: String::new(),
-                    done: true,
-                    cols: Some(cols.iter().map(|c| (*c).to_owned()).collect()),
-                };
+                let op = done_operation(ID, t, &ddls, &cols);
                 let e = l.delete_columns_by_op(&op);
                 assert_eq!(e.lock_id, ID);
                 let put: Vec<String> = e

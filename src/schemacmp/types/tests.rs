@@ -81,29 +81,23 @@ fn type_varchar65432_ascii() -> FieldType {
 fn type_varbinary420() -> FieldType {
     ft(TYPE_VARCHAR, BINARY_FLAG, 420, 0, BIN, BIN)
 }
+const FIVE_ELEMS: &[&str] = &["tidb", "tikv", "tiflash", "golang", "rust"];
+const TWO_ELEMS: &[&str] = &["tidb", "tikv"];
+/// A utf8mb4 ENUM or SET (`tp`) of `elems`.
+fn elems_type(tp: u8, elems: &[&str]) -> FieldType {
+    with_elems(ft(tp, 0, UNSPECIFIED_LENGTH, 0, MB4, MB4_BIN), elems)
+}
 fn type_enum5() -> FieldType {
-    with_elems(
-        ft(TYPE_ENUM, 0, UNSPECIFIED_LENGTH, 0, MB4, MB4_BIN),
-        &["tidb", "tikv", "tiflash", "golang", "rust"],
-    )
+    elems_type(TYPE_ENUM, FIVE_ELEMS)
 }
 fn type_enum2() -> FieldType {
-    with_elems(
-        ft(TYPE_ENUM, 0, UNSPECIFIED_LENGTH, 0, MB4, MB4_BIN),
-        &["tidb", "tikv"],
-    )
+    elems_type(TYPE_ENUM, TWO_ELEMS)
 }
 fn type_set5() -> FieldType {
-    with_elems(
-        ft(TYPE_SET, 0, UNSPECIFIED_LENGTH, 0, MB4, MB4_BIN),
-        &["tidb", "tikv", "tiflash", "golang", "rust"],
-    )
+    elems_type(TYPE_SET, FIVE_ELEMS)
 }
 fn type_set2() -> FieldType {
-    with_elems(
-        ft(TYPE_SET, 0, UNSPECIFIED_LENGTH, 0, MB4, MB4_BIN),
-        &["tidb", "tikv"],
-    )
+    elems_type(TYPE_SET, TWO_ELEMS)
 }
 
 #[test]

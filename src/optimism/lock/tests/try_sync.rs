@@ -470,31 +470,31 @@ fn try_sync_multiple_change_ddl() {
         ),
         (Status, "synced r=0 done=0 resolved=false".into()),
     ];
-    for (i, t) in all.iter().enumerate() {
-        let want = if i == 7 {
-            "none [0 1] [c1] r=0 drop=[c1]".to_owned()
-        } else {
-            "none [0] [c1] r=8 drop=[c1]".to_owned()
-        };
-        steps.push((sync(t, &ddls1, ti0, &[ti1_1, ti1]), want));
-    }
-    steps.push((Status, "synced r=0 done=0 resolved=false".into()));
-    steps.push((
-        sync(all[0], &ddls1, ti0, &[ti1_1, ti1]),
-        "none [0 1] [c1] r=0".into(),
-    ));
-    for (i, t) in all.iter().enumerate() {
-        let want = if i == 7 {
-            "none [0 1] [c2] r=0 drop=[c2]".to_owned()
-        } else {
-            "none [1] [c2] r=8 drop=[c2]".to_owned()
-        };
-        steps.push((sync(t, &ddls2, ti1, &[ti2_1, ti2]), want));
-    }
-    steps.push((Status, "synced r=0 done=0 resolved=false".into()));
-    steps.push((
-        sync(all[0], &ddls2, ti1, &[ti2_1, ti2]),
-        "none [0 1] [c2] r=0".into(),
-    ));
+    // Every table syncs `ddls`: all but the last get the first DDL
+    // (`first`), the last both; dropping `col` is recorded each time. A
+    // repeat of the first table's Info then gets both.
+    let every_table = |ddls: &[&str], before: &str, afters: &[&str], first: &str, col: &str| {
+        let last = all.len() - 1;
+        let mut round: Vec<(Step, String)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let want = if i == last {
+                    format!("none [0 1] [{col}] r=0 drop=[{col}]")
+                } else {
+                    format!("none [{first}] [{col}] r=8 drop=[{col}]")
+                };
+                (sync(t, ddls, before, afters), want)
+            })
+            .collect();
+        round.push((Status, "synced r=0 done=0 resolved=false".into()));
+        round.push((
+            sync(all[0], ddls, before, afters),
+            format!("none [0 1] [{col}] r=0"),
+        ));
+        round
+    };
+    steps.extend(every_table(&ddls1, ti0, &[ti1_1, ti1], "0", "c1"));
+    steps.extend(every_table(&ddls2, ti1, &[ti2_1, ti2], "1", "c2"));
     check(ti0, &all, steps);
 }
