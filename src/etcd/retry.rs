@@ -2,11 +2,16 @@
 //! backoff (the delays of `backon`), reset after a success. Loops that talk
 //! to etcd jitter their delays so that several of them do not retry in step;
 //! loops that retry one resource of their own (a downstream connection, a
-//! child process) use the plain doubling.
+//! child process) use the plain doubling. Read-compare-write steps whose
+//! guarded txn lost to a concurrent writer go again through
+//! [`retry_contended`].
 
+use std::future::Future;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+
+use crate::error::{Error, Result};
 
 /// Bounded exponential backoff: the base delay doubles from `min` up to
 /// `max`.
@@ -65,6 +70,39 @@ impl Backoff {
     }
 }
 
+/// How many attempts a read-compare-write step makes before it reports
+/// [`Error::TxnContended`].
+pub const CONTENDED_ATTEMPTS: usize = 5;
+
+/// Runs a read-compare-write step until its guarded txn commits.
+///
+/// `step(attempt)` (attempt 0 first) returns `Some(value)` when it is done
+/// and `None` when a key changed between its read and its txn, so the
+/// compare failed and the step must read again. Between attempts it waits a
+/// short jittered delay (1 ms doubling to 50 ms): two writers racing on the
+/// same keys fall out of step instead of colliding again. After
+/// [`CONTENDED_ATTEMPTS`] lost attempts it fails with
+/// `Error::TxnContended { op }`; an error of the step ends it at once.
+pub async fn retry_contended<T, F, Fut>(op: &'static str, mut step: F) -> Result<T>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let mut backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(50));
+    for attempt in 0..CONTENDED_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+        if let Some(done) = step(attempt).await? {
+            return Ok(done);
+        }
+    }
+    Err(Error::TxnContended {
+        op,
+        attempts: CONTENDED_ATTEMPTS,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +136,51 @@ mod tests {
         }
         b.reset();
         assert!(near(b.next_delay(), 200));
+    }
+
+    #[tokio::test]
+    async fn contended_steps_run_again_until_they_commit() {
+        let mut attempts = Vec::new();
+        let done = retry_contended("test step", |attempt| {
+            attempts.push(attempt);
+            async move { Ok((attempt == 2).then_some("committed")) }
+        })
+        .await;
+        assert_eq!(done.unwrap(), "committed");
+        assert_eq!(attempts, [0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn contended_steps_give_up_after_the_last_attempt() {
+        let mut calls = 0;
+        let err = retry_contended::<(), _, _>("test step", |_| {
+            calls += 1;
+            async { Ok(None) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls, CONTENDED_ATTEMPTS);
+        assert_eq!(
+            err.to_string(),
+            "etcd test step: the keys kept changing during 5 attempts"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_ends_the_retries() {
+        let mut calls = 0;
+        let err = retry_contended::<(), _, _>("test step", |_| {
+            calls += 1;
+            async {
+                Err(Error::LeadershipLost {
+                    key: "leader".into(),
+                    term: 7,
+                })
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert!(matches!(err, Error::LeadershipLost { term: 7, .. }));
     }
 }

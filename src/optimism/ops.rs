@@ -12,6 +12,7 @@
 //! * redirect Operations of one resolution go out in one txn when they fit.
 
 use crate::error::Result;
+use crate::etcd::retry::retry_contended;
 use crate::etcd::{Compare, Etcd, Fence, Op, Txn};
 use crate::keys::{
     KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES,
@@ -108,7 +109,8 @@ pub async fn put_operation_seen(
             return Ok(true);
         }
     }
-    for _ in 0..5 {
+    let key = &key;
+    retry_contended("put operation skip done", move |_| async move {
         let current = etcd.get(key.as_str()).await?;
         let guard = match &current.value {
             None => Compare::Absent(key.clone().into_bytes()),
@@ -117,7 +119,7 @@ pub async fn put_operation_seen(
                     .map(|o| o.done)
                     .unwrap_or(false);
                 if done && kv.mod_revision >= info_mod_revision {
-                    return Ok(false);
+                    return Ok(Some(false));
                 }
                 Compare::ModRevision(key.clone().into_bytes(), kv.mod_revision)
             }
@@ -125,14 +127,9 @@ pub async fn put_operation_seen(
         let txn = Txn::new("put operation skip done")
             .when([guard])
             .then([Op::put(key.as_str(), op.encode())]);
-        if etcd.txn_fenced(txn, fence).await?.succeeded {
-            return Ok(true);
-        }
-    }
-    Err(crate::error::Error::TxnContended {
-        op: "put operation skip done",
-        attempts: 5,
+        Ok(etcd.txn_fenced(txn, fence).await?.succeeded.then_some(true))
     })
+    .await
 }
 
 /// Master: puts several Operations (redirects of one resolution). One txn

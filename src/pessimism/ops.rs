@@ -6,14 +6,11 @@
 //! DM gap K6 in docs/dm-gaps.md), we read the keys first and compare their mod revisions instead.
 
 use crate::error::Result;
+use crate::etcd::retry::retry_contended;
 use crate::etcd::{Compare, Etcd, Fence, KeyValue, Op, Txn};
 use crate::keys::{KeySpace, PESSIMISM_INFO, PESSIMISM_OPERATION};
 use crate::pessimism::info::Info;
 use crate::pessimism::operation::Operation;
-
-/// How many times a read-then-write step is retried when a concurrent write
-/// changed a key between the read and the txn.
-const MAX_ATTEMPTS: usize = 5;
 
 // Key builders under the names the callers of these txns use; the layout
 // itself lives in `keys`.
@@ -130,6 +127,9 @@ fn seen_guards(keys: &[String], seen: &[SeenOperation]) -> Option<Vec<Compare>> 
         .collect()
 }
 
+/// One chunk of [`put_operations_seen`] with `skip_done`, in at most
+/// [`CONTENDED_ATTEMPTS`](crate::etcd::retry::CONTENDED_ATTEMPTS) read-compare-write attempts: the first is guarded by
+/// what was seen when every key's state is known, the others read first.
 async fn put_chunk_skip_done(
     etcd: &Etcd,
     space: &KeySpace,
@@ -141,68 +141,83 @@ async fn put_chunk_skip_done(
         .iter()
         .map(|op| operation_key(space, &op.task, &op.source))
         .collect();
-    let mut attempt = 0;
-    if let Some(compares) = seen_guards(&keys, seen) {
-        attempt += 1;
-        let puts: Vec<Op> = keys
-            .iter()
-            .zip(ops)
-            .map(|(key, op)| Op::put(key.as_str(), op.encode()))
-            .collect();
-        let txn = Txn::new("put operations skip done")
-            .when(compares)
-            .then(puts);
-        let result = etcd.txn_fenced(txn, fence).await?;
-        if result.succeeded {
-            return Ok(PutOperationsOutcome {
-                revision: result.revision,
-                written: ops.iter().map(|op| op.source.clone()).collect(),
-                already_done: Vec::new(),
-            });
-        }
-    }
-    loop {
-        attempt += 1;
-        let read = etcd
-            .txn(Txn::new("read operations").then(keys.iter().map(|k| Op::get(k.as_str()))))
-            .await?;
-        let mut compares = Vec::new();
-        let mut puts = Vec::new();
-        let mut outcome = PutOperationsOutcome::default();
-        for (i, (key, op)) in keys.iter().zip(ops).enumerate() {
-            match read.get_result(i).first() {
-                None => compares.push(Compare::Absent(key.clone().into_bytes())),
-                Some(kv) if stored_done(kv) => {
-                    outcome.already_done.push(op.source.clone());
-                    continue;
-                }
-                Some(kv) => compares.push(Compare::ModRevision(
-                    key.clone().into_bytes(),
-                    kv.mod_revision,
-                )),
+    let seen_guards = seen_guards(&keys, seen);
+    let (keys, seen_guards) = (&keys, &seen_guards);
+    retry_contended("put operations skip done", move |attempt| async move {
+        match seen_guards {
+            Some(compares) if attempt == 0 => {
+                put_chunk_as_seen(etcd, fence, keys, ops, compares.clone()).await
             }
-            puts.push(Op::put(key.as_str(), op.encode()));
-            outcome.written.push(op.source.clone());
+            _ => read_then_put_chunk(etcd, fence, keys, ops).await,
         }
-        if puts.is_empty() {
-            outcome.revision = read.revision;
-            return Ok(outcome);
+    })
+    .await
+}
+
+/// Writes every Operation of a chunk under the guards of what was seen;
+/// `None` when a guard failed.
+async fn put_chunk_as_seen(
+    etcd: &Etcd,
+    fence: Option<&Fence>,
+    keys: &[String],
+    ops: &[Operation],
+    compares: Vec<Compare>,
+) -> Result<Option<PutOperationsOutcome>> {
+    let puts: Vec<Op> = keys
+        .iter()
+        .zip(ops)
+        .map(|(key, op)| Op::put(key.as_str(), op.encode()))
+        .collect();
+    let txn = Txn::new("put operations skip done")
+        .when(compares)
+        .then(puts);
+    let result = etcd.txn_fenced(txn, fence).await?;
+    Ok(result.succeeded.then(|| PutOperationsOutcome {
+        revision: result.revision,
+        written: ops.iter().map(|op| op.source.clone()).collect(),
+        already_done: Vec::new(),
+    }))
+}
+
+/// Reads the keys of a chunk, then writes the Operations not stored done,
+/// each guarded by what was read; `None` when a key changed in between.
+async fn read_then_put_chunk(
+    etcd: &Etcd,
+    fence: Option<&Fence>,
+    keys: &[String],
+    ops: &[Operation],
+) -> Result<Option<PutOperationsOutcome>> {
+    let read = etcd
+        .txn(Txn::new("read operations").then(keys.iter().map(|k| Op::get(k.as_str()))))
+        .await?;
+    let mut compares = Vec::new();
+    let mut puts = Vec::new();
+    let mut outcome = PutOperationsOutcome::default();
+    for (i, (key, op)) in keys.iter().zip(ops).enumerate() {
+        match read.get_result(i).first() {
+            None => compares.push(Compare::Absent(key.clone().into_bytes())),
+            Some(kv) if stored_done(kv) => {
+                outcome.already_done.push(op.source.clone());
+                continue;
+            }
+            Some(kv) => compares.push(Compare::ModRevision(
+                key.clone().into_bytes(),
+                kv.mod_revision,
+            )),
         }
-        let txn = Txn::new("put operations skip done")
-            .when(compares)
-            .then(puts);
-        let result = etcd.txn_fenced(txn, fence).await?;
-        if result.succeeded {
-            outcome.revision = result.revision;
-            return Ok(outcome);
-        }
-        if attempt >= MAX_ATTEMPTS {
-            return Err(crate::error::Error::TxnContended {
-                op: "put operations skip done",
-                attempts: MAX_ATTEMPTS,
-            });
-        }
+        puts.push(Op::put(key.as_str(), op.encode()));
+        outcome.written.push(op.source.clone());
     }
+    if puts.is_empty() {
+        outcome.revision = read.revision;
+        return Ok(Some(outcome));
+    }
+    let txn = Txn::new("put operations skip done")
+        .when(compares)
+        .then(puts);
+    let result = etcd.txn_fenced(txn, fence).await?;
+    outcome.revision = result.revision;
+    Ok(result.succeeded.then_some(outcome))
 }
 
 /// A stored Operation counts as done when it decodes with `done = true`.
@@ -240,21 +255,25 @@ pub async fn put_info_if_op_not_done(
     let ikey = info_key(space, &info.task, &info.source);
     let okey = operation_key(space, &info.task, &info.source);
     let value = info.encode();
-    for _ in 0..MAX_ATTEMPTS {
+    let (ikey, okey, value) = (&ikey, &okey, &value);
+    // Never report "not put" after the last attempt: the caller would take
+    // it for "the Operation is done" and wait for a deletion that may never
+    // come; the helper reports the contention instead.
+    retry_contended("put info if operation not done", move |_| async move {
         let txn = Txn::new("put info if no operation")
             .when([Compare::Absent(okey.clone().into_bytes())])
             .then([Op::put(ikey.as_str(), value.clone())])
             .otherwise([Op::get(okey.as_str())]);
         let outcome = etcd.txn(txn).await?;
         if outcome.succeeded {
-            return Ok((outcome.revision, true));
+            return Ok(Some((outcome.revision, true)));
         }
         let Some(op_kv) = outcome.get_result(0).first().cloned() else {
             // Deleted between compare and read: try again.
-            continue;
+            return Ok(None);
         };
         if stored_done(&op_kv) {
-            return Ok((outcome.revision, false));
+            return Ok(Some((outcome.revision, false)));
         }
         let txn = Txn::new("put info if operation not done")
             .when([Compare::ModRevision(
@@ -263,16 +282,9 @@ pub async fn put_info_if_op_not_done(
             )])
             .then([Op::put(ikey.as_str(), value.clone())]);
         let outcome = etcd.txn(txn).await?;
-        if outcome.succeeded {
-            return Ok((outcome.revision, true));
-        }
-    }
-    // Never report "not put" here: the caller would take it for "the
-    // Operation is done" and wait for a deletion that may never come.
-    Err(crate::error::Error::TxnContended {
-        op: "put info if operation not done",
-        attempts: MAX_ATTEMPTS,
+        Ok(outcome.succeeded.then_some((outcome.revision, true)))
     })
+    .await
 }
 
 /// Worker: marks its Operation done and deletes its Info in one txn (DM's
