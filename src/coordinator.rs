@@ -6,9 +6,66 @@ pub mod optimist;
 pub mod pessimist;
 pub mod scheduler;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::error::{Error, Result};
+use crate::etcd::{Etcd, Fence};
+use crate::keys::KeySpace;
+use crate::metrics::Metrics;
+
+/// What every actor of a leader term reads and writes with.
+#[derive(Clone)]
+pub struct ActorContext {
+    pub etcd: Etcd,
+    pub space: KeySpace,
+    /// The term's leader fence on every write (`None` runs an actor
+    /// without an election).
+    pub fence: Option<Fence>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Spawns an actor's `run` on the term's tracker. An actor that fails ends
+/// the term it served (its token is the term's child): another term must
+/// rebuild from etcd.
+pub(crate) fn spawn_actor(
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+    actor: &'static str,
+    run: impl Future<Output = Result<()>> + Send + 'static,
+) {
+    tracker.spawn(async move {
+        if let Err(error) = run.await {
+            tracing::error!(%error, "{actor} stopped");
+            cancel.cancel();
+        }
+    });
+}
+
+/// The outcome of one step of an actor's loop: an error that ends the term
+/// (the leader fence is lost) stops the actor; any other is logged and the
+/// actor goes on with the next event.
+pub(crate) fn unless_term_ends(
+    actor: &'static str,
+    step: &'static str,
+    result: Result<()>,
+) -> Result<()> {
+    match result {
+        Err(error) if error.ends_term() => {
+            tracing::error!(%error, "leader fence lost, {actor} stops and ends the term");
+            Err(error)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "{actor} {step} failed");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
 
 /// The sending side of an actor's request channel: each request carries a
 /// oneshot for its reply. A stopped actor (term over, or not leading) turns

@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::coordinator::optimist::{Optimist, OptimistHandle};
 use crate::coordinator::pessimist::{Pessimist, PessimistHandle};
 use crate::coordinator::scheduler::{SchedulerActor, SchedulerHandle};
+use crate::coordinator::ActorContext;
 use crate::election::{Election, ElectionHandle, Leadership};
 use crate::error::{Error, Result};
 use crate::etcd::{Etcd, EtcdOptions};
@@ -312,30 +313,17 @@ async fn lead(
                 let term_tracker = term.work.clone();
                 let term_cancel = term.cancel.child_token();
                 // The scheduler starts first, as DM's does.
-                let scheduler = SchedulerActor::spawn(
-                    ctx.etcd.clone(),
-                    ctx.space.clone(),
-                    Some(term.fence.clone()),
-                    ctx.metrics.clone(),
-                    &term_tracker,
-                    term_cancel.clone(),
-                );
-                let pessimist = Pessimist::spawn(
-                    ctx.etcd.clone(),
-                    ctx.space.clone(),
-                    Some(term.fence.clone()),
-                    ctx.metrics.clone(),
-                    &term_tracker,
-                    term_cancel.clone(),
-                );
-                let optimist = Optimist::spawn(
-                    ctx.etcd.clone(),
-                    ctx.space.clone(),
-                    Some(term.fence.clone()),
-                    ctx.metrics.clone(),
-                    &term_tracker,
-                    term_cancel.clone(),
-                );
+                let actors = ActorContext {
+                    etcd: ctx.etcd.clone(),
+                    space: ctx.space.clone(),
+                    fence: Some(term.fence.clone()),
+                    metrics: ctx.metrics.clone(),
+                };
+                let scheduler =
+                    SchedulerActor::spawn(actors.clone(), &term_tracker, term_cancel.clone());
+                let pessimist =
+                    Pessimist::spawn(actors.clone(), &term_tracker, term_cancel.clone());
+                let optimist = Optimist::spawn(actors, &term_tracker, term_cancel.clone());
                 role.send_replace(Role::Leader(Coordinators {
                     scheduler,
                     pessimist,

@@ -23,20 +23,20 @@
 //! writes that carry out a TrySync's answers.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::{spawn_actor, unless_term_ends, ActorContext};
 use crate::error::{Error, Result};
 use crate::etcd::watch::{WatchEvent, Watcher};
-use crate::etcd::{Etcd, Fence, KeyValue, Op};
+use crate::etcd::{KeyValue, Op};
 use crate::keys::{
-    parse_lock_id, KeySpace, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_INIT_SCHEMA,
+    parse_lock_id, OPTIMISM_DROPPED_COLUMNS, OPTIMISM_INFO, OPTIMISM_INIT_SCHEMA,
     OPTIMISM_OPERATION, OPTIMISM_SOURCE_TABLES, UPSTREAM_SUBTASK,
 };
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self};
 use crate::optimism::keeper::{
     plan_rebuild, Answer, DoneDecision, EffectFailure, LockKeeper, LockView, RemoveLock, Snapshot,
     StoredDroppedColumn, StoredInfo, UnlockAction, UnlockDecision,
@@ -80,10 +80,9 @@ enum Event {
 
 /// The actor.
 pub struct Optimist {
-    etcd: Etcd,
-    space: KeySpace,
-    fence: Option<Fence>,
-    metrics: Arc<Metrics>,
+    /// etcd, key space, the term's leader fence (every write compares it)
+    /// and metrics.
+    ctx: ActorContext,
     keeper: LockKeeper,
     tables: TableKeeper,
     /// Infos in etcd: (task, table) → Info with version and revision.
@@ -97,32 +96,21 @@ pub struct Optimist {
 
 impl Optimist {
     pub fn spawn(
-        etcd: Etcd,
-        space: KeySpace,
-        fence: Option<Fence>,
-        metrics: Arc<Metrics>,
+        ctx: ActorContext,
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> OptimistHandle {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let actor = Optimist {
-            etcd,
-            space,
-            fence,
-            metrics,
+            ctx,
             keeper: LockKeeper::new(),
             tables: TableKeeper::new(),
             infos: BTreeMap::new(),
             operations: BTreeMap::new(),
             lock_states: HashMap::new(),
         };
-        let inner = tracker.clone();
-        tracker.spawn(async move {
-            if let Err(error) = actor.run(rx, inner, cancel.clone()).await {
-                tracing::error!(%error, "optimist stopped");
-                cancel.cancel();
-            }
-        });
+        let run = actor.run(rx, tracker.clone(), cancel.clone());
+        spawn_actor(tracker, cancel, "optimist", run);
         OptimistHandle {
             mailbox: super::Mailbox::new(tx, not_started),
         }
@@ -137,7 +125,7 @@ impl Optimist {
     ) -> Result<()> {
         let (tx, mut events) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
-            Watcher::new(self.etcd.clone(), ops::optimism_prefix(&self.space))
+            Watcher::new(self.ctx.etcd.clone(), ops::optimism_prefix(&self.ctx.space))
                 .run(tx, cancel.clone()),
         );
         loop {
@@ -153,13 +141,7 @@ impl Optimist {
                 Event::ShardDdl(e) => self.on_event(e).await,
                 Event::Admin(r) => self.on_request(r).await,
             };
-            if let Err(error) = result {
-                if error.ends_term() {
-                    tracing::error!(%error, "leader fence lost, optimist stops and ends the term");
-                    return Err(error);
-                }
-                tracing::warn!(%error, "optimist event failed");
-            }
+            unless_term_ends("optimist", "event", result)?;
         }
         tracing::info!("optimist stopped");
         Ok(())
@@ -182,15 +164,17 @@ impl Optimist {
                 Some(Record::DroppedColumn(_)) | None => Ok(()),
             },
             WatchEvent::Delete { key, .. } => {
-                if let Ok([task, source]) = self.space.decode(&OPTIMISM_SOURCE_TABLES, &key) {
+                if let Ok([task, source]) = self.ctx.space.decode(&OPTIMISM_SOURCE_TABLES, &key) {
                     let st = SourceTables::from_deleted_key(task, source);
                     return self.on_source_tables(&st, true).await;
                 }
-                if let Ok([task, source, schema, table]) = self.space.decode(&OPTIMISM_INFO, &key) {
+                if let Ok([task, source, schema, table]) =
+                    self.ctx.space.decode(&OPTIMISM_INFO, &key)
+                {
                     self.infos
                         .remove(&(task, TableKey::new(&source, &schema, &table)));
                 } else if let Ok([task, source, schema, table]) =
-                    self.space.decode(&OPTIMISM_OPERATION, &key)
+                    self.ctx.space.decode(&OPTIMISM_OPERATION, &key)
                 {
                     self.operations
                         .remove(&(task, TableKey::new(&source, &schema, &table)));
@@ -207,9 +191,9 @@ impl Optimist {
         for removal in &decision.removals {
             tracing::info!(task = %removal.task, lock_id = %removal.lock_id, source = %removal.key.source, schema = %removal.key.schema, table = %removal.key.table, "table dropped from lock");
             let result = ops::delete_table(
-                &self.etcd,
-                &self.space,
-                self.fence.as_ref(),
+                &self.ctx.etcd,
+                &self.ctx.space,
+                self.ctx.fence.as_ref(),
                 &removal.task,
                 &removal.lock_id,
                 &removal.key,
@@ -335,8 +319,8 @@ impl Optimist {
     /// `strict-optimistic-shard-mode` (read when a conflict is detected,
     /// which is rare; an unreadable config counts as not strict).
     async fn strict_mode(&self, task: &str, source: &str) -> bool {
-        let key = self.space.key(&UPSTREAM_SUBTASK, [source, task]);
-        match self.etcd.get(key).await {
+        let key = self.ctx.space.key(&UPSTREAM_SUBTASK, [source, task]);
+        match self.ctx.etcd.get(key).await {
             Ok(read) => read
                 .value
                 .is_some_and(|kv| crate::task::strict_optimistic_shard_mode(&kv.value)),
@@ -357,7 +341,7 @@ impl Optimist {
                 c.0 += 1;
             }
         }
-        self.metrics.set_ddl_states(
+        self.ctx.metrics.set_ddl_states(
             MODE,
             counts
                 .into_iter()

@@ -57,6 +57,7 @@ use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::{spawn_actor, unless_term_ends, ActorContext};
 use crate::error::{Error, Result};
 use crate::etcd::watch::{WatchEvent, Watcher};
 use crate::etcd::{Compare, Etcd, Fence, KeyValue, Op, Txn};
@@ -128,11 +129,9 @@ struct Stored<T> {
 
 /// The actor.
 pub struct Pessimist {
-    etcd: Etcd,
-    space: KeySpace,
-    /// The leader key of the term this actor serves; every write compares it.
-    fence: Option<Fence>,
-    metrics: Arc<Metrics>,
+    /// etcd, key space, the term's leader fence (every write compares it)
+    /// and metrics.
+    ctx: ActorContext,
     registry: TaskRegistry,
     keeper: LockKeeper,
     infos: HashMap<(String, String), Stored<Info>>,
@@ -168,19 +167,13 @@ pub struct Pessimist {
 impl Pessimist {
     /// Starts the actor and its watchers under `cancel`, tracked by `tracker`.
     pub fn spawn(
-        etcd: Etcd,
-        space: KeySpace,
-        fence: Option<Fence>,
-        metrics: Arc<Metrics>,
+        ctx: ActorContext,
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> PessimistHandle {
         let (requests_tx, requests_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let actor = Pessimist {
-            etcd,
-            space,
-            fence,
-            metrics,
+            ctx,
             registry: TaskRegistry::new(),
             keeper: LockKeeper::new(),
             infos: HashMap::new(),
@@ -196,15 +189,8 @@ impl Pessimist {
             write_ids: HashMap::new(),
             writing: HashMap::new(),
         };
-        let inner_tracker = tracker.clone();
-        tracker.spawn(async move {
-            if let Err(error) = actor.run(requests_rx, inner_tracker, cancel.clone()).await {
-                tracing::error!(%error, "pessimist stopped");
-                // Ends the leader term this actor served (its token is the
-                // term's child): another term must rebuild from etcd.
-                cancel.cancel();
-            }
-        });
+        let run = actor.run(requests_rx, tracker.clone(), cancel.clone());
+        spawn_actor(tracker, cancel, "pessimist", run);
         PessimistHandle {
             mailbox: super::Mailbox::new(requests_tx, not_started),
         }
@@ -225,13 +211,13 @@ impl Pessimist {
         // The pessimism keys are decoded by a task of their own, in parallel
         // with the subtask configs decoded here.
         let keys_read = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(read_snapshot_keys(
-            self.etcd.clone(),
-            self.space.clone(),
-            self.metrics.clone(),
+            self.ctx.etcd.clone(),
+            self.ctx.space.clone(),
+            self.ctx.metrics.clone(),
             cancel.clone(),
         )));
-        let subtask_prefix = self.space.path(&UPSTREAM_SUBTASK);
-        let etcd = self.etcd.clone();
+        let subtask_prefix = self.ctx.space.path(&UPSTREAM_SUBTASK);
+        let etcd = self.ctx.etcd.clone();
         let subtasks_read = async {
             loop {
                 self.registry.clear();
@@ -268,24 +254,19 @@ impl Pessimist {
         let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
             Watcher::after(
-                self.etcd.clone(),
-                ops::pessimism_prefix(&self.space),
+                self.ctx.etcd.clone(),
+                ops::pessimism_prefix(&self.ctx.space),
                 keys_revision,
             )
             .run(pess_tx, cancel.clone()),
         );
         let (sub_tx, mut sub_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
-            Watcher::after(self.etcd.clone(), subtask_prefix, subtask_revision)
+            Watcher::after(self.ctx.etcd.clone(), subtask_prefix, subtask_revision)
                 .run(sub_tx, cancel.clone()),
         );
-        if let Err(error) = self.rebuild_from(keys, keys_revision).await {
-            if error.ends_term() {
-                tracing::error!(%error, "leader fence lost, pessimist stops and ends the term");
-                return Err(error);
-            }
-            tracing::warn!(%error, "pessimist rebuild failed");
-        }
+        let rebuilt = self.rebuild_from(keys, keys_revision).await;
+        unless_term_ends("pessimist", "rebuild", rebuilt)?;
         let mut retry_tick = tokio::time::interval(RETRY_INTERVAL);
         retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -303,13 +284,8 @@ impl Pessimist {
             if matches!(event, Event::TermEnd) {
                 break;
             }
-            if let Err(error) = self.handle(event).await {
-                if error.ends_term() {
-                    tracing::error!(%error, "leader fence lost, pessimist stops and ends the term");
-                    return Err(error);
-                }
-                tracing::warn!(%error, "pessimist event failed");
-            }
+            let result = self.handle(event).await;
+            unless_term_ends("pessimist", "event", result)?;
         }
         tracing::info!("pessimist stopped");
         Ok(())
@@ -365,9 +341,10 @@ impl Pessimist {
             WatchEvent::Delete { key, .. } => key,
             WatchEvent::Resynced(_) => return None,
         };
-        self.space
+        self.ctx
+            .space
             .decode(&PESSIMISM_INFO, key)
-            .or_else(|_| self.space.decode(&PESSIMISM_OPERATION, key))
+            .or_else(|_| self.ctx.space.decode(&PESSIMISM_OPERATION, key))
             .ok()
             .map(|[task, _]| task)
     }
@@ -378,7 +355,7 @@ impl Pessimist {
                 self.on_snapshot(snapshot.value, snapshot.revision).await
             }
             WatchEvent::Put(kv) => {
-                if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &kv.key) {
+                if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_INFO, &kv.key) {
                     let Some(info) = self.decode_info(&kv, &task, &source) else {
                         return Ok(());
                     };
@@ -391,7 +368,8 @@ impl Pessimist {
                         },
                     );
                     self.on_info(&info).await
-                } else if let Ok([task, source]) = self.space.decode(&PESSIMISM_OPERATION, &kv.key)
+                } else if let Ok([task, source]) =
+                    self.ctx.space.decode(&PESSIMISM_OPERATION, &kv.key)
                 {
                     let Some(op) = self.decode_operation(&kv, &task, &source) else {
                         return Ok(());
@@ -410,10 +388,11 @@ impl Pessimist {
                 }
             }
             WatchEvent::Delete { key, .. } => {
-                if let Ok([task, source]) = self.space.decode(&PESSIMISM_INFO, &key) {
+                if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_INFO, &key) {
                     self.injected.remove(&(task.clone(), source.clone()));
                     self.infos.remove(&(task, source));
-                } else if let Ok([task, source]) = self.space.decode(&PESSIMISM_OPERATION, &key) {
+                } else if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_OPERATION, &key)
+                {
                     self.operations.remove(&(task, source));
                 }
                 Ok(())
@@ -446,12 +425,14 @@ impl Pessimist {
             }
             TrySyncOutcome::Mismatch(error) => {
                 tracing::error!(task = %info.task, source = %info.source, %lock_id, %error, "info does not match its lock");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(&info.task, metrics::ERR_INFO_PUT_SYNC_LOCK);
             }
             TrySyncOutcome::UnknownTask => {
                 tracing::error!(task = %info.task, source = %info.source, %lock_id, "info of a task with no subtask config; waiting for the task to be started");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(&info.task, metrics::ERR_UNKNOWN_TASK);
             }
             TrySyncOutcome::SourceNotInTask => {
@@ -459,7 +440,8 @@ impl Pessimist {
             }
             TrySyncOutcome::HeldAsStale => {
                 tracing::warn!(task = %info.task, source = %info.source, %lock_id, "info repeats the DDLs of a lock this source already finished; held until another source repeats them too");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(&info.task, metrics::ERR_STALE_INFO);
             }
         }
@@ -490,7 +472,8 @@ impl Pessimist {
             }
             DoneDecision::LockNotSynced => {
                 tracing::warn!(task = %op.task, source = %op.source, lock_id = %op.id, "done operation for an un-synced lock, ignored");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(&op.task, metrics::ERR_OPERATION_PUT_LOCK_UNSYNCED);
                 Ok(())
             }
@@ -540,7 +523,7 @@ impl Pessimist {
                 blocking_sources: blocking,
             });
         }
-        self.metrics.set_lock_gauges(MODE, gauges);
+        self.ctx.metrics.set_lock_gauges(MODE, gauges);
     }
 
     async fn on_retry_tick(&mut self) -> Result<()> {
@@ -573,12 +556,13 @@ impl Pessimist {
         }
         // One task's series only: O(1) per state change however many locks
         // are held.
-        self.metrics
+        self.ctx
+            .metrics
             .set_ddl_state(MODE, &change.task, unsynced, synced);
     }
 
     fn publish_metrics(&self) {
-        self.metrics.set_ddl_states(
+        self.ctx.metrics.set_ddl_states(
             MODE,
             self.state_counts
                 .iter()

@@ -31,16 +31,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::{spawn_actor, unless_term_ends, ActorContext};
 use crate::error::{Error, Result};
 use crate::etcd::retry::Backoff;
 use crate::etcd::watch::{WatchEvent, Watcher};
-use crate::etcd::{Etcd, Fence, KeyValue, Op, Txn};
+use crate::etcd::{Etcd, KeyValue, Op, Txn};
 use crate::ha::{self, SourceBound, StageKind, WorkerEvent, WorkerInfo};
 use crate::keys::{
     KeySpace, BOUND_WORKER, LAST_BOUND_WORKER, STAGE_SUBTASK, UPSTREAM_CONFIG, UPSTREAM_SUBTASK,
     WORKER_KEEP_ALIVE, WORKER_REGISTER,
 };
-use crate::metrics::Metrics;
 use crate::scheduler::subtasks::{plan_operate, plan_start};
 pub use crate::scheduler::subtasks::{NewSubTask, TaskStageOp};
 use crate::scheduler::{Effect, Registered, Scheduler, SchedulerError, Snapshot, WorkerView};
@@ -77,10 +77,9 @@ enum Event {
 
 /// The actor.
 pub struct SchedulerActor {
-    etcd: Etcd,
-    space: KeySpace,
-    fence: Option<Fence>,
-    metrics: Arc<Metrics>,
+    /// etcd, key space, the term's leader fence (every write compares it)
+    /// and metrics.
+    ctx: ActorContext,
     state: Scheduler,
     /// A write failed after the state changed: rebuild before the next event.
     stale: bool,
@@ -90,33 +89,22 @@ impl SchedulerActor {
     /// Starts the scheduler of one term. Its handle answers once the
     /// rebuild is done (requests wait in the mailbox meanwhile).
     pub fn spawn(
-        etcd: Etcd,
-        space: KeySpace,
-        fence: Option<Fence>,
-        metrics: Arc<Metrics>,
+        ctx: ActorContext,
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> SchedulerHandle {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let actor = SchedulerActor {
-            etcd: etcd.clone(),
-            space: space.clone(),
-            fence,
-            metrics,
+            ctx: ctx.clone(),
             state: Scheduler::default(),
             stale: false,
         };
-        let inner = tracker.clone();
-        tracker.spawn(async move {
-            if let Err(error) = actor.run(rx, inner, cancel.clone()).await {
-                tracing::error!(%error, "scheduler stopped");
-                cancel.cancel();
-            }
-        });
+        let run = actor.run(rx, tracker.clone(), cancel.clone());
+        spawn_actor(tracker, cancel, "scheduler", run);
         SchedulerHandle {
             mailbox: super::Mailbox::new(tx, not_started),
-            etcd: Arc::new(etcd),
-            space,
+            etcd: Arc::new(ctx.etcd),
+            space: ctx.space,
         }
     }
 
@@ -133,8 +121,8 @@ impl SchedulerActor {
         let (tx, mut watch_events) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
             Watcher::after(
-                self.etcd.clone(),
-                self.space.path(&WORKER_KEEP_ALIVE),
+                self.ctx.etcd.clone(),
+                self.ctx.space.path(&WORKER_KEEP_ALIVE),
                 revision,
             )
             .run(tx, cancel.clone()),
@@ -147,12 +135,8 @@ impl SchedulerActor {
                 Some(r) = requests.recv() => Event::Request(r),
                 else => break,
             };
-            if let Err(error) = self.on_event(event).await {
-                if error.ends_term() {
-                    return Err(error);
-                }
-                tracing::warn!(%error, "scheduler step failed");
-            }
+            let result = self.on_event(event).await;
+            unless_term_ends("scheduler", "step", result)?;
             if self.stale {
                 // A failed write left etcd behind memory: start over from
                 // what etcd holds.
@@ -186,7 +170,7 @@ impl SchedulerActor {
                 }
             },
             Event::KeepAlive(WatchEvent::Delete { key, .. }) => {
-                match self.space.decode(&WORKER_KEEP_ALIVE, &key) {
+                match self.ctx.space.decode(&WORKER_KEEP_ALIVE, &key) {
                     Ok([worker]) => match self.state.worker_offline(&worker) {
                         Some(effects) => {
                             tracing::info!(%worker, "worker offline");
@@ -195,7 +179,8 @@ impl SchedulerActor {
                         None => Ok(()),
                     },
                     Err(error) => {
-                        self.metrics
+                        self.ctx
+                            .metrics
                             .worker_event_error
                             .with_label_values(&[EVENT_ERROR_WATCH])
                             .inc();
@@ -226,9 +211,10 @@ impl SchedulerActor {
         let mut result = Ok(());
         for effect in effects {
             let txn = self.txn_of(&effect);
-            if let Err(error) = self.etcd.txn_fenced(txn, self.fence.as_ref()).await {
+            if let Err(error) = self.ctx.etcd.txn_fenced(txn, self.ctx.fence.as_ref()).await {
                 tracing::warn!(%error, ?effect, "scheduler write failed");
-                self.metrics
+                self.ctx
+                    .metrics
                     .worker_event_error
                     .with_label_values(&[EVENT_ERROR_HANDLE])
                     .inc();
@@ -255,7 +241,7 @@ impl SchedulerActor {
     }
 
     fn txn_of(&self, effect: &Effect) -> Txn {
-        let space = &self.space;
+        let space = &self.ctx.space;
         match effect {
             Effect::Register(info) => ha::register_worker_txn(space, info),
             Effect::OfflineWorker(worker) => ha::offline_worker_txn(space, worker),
@@ -271,7 +257,8 @@ impl SchedulerActor {
 
     fn publish_metrics(&self) {
         for worker in self.state.workers() {
-            self.metrics
+            self.ctx
+                .metrics
                 .worker_state
                 .with_label_values(&[&worker.name])
                 .set(worker.stage.metric_value());
@@ -279,7 +266,8 @@ impl SchedulerActor {
     }
 
     fn report_watch_error(&self, kv: &KeyValue, error: &dyn std::fmt::Display) {
-        self.metrics
+        self.ctx
+            .metrics
             .worker_event_error
             .with_label_values(&[EVENT_ERROR_WATCH])
             .inc();

@@ -601,6 +601,7 @@ async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
 #[tokio::test]
 async fn a_coordinator_with_a_stale_fence_writes_nothing_and_stops() {
     use dm_master::coordinator::pessimist::Pessimist;
+    use dm_master::coordinator::ActorContext;
     use dm_master::etcd::{Fence, Op, Txn};
     use tokio_util::task::TaskTracker;
 
@@ -621,14 +622,13 @@ async fn a_coordinator_with_a_stale_fence_writes_nothing_and_stops() {
     };
     let tracker = TaskTracker::new();
     let cancel = CancellationToken::new();
-    let handle = Pessimist::spawn(
-        etcd.clone(),
-        space.clone(),
-        Some(fence),
-        Arc::new(Metrics::new()),
-        &tracker,
-        cancel.clone(),
-    );
+    let ctx = ActorContext {
+        etcd: etcd.clone(),
+        space: space.clone(),
+        fence: Some(fence),
+        metrics: Arc::new(Metrics::new()),
+    };
+    let handle = Pessimist::spawn(ctx, &tracker, cancel.clone());
     // Both sources arrive: the lock syncs and the coordinator tries to put
     // the owner's Operation, which the fence refuses.
     let worker_cancel = CancellationToken::new();

@@ -205,9 +205,9 @@ impl Optimist {
             UnlockDecision::Resolved(removal) => self.remove_lock(removal).await,
             UnlockDecision::Put(plan) => {
                 ops::put_operation(
-                    &self.etcd,
-                    &self.space,
-                    self.fence.as_ref(),
+                    &self.ctx.etcd,
+                    &self.ctx.space,
+                    self.ctx.fence.as_ref(),
                     &plan.op,
                     false,
                     plan.info_revision,
@@ -252,9 +252,9 @@ impl Optimist {
         }
         self.tables.remove_table_by_task(task);
         ops::delete_task(
-            &self.etcd,
-            &self.space,
-            self.fence.as_ref(),
+            &self.ctx.etcd,
+            &self.ctx.space,
+            self.ctx.fence.as_ref(),
             task,
             &lock_ids,
         )
@@ -274,27 +274,28 @@ impl Optimist {
             // every lock of the task, and their Info / Operation keys go.
             self.on_source_tables(&SourceTables::new(task, source), true)
                 .await?;
-            let mut keys = vec![ops::source_tables_key(&self.space, task, source)];
+            let mut keys = vec![ops::source_tables_key(&self.ctx.space, task, source)];
             for ((t, key), _) in self
                 .infos
                 .iter()
                 .filter(|((t, k), _)| t == task && k.source == *source)
             {
-                keys.push(ops::info_key(&self.space, t, key));
+                keys.push(ops::info_key(&self.ctx.space, t, key));
             }
             for ((t, key), _) in self
                 .operations
                 .iter()
                 .filter(|((t, k), _)| t == task && k.source == *source)
             {
-                keys.push(ops::operation_key(&self.space, t, key));
+                keys.push(ops::operation_key(&self.ctx.space, t, key));
             }
             let deletes = keys.into_iter().map(Op::delete).collect();
-            self.etcd
+            self.ctx
+                .etcd
                 .batch_fenced(
                     "delete optimistic metadata of a source",
                     deletes,
-                    self.fence.as_ref(),
+                    self.ctx.fence.as_ref(),
                 )
                 .await?;
             tracing::info!(%task, %source, "optimistic metadata of the source removed");

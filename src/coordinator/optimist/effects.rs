@@ -32,9 +32,9 @@ impl Optimist {
         let caller = TableKey::new(&info.source, &info.up_schema, &info.up_table);
         if !result.effects.redirects.is_empty() {
             let written = ops::put_operations(
-                &self.etcd,
-                &self.space,
-                self.fence.as_ref(),
+                &self.ctx.etcd,
+                &self.ctx.space,
+                self.ctx.fence.as_ref(),
                 &result.effects.redirects,
             )
             .await;
@@ -50,9 +50,9 @@ impl Optimist {
         }
         if !result.effects.dropped_columns.is_empty() {
             let written = ops::put_dropped_columns(
-                &self.etcd,
-                &self.space,
-                self.fence.as_ref(),
+                &self.ctx.etcd,
+                &self.ctx.space,
+                self.ctx.fence.as_ref(),
                 lock_id,
                 &caller,
                 &result.effects.dropped_columns,
@@ -88,7 +88,7 @@ impl Optimist {
             };
             tracing::warn!(task = %info.task, source = %info.source, schema = %info.up_schema, table = %info.up_table, %lock_id, %stage, %error, "shard DDL not merged as is");
             if !kind.is_empty() {
-                self.metrics.report_ddl_error(&info.task, kind);
+                self.ctx.metrics.report_ddl_error(&info.task, kind);
             }
         } else {
             tracing::info!(task = %info.task, source = %info.source, schema = %info.up_schema, table = %info.up_table, %lock_id, ddls = ?result.new_ddls, cols = ?result.cols, synced = result.synced, remain = result.remain, "info applied to optimistic lock");
@@ -105,7 +105,8 @@ impl Optimist {
             Answer::Nothing => Ok(()),
             Answer::LockNotFound(error) => {
                 tracing::error!(task = %info.task, %lock_id, %error, "no lock to answer");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(&info.task, metrics::ERR_INFO_PUT_HANDLE_LOCK);
                 Ok(())
             }
@@ -127,9 +128,9 @@ impl Optimist {
                     Some(_) => SeenOperation::Unknown,
                 };
                 let written = ops::put_operation_seen(
-                    &self.etcd,
-                    &self.space,
-                    self.fence.as_ref(),
+                    &self.ctx.etcd,
+                    &self.ctx.space,
+                    self.ctx.fence.as_ref(),
                     &op,
                     true,
                     info_revision,
@@ -144,7 +145,8 @@ impl Optimist {
                     Err(e) if e.ends_term() => Err(e),
                     Err(error) => {
                         tracing::error!(%lock_id, %error, "putting the operation failed");
-                        self.metrics
+                        self.ctx
+                            .metrics
                             .report_ddl_error(&info.task, metrics::ERR_INFO_PUT_HANDLE_LOCK);
                         Ok(())
                     }
@@ -162,9 +164,9 @@ impl Optimist {
         }
         for (col, key, stage) in &columns.put {
             let r = ops::put_dropped_columns(
-                &self.etcd,
-                &self.space,
-                self.fence.as_ref(),
+                &self.ctx.etcd,
+                &self.ctx.space,
+                self.ctx.fence.as_ref(),
                 &columns.lock_id,
                 key,
                 std::slice::from_ref(col),
@@ -175,9 +177,9 @@ impl Optimist {
         }
         if !columns.delete.is_empty() {
             let r = ops::delete_dropped_columns(
-                &self.etcd,
-                &self.space,
-                self.fence.as_ref(),
+                &self.ctx.etcd,
+                &self.ctx.space,
+                self.ctx.fence.as_ref(),
                 &columns.lock_id,
                 &columns.delete,
             )
@@ -189,9 +191,9 @@ impl Optimist {
 
     pub(super) async fn remove_lock(&mut self, removal: RemoveLock) -> Result<()> {
         let kept = ops::delete_resolved_lock(
-            &self.etcd,
-            &self.space,
-            self.fence.as_ref(),
+            &self.ctx.etcd,
+            &self.ctx.space,
+            self.ctx.fence.as_ref(),
             &removal.task,
             &removal.lock_id,
             &removal.tables,
@@ -209,7 +211,8 @@ impl Optimist {
             Err(e) if e.ends_term() => return Err(e),
             Err(error) => {
                 tracing::error!(task = %removal.task, lock_id = %removal.lock_id, %error, "removing the resolved lock failed");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(&removal.task, metrics::ERR_OPERATION_PUT_REMOVE_LOCK);
             }
         }

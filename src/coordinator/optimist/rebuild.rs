@@ -19,13 +19,14 @@ impl Optimist {
         error: &dyn std::fmt::Display,
     ) {
         tracing::error!(key = %String::from_utf8_lossy(kv_key), %task, %error, "malformed optimism value, skipped");
-        self.metrics
+        self.ctx
+            .metrics
             .report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
     }
 
     pub(super) fn decode(&self, kv: &KeyValue) -> Option<Record> {
         let key = &kv.key;
-        if let Ok([task, _source]) = self.space.decode(&OPTIMISM_SOURCE_TABLES, key) {
+        if let Ok([task, _source]) = self.ctx.space.decode(&OPTIMISM_SOURCE_TABLES, key) {
             return match SourceTables::decode(&kv.value) {
                 Ok(st) => Some(Record::SourceTables(st)),
                 Err(e) => {
@@ -34,7 +35,7 @@ impl Optimist {
                 }
             };
         }
-        if let Ok([task, source, schema, table]) = self.space.decode(&OPTIMISM_INFO, key) {
+        if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_INFO, key) {
             return match Info::decode(&kv.value) {
                 Ok(info) => Some(Record::Info(
                     task,
@@ -51,7 +52,7 @@ impl Optimist {
                 }
             };
         }
-        if let Ok([task, source, schema, table]) = self.space.decode(&OPTIMISM_OPERATION, key) {
+        if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_OPERATION, key) {
             return match Operation::decode(&kv.value) {
                 Ok(op) => Some(Record::Operation(
                     task,
@@ -66,7 +67,7 @@ impl Optimist {
             };
         }
         if let Ok([lock_id, column, source, schema, table]) =
-            self.space.decode(&OPTIMISM_DROPPED_COLUMNS, key)
+            self.ctx.space.decode(&OPTIMISM_DROPPED_COLUMNS, key)
         {
             return match DropColumnStage::decode(&kv.value) {
                 Ok(stage) => Some(Record::DroppedColumn(StoredDroppedColumn {
@@ -81,7 +82,7 @@ impl Optimist {
                 }
             };
         }
-        if self.space.decode(&OPTIMISM_INIT_SCHEMA, key).is_err() {
+        if self.ctx.space.decode(&OPTIMISM_INIT_SCHEMA, key).is_err() {
             self.report_malformed(key, "", &"key matches no optimism adapter");
         }
         None

@@ -26,7 +26,8 @@ impl Pessimist {
             // a synced lock it already counts as done and gets no
             // Operation, so its worker waits for an unlock.
             tracing::warn!(%task, %source, "a source whose Info was injected put its own Info");
-            self.metrics
+            self.ctx
+                .metrics
                 .report_ddl_error(task, metrics::ERR_INFO_PUT_SYNC_LOCK);
         }
     }
@@ -126,11 +127,15 @@ impl Pessimist {
                 return Err(error.into());
             }
         };
-        let info_key = ops::info_key(&self.space, &request.task, &request.source);
+        let info_key = ops::info_key(&self.ctx.space, &request.task, &request.source);
         let txn = Txn::new("inject info")
             .when([Compare::Absent(info_key.clone().into_bytes())])
             .then([Op::put(info_key.as_str(), operator::encode_injected(&info))]);
-        let outcome = self.etcd.txn_fenced(txn, self.fence.as_ref()).await?;
+        let outcome = self
+            .ctx
+            .etcd
+            .txn_fenced(txn, self.ctx.fence.as_ref())
+            .await?;
         if !outcome.succeeded {
             // The source's own Info landed meanwhile; the watch brings it.
             tracing::warn!(task = %request.task, source = %request.source, %lock_id, "inject refused: the source put its Info meanwhile");

@@ -119,11 +119,11 @@ pub(super) fn report_bad_key(metrics: &Metrics, key: &[u8]) {
 
 impl Pessimist {
     pub(super) fn report_bad_key(&self, key: &[u8]) {
-        report_bad_key(&self.metrics, key);
+        report_bad_key(&self.ctx.metrics, key);
     }
 
     pub(super) fn decode_info(&self, kv: &KeyValue, task: &str, source: &str) -> Option<Info> {
-        decode_info(&self.metrics, kv, task, source)
+        decode_info(&self.ctx.metrics, kv, task, source)
     }
 
     pub(super) fn decode_operation(
@@ -132,14 +132,14 @@ impl Pessimist {
         task: &str,
         source: &str,
     ) -> Option<Operation> {
-        decode_operation(&self.metrics, kv, task, source)
+        decode_operation(&self.ctx.metrics, kv, task, source)
     }
 
     /// Rebuilds every lock from a snapshot the watcher read after losing
     /// its watch (the first snapshot is read by [`read_snapshot_keys`]).
     pub(super) async fn on_snapshot(&mut self, kvs: Vec<KeyValue>, revision: i64) -> Result<()> {
         let mut keys = SnapshotKeys::default();
-        keys.decode_page(&self.space, &self.metrics, kvs);
+        keys.decode_page(&self.ctx.space, &self.ctx.metrics, kvs);
         self.rebuild_from(keys, revision).await
     }
 
@@ -235,7 +235,8 @@ impl Pessimist {
                 error,
             } => {
                 tracing::error!(%task, %source, lock_id = %error.lock_id, %error, "info does not match its lock during rebuild");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(task, metrics::ERR_INFO_PUT_SYNC_LOCK);
             }
             RebuildIssue::UnknownTask {
@@ -244,7 +245,8 @@ impl Pessimist {
                 lock_id,
             } => {
                 tracing::error!(%task, %source, %lock_id, "info of a task with no subtask config; waiting for the task to be started");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(task, metrics::ERR_UNKNOWN_TASK);
             }
             RebuildIssue::SourceNotInTask {
@@ -264,7 +266,7 @@ impl Pessimist {
     /// blocking the source's next Info forever: DM gap P7). Guarded by its mod
     /// revision so a fresh Operation written meanwhile survives.
     pub(super) async fn delete_orphan_operation(&mut self, op: &OperationRecord) -> Result<()> {
-        let key = ops::operation_key(&self.space, &op.task, &op.source);
+        let key = ops::operation_key(&self.ctx.space, &op.task, &op.source);
         let Some(stored) = self.operations.get(&(op.task.clone(), op.source.clone())) else {
             return Ok(());
         };
@@ -274,7 +276,11 @@ impl Pessimist {
                 stored.mod_revision,
             )])
             .then([Op::delete(key.as_str())]);
-        let outcome = self.etcd.txn_fenced(txn, self.fence.as_ref()).await?;
+        let outcome = self
+            .ctx
+            .etcd
+            .txn_fenced(txn, self.ctx.fence.as_ref())
+            .await?;
         tracing::info!(task = %op.task, source = %op.source, lock_id = %op.lock_id, deleted = outcome.succeeded, "orphan done operation cleaned up");
         Ok(())
     }

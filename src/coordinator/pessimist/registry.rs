@@ -13,16 +13,18 @@ impl Pessimist {
     }
 
     pub(super) fn apply_subtask_put(&mut self, kv: &KeyValue) -> RegistryChange {
-        match self.registry.apply_put(&self.space, &kv.key, &kv.value) {
+        match self.registry.apply_put(&self.ctx.space, &kv.key, &kv.value) {
             Ok(change) => change,
             Err(error) => {
                 let task = self
+                    .ctx
                     .space
                     .decode(&UPSTREAM_SUBTASK, &kv.key)
                     .map(|[_, task]| task)
                     .unwrap_or_default();
                 tracing::error!(key = %kv.key_str(), %task, %error, "subtask config does not parse, ignored");
-                self.metrics
+                self.ctx
+                    .metrics
                     .report_ddl_error(&task, metrics::ERR_MALFORMED_VALUE);
                 RegistryChange::None
             }
@@ -62,7 +64,8 @@ impl Pessimist {
         let sources = self.registry.sources(task);
         for changed in self.keeper.on_sources_left(task, &sources) {
             tracing::warn!(%task, lock_id = %changed.lock_id, left = ?changed.left, owner = %changed.owner, remaining = ?sources, "sources left the task while its lock waited; lock re-evaluated against the remaining sources");
-            self.metrics
+            self.ctx
+                .metrics
                 .report_ddl_error(task, metrics::ERR_SOURCE_LEFT_LOCK);
             if let Some(change) = &changed.change {
                 self.apply_change(change);
@@ -79,20 +82,20 @@ impl Pessimist {
                     .get(&key)
                     .is_some_and(|i| i.value.lock_id() == changed.lock_id)
                 {
-                    stale.push(ops::info_key(&self.space, task, source));
+                    stale.push(ops::info_key(&self.ctx.space, task, source));
                 }
                 if self
                     .operations
                     .get(&key)
                     .is_some_and(|o| o.value.id == changed.lock_id)
                 {
-                    stale.push(ops::operation_key(&self.space, task, source));
+                    stale.push(ops::operation_key(&self.ctx.space, task, source));
                 }
             }
             if !stale.is_empty() {
                 ops::delete_keys(
-                    &self.etcd,
-                    self.fence.as_ref(),
+                    &self.ctx.etcd,
+                    self.ctx.fence.as_ref(),
                     "delete keys of sources that left",
                     stale,
                 )

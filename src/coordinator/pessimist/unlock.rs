@@ -46,15 +46,8 @@ impl Pessimist {
             .flat_map(|o| {
                 o.sources.iter().map(|source| {
                     (
-                        ops::operation_key(&self.space, &o.task, source),
-                        Operation {
-                            id: o.lock_id.clone(),
-                            task: o.task.clone(),
-                            source: source.clone(),
-                            ddls: Some(o.ddls.clone()),
-                            exec: o.exec,
-                            done: false,
-                        },
+                        ops::operation_key(&self.ctx.space, &o.task, source),
+                        o.operation(source),
                     )
                 })
             })
@@ -64,8 +57,8 @@ impl Pessimist {
             .iter()
             .flat_map(|source| {
                 [
-                    ops::info_key(&self.space, &preview.task, source),
-                    ops::operation_key(&self.space, &preview.task, source),
+                    ops::info_key(&self.ctx.space, &preview.task, source),
+                    ops::operation_key(&self.ctx.space, &preview.task, source),
                 ]
             })
             .collect();
@@ -232,12 +225,13 @@ impl Pessimist {
             .iter()
             .flat_map(|source| {
                 [
-                    ops::info_key(&self.space, &cleanup.task, source),
-                    ops::operation_key(&self.space, &cleanup.task, source),
+                    ops::info_key(&self.ctx.space, &cleanup.task, source),
+                    ops::operation_key(&self.ctx.space, &cleanup.task, source),
                 ]
             })
             .collect();
-        let deleted = ops::delete_keys(&self.etcd, self.fence.as_ref(), "unlock lock", keys).await;
+        let deleted =
+            ops::delete_keys(&self.ctx.etcd, self.ctx.fence.as_ref(), "unlock lock", keys).await;
         tracing::info!(task = %cleanup.task, lock_id = %cleanup.lock_id, ok = deleted.is_ok(), "lock unlocked and removed");
         let term_end = deleted.as_ref().err().and_then(Error::term_end);
         let delete_error = deleted.err().map(|e| e.to_string());
@@ -254,8 +248,13 @@ impl Pessimist {
 
     pub(super) async fn remove_metadata(&mut self, task: &str) -> Result<()> {
         self.forget_task(task);
-        ops::delete_infos_operations_by_task(&self.etcd, &self.space, self.fence.as_ref(), task)
-            .await?;
+        ops::delete_infos_operations_by_task(
+            &self.ctx.etcd,
+            &self.ctx.space,
+            self.ctx.fence.as_ref(),
+            task,
+        )
+        .await?;
         tracing::info!(%task, "pessimistic metadata of task removed");
         Ok(())
     }

@@ -87,7 +87,11 @@ impl Pessimist {
             lock_id,
             write,
         } = job;
-        let (etcd, space, fence) = (self.etcd.clone(), self.space.clone(), self.fence.clone());
+        let (etcd, space, fence) = (
+            self.ctx.etcd.clone(),
+            self.ctx.space.clone(),
+            self.ctx.fence.clone(),
+        );
         let (done_task, done_lock) = (task.clone(), lock_id.clone());
         let write = async move {
             let removes_lock = write.removes_lock();
@@ -196,7 +200,7 @@ impl Pessimist {
         let removes_lock = job.write.removes_lock();
         let result = job
             .write
-            .run(&self.etcd, &self.space, self.fence.as_ref())
+            .run(&self.ctx.etcd, &self.ctx.space, self.ctx.fence.as_ref())
             .await;
         self.on_write_result(&job.task, &job.lock_id, removes_lock, error_kind, result)
     }
@@ -221,7 +225,7 @@ impl Pessimist {
             Err(e) if e.ends_term() => Err(e),
             Err(error) if error.is_retryable() => {
                 tracing::error!(%task, %lock_id, %error, "answering lock failed, will retry");
-                self.metrics.report_ddl_error(task, error_kind);
+                self.ctx.metrics.report_ddl_error(task, error_kind);
                 self.retry.insert(lock_id.to_owned());
                 Ok(())
             }
@@ -229,7 +233,7 @@ impl Pessimist {
                 // Retrying cannot help (e.g. a txn over etcd's limit); the
                 // next event of the lock answers it again.
                 tracing::error!(%task, %lock_id, %error, "answering lock failed, not retried");
-                self.metrics.report_ddl_error(task, error_kind);
+                self.ctx.metrics.report_ddl_error(task, error_kind);
                 Ok(())
             }
         }
@@ -241,7 +245,7 @@ impl Pessimist {
         };
         let removes_lock = job.write.removes_lock();
         job.write
-            .run(&self.etcd, &self.space, self.fence.as_ref())
+            .run(&self.ctx.etcd, &self.ctx.space, self.ctx.fence.as_ref())
             .await?;
         if removes_lock {
             self.drop_removed_lock(&job.task, &job.lock_id);
@@ -263,14 +267,14 @@ impl Pessimist {
                 // still names this lock.
                 let mut keys = Vec::new();
                 for source in &delete_ops_for {
-                    keys.push(ops::operation_key(&self.space, &task, source));
+                    keys.push(ops::operation_key(&self.ctx.space, &task, source));
                     let key = (task.clone(), source.clone());
                     if self
                         .infos
                         .get(&key)
                         .is_some_and(|i| i.value.lock_id() == lock_id)
                     {
-                        keys.push(ops::info_key(&self.space, &task, source));
+                        keys.push(ops::info_key(&self.ctx.space, &task, source));
                     }
                 }
                 Some(WriteJob {
@@ -285,18 +289,8 @@ impl Pessimist {
     /// The Operations of `o`, guarded at first by what the watch last saw
     /// of their keys (no read round trip when that is still true).
     pub(super) fn put_ops_job(&self, o: OpsToPut) -> WriteJob {
-        let operations: Vec<Operation> = o
-            .sources
-            .iter()
-            .map(|source| Operation {
-                id: o.lock_id.clone(),
-                task: o.task.clone(),
-                source: source.clone(),
-                ddls: Some(o.ddls.clone()),
-                exec: o.exec,
-                done: false,
-            })
-            .collect();
+        let operations: Vec<Operation> =
+            o.sources.iter().map(|source| o.operation(source)).collect();
         let seen = o
             .sources
             .iter()
@@ -324,7 +318,7 @@ impl Pessimist {
     pub(super) async fn put_ops(&mut self, o: &OpsToPut) -> Result<()> {
         self.put_ops_job(o.clone())
             .write
-            .run(&self.etcd, &self.space, self.fence.as_ref())
+            .run(&self.ctx.etcd, &self.ctx.space, self.ctx.fence.as_ref())
             .await
     }
 }

@@ -115,6 +115,22 @@ impl SchedulerHandle {
         self.mailbox.call(|reply| Request::Sources { reply }).await
     }
 
+    /// Each of `sources` with the worker bound to it, in the given order
+    /// (no worker for any once the actor has stopped).
+    pub async fn bound_workers(&self, sources: &[String]) -> Vec<(String, Option<WorkerInfo>)> {
+        let bound = self.sources().await.unwrap_or_default();
+        sources
+            .iter()
+            .map(|source| {
+                let worker = bound
+                    .iter()
+                    .find(|(s, _)| s == source)
+                    .and_then(|(_, w)| w.clone());
+                (source.clone(), worker)
+            })
+            .collect()
+    }
+
     /// Every source's stored config TOML, by source ID.
     pub async fn source_configs(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         self.mailbox
@@ -208,7 +224,11 @@ impl SchedulerActor {
                 Ok(effects) => {
                     let written = self.apply(effects).await;
                     if written.is_ok() {
-                        self.metrics.worker_state.remove_label_values(&[&name]).ok();
+                        self.ctx
+                            .metrics
+                            .worker_state
+                            .remove_label_values(&[&name])
+                            .ok();
                         tracing::info!(worker = %name, "worker removed");
                     }
                     answer(reply, written)

@@ -42,7 +42,7 @@ impl SchedulerActor {
     /// Reads everything at one revision, rebuilds the state, writes the
     /// rebuild's effects. Returns the snapshot revision.
     pub(super) async fn rebuild(&mut self) -> Result<i64> {
-        let space = &self.space;
+        let space = &self.ctx.space;
         let reads = Txn::new("scheduler snapshot").then([
             Op::get_prefix(space.path(&WORKER_REGISTER)),
             Op::get_prefix(space.path(&WORKER_KEEP_ALIVE)),
@@ -50,12 +50,16 @@ impl SchedulerActor {
             Op::get_prefix(space.path(&LAST_BOUND_WORKER)),
             Op::get_prefix(space.path(&UPSTREAM_CONFIG)),
         ]);
-        let outcome = self.etcd.txn_fenced(reads, self.fence.as_ref()).await?;
+        let outcome = self
+            .ctx
+            .etcd
+            .txn_fenced(reads, self.ctx.fence.as_ref())
+            .await?;
         let revision = outcome.revision;
         let mut snapshot = Snapshot::default();
         for kv in outcome.get_result(0) {
             match (
-                self.space.decode(&WORKER_REGISTER, &kv.key),
+                self.ctx.space.decode(&WORKER_REGISTER, &kv.key),
                 WorkerInfo::decode(&kv.value),
             ) {
                 (Ok([name]), Ok(info)) if info.name == name => snapshot.workers.push(info),
@@ -67,9 +71,10 @@ impl SchedulerActor {
             let mut out = Vec::new();
             for kv in kvs {
                 let Ok([worker]) = self
+                    .ctx
                     .space
                     .decode(&BOUND_WORKER, &kv.key)
-                    .or_else(|_| self.space.decode(&LAST_BOUND_WORKER, &kv.key))
+                    .or_else(|_| self.ctx.space.decode(&LAST_BOUND_WORKER, &kv.key))
                 else {
                     tracing::warn!(key = %kv.key_str(), "undecodable bound key skipped");
                     continue;
@@ -92,7 +97,7 @@ impl SchedulerActor {
         snapshot.last_bounds = decode_bounds(outcome.get_result(3), &mut Vec::new());
         let mut sources = BTreeMap::new();
         for kv in outcome.get_result(4) {
-            match self.space.decode(&UPSTREAM_CONFIG, &kv.key) {
+            match self.ctx.space.decode(&UPSTREAM_CONFIG, &kv.key) {
                 Ok([source]) => {
                     sources.insert(source, kv.value.clone());
                 }
@@ -105,7 +110,7 @@ impl SchedulerActor {
         let (state, effects) = Scheduler::rebuild(snapshot);
         self.state = state;
         self.stale = false;
-        self.metrics.worker_state.reset();
+        self.ctx.metrics.worker_state.reset();
         self.apply(effects).await?;
         let workers = self.state.workers();
         tracing::info!(

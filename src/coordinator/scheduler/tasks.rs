@@ -4,23 +4,9 @@
 
 use super::*;
 
-/// [`answer`] for a write whose success carries a value.
-pub(super) fn answer_with<T>(reply: oneshot::Sender<Result<T>>, written: Result<T>) -> Result<()> {
-    match written {
-        Err(error @ Error::LeadershipLost { .. }) => {
-            let _ = reply.send(Err(Error::NotLeader));
-            Err(error)
-        }
-        other => {
-            let _ = reply.send(other);
-            Ok(())
-        }
-    }
-}
-
 /// Sends the outcome of a write to the requester; a leadership loss is also
 /// returned to the loop, which ends the term.
-pub(super) fn answer(reply: oneshot::Sender<Result<()>>, written: Result<()>) -> Result<()> {
+pub(super) fn answer<T>(reply: oneshot::Sender<Result<T>>, written: Result<T>) -> Result<()> {
     match written {
         Err(error @ Error::LeadershipLost { .. }) => {
             let _ = reply.send(Err(Error::NotLeader));
@@ -67,12 +53,12 @@ impl SchedulerActor {
                 let sources: Vec<String> = fresh.iter().map(|s| s.source.clone()).collect();
                 let pairs: Vec<(String, Vec<u8>)> =
                     fresh.into_iter().map(|s| (s.source, s.toml)).collect();
-                let txn = ha::put_subtasks_txn(&self.space, &task, &pairs);
+                let txn = ha::put_subtasks_txn(&self.ctx.space, &task, &pairs);
                 let written = self.write_task_txn(txn).await;
                 if written.is_ok() {
                     tracing::info!(%task, sources = ?sources, "subtasks started");
                 }
-                answer_with(reply, written.map(|()| sources))
+                answer(reply, written.map(|()| sources))
             }
             Request::OperateTask {
                 task,
@@ -95,19 +81,27 @@ impl SchedulerActor {
                     }
                 };
                 let txn = match op {
-                    TaskStageOp::Pause => {
-                        ha::put_subtask_stages_txn(&self.space, &task, &sources, StageKind::Paused)
+                    TaskStageOp::Pause => ha::put_subtask_stages_txn(
+                        &self.ctx.space,
+                        &task,
+                        &sources,
+                        StageKind::Paused,
+                    ),
+                    TaskStageOp::Resume => ha::put_subtask_stages_txn(
+                        &self.ctx.space,
+                        &task,
+                        &sources,
+                        StageKind::Running,
+                    ),
+                    TaskStageOp::Delete => {
+                        ha::delete_subtasks_txn(&self.ctx.space, &task, &sources)
                     }
-                    TaskStageOp::Resume => {
-                        ha::put_subtask_stages_txn(&self.space, &task, &sources, StageKind::Running)
-                    }
-                    TaskStageOp::Delete => ha::delete_subtasks_txn(&self.space, &task, &sources),
                 };
                 let written = self.write_task_txn(txn).await;
                 if written.is_ok() {
                     tracing::info!(%task, sources = ?sources, ?op, "subtasks operated");
                 }
-                answer_with(reply, written.map(|()| Some(sources)))
+                answer(reply, written.map(|()| Some(sources)))
             }
             Request::SubTaskConfigs { task, reply } => {
                 let configs = self.task_subtasks(&task).await.map(|(c, _)| c);
@@ -116,13 +110,14 @@ impl SchedulerActor {
             }
             Request::AllSubTasks { reply } => {
                 let all = self
+                    .ctx
                     .etcd
-                    .get_prefix(&self.space.path(&UPSTREAM_SUBTASK))
+                    .get_prefix(&self.ctx.space.path(&UPSTREAM_SUBTASK))
                     .await
                     .map(|kvs| {
                         kvs.value
                             .iter()
-                            .filter_map(|kv| self.space.decode(&UPSTREAM_SUBTASK, &kv.key).ok())
+                            .filter_map(|kv| self.ctx.space.decode(&UPSTREAM_SUBTASK, &kv.key).ok())
                             .map(|[source, task]| (source, task))
                             .collect()
                     });
@@ -140,13 +135,17 @@ impl SchedulerActor {
         task: &str,
     ) -> Result<(BTreeMap<String, Vec<u8>>, BTreeSet<String>)> {
         let reads = Txn::new("task subtasks").then([
-            Op::get_prefix(self.space.path(&UPSTREAM_SUBTASK)),
-            Op::get_prefix(self.space.path(&STAGE_SUBTASK)),
+            Op::get_prefix(self.ctx.space.path(&UPSTREAM_SUBTASK)),
+            Op::get_prefix(self.ctx.space.path(&STAGE_SUBTASK)),
         ]);
-        let outcome = self.etcd.txn_fenced(reads, self.fence.as_ref()).await?;
+        let outcome = self
+            .ctx
+            .etcd
+            .txn_fenced(reads, self.ctx.fence.as_ref())
+            .await?;
         let mut configs = BTreeMap::new();
         for kv in outcome.get_result(0) {
-            if let Ok([source, name]) = self.space.decode(&UPSTREAM_SUBTASK, &kv.key) {
+            if let Ok([source, name]) = self.ctx.space.decode(&UPSTREAM_SUBTASK, &kv.key) {
                 if name == task {
                     configs.insert(source, kv.value.clone());
                 }
@@ -155,7 +154,7 @@ impl SchedulerActor {
         let staged = outcome
             .get_result(1)
             .iter()
-            .filter_map(|kv| self.space.decode(&STAGE_SUBTASK, &kv.key).ok())
+            .filter_map(|kv| self.ctx.space.decode(&STAGE_SUBTASK, &kv.key).ok())
             .filter(|[_, name]| name == task)
             .map(|[source, _]| source)
             .collect();
@@ -165,11 +164,12 @@ impl SchedulerActor {
     /// Writes one subtask txn with the fence; memory holds no subtask
     /// state, so a failure needs no rebuild.
     pub(super) async fn write_task_txn(&self, txn: Txn) -> Result<()> {
-        match self.etcd.txn_fenced(txn, self.fence.as_ref()).await {
+        match self.ctx.etcd.txn_fenced(txn, self.ctx.fence.as_ref()).await {
             Ok(_) => Ok(()),
             Err(error) => {
                 tracing::warn!(%error, "subtask write failed");
-                self.metrics
+                self.ctx
+                    .metrics
                     .worker_event_error
                     .with_label_values(&[EVENT_ERROR_HANDLE])
                     .inc();
@@ -181,12 +181,12 @@ impl SchedulerActor {
     /// Tasks with a subtask config for `source` (read at request time: the
     /// task half of the scheduler writes them).
     pub(super) async fn tasks_of_source(&self, source: &str) -> Result<BTreeSet<String>> {
-        let prefix = self.space.prefix(&UPSTREAM_SUBTASK, &[source]);
-        let kvs = self.etcd.get_prefix(&prefix).await?;
+        let prefix = self.ctx.space.prefix(&UPSTREAM_SUBTASK, &[source]);
+        let kvs = self.ctx.etcd.get_prefix(&prefix).await?;
         Ok(kvs
             .value
             .iter()
-            .filter_map(|kv| self.space.decode(&UPSTREAM_SUBTASK, &kv.key).ok())
+            .filter_map(|kv| self.ctx.space.decode(&UPSTREAM_SUBTASK, &kv.key).ok())
             .map(|[_, task]| task)
             .collect())
     }
