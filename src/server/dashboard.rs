@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 use tonic::{Request, Status};
 
-use super::forward::Forwarder;
+use super::forward::{lead_or_forward, Forwarder};
 use super::{Coordinators, Role};
 use crate::coordinator::pessimist::UnlockWrites;
 use crate::error::Error;
@@ -97,14 +97,6 @@ impl Dashboard {
                     }
                 }),
             )
-    }
-
-    fn leader_or_forward(&self) -> Result<Result<Coordinators, String>, Status> {
-        match self.role.borrow().clone() {
-            Role::Leader(c) => Ok(Ok(c)),
-            Role::Follower { addr } => Ok(Err(addr)),
-            Role::Starting | Role::Unknown => Err(Status::unknown(Error::NotLeader.dm_string())),
-        }
     }
 
     async fn page_json(&self, coordinators: &Coordinators) -> Result<Value, Error> {
@@ -211,17 +203,9 @@ impl LockOperator for Dashboard {
         &self,
         request: Request<LockPageRequest>,
     ) -> Result<tonic::Response<JsonReply>, Status> {
-        let coordinators = match self.leader_or_forward()? {
-            Ok(c) => c,
-            Err(addr) => {
-                return self
-                    .forwarder
-                    .operator_client(&addr)
-                    .await?
-                    .lock_page(request.into_inner())
-                    .await
-            }
-        };
+        let role = self.role.borrow().clone();
+        let coordinators =
+            lead_or_forward!(role, self.forwarder, operator_client, request, lock_page);
         let page = self.page_json(&coordinators).await?;
         Ok(tonic::Response::new(JsonReply {
             result: true,
@@ -235,17 +219,14 @@ impl LockOperator for Dashboard {
         &self,
         request: Request<PreviewUnlockRequest>,
     ) -> Result<tonic::Response<JsonReply>, Status> {
-        let coordinators = match self.leader_or_forward()? {
-            Ok(c) => c,
-            Err(addr) => {
-                return self
-                    .forwarder
-                    .operator_client(&addr)
-                    .await?
-                    .preview_unlock(request.into_inner())
-                    .await
-            }
-        };
+        let role = self.role.borrow().clone();
+        let coordinators = lead_or_forward!(
+            role,
+            self.forwarder,
+            operator_client,
+            request,
+            preview_unlock
+        );
         let req = request.into_inner();
         let owner = Some(req.replace_owner.as_str()).filter(|o| !o.is_empty());
         let reply = match coordinators
@@ -272,17 +253,9 @@ impl LockOperator for Dashboard {
         &self,
         request: Request<InjectInfoRequest>,
     ) -> Result<tonic::Response<InjectInfoResponse>, Status> {
-        let coordinators = match self.leader_or_forward()? {
-            Ok(c) => c,
-            Err(addr) => {
-                return self
-                    .forwarder
-                    .operator_client(&addr)
-                    .await?
-                    .inject_info(request.into_inner())
-                    .await
-            }
-        };
+        let role = self.role.borrow().clone();
+        let coordinators =
+            lead_or_forward!(role, self.forwarder, operator_client, request, inject_info);
         let req = request.into_inner();
         let result = coordinators
             .pessimist

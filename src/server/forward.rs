@@ -32,18 +32,7 @@ impl Forwarder {
     }
 
     pub(crate) async fn client(&self, addr: &str) -> Result<MasterClient<Channel>, Status> {
-        let mut cached = self.client.lock().await;
-        if let Some((a, c)) = cached.as_ref() {
-            if a == addr {
-                return Ok(c.clone());
-            }
-        }
-        let channel =
-            crate::tls::grpc_channel(addr, self.tls.as_ref(), std::time::Duration::from_secs(3))
-                .map_err(|e| Status::unavailable(format!("bad leader address {addr}: {e}")))?;
-        let client = MasterClient::new(channel);
-        *cached = Some((addr.to_string(), client.clone()));
-        Ok(client)
+        self.cached(&self.client, addr, MasterClient::new).await
     }
 
     /// The leader's operator service, cached like [`Self::client`].
@@ -51,7 +40,19 @@ impl Forwarder {
         &self,
         addr: &str,
     ) -> Result<LockOperatorClient<Channel>, Status> {
-        let mut cached = self.operator.lock().await;
+        self.cached(&self.operator, addr, LockOperatorClient::new)
+            .await
+    }
+
+    /// The client in `slot` when it talks to `addr`, else a new one over a
+    /// fresh channel, kept for the next call.
+    async fn cached<C: Clone>(
+        &self,
+        slot: &Mutex<Option<(String, C)>>,
+        addr: &str,
+        new: impl FnOnce(Channel) -> C,
+    ) -> Result<C, Status> {
+        let mut cached = slot.lock().await;
         if let Some((a, c)) = cached.as_ref() {
             if a == addr {
                 return Ok(c.clone());
@@ -60,7 +61,7 @@ impl Forwarder {
         let channel =
             crate::tls::grpc_channel(addr, self.tls.as_ref(), std::time::Duration::from_secs(3))
                 .map_err(|e| Status::unavailable(format!("bad leader address {addr}: {e}")))?;
-        let client = LockOperatorClient::new(channel);
+        let client = new(channel);
         *cached = Some((addr.to_string(), client.clone()));
         Ok(client)
     }
@@ -87,13 +88,18 @@ impl Forwarder {
 /// DM's `sharedLogic` for one RPC: the leader's coordinators, or (from a
 /// handler returning `Result<Response<_>, Status>`) the request forwarded
 /// one hop to the leader, or DM's "not leader" error while there is none.
+/// Requests of the `Master` service go through [`Forwarder::client`]; name
+/// another of its clients (`operator_client`) for another service.
 macro_rules! lead_or_forward {
     ($role:expr, $forwarder:expr, $request:ident, $method:ident) => {
+        $crate::server::forward::lead_or_forward!($role, $forwarder, client, $request, $method)
+    };
+    ($role:expr, $forwarder:expr, $client:ident, $request:ident, $method:ident) => {
         match $role {
             $crate::server::Role::Leader(coordinators) => coordinators,
             $crate::server::Role::Follower { addr } => {
                 return $forwarder
-                    .client(&addr)
+                    .$client(&addr)
                     .await?
                     .$method($request.into_inner())
                     .await
