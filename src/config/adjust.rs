@@ -54,24 +54,18 @@ impl Config {
         }
         let rpc_timeout = parse_go_duration(&dm.rpc_timeout)
             .map_err(|cause| ConfigError::caused(38014, "parse rpc timeout str", cause))?;
-        if dm.rpc_rate_limit <= 0.0 {
-            if dm.rpc_rate_limit != 0.0 {
-                warnings.push(format!(
-                    "invalid rpc-rate-limit {}, default value {DEFAULT_RPC_RATE_LIMIT} used",
-                    dm.rpc_rate_limit
-                ));
-            }
-            dm.rpc_rate_limit = DEFAULT_RPC_RATE_LIMIT;
-        }
-        if dm.rpc_rate_burst <= 0 {
-            if dm.rpc_rate_burst != 0 {
-                warnings.push(format!(
-                    "invalid rpc-rate-burst {}, default value {DEFAULT_RPC_RATE_BURST} used",
-                    dm.rpc_rate_burst
-                ));
-            }
-            dm.rpc_rate_burst = DEFAULT_RPC_RATE_BURST;
-        }
+        positive_or_default(
+            "rpc-rate-limit",
+            &mut dm.rpc_rate_limit,
+            DEFAULT_RPC_RATE_LIMIT,
+            &mut warnings,
+        );
+        positive_or_default(
+            "rpc-rate-burst",
+            &mut dm.rpc_rate_burst,
+            DEFAULT_RPC_RATE_BURST,
+            &mut warnings,
+        );
 
         if dm.name.is_empty() {
             let hostname = hostname()
@@ -206,6 +200,22 @@ impl Config {
             unapplied_keys: Vec::new(),
             adjust_warnings: warnings,
         })
+    }
+}
+
+/// DM's fallback for a rate setting: zero or less becomes `default`, and a
+/// value below zero is also named in a warning.
+fn positive_or_default<T>(key: &str, value: &mut T, default: T, warnings: &mut Vec<String>)
+where
+    T: Copy + Default + PartialOrd + std::fmt::Display,
+{
+    if *value <= T::default() {
+        if *value != T::default() {
+            warnings.push(format!(
+                "invalid {key} {value}, default value {default} used"
+            ));
+        }
+        *value = default;
     }
 }
 

@@ -429,17 +429,12 @@ async fn source_answers(
     expect: Expect,
     no_worker_msg: &str,
 ) -> Vec<CommonWorkerResponse> {
-    let bound = scheduler.sources().await.unwrap_or_default();
     let mut out = Vec::new();
     let mut waits = Vec::new();
-    for id in ids {
-        match bound
-            .iter()
-            .find(|(s, _)| s == id)
-            .and_then(|(_, w)| w.clone())
-        {
-            Some(worker) => waits.push((id.clone(), worker)),
-            None => out.push(no_worker_entry(id, no_worker_msg)),
+    for (id, worker) in scheduler.bound_workers(ids).await {
+        match worker {
+            Some(worker) => waits.push((id, worker)),
+            None => out.push(no_worker_entry(&id, no_worker_msg)),
         }
     }
     out.extend(wait_all(scheduler, waits, expect).await);

@@ -34,8 +34,7 @@ use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::model::TableRule;
-use super::subtask::{check_route_rules, RegistryInput, MAX_SOURCE_ID_LENGTH};
-use super::task_yaml::check_shard_mode;
+use super::subtask::{check_identity, check_route_rules, RegistryInput};
 use crate::task::{RouteRule, ShardMode, SubTask};
 
 /// Decodes the registry's part of a subtask config TOML (see the module
@@ -81,16 +80,9 @@ struct Fields {
 impl Fields {
     /// DM's `Adjust` steps for these fields, in DM's order.
     fn into_registry_input(mut self) -> Result<RegistryInput, ConfigError> {
-        if self.name.is_empty() {
-            return Err(ConfigError::TaskNameEmpty);
-        }
-        if self.source_id.is_empty() {
-            return Err(ConfigError::EmptySourceId);
-        }
-        if self.source_id.len() > MAX_SOURCE_ID_LENGTH {
-            return Err(ConfigError::TooLongSourceId);
-        }
-        check_shard_mode(
+        check_identity(
+            &self.name,
+            &self.source_id,
             &mut self.shard_mode,
             self.is_sharding,
             self.strict_optimistic_shard_mode,

@@ -24,7 +24,7 @@ use crate::task::{RouteRule, ShardMode, SubTask};
 mod adjust;
 mod encode;
 
-pub(super) use adjust::check_route_rules;
+pub(super) use adjust::{check_identity, check_route_rules};
 
 /// DM's default online-DDL shadow and trash table rules.
 pub const DEFAULT_SHADOW_TABLE_RULES: &str = "^_(.+)_(?:new|gho)$";

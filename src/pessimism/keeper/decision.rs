@@ -5,6 +5,7 @@
 use crate::error::terror::LockNotFound;
 use crate::gojson::go_slice;
 use crate::pessimism::lock::{DdlMismatch, Lock, StateChange};
+use crate::pessimism::operation::Operation;
 
 /// Errors of the pessimistic coordinator with DM's codes and messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +72,20 @@ pub struct OpsToPut {
     /// Sources to write an Operation for, sorted.
     pub sources: Vec<String>,
     pub skip_done: bool,
+}
+
+impl OpsToPut {
+    /// The Operation written for `source`: not done yet.
+    pub fn operation(&self, source: &str) -> Operation {
+        Operation {
+            id: self.lock_id.clone(),
+            task: self.task.clone(),
+            source: source.to_owned(),
+            ddls: Some(self.ddls.clone()),
+            exec: self.exec,
+            done: false,
+        }
+    }
 }
 
 /// What answering a lock (DM `handleLock`) requires.

@@ -18,18 +18,13 @@ pub(super) async fn wait_sources(
     sources: &[String],
     expect: Expect,
 ) -> Vec<CommonWorkerResponse> {
-    let bound = scheduler.sources().await.unwrap_or_default();
     let mut set = tokio::task::JoinSet::new();
     let mut out = Vec::new();
-    for source in sources {
-        match bound
-            .iter()
-            .find(|(s, _)| s == source)
-            .and_then(|(_, w)| w.clone())
-        {
+    for (source, worker) in scheduler.bound_workers(sources).await {
+        match worker {
             Some(worker) => {
                 set.spawn(wait_worker(
-                    source.clone(),
+                    source,
                     worker.name,
                     worker.addr,
                     task.to_owned(),
@@ -39,7 +34,7 @@ pub(super) async fn wait_sources(
             None => out.push(CommonWorkerResponse {
                 result: false,
                 msg: format!("{source} relevant worker-client not found"),
-                source: source.clone(),
+                source,
                 worker: String::new(),
             }),
         }

@@ -20,16 +20,9 @@ impl SubTaskConfig {
     /// config that passed it passes again unchanged (the worker and a new
     /// leader adjust what the master stored).
     pub fn adjust(&mut self) -> Result<(), ConfigError> {
-        if self.name.is_empty() {
-            return Err(ConfigError::TaskNameEmpty);
-        }
-        if self.source_id.is_empty() {
-            return Err(ConfigError::EmptySourceId);
-        }
-        if self.source_id.len() > MAX_SOURCE_ID_LENGTH {
-            return Err(ConfigError::TooLongSourceId);
-        }
-        check_shard_mode(
+        check_identity(
+            &self.name,
+            &self.source_id,
             &mut self.shard_mode,
             self.is_sharding,
             self.strict_optimistic_shard_mode,
@@ -168,6 +161,29 @@ impl SubTaskConfig {
         }
         Ok(())
     }
+}
+
+/// The first steps of DM's `SubTaskConfig.Adjust`: task name and source ID
+/// given (the ID not too long), then the shard mode (see
+/// `check_shard_mode`). Also run by the registry's lean decoding of a
+/// stored subtask.
+pub(in crate::task_config) fn check_identity(
+    name: &str,
+    source_id: &str,
+    shard_mode: &mut String,
+    is_sharding: bool,
+    strict_optimistic: bool,
+) -> Result<(), ConfigError> {
+    if name.is_empty() {
+        return Err(ConfigError::TaskNameEmpty);
+    }
+    if source_id.is_empty() {
+        return Err(ConfigError::EmptySourceId);
+    }
+    if source_id.len() > MAX_SOURCE_ID_LENGTH {
+        return Err(ConfigError::TooLongSourceId);
+    }
+    check_shard_mode(shard_mode, is_sharding, strict_optimistic)
 }
 
 /// The checks DM's table-router constructor makes on route rules.
