@@ -10,6 +10,7 @@
 //! order (docs/protocol.md#scheduler-txns); the caller adds the leader fence.
 
 use crate::etcd::{Op, Txn};
+use crate::go_struct::go_struct_json;
 use crate::gojson::{DecodeError, Fields, ObjectWriter};
 use crate::keys::{
     KeySpace, BOUND_WORKER, LAST_BOUND_WORKER, RELAY_WORKER, STAGE_RELAY, STAGE_SUBTASK,
@@ -24,27 +25,17 @@ pub struct WorkerInfo {
     pub addr: String,
 }
 
+go_struct_json!(WorkerInfo as "WorkerInfo" {
+    name: "name",
+    addr: "addr",
+});
+
 impl WorkerInfo {
     pub fn new(name: impl Into<String>, addr: impl Into<String>) -> WorkerInfo {
         WorkerInfo {
             name: name.into(),
             addr: addr.into(),
         }
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<WorkerInfo, DecodeError> {
-        let f = Fields::parse(bytes, "WorkerInfo")?;
-        Ok(WorkerInfo {
-            name: f.str("name")?,
-            addr: f.str("addr")?,
-        })
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        ObjectWriter::new()
-            .str("name", &self.name)
-            .str("addr", &self.addr)
-            .finish()
     }
 
     /// The JSON text DM prints in 46003 (`dm-worker with name {…} already exists`).
@@ -62,22 +53,12 @@ pub struct WorkerEvent {
     pub join_time: String,
 }
 
-impl WorkerEvent {
-    pub fn decode(bytes: &[u8]) -> Result<WorkerEvent, DecodeError> {
-        let f = Fields::parse(bytes, "WorkerEvent")?;
-        Ok(WorkerEvent {
-            worker_name: f.str("worker-name")?,
-            join_time: f.str("join-time")?,
-        })
-    }
+go_struct_json!(WorkerEvent as "WorkerEvent" {
+    worker_name: "worker-name",
+    join_time: "join-time",
+});
 
-    pub fn encode(&self) -> Vec<u8> {
-        ObjectWriter::new()
-            .str("worker-name", &self.worker_name)
-            .str("join-time", &self.join_time)
-            .finish()
-    }
-}
+impl WorkerEvent {}
 
 /// `/dm-master/bound-worker/<worker>` and `/dm-master/last-bound-worker/<worker>`:
 /// `{"source":…,"worker":…}` (`dm/pkg/ha/bound.go`).
@@ -87,27 +68,17 @@ pub struct SourceBound {
     pub worker: String,
 }
 
+go_struct_json!(SourceBound as "SourceBound" {
+    source: "source",
+    worker: "worker",
+});
+
 impl SourceBound {
     pub fn new(source: impl Into<String>, worker: impl Into<String>) -> SourceBound {
         SourceBound {
             source: source.into(),
             worker: worker.into(),
         }
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<SourceBound, DecodeError> {
-        let f = Fields::parse(bytes, "SourceBound")?;
-        Ok(SourceBound {
-            source: f.str("source")?,
-            worker: f.str("worker")?,
-        })
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        ObjectWriter::new()
-            .str("source", &self.source)
-            .str("worker", &self.worker)
-            .finish()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod ddl_words;
 pub mod election;
 pub mod error;
 pub mod etcd;
+pub mod go_struct;
 pub mod gojson;
 pub mod ha;
 pub mod keys;

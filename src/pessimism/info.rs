@@ -4,7 +4,7 @@
 //! PURE: no async, no I/O. Field order and names follow
 //! `dm/pkg/shardddl/pessimism/info.go`.
 
-use crate::gojson::{DecodeError, Fields, ObjectWriter};
+use crate::go_struct::go_struct_json;
 use crate::keys;
 
 /// One source's pending shard DDL. JSON keys in order: `task`, `source`,
@@ -22,30 +22,15 @@ pub struct Info {
     pub ddls: Option<Vec<String>>,
 }
 
+go_struct_json!(Info as "Info" {
+    task: "task",
+    source: "source",
+    schema: "schema",
+    table: "table",
+    ddls: "ddls",
+});
+
 impl Info {
-    /// Decode the value stored in etcd.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let f = Fields::parse(bytes, "Info")?;
-        Ok(Self {
-            task: f.str("task")?,
-            source: f.str("source")?,
-            schema: f.str("schema")?,
-            table: f.str("table")?,
-            ddls: f.str_list("ddls")?,
-        })
-    }
-
-    /// Encode as Go does.
-    pub fn encode(&self) -> Vec<u8> {
-        ObjectWriter::new()
-            .str("task", &self.task)
-            .str("source", &self.source)
-            .str("schema", &self.schema)
-            .str("table", &self.table)
-            .str_list("ddls", self.ddls.as_deref())
-            .finish()
-    }
-
     /// ID of the lock this Info belongs to: one per (task, downstream table).
     pub fn lock_id(&self) -> String {
         keys::lock_id(&self.task, &self.schema, &self.table)

@@ -6,7 +6,7 @@
 //! `dm/pkg/shardddl/pessimism/operation.go`. DM's `IsDeleted` (set only by the
 //! DELETE watcher) is not a field here: the watch event says it.
 
-use crate::gojson::{DecodeError, Fields, ObjectWriter};
+use crate::go_struct::go_struct_json;
 
 /// JSON keys in order: `id`, `task`, `source`, `ddls`, `exec`, `done`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -24,32 +24,16 @@ pub struct Operation {
     pub done: bool,
 }
 
+go_struct_json!(Operation as "Operation" {
+    id: "id",
+    task: "task",
+    source: "source",
+    ddls: "ddls",
+    exec: "exec",
+    done: "done",
+});
+
 impl Operation {
-    /// Decode the value stored in etcd.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let f = Fields::parse(bytes, "Operation")?;
-        Ok(Self {
-            id: f.str("id")?,
-            task: f.str("task")?,
-            source: f.str("source")?,
-            ddls: f.str_list("ddls")?,
-            exec: f.bool("exec")?,
-            done: f.bool("done")?,
-        })
-    }
-
-    /// Encode as Go does.
-    pub fn encode(&self) -> Vec<u8> {
-        ObjectWriter::new()
-            .str("id", &self.id)
-            .str("task", &self.task)
-            .str("source", &self.source)
-            .str_list("ddls", self.ddls.as_deref())
-            .bool("exec", self.exec)
-            .bool("done", self.done)
-            .finish()
-    }
-
     /// A copy with `done` set; its encoding is what the `skipDone` and
     /// done-detection guards compare stored bytes against.
     pub fn with_done(&self, done: bool) -> Self {
