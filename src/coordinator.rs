@@ -29,21 +29,35 @@ pub struct ActorContext {
     pub metrics: Arc<Metrics>,
 }
 
-/// Spawns an actor's `run` on the term's tracker. An actor that fails ends
-/// the term it served (its token is the term's child): another term must
-/// rebuild from etcd.
-pub(crate) fn spawn_actor(
+/// Capacity of the channels from watchers and admin callers (backpressure).
+pub(crate) const CHANNEL_CAPACITY: usize = 256;
+
+/// Starts an actor of a term: its request channel, then its `run` (given
+/// the receiving side, the term's tracker and token) on the term's
+/// tracker. Returns the mailbox its handle sends through, which fails with
+/// `stopped()` once the actor is gone.
+///
+/// An actor that fails ends the term it served (its token is the term's
+/// child): another term must rebuild from etcd.
+pub(crate) fn start_actor<R, F>(
+    actor: &'static str,
     tracker: &TaskTracker,
     cancel: CancellationToken,
-    actor: &'static str,
-    run: impl Future<Output = Result<()>> + Send + 'static,
-) {
+    stopped: fn() -> Error,
+    run: impl FnOnce(mpsc::Receiver<R>, TaskTracker, CancellationToken) -> F,
+) -> Mailbox<R>
+where
+    F: Future<Output = Result<()>> + Send + 'static,
+{
+    let (requests, received) = mpsc::channel(CHANNEL_CAPACITY);
+    let run = run(received, tracker.clone(), cancel.clone());
     tracker.spawn(async move {
         if let Err(error) = run.await {
             tracing::error!(%error, "{actor} stopped");
             cancel.cancel();
         }
     });
+    Mailbox::new(requests, stopped)
 }
 
 /// The outcome of one step of an actor's loop: an error that ends the term

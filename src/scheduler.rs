@@ -263,15 +263,18 @@ impl Scheduler {
         Ok(Registered::New(vec![Effect::Register(info)]))
     }
 
-    /// OfflineMember for a worker (DM `RemoveWorker`): only when offline.
-    pub fn remove_worker(&mut self, name: &str) -> Result<Vec<Effect>, SchedulerError> {
-        let worker = self
-            .workers
+    /// The registered worker `name`, or DM's 46004 for an unknown name.
+    fn registered(&self, name: &str) -> Result<&Worker, SchedulerError> {
+        self.workers
             .get(name)
             .ok_or_else(|| SchedulerError::WorkerNotExist {
                 worker: name.to_owned(),
-            })?;
-        if worker.stage != WorkerStage::Offline {
+            })
+    }
+
+    /// OfflineMember for a worker (DM `RemoveWorker`): only when offline.
+    pub fn remove_worker(&mut self, name: &str) -> Result<Vec<Effect>, SchedulerError> {
+        if self.registered(name)?.stage != WorkerStage::Offline {
             return Err(SchedulerError::WorkerOnline {
                 worker: name.to_owned(),
             });
@@ -349,13 +352,7 @@ impl Scheduler {
         worker: Option<&str>,
     ) -> Result<Vec<Effect>, SchedulerError> {
         if let Some(name) = worker {
-            let w = self
-                .workers
-                .get(name)
-                .ok_or_else(|| SchedulerError::WorkerNotExist {
-                    worker: name.to_owned(),
-                })?;
-            if w.stage != WorkerStage::Free {
+            if self.registered(name)?.stage != WorkerStage::Free {
                 return Err(SchedulerError::WorkerNotFree {
                     worker: name.to_owned(),
                 });

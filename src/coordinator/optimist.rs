@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{spawn_actor, unless_term_ends, ActorContext};
+use super::{start_actor, unless_term_ends, ActorContext, CHANNEL_CAPACITY};
 use crate::error::{Error, Result};
 use crate::etcd::watch::{WatchEvent, Watcher};
 use crate::etcd::{KeyValue, Op};
@@ -46,8 +46,6 @@ use crate::optimism::ops::{self, SeenOperation, TableKey};
 use crate::optimism::table_keeper::TableKeeper;
 use crate::optimism::{ConflictStage, DropColumnStage, Info, Operation, SourceTables};
 use crate::tableinfo::TableInfo;
-
-const CHANNEL_CAPACITY: usize = 256;
 
 const MODE: &str = crate::task::ShardMode::Optimistic.as_str();
 
@@ -100,7 +98,6 @@ impl Optimist {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> OptimistHandle {
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let actor = Optimist {
             ctx,
             keeper: LockKeeper::new(),
@@ -109,11 +106,14 @@ impl Optimist {
             operations: BTreeMap::new(),
             lock_states: HashMap::new(),
         };
-        let run = actor.run(rx, tracker.clone(), cancel.clone());
-        spawn_actor(tracker, cancel, "optimist", run);
-        OptimistHandle {
-            mailbox: super::Mailbox::new(tx, not_started),
-        }
+        let mailbox = start_actor(
+            "optimist",
+            tracker,
+            cancel,
+            not_started,
+            |requests, tracker, cancel| actor.run(requests, tracker, cancel),
+        );
+        OptimistHandle { mailbox }
     }
 
     #[tracing::instrument(skip_all, fields(mode = MODE))]

@@ -57,7 +57,7 @@ use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{spawn_actor, unless_term_ends, ActorContext};
+use super::{start_actor, unless_term_ends, ActorContext, CHANNEL_CAPACITY};
 use crate::error::{Error, Result};
 use crate::etcd::watch::{WatchEvent, Watcher};
 use crate::etcd::{Compare, Etcd, Fence, KeyValue, Op, Txn};
@@ -73,9 +73,6 @@ use crate::pessimism::operation::Operation;
 use crate::pessimism::operator::{self, InjectContext, InjectRequest, UnlockPreview};
 use crate::pessimism::ops::{self, SeenOperation};
 use crate::task::{RegistryChange, ShardMode, TaskRegistry};
-
-/// Capacity of the channels from watchers and admin callers (backpressure).
-const CHANNEL_CAPACITY: usize = 256;
 
 /// How often locks whose answer failed are answered again.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -171,7 +168,6 @@ impl Pessimist {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> PessimistHandle {
-        let (requests_tx, requests_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let actor = Pessimist {
             ctx,
             registry: TaskRegistry::new(),
@@ -189,11 +185,14 @@ impl Pessimist {
             write_ids: HashMap::new(),
             writing: HashMap::new(),
         };
-        let run = actor.run(requests_rx, tracker.clone(), cancel.clone());
-        spawn_actor(tracker, cancel, "pessimist", run);
-        PessimistHandle {
-            mailbox: super::Mailbox::new(requests_tx, not_started),
-        }
+        let mailbox = start_actor(
+            "pessimist",
+            tracker,
+            cancel,
+            not_started,
+            |requests, tracker, cancel| actor.run(requests, tracker, cancel),
+        );
+        PessimistHandle { mailbox }
     }
 
     #[tracing::instrument(skip_all, fields(mode = MODE))]

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{spawn_actor, unless_term_ends, ActorContext};
+use super::{start_actor, unless_term_ends, ActorContext, CHANNEL_CAPACITY};
 use crate::error::{Error, Result};
 use crate::etcd::retry::Backoff;
 use crate::etcd::watch::{WatchEvent, Watcher};
@@ -44,8 +44,6 @@ use crate::keys::{
 use crate::scheduler::subtasks::{plan_operate, plan_start};
 pub use crate::scheduler::subtasks::{NewSubTask, TaskStageOp};
 use crate::scheduler::{Effect, Registered, Scheduler, SchedulerError, Snapshot, WorkerView};
-
-const CHANNEL_CAPACITY: usize = 256;
 
 /// `dm_master_worker_event_error{type}` values.
 const EVENT_ERROR_HANDLE: &str = "handle";
@@ -93,16 +91,20 @@ impl SchedulerActor {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> SchedulerHandle {
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let actor = SchedulerActor {
             ctx: ctx.clone(),
             state: Scheduler::default(),
             stale: false,
         };
-        let run = actor.run(rx, tracker.clone(), cancel.clone());
-        spawn_actor(tracker, cancel, "scheduler", run);
+        let mailbox = start_actor(
+            "scheduler",
+            tracker,
+            cancel,
+            not_started,
+            |requests, tracker, cancel| actor.run(requests, tracker, cancel),
+        );
         SchedulerHandle {
-            mailbox: super::Mailbox::new(tx, not_started),
+            mailbox,
             etcd: Arc::new(ctx.etcd),
             space: ctx.space,
         }

@@ -472,6 +472,19 @@ where
     out
 }
 
+/// DM's 38032 text for the errors a worker reported while it was waited
+/// for.
+pub(super) fn worker_errors_msg(errors: &[String]) -> String {
+    crate::scheduler::error::dm_error_string(
+        38032,
+        "dm-master",
+        "high",
+        &format!("some error occurs in dm-worker: {}", errors.join(", ")),
+        None,
+        "Please execute `query-status` to check status.",
+    )
+}
+
 /// DM's `waitOperationOk` for one source: polls the worker's
 /// `QueryStatus` until it shows the expected state.
 fn wait_worker(
@@ -520,14 +533,7 @@ fn wait_worker(
                     let msg = if errors.is_empty() {
                         String::new()
                     } else {
-                        crate::scheduler::error::dm_error_string(
-                            38032,
-                            "dm-master",
-                            "high",
-                            &format!("some error occurs in dm-worker: {}", errors.join(", ")),
-                            None,
-                            "Please execute `query-status` to check status.",
-                        )
+                        worker_errors_msg(&errors)
                     };
                     return entry(true, msg);
                 }

@@ -26,61 +26,51 @@ impl Optimist {
 
     pub(super) fn decode(&self, kv: &KeyValue) -> Option<Record> {
         let key = &kv.key;
+        // A value that does not decode is reported and skipped.
         if let Ok([task, _source]) = self.ctx.space.decode(&OPTIMISM_SOURCE_TABLES, key) {
-            return match SourceTables::decode(&kv.value) {
-                Ok(st) => Some(Record::SourceTables(st)),
-                Err(e) => {
-                    self.report_malformed(key, &task, &e);
-                    None
-                }
-            };
+            return SourceTables::decode(&kv.value)
+                .map_err(|e| self.report_malformed(key, &task, &e))
+                .ok()
+                .map(Record::SourceTables);
         }
         if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_INFO, key) {
-            return match Info::decode(&kv.value) {
-                Ok(info) => Some(Record::Info(
-                    task,
-                    TableKey::new(&source, &schema, &table),
-                    StoredInfo {
-                        info,
-                        version: kv.version,
-                        revision: kv.mod_revision,
-                    },
-                )),
-                Err(e) => {
-                    self.report_malformed(key, &task, &e);
-                    None
-                }
+            let info = Info::decode(&kv.value)
+                .map_err(|e| self.report_malformed(key, &task, &e))
+                .ok()?;
+            let stored = StoredInfo {
+                info,
+                version: kv.version,
+                revision: kv.mod_revision,
             };
+            return Some(Record::Info(
+                task,
+                TableKey::new(&source, &schema, &table),
+                stored,
+            ));
         }
         if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_OPERATION, key) {
-            return match Operation::decode(&kv.value) {
-                Ok(op) => Some(Record::Operation(
-                    task,
-                    TableKey::new(&source, &schema, &table),
-                    op,
-                    kv.mod_revision,
-                )),
-                Err(e) => {
-                    self.report_malformed(key, &task, &e);
-                    None
-                }
-            };
+            let op = Operation::decode(&kv.value)
+                .map_err(|e| self.report_malformed(key, &task, &e))
+                .ok()?;
+            return Some(Record::Operation(
+                task,
+                TableKey::new(&source, &schema, &table),
+                op,
+                kv.mod_revision,
+            ));
         }
         if let Ok([lock_id, column, source, schema, table]) =
             self.ctx.space.decode(&OPTIMISM_DROPPED_COLUMNS, key)
         {
-            return match DropColumnStage::decode(&kv.value) {
-                Ok(stage) => Some(Record::DroppedColumn(StoredDroppedColumn {
-                    lock_id,
-                    column,
-                    key: TableKey::new(&source, &schema, &table),
-                    stage,
-                })),
-                Err(e) => {
-                    self.report_malformed(key, "", &e);
-                    None
-                }
-            };
+            let stage = DropColumnStage::decode(&kv.value)
+                .map_err(|e| self.report_malformed(key, "", &e))
+                .ok()?;
+            return Some(Record::DroppedColumn(StoredDroppedColumn {
+                lock_id,
+                column,
+                key: TableKey::new(&source, &schema, &table),
+                stage,
+            }));
         }
         if self.ctx.space.decode(&OPTIMISM_INIT_SCHEMA, key).is_err() {
             self.report_malformed(key, "", &"key matches no optimism adapter");

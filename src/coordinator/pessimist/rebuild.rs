@@ -86,14 +86,8 @@ pub(super) fn decode_info(
     task: &str,
     source: &str,
 ) -> Option<Info> {
-    match Info::decode(&kv.value) {
-        Ok(info) => Some(info),
-        Err(error) => {
-            tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism info, skipped");
-            metrics.report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
-            None
-        }
-    }
+    let decoded = Info::decode(&kv.value);
+    report_malformed(metrics, kv, task, source, "info", decoded)
 }
 
 pub(super) fn decode_operation(
@@ -102,14 +96,26 @@ pub(super) fn decode_operation(
     task: &str,
     source: &str,
 ) -> Option<Operation> {
-    match Operation::decode(&kv.value) {
-        Ok(op) => Some(op),
-        Err(error) => {
-            tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism operation, skipped");
+    let decoded = Operation::decode(&kv.value);
+    report_malformed(metrics, kv, task, source, "operation", decoded)
+}
+
+/// The decoded value, or `None` once a value that does not decode is
+/// logged and counted: it is skipped, never fatal.
+fn report_malformed<T>(
+    metrics: &Metrics,
+    kv: &KeyValue,
+    task: &str,
+    source: &str,
+    kind: &str,
+    decoded: Result<T, crate::gojson::DecodeError>,
+) -> Option<T> {
+    decoded
+        .map_err(|error| {
+            tracing::error!(%task, %source, key = %kv.key_str(), revision = kv.mod_revision, %error, "malformed pessimism {kind}, skipped");
             metrics.report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
-            None
-        }
-    }
+        })
+        .ok()
 }
 
 pub(super) fn report_bad_key(metrics: &Metrics, key: &[u8]) {

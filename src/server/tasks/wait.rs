@@ -3,6 +3,7 @@
 //! the expected stage, with DM's attempts and interval.
 
 use super::*;
+use crate::server::members::worker_errors_msg;
 
 /// What a worker must show before a source's entry is final (docs/protocol.md#wait-for-worker).
 #[derive(Debug, Clone, Copy)]
@@ -116,14 +117,7 @@ pub(super) fn outcome(
                 .map(|r| r.errors.iter().map(|e| e.message.clone()).collect())
                 .unwrap_or_default();
             if !errors.is_empty() {
-                return Some(Err(dm_error_string(
-                    38032,
-                    "dm-master",
-                    "high",
-                    &format!("some error occurs in dm-worker: {}", errors.join(", ")),
-                    None,
-                    "Please execute `query-status` to check status.",
-                )));
+                return Some(Err(worker_errors_msg(&errors)));
             }
             let reached = only.stage == stage as i32
                 || (stage == StageKind::Running && only.stage == StageKind::Finished as i32);
