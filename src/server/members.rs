@@ -472,6 +472,18 @@ where
     out
 }
 
+/// DM's 38045 text for a worker that never showed the expected state.
+pub(super) fn not_reached_msg() -> String {
+    crate::scheduler::error::dm_error_string(
+        38045,
+        "dm-master",
+        "medium",
+        "fail to get expected result",
+        None,
+        "",
+    )
+}
+
 /// DM's 38032 text for the errors a worker reported while it was waited
 /// for.
 pub(super) fn worker_errors_msg(errors: &[String]) -> String {
@@ -541,17 +553,7 @@ fn wait_worker(
                 _ => {}
             }
         }
-        entry(
-            false,
-            crate::scheduler::error::dm_error_string(
-                38045,
-                "dm-master",
-                "medium",
-                "fail to get expected result",
-                None,
-                "",
-            ),
-        )
+        entry(false, not_reached_msg())
     }
 }
 

@@ -3,7 +3,7 @@
 //! the expected stage, with DM's attempts and interval.
 
 use super::*;
-use crate::server::members::worker_errors_msg;
+use crate::server::members::{not_reached_msg, worker_errors_msg};
 
 /// What a worker must show before a source's entry is final (docs/protocol.md#wait-for-worker).
 #[derive(Debug, Clone, Copy)]
@@ -75,17 +75,7 @@ pub(super) async fn wait_worker(
             None => {}
         }
     }
-    entry(
-        false,
-        dm_error_string(
-            38045,
-            "dm-master",
-            "medium",
-            "fail to get expected result",
-            None,
-            "",
-        ),
-    )
+    entry(false, not_reached_msg())
 }
 
 /// Whether a worker's answer ends the wait: `Some(Ok)` reached,
