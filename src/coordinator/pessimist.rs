@@ -231,10 +231,8 @@ impl Pessimist {
                     Ok(revision) => return Some(revision),
                     Err(error) => {
                         tracing::warn!(%error, "reading subtask configs failed, retrying");
-                        tokio::select! {
-                            biased;
-                            _ = cancel.cancelled() => return None,
-                            _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+                        if !pause_before_retry(&cancel).await {
+                            return None;
                         }
                     }
                 }
@@ -568,5 +566,15 @@ impl Pessimist {
                 .map(|(task, (u, s))| (task.clone(), *u, *s))
                 .collect(),
         );
+    }
+}
+
+/// Waits [`RETRY_INTERVAL`] before a read is tried again; `false` when the
+/// term ended meanwhile.
+async fn pause_before_retry(cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(RETRY_INTERVAL) => true,
     }
 }

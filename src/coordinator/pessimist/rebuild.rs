@@ -70,10 +70,8 @@ pub(super) async fn read_snapshot_keys(
             Ok(revision) => return Some((keys, revision)),
             Err(error) => {
                 tracing::warn!(%error, "reading pessimism keys failed, retrying");
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return None,
-                    _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+                if !pause_before_retry(&cancel).await {
+                    return None;
                 }
             }
         }

@@ -38,6 +38,19 @@ pub(super) enum UnlockStep {
 }
 
 impl Pessimist {
+    /// The Info and Operation keys of `sources` in `task`.
+    fn lock_keys(&self, task: &str, sources: &[String]) -> Vec<String> {
+        sources
+            .iter()
+            .flat_map(|source| {
+                [
+                    ops::info_key(&self.ctx.space, task, source),
+                    ops::operation_key(&self.ctx.space, task, source),
+                ]
+            })
+            .collect()
+    }
+
     pub(super) fn unlock_writes(&self, preview: UnlockPreview) -> UnlockWrites {
         let puts = preview
             .exec
@@ -52,16 +65,7 @@ impl Pessimist {
                 })
             })
             .collect();
-        let deletes = preview
-            .delete_keys_of
-            .iter()
-            .flat_map(|source| {
-                [
-                    ops::info_key(&self.ctx.space, &preview.task, source),
-                    ops::operation_key(&self.ctx.space, &preview.task, source),
-                ]
-            })
-            .collect();
+        let deletes = self.lock_keys(&preview.task, &preview.delete_keys_of);
         UnlockWrites {
             preview,
             puts,
@@ -220,16 +224,7 @@ impl Pessimist {
             self.apply_change(change);
         }
         self.retry.remove(&plan.lock_id);
-        let keys: Vec<String> = cleanup
-            .sources
-            .iter()
-            .flat_map(|source| {
-                [
-                    ops::info_key(&self.ctx.space, &cleanup.task, source),
-                    ops::operation_key(&self.ctx.space, &cleanup.task, source),
-                ]
-            })
-            .collect();
+        let keys = self.lock_keys(&cleanup.task, &cleanup.sources);
         let deleted =
             ops::delete_keys(&self.ctx.etcd, self.ctx.fence.as_ref(), "unlock lock", keys).await;
         tracing::info!(task = %cleanup.task, lock_id = %cleanup.lock_id, ok = deleted.is_ok(), "lock unlocked and removed");
