@@ -131,17 +131,25 @@ pub async fn workers(addrs: &str) -> Vec<(String, String, String)> {
         .unwrap_or_default()
 }
 
-/// Waits until the workers' view equals `expected` (sorted by name).
+/// Waits until the workers' view equals `expected` (in any order): each
+/// worker as (name, stage, source).
 async fn wait_workers(addrs: &str, expected: &[(&str, &str, &str)]) -> bool {
-    let expected: Vec<(String, String, String)> = expected
+    let mut expected: Vec<(String, String, String)> = expected
         .iter()
         .map(|(n, st, so)| (n.to_string(), st.to_string(), so.to_string()))
         .collect();
+    expected.sort();
     wait_until(SETTLE, || {
         let expected = expected.clone();
         async move { workers(addrs).await == expected }
     })
     .await
+}
+
+/// [`wait_workers`], failing with `why` and the view last seen.
+async fn expect_workers(addrs: &str, expected: &[(&str, &str, &str)], why: &str) {
+    let held = wait_workers(addrs, expected).await;
+    assert!(held, "{why}: {:?}", workers(addrs).await);
 }
 
 /// The worker bound to `source`, if any.
@@ -350,19 +358,16 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
     eprintln!(
         "s1 moved from a killed worker to the free one in {took:?} (keep-alive TTL {KEEPALIVE_TTL_SECS} s)"
     );
-    assert!(
-        wait_workers(
-            &join,
-            &sorted(&[
-                (owner_of_s1.as_str(), "offline", ""),
-                (free.as_str(), "bound", "s1"),
-                (owner_of_s2.as_str(), "bound", "s2"),
-            ])
-        )
-        .await,
-        "{:?}",
-        workers(&join).await
-    );
+    expect_workers(
+        &join,
+        &[
+            (owner_of_s1.as_str(), "offline", ""),
+            (free.as_str(), "bound", "s1"),
+            (owner_of_s2.as_str(), "bound", "s2"),
+        ],
+        "s1 is bound to the free worker, its old owner offline",
+    )
+    .await;
 
     // Now s1's new owner dies too, with no free worker left: s1 is unbound.
     // The first worker restarts and gets its last-bound source back.
@@ -376,33 +381,27 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
         workers(&join).await
     );
     process(&mut workers_p, &owner_of_s1).spawn();
-    assert!(
-        wait_workers(
-            &join,
-            &sorted(&[
-                (owner_of_s1.as_str(), "bound", "s1"),
-                (free.as_str(), "offline", ""),
-                (owner_of_s2.as_str(), "bound", "s2"),
-            ])
-        )
-        .await,
-        "the restarted worker gets its last-bound source back: {:?}",
-        workers(&join).await
-    );
+    expect_workers(
+        &join,
+        &[
+            (owner_of_s1.as_str(), "bound", "s1"),
+            (free.as_str(), "offline", ""),
+            (owner_of_s2.as_str(), "bound", "s2"),
+        ],
+        "the restarted worker gets its last-bound source back",
+    )
+    .await;
     process(&mut workers_p, &free).spawn();
-    assert!(
-        wait_workers(
-            &join,
-            &sorted(&[
-                (owner_of_s1.as_str(), "bound", "s1"),
-                (free.as_str(), "free", ""),
-                (owner_of_s2.as_str(), "bound", "s2"),
-            ])
-        )
-        .await,
-        "{:?}",
-        workers(&join).await
-    );
+    expect_workers(
+        &join,
+        &[
+            (owner_of_s1.as_str(), "bound", "s1"),
+            (free.as_str(), "free", ""),
+            (owner_of_s2.as_str(), "bound", "s2"),
+        ],
+        "the other restarted worker is free",
+    )
+    .await;
 
     // Killing the leader master keeps every bound.
     let before = bounds(&client).await;
@@ -482,12 +481,6 @@ fn other(a: &str, b: &str) -> String {
         .find(|n| *n != a && *n != b)
         .unwrap()
         .to_string()
-}
-
-fn sorted<'a>(rows: &[(&'a str, &'a str, &'a str)]) -> Vec<(&'a str, &'a str, &'a str)> {
-    let mut rows = rows.to_vec();
-    rows.sort();
-    rows
 }
 
 /// Every bound key with its create revision.

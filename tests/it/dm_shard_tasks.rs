@@ -104,6 +104,26 @@ impl Cluster {
         self.dir.path().join(file)
     }
 
+    /// Asserts that `cond` comes to hold within [`SETTLE`], showing the
+    /// processes' logs if it does not.
+    async fn settles<F, Fut>(&self, cond: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        assert!(wait_until(SETTLE, cond).await, "{}", self.logs());
+    }
+
+    /// Pauses `task`'s subtask on s2 and resumes it, so that its worker
+    /// runs its scenario again.
+    async fn pause_and_resume_s2(&self, task: &str) {
+        self.dmctl(&self.join, &["pause-task", "-s", "s2", task])
+            .await;
+        assert!(wait_subtask(&self.join, task, "s2", |st| st["stage"] == "Paused").await);
+        self.dmctl(&self.join, &["resume-task", "-s", "s2", task])
+            .await;
+    }
+
     fn logs(&self) -> String {
         let mut out = String::new();
         for m in &self.masters {
@@ -426,14 +446,9 @@ async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() 
         )
         .await;
     let stop_lock = format!("pess_stop-`{stop_target}`.`tb`");
-    assert!(
-        wait_until(SETTLE, || async {
-            lock(&survivor, "pess_stop", &stop_lock).await.is_some()
-        })
-        .await,
-        "{}",
-        cluster.logs()
-    );
+    cluster
+        .settles(|| async { lock(&survivor, "pess_stop", &stop_lock).await.is_some() })
+        .await;
     let stopped = cluster.dmctl(&survivor, &["stop-task", "pess_stop"]).await;
     assert_eq!(stopped["result"], true, "{stopped}");
     let clean = wait_until(SETTLE, || async {
@@ -471,23 +486,13 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
     })
     .await;
     assert!(pending, "{}", cluster.logs());
-    assert!(
-        wait_until(SETTLE, || async { columns(&target).await == ["id", "c"] }).await,
-        "{}",
-        cluster.logs()
-    );
     cluster
-        .dmctl(&cluster.join, &["pause-task", "-s", "s2", "opt"])
+        .settles(|| async { columns(&target).await == ["id", "c"] })
         .await;
-    assert!(wait_subtask(&cluster.join, "opt", "s2", |st| st["stage"] == "Paused").await);
+    cluster.pause_and_resume_s2("opt").await;
     cluster
-        .dmctl(&cluster.join, &["resume-task", "-s", "s2", "opt"])
+        .settles(|| async { no_lock_of(&cluster.join, "opt").await })
         .await;
-    assert!(
-        wait_until(SETTLE, || async { no_lock_of(&cluster.join, "opt").await }).await,
-        "{}",
-        cluster.logs()
-    );
     assert_eq!(columns(&target).await, ["id", "c"]);
     let s2_done = wait_subtask(&cluster.join, "opt", "s2", |st| {
         st["stage"] == "Running" && st["sync"]["synced"] == true
@@ -516,21 +521,10 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
         )
         .await;
     let strict_lock = format!("strict-`{strict_target}`.`tb`");
-    assert!(
-        wait_until(SETTLE, || async {
-            lock(&cluster.join, "strict", &strict_lock).await.is_some()
-        })
-        .await,
-        "{}",
-        cluster.logs()
-    );
     cluster
-        .dmctl(&cluster.join, &["pause-task", "-s", "s2", "strict"])
+        .settles(|| async { lock(&cluster.join, "strict", &strict_lock).await.is_some() })
         .await;
-    assert!(wait_subtask(&cluster.join, "strict", "s2", |st| st["stage"] == "Paused").await);
-    cluster
-        .dmctl(&cluster.join, &["resume-task", "-s", "s2", "strict"])
-        .await;
+    cluster.pause_and_resume_s2("strict").await;
     let conflict = wait_subtask(&cluster.join, "strict", "s2", |st| {
         st["stage"] == "Paused"
             && st["result"]["errors"][0]["ErrCode"] == 36062

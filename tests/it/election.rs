@@ -97,6 +97,16 @@ async fn settled<'m>(a: &'m Member, b: &'m Member) -> (&'m Member, &'m Member) {
 }
 
 /// A put fenced by `term` (the way coordinators write).
+/// Members `a` and `b` campaigning in a key space of their own on the
+/// shared etcd, with a client of that etcd.
+async fn two_members(name: &str) -> (Etcd, KeySpace, Member, Member) {
+    let server = EtcdServer::shared();
+    let space = unique_space(name);
+    let a = Member::start(server.client().await, &space, "a");
+    let b = Member::start(server.client().await, &space, "b");
+    (server.client().await, space, a, b)
+}
+
 async fn fenced_put(etcd: &Etcd, space: &KeySpace, term: &Term) -> dm_master::Result<bool> {
     let key = format!("{}/probe", space.namespace());
     let txn = Txn::new("probe").then([Op::put(key, "v")]);
@@ -105,11 +115,7 @@ async fn fenced_put(etcd: &Etcd, space: &KeySpace, term: &Term) -> dm_master::Re
 
 #[tokio::test]
 async fn two_candidates_one_leads_the_other_follows() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-two");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, space, a, b) = two_members("election-two").await;
     let (leader, follower) = settled(&a, &b).await;
 
     let term = leader.term().expect("the leader has a term");
@@ -195,11 +201,7 @@ async fn resign_hands_over_at_once_and_ends_the_term() {
 
 #[tokio::test]
 async fn a_fenced_write_fails_once_the_term_has_ended() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-fence");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, space, a, b) = two_members("election-fence").await;
     let (leader, follower) = settled(&a, &b).await;
     let old = leader.term().unwrap();
     assert!(fenced_put(&etcd, &space, &old).await.unwrap());
@@ -222,11 +224,7 @@ async fn a_fenced_write_fails_once_the_term_has_ended() {
 
 #[tokio::test]
 async fn shutdown_of_the_leader_hands_over_at_once() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-shutdown");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, _, a, b) = two_members("election-shutdown").await;
     let leader_is_a = settled(&a, &b).await.0.handle.own().id == "a";
     let (leader, follower) = if leader_is_a { (a, b) } else { (b, a) };
     let old = leader.term().unwrap();
@@ -253,11 +251,7 @@ async fn shutdown_of_the_leader_hands_over_at_once() {
 
 #[tokio::test]
 async fn a_revoked_leader_lease_hands_over_within_the_ttl() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-revoke");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, space, a, b) = two_members("election-revoke").await;
     let (leader, follower) = settled(&a, &b).await;
     let old = leader.term().unwrap();
 

@@ -11,9 +11,9 @@ use dm_master::keys::{KeySpace, STAGE_SUBTASK, UPSTREAM_SUBTASK, WORKER_KEEP_ALI
 use dm_master::pessimism::{ops, Info};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{
-    members::Member, CheckTaskRequest, GetSubTaskCfgRequest, ListMemberRequest,
-    OperateSourceRequest, OperateTaskRequest, OperateTaskResponse, QueryStatusListRequest,
-    RegisterWorkerRequest, SourceOp, StartTaskRequest, StartTaskResponse, TaskOp,
+    CheckTaskRequest, GetSubTaskCfgRequest, OperateSourceRequest, OperateTaskRequest,
+    OperateTaskResponse, QueryStatusListRequest, RegisterWorkerRequest, SourceOp, StartTaskRequest,
+    StartTaskResponse, TaskOp,
 };
 use dm_master::task_config::SubTaskConfig;
 use expect_test::expect;
@@ -65,20 +65,12 @@ async fn wait_bound(master: &mut MasterClient<Channel>, count: usize) {
     let bound = wait_until(WAIT, || {
         let mut m = master.clone();
         async move {
-            let resp = m
-                .list_member(ListMemberRequest {
-                    worker: true,
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            resp.members.iter().any(|member| match &member.member {
-                Some(Member::Worker(w)) => {
-                    w.workers.iter().filter(|w| w.stage == "bound").count() == count
-                }
-                _ => false,
-            })
+            let workers = crate::scheduler::workers(&mut m).await;
+            workers
+                .values()
+                .filter(|(stage, _)| stage == "bound")
+                .count()
+                == count
         }
     })
     .await;

@@ -171,6 +171,32 @@ async fn raw_client(server: &EtcdServer) -> etcd_client::Client {
         .unwrap()
 }
 
+/// The shared etcd, a client of it, and a key space of the test's own
+/// with DM's `ha` keys in it.
+async fn ha_space(name: &str) -> (&'static EtcdServer, Etcd, KeySpace, HaKeys) {
+    let server = EtcdServer::shared();
+    let space = unique_space(name);
+    let keys = HaKeys::new(space.clone());
+    (server, server.client().await, space, keys)
+}
+
+/// Stops `worker`: its lease is revoked, so its keep-alive key goes at
+/// once, far before its TTL.
+async fn stop_and_expect_key_gone(
+    worker: JoinedWorker,
+    etcd: &Etcd,
+    keys: &HaKeys,
+    name: &str,
+    why: &str,
+) {
+    worker.stop().await;
+    let gone = wait_until(Duration::from_secs(5), || async {
+        keep_alive_lease(etcd, keys, name).await.is_none()
+    })
+    .await;
+    assert!(gone, "{why}");
+}
+
 async fn keep_alive_lease(etcd: &Etcd, keys: &HaKeys, name: &str) -> Option<i64> {
     etcd.get(keys.keep_alive(name))
         .await
@@ -250,10 +276,7 @@ async fn wait_status(worker: &JoinedWorker, what: &str, check: impl Fn(&Option<S
 
 #[tokio::test]
 async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("join");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("join").await;
     let (worker, endpoint) = start_worker(server, &space, "worker1", 30).await;
     let advertise = worker.config().advertise_addr.clone();
     assert_eq!(endpoint.requests(), [("worker1".to_owned(), advertise)]);
@@ -364,20 +387,19 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
 
     // A graceful stop revokes the lease: the key goes at once, far before
     // its 30 s TTL.
-    worker.stop().await;
-    let gone = wait_until(Duration::from_secs(5), || async {
-        keep_alive_lease(&etcd, &keys, "worker1").await.is_none()
-    })
+    stop_and_expect_key_gone(
+        worker,
+        &etcd,
+        &keys,
+        "worker1",
+        "keep-alive key still there after stop",
+    )
     .await;
-    assert!(gone, "keep-alive key still there after stop");
 }
 
 #[tokio::test]
 async fn lost_lease_stops_the_source_and_a_new_lease_is_put() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("regrant");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("regrant").await;
     // Start already bound, with a subtask config that has no stage yet.
     bind(&etcd, &keys, "worker2", "mysql-02").await;
     put_subtask(&etcd, &keys, "mysql-02", "t1", Some(2)).await;
@@ -416,10 +438,7 @@ async fn lost_lease_stops_the_source_and_a_new_lease_is_put() {
 
 #[tokio::test]
 async fn killed_worker_key_expires_with_its_lease() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("kill");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("kill").await;
     let (worker, _endpoint) = start_worker(server, &space, "worker3", 4).await;
     let lease = wait_keep_alive(&etcd, &keys, "worker3").await;
     worker.kill().await;
@@ -468,10 +487,7 @@ async fn refused_registration_fails_after_five_rounds_with_40077() {
 
 #[tokio::test]
 async fn worker_etcd_traffic_goes_through_the_master_address() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("via-master");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("via-master").await;
     let master = TestMaster::builder(&space).start().await;
     // The leader's scheduler deletes, when it rebuilds, every bound of a
     // worker it does not know (this test registers with a stand-in): bind
@@ -506,21 +522,20 @@ async fn worker_etcd_traffic_goes_through_the_master_address() {
         stages(s) == [("test".to_owned(), Stage::Running)]
     })
     .await;
-    worker.stop().await;
-    let gone = wait_until(Duration::from_secs(5), || async {
-        keep_alive_lease(&etcd, &keys, "worker4").await.is_none()
-    })
+    stop_and_expect_key_gone(
+        worker,
+        &etcd,
+        &keys,
+        "worker4",
+        "revoke through the master did not remove the key",
+    )
     .await;
-    assert!(gone, "revoke through the master did not remove the key");
     master.stop().await;
 }
 
 #[tokio::test]
 async fn bound_without_source_config_fails_the_start_with_20036() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("missing-config");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("missing-config").await;
     etcd.put(
         keys.bound("worker5"),
         r#"{"source":"mysql-05","worker":"worker5"}"#,
