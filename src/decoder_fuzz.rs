@@ -157,63 +157,38 @@ fn fuzz_bytes_and_mutations(
     );
 }
 
-#[test]
-fn pessimism_info_decoder() {
-    fuzz_bytes_and_mutations(
-        "pessimism Info",
-        pessimism_info().prop_map(|i| i.encode()),
-        |b| pessimism::Info::decode(b).is_ok(),
-    );
+/// One test per record that encodes itself: valid values come from the
+/// strategy, encoded, and the record's `decode` must return a value or an
+/// error for any input.
+macro_rules! record_decoder_tests {
+    ($($(#[$doc:meta])* $test:ident: $name:literal, $valid:expr => $record:ty;)*) => {$(
+        $(#[$doc])*
+        #[test]
+        fn $test() {
+            fuzz_bytes_and_mutations($name, $valid.prop_map(|v| v.encode()), |b| {
+                <$record>::decode(b).is_ok()
+            });
+        }
+    )*};
 }
 
-#[test]
-fn pessimism_operation_decoder() {
-    fuzz_bytes_and_mutations(
-        "pessimism Operation",
-        pessimism_operation().prop_map(|o| o.encode()),
-        |b| pessimism::Operation::decode(b).is_ok(),
-    );
-}
-
-#[test]
-fn optimism_info_decoder() {
-    fuzz_bytes_and_mutations(
-        "optimism Info",
-        optimism_info().prop_map(|i| i.encode()),
-        |b| optimism::Info::decode(b).is_ok(),
-    );
-}
-
-#[test]
-fn optimism_operation_decoder() {
-    fuzz_bytes_and_mutations(
-        "optimism Operation",
-        optimism_operation().prop_map(|o| o.encode()),
-        |b| optimism::Operation::decode(b).is_ok(),
-    );
-}
-
-#[test]
-fn source_tables_decoder() {
-    fuzz_bytes_and_mutations(
-        "SourceTables",
-        source_tables().prop_map(|st| st.encode()),
-        |b| SourceTables::decode(b).is_ok(),
-    );
-}
-
-#[test]
-fn dropped_column_stage_decoder() {
-    fuzz_bytes_and_mutations(
-        "dropped-columns value",
-        prop_oneof![
-            Just(DropColumnStage::NotDone),
-            Just(DropColumnStage::Done),
-            Just(DropColumnStage::PartiallyDone),
-        ]
-        .prop_map(|s| s.encode()),
-        |b| DropColumnStage::decode(b).is_ok(),
-    );
+record_decoder_tests! {
+    /// DM's pessimistic `Info`.
+    pessimism_info_decoder: "pessimism Info", pessimism_info() => pessimism::Info;
+    /// DM's pessimistic `Operation`.
+    pessimism_operation_decoder: "pessimism Operation", pessimism_operation() => pessimism::Operation;
+    /// DM's optimistic `Info`.
+    optimism_info_decoder: "optimism Info", optimism_info() => optimism::Info;
+    /// DM's optimistic `Operation`.
+    optimism_operation_decoder: "optimism Operation", optimism_operation() => optimism::Operation;
+    /// DM's `SourceTables`.
+    source_tables_decoder: "SourceTables", source_tables() => SourceTables;
+    /// A dropped column's stage.
+    dropped_column_stage_decoder: "dropped-columns value", prop_oneof![
+        Just(DropColumnStage::NotDone),
+        Just(DropColumnStage::Done),
+        Just(DropColumnStage::PartiallyDone),
+    ] => DropColumnStage;
 }
 
 /// The subtask config as the coordinators read it: key and value of a PUT.

@@ -21,7 +21,6 @@ use dm_master::pessimism::{ops, Operation};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::operator::lock_operator_client::LockOperatorClient;
 use dm_master::proto::operator::{InjectInfoRequest, InjectInfoResponse, PreviewUnlockRequest};
-use dm_master::proto::RegisterWorkerRequest;
 use dm_master::tableinfo::FieldType;
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::optimist::{Answer as OptimisticAnswer, OptimistClient};

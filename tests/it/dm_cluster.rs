@@ -165,6 +165,34 @@ async fn bound_worker(addrs: &str, source: &str) -> Option<String> {
 /// the workers only track their subtasks).
 const TASK_YAML: &str = "name: t1\ntask-mode: all\nshard-mode: pessimistic\ntarget-database:\n  host: 127.0.0.1\n  port: 4000\n  user: root\n  password: \"\"\nmysql-instances:\n  - source-id: s1\n    block-allow-list: ba\n    route-rules: [r1]\n  - source-id: s2\n    block-allow-list: ba\n    route-rules: [r1]\nblock-allow-list:\n  ba:\n    do-dbs: [shard_db]\nroutes:\n  r1:\n    schema-pattern: shard_db\n    table-pattern: t*\n    target-schema: db\n    target-table: tb\n";
 
+/// Whether dmctl's `query-status <task>` succeeded, and `(source,
+/// subtask)` of the sources that answered.
+pub async fn query_status(addrs: &str, task: &str) -> (bool, Vec<(String, Value)>) {
+    let (ok, out) = dmctl_text(addrs, &["query-status", task]).await;
+    let Ok(status) = serde_json::from_str::<Value>(&out) else {
+        return (false, Vec::new());
+    };
+    let subtasks = status["sources"]
+        .as_array()
+        .map(|sources| {
+            sources
+                .iter()
+                .filter(|s| s["result"] == true)
+                .map(|s| {
+                    (
+                        s["sourceStatus"]["source"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        s["subTaskStatus"][0].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (ok, subtasks)
+}
+
 /// Waits until `query-status <task>` shows, per source in order, a
 /// subtask reported by its worker in the given stage.
 async fn wait_stages(addrs: &str, task: &str, expected: &[&str]) -> bool {
@@ -172,25 +200,11 @@ async fn wait_stages(addrs: &str, task: &str, expected: &[&str]) -> bool {
     wait_until(SETTLE, || {
         let expected = expected.clone();
         async move {
-            let (ok, out) = dmctl_text(addrs, &["query-status", task]).await;
-            let Ok(status) = serde_json::from_str::<Value>(&out) else {
-                return false;
-            };
-            let stages: Vec<String> = status["sources"]
-                .as_array()
-                .map(|sources| {
-                    sources
-                        .iter()
-                        .filter(|s| s["result"] == true)
-                        .map(|s| {
-                            s["subTaskStatus"][0]["stage"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let (ok, subtasks) = query_status(addrs, task).await;
+            let stages: Vec<String> = subtasks
+                .iter()
+                .map(|(_, st)| st["stage"].as_str().unwrap_or_default().to_string())
+                .collect();
             ok && stages == expected
         }
     })

@@ -17,7 +17,9 @@ use dm_master::keys::{
 use serde_json::Value;
 
 use crate::cluster::MasterProcess;
-use crate::dm_cluster::{leader_of, start_two_masters, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE};
+use crate::dm_cluster::{
+    leader_of, query_status, start_two_masters, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE,
+};
 use crate::dmctl::dmctl_text;
 use crate::mariadb::{unique_database, MariaDb};
 use crate::support::{wait_until, EtcdServer};
@@ -255,28 +257,7 @@ async fn no_lock_of(addrs: &str, task: &str) -> bool {
 /// `(source, subtask)` of `query-status <task>`, for the sources that
 /// answered.
 async fn subtasks(addrs: &str, task: &str) -> Vec<(String, Value)> {
-    let (_, out) = dmctl_text(addrs, &["query-status", task]).await;
-    let Ok(status) = serde_json::from_str::<Value>(&out) else {
-        return Vec::new();
-    };
-    status["sources"]
-        .as_array()
-        .map(|sources| {
-            sources
-                .iter()
-                .filter(|s| s["result"] == true)
-                .map(|s| {
-                    (
-                        s["sourceStatus"]["source"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        s["subTaskStatus"][0].clone(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    query_status(addrs, task).await.1
 }
 
 /// The subtask of `source` in `query-status <task>`.

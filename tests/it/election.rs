@@ -97,10 +97,9 @@ async fn settled<'m>(a: &'m Member, b: &'m Member) -> (&'m Member, &'m Member) {
 }
 
 /// A put fenced by `term` (the way coordinators write).
-/// Members `a` and `b` campaigning in a key space of their own on the
-/// shared etcd, with a client of that etcd.
-async fn two_members(name: &str) -> (Etcd, KeySpace, Member, Member) {
-    let server = EtcdServer::shared();
+/// Members `a` and `b` campaigning in a key space of their own on
+/// `server`, with a client of it.
+async fn two_members(server: &EtcdServer, name: &str) -> (Etcd, KeySpace, Member, Member) {
     let space = unique_space(name);
     let a = Member::start(server.client().await, &space, "a");
     let b = Member::start(server.client().await, &space, "b");
@@ -115,7 +114,7 @@ async fn fenced_put(etcd: &Etcd, space: &KeySpace, term: &Term) -> dm_master::Re
 
 #[tokio::test]
 async fn two_candidates_one_leads_the_other_follows() {
-    let (etcd, space, a, b) = two_members("election-two").await;
+    let (etcd, space, a, b) = two_members(EtcdServer::shared(), "election-two").await;
     let (leader, follower) = settled(&a, &b).await;
 
     let term = leader.term().expect("the leader has a term");
@@ -201,7 +200,7 @@ async fn resign_hands_over_at_once_and_ends_the_term() {
 
 #[tokio::test]
 async fn a_fenced_write_fails_once_the_term_has_ended() {
-    let (etcd, space, a, b) = two_members("election-fence").await;
+    let (etcd, space, a, b) = two_members(EtcdServer::shared(), "election-fence").await;
     let (leader, follower) = settled(&a, &b).await;
     let old = leader.term().unwrap();
     assert!(fenced_put(&etcd, &space, &old).await.unwrap());
@@ -224,7 +223,7 @@ async fn a_fenced_write_fails_once_the_term_has_ended() {
 
 #[tokio::test]
 async fn shutdown_of_the_leader_hands_over_at_once() {
-    let (etcd, _, a, b) = two_members("election-shutdown").await;
+    let (etcd, _, a, b) = two_members(EtcdServer::shared(), "election-shutdown").await;
     let leader_is_a = settled(&a, &b).await.0.handle.own().id == "a";
     let (leader, follower) = if leader_is_a { (a, b) } else { (b, a) };
     let old = leader.term().unwrap();
@@ -251,7 +250,7 @@ async fn shutdown_of_the_leader_hands_over_at_once() {
 
 #[tokio::test]
 async fn a_revoked_leader_lease_hands_over_within_the_ttl() {
-    let (etcd, space, a, b) = two_members("election-revoke").await;
+    let (etcd, space, a, b) = two_members(EtcdServer::shared(), "election-revoke").await;
     let (leader, follower) = settled(&a, &b).await;
     let old = leader.term().unwrap();
 
@@ -309,9 +308,7 @@ async fn a_crashed_leader_is_replaced_when_its_lease_expires() {
 #[tokio::test]
 async fn a_leader_exists_again_after_etcd_restarts() {
     let mut server = EtcdServer::start();
-    let space = unique_space("election-restart");
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (_, space, a, b) = two_members(&server, "election-restart").await;
     let (leader, _) = settled(&a, &b).await;
     let before = leader.term().unwrap();
 
@@ -374,9 +371,7 @@ async fn an_election_started_while_etcd_is_down_elects_once_it_is_up() {
 #[tokio::test]
 async fn a_leader_cut_off_from_etcd_steps_down_before_its_lease_expires() {
     let mut server = EtcdServer::start();
-    let space = unique_space("election-outage");
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (_, space, a, b) = two_members(&server, "election-outage").await;
     let (leader, _) = settled(&a, &b).await;
     let old = leader.term().unwrap();
 

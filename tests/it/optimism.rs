@@ -253,6 +253,10 @@ impl Env {
 }
 
 const ADD_C2: &str = "ALTER TABLE `db`.`tb` ADD COLUMN `c2` INT";
+/// Two tables adding the same column with types that do not join: a
+/// conflict.
+pub const ADD_C3_TEXT: &str = "ALTER TABLE `db`.`tb` ADD COLUMN `c3` TEXT";
+pub const ADD_C3_DATETIME: &str = "ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME";
 
 /// The schemas before and after [`ADD_C2`].
 fn before_and_after_add_c2() -> (Value, Value) {

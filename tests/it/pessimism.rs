@@ -11,7 +11,7 @@ use std::time::Duration;
 use dm_master::coordinator::pessimist::PessimistHandle;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
-use dm_master::pessimism::{ops, Info, Operation};
+use dm_master::pessimism::{ops, Operation};
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
 use tokio::task::JoinHandle;
@@ -202,17 +202,31 @@ fn step(
     }
 }
 
-/// Runs `client`'s whole DDL flow (`sync_ddl`) of `info` on its own task,
-/// logging the decision as `source`'s.
-fn spawn_sync(
-    client: PessimistClient,
-    source: &str,
-    info: Info,
-    cancel: &CancellationToken,
-    log: &Log,
-) -> JoinHandle<dm_worker::Result<(Operation, Decision)>> {
-    let (cancel, step) = (cancel.clone(), step(log, source));
-    tokio::spawn(async move { client.sync_ddl(&info, &cancel, step).await })
+impl Env {
+    /// Runs `source`'s whole DDL flow (`sync_ddl`) of [`DDL`] on `table`
+    /// (schema, table) of `task` on its own task, logging its decision.
+    fn spawn_sync(
+        &self,
+        task: &str,
+        source: &str,
+        (schema, table): (&str, &str),
+        log: &Log,
+    ) -> JoinHandle<dm_worker::Result<(Operation, Decision)>> {
+        let client = self.client(task, source);
+        let info = client.info(schema, table, vec![DDL.into()]);
+        let (cancel, step) = (self.cancel.clone(), step(log, source));
+        tokio::spawn(async move { client.sync_ddl(&info, &cancel, step).await })
+    }
+
+    /// s1, then s2 of task `t` put [`DDL`] on `db`.`tb`: s1 owns the lock.
+    /// Returns each client with its Info's revision.
+    async fn s1_then_s2(&self) -> ((PessimistClient, i64), (PessimistClient, i64)) {
+        let (c1, c2) = self.clients();
+        let r1 = put_ddl(&c1, DDL, &self.cancel).await;
+        self.wait_synced("s1").await;
+        let r2 = put_ddl(&c2, DDL, &self.cancel).await;
+        ((c1, r1), (c2, r2))
+    }
 }
 
 /// The job's result; a late, panicked or failed job fails the test.
@@ -241,9 +255,7 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
 
     let mut joins = Vec::new();
     for source in sources {
-        let client = env.client("test", source);
-        let info = client.info("shard_db", "shard_table", vec![DDL.into()]);
-        joins.push(spawn_sync(client, source, info, &env.cancel, &log));
+        joins.push(env.spawn_sync("test", source, ("shard_db", "shard_table"), &log));
         if source == "mysql-replica-01" {
             // Make the owner deterministic.
             env.wait_synced(source).await;
@@ -285,9 +297,7 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
     let log: Log = Default::default();
     let mut joins = Vec::new();
     for source in S12 {
-        let client = env.client("t", source);
-        let info = client.info("db", "tb", vec![DDL.into()]);
-        joins.push(spawn_sync(client, source, info, &env.cancel, &log));
+        joins.push(env.spawn_sync("t", source, ("db", "tb"), &log));
     }
     joined(joins, WAIT).await;
     assert_eq!(log.lock().unwrap().len(), 2);
@@ -304,10 +314,8 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
 #[tokio::test]
 async fn info_of_an_unknown_task_waits_for_the_task() {
     let env = Setup::new("pess-unknown", &[]).await.start().await;
-    let c1 = env.client("late", "s1");
-    let info = c1.info("db", "tb", vec![DDL.into()]);
     let log: Log = Default::default();
-    let job = spawn_sync(c1, "s1", info, &env.cancel, &log);
+    let job = env.spawn_sync("late", "s1", ("db", "tb"), &log);
     assert!(
         env.metrics_show("type=\"InfoPut - UnknownTaskError\"")
             .await
@@ -332,9 +340,7 @@ async fn lock_of_300_sources_resolves_past_the_txn_limit() {
     let log: Log = Default::default();
     let mut joins = Vec::new();
     for s in &sources {
-        let c = env.client("big", s);
-        let info = c.info("db", "tb", vec![DDL.into()]);
-        joins.push(spawn_sync(c, s, info, &env.cancel, &log));
+        joins.push(env.spawn_sync("big", s, ("db", "tb"), &log));
     }
     let exec = joined(joins, Duration::from_secs(60))
         .await
@@ -406,9 +412,7 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
     let mut joins = Vec::new();
     for task in ["ta", "tb"] {
         for source in S12 {
-            let client = env.client(task, source);
-            let info = client.info("db", "tb", vec![DDL.into()]);
-            joins.push(spawn_sync(client, source, info, &env.cancel, &log));
+            joins.push(env.spawn_sync(task, source, ("db", "tb"), &log));
         }
     }
     let mut ids = std::collections::BTreeMap::new();
@@ -473,9 +477,7 @@ async fn eight_tasks_in_flight_each_resolve_every_ddl_in_order() {
 #[tokio::test]
 async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
     let env = Env::new("pess-source-left", "t", &["s1", "s2", "s3"]).await;
-    let (c1, c2) = env.clients();
-    let r1 = put_ddl(&c1, DDL, &env.cancel).await;
-    let r2 = put_ddl(&c2, DDL, &env.cancel).await;
+    let ((c1, r1), (c2, r2)) = env.s1_then_s2().await;
     let waiting = (
         "s1".to_string(),
         vec!["s1".to_string(), "s2".to_string()],

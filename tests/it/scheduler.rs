@@ -52,14 +52,7 @@ impl SimWorker {
         name: &str,
         addr: String,
     ) -> SimWorker {
-        let resp = master
-            .register_worker(RegisterWorkerRequest {
-                name: name.into(),
-                address: addr.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let resp = register_worker(master, name, &addr).await;
         assert!(resp.result, "register {name}: {}", resp.msg);
         assert!(resp.secret_key.is_empty());
         SimWorker {
@@ -108,6 +101,22 @@ impl SimWorker {
         self.keeping.cancel();
         etcd.lease_revoke(self.lease).await.unwrap();
     }
+}
+
+/// `RegisterWorker` of `name` at `address`.
+pub async fn register_worker(
+    master: &mut MasterClient<Channel>,
+    name: &str,
+    address: &str,
+) -> dm_master::proto::RegisterWorkerResponse {
+    master
+        .register_worker(RegisterWorkerRequest {
+            name: name.into(),
+            address: address.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 /// `OfflineMember` of `kind` (`worker`, `master`, ...) `name`.
@@ -183,7 +192,7 @@ async fn wait_workers(
     last
 }
 
-fn source_yaml(id: &str) -> String {
+pub fn source_yaml(id: &str) -> String {
     format!(
         "source-id: {id}\nflavor: mysql\nserver-id: 101\nenable-gtid: false\nfrom:\n  host: 127.0.0.1\n  user: root\n  password: \"123456\"\n  port: 3306\n"
     )
@@ -240,23 +249,9 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     let mut w1 = SimWorker::register(&mut via_follower, "w1").await;
     let mut w2 = SimWorker::register(&mut via_follower, "w2").await;
     let mut w3 = SimWorker::register(&mut via_leader, "w3").await;
-    let again = via_leader
-        .register_worker(RegisterWorkerRequest {
-            name: "w1".into(),
-            address: w1.addr.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let again = register_worker(&mut via_leader, "w1", &w1.addr).await;
     assert!(again.result, "same name and address: {}", again.msg);
-    let moved = via_leader
-        .register_worker(RegisterWorkerRequest {
-            name: "w1".into(),
-            address: "10.0.0.1:8262".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let moved = register_worker(&mut via_leader, "w1", "10.0.0.1:8262").await;
     assert!(!moved.result);
     assert_eq!(
         moved.msg,

@@ -12,8 +12,8 @@ use dm_master::pessimism::{ops, Info};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{
     CheckTaskRequest, GetSubTaskCfgRequest, OperateSourceRequest, OperateTaskRequest,
-    OperateTaskResponse, QueryStatusListRequest, RegisterWorkerRequest, SourceOp, StartTaskRequest,
-    StartTaskResponse, TaskOp,
+    OperateTaskResponse, QueryStatusListRequest, SourceOp, StartTaskRequest, StartTaskResponse,
+    TaskOp,
 };
 use dm_master::task_config::SubTaskConfig;
 use expect_test::expect;
@@ -21,6 +21,7 @@ use tonic::transport::Channel;
 
 use crate::dmctl::dmctl_async;
 use crate::master::TestMaster;
+use crate::scheduler::source_yaml;
 use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -33,14 +34,9 @@ async fn join_worker(
     space: &KeySpace,
     name: &str,
 ) {
-    let resp = master
-        .register_worker(RegisterWorkerRequest {
-            name: name.into(),
-            address: format!("127.0.0.1:{}", free_port()),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let resp =
+        crate::scheduler::register_worker(master, name, &format!("127.0.0.1:{}", free_port()))
+            .await;
     assert!(resp.result, "register {name}: {}", resp.msg);
     let lease = etcd.lease_grant(600).await.unwrap();
     let value =
@@ -52,12 +48,6 @@ async fn join_worker(
     )]))
     .await
     .unwrap();
-}
-
-fn source_yaml(id: &str) -> String {
-    format!(
-        "source-id: {id}\nflavor: mysql\nserver-id: 101\nenable-gtid: false\nfrom:\n  host: 127.0.0.1\n  user: root\n  password: \"123456\"\n  port: 3306\n"
-    )
 }
 
 /// Waits until every listed source is bound.

@@ -269,6 +269,12 @@ fn stages(status: &Option<Status>) -> Vec<(String, Stage)> {
         .collect()
 }
 
+/// Whether the worker's subtasks are `want`, as (task, stage) in order.
+fn stages_are(status: &Option<Status>, want: &[(&str, Stage)]) -> bool {
+    let want: Vec<(String, Stage)> = want.iter().map(|(t, st)| (t.to_string(), *st)).collect();
+    stages(status) == want
+}
+
 async fn wait_status(worker: &JoinedWorker, what: &str, check: impl Fn(&Option<Status>) -> bool) {
     let ok = wait_until(WAIT, || async { check(&worker.status().await) }).await;
     assert!(ok, "{what}: status is {:?}", worker.status().await);
@@ -329,7 +335,7 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
     put_subtask(&etcd, &keys, "mysql-01", "task-a", Some(2)).await;
     bind(&etcd, &keys, "worker1", "mysql-01").await;
     wait_status(&worker, "bound with task-a running", |s| {
-        stages(s) == [("task-a".to_owned(), Stage::Running)]
+        stages_are(s, &[("task-a", Stage::Running)])
     })
     .await;
     put_subtask(&etcd, &keys, "mysql-01", "task-b", Some(2)).await;
@@ -337,11 +343,7 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
     // Another source's subtasks are not ours.
     put_subtask(&etcd, &keys, "mysql-010", "task-c", Some(2)).await;
     wait_status(&worker, "task-a paused, task-b running", |s| {
-        stages(s)
-            == [
-                ("task-a".to_owned(), Stage::Paused),
-                ("task-b".to_owned(), Stage::Running),
-            ]
+        stages_are(s, &[("task-a", Stage::Paused), ("task-b", Stage::Running)])
     })
     .await;
     let resp = client
@@ -372,7 +374,7 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
     // Stop-task of task-b: its stage key goes.
     delete(&etcd, keys.subtask_stage("mysql-01", "task-b")).await;
     wait_status(&worker, "task-b removed, still mysql-01", |s| {
-        stages(s) == [("task-a".to_owned(), Stage::Paused)]
+        stages_are(s, &[("task-a", Stage::Paused)])
             && s.as_ref().and_then(|s| s.source.clone()).as_deref() == Some("mysql-01")
     })
     .await;
@@ -406,11 +408,7 @@ async fn lost_lease_stops_the_source_and_a_new_lease_is_put() {
     put_subtask(&etcd, &keys, "mysql-02", "t2", None).await;
     let (worker, _endpoint) = start_worker(server, &space, "worker2", 30).await;
     wait_status(&worker, "bound at start", |s| {
-        stages(s)
-            == [
-                ("t1".to_owned(), Stage::Running),
-                ("t2".to_owned(), Stage::Invalid),
-            ]
+        stages_are(s, &[("t1", Stage::Running), ("t2", Stage::Invalid)])
     })
     .await;
 
@@ -519,7 +517,7 @@ async fn worker_etcd_traffic_goes_through_the_master_address() {
         .unwrap();
     put_stage(&etcd, &keys, "mysql-replica-01", "test", 2).await;
     wait_status(&worker, "bound through the master", |s| {
-        stages(s) == [("test".to_owned(), Stage::Running)]
+        stages_are(s, &[("test", Stage::Running)])
     })
     .await;
     stop_and_expect_key_gone(

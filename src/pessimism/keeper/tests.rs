@@ -435,55 +435,55 @@ fn dm_test_source_re_entrant() {
         &[
             TWO_OF_THREE_WAIT,
             &[
-        // Re-PUT before the lock synced: nothing to answer yet.
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Info("t", "s3", "bar", &[C1], S123),
-            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        // The owner re-PUTs after the lock synced: its exec Operation again.
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "synced remain=0 -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        (
-            Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
-        ),
-        // A non-owner re-PUTs: only its own skip Operation, with skip_done.
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S123),
-            "synced remain=0 -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Done("t", "bar", "s2"),
-            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        (
-            Ev::Info("t", "s3", "bar", &[C1], S123),
-            "synced remain=0 -> skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        // Without a source restriction only the non-owners still pending.
-        (
-            Ev::Handle("t", "bar", None),
-            "skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        // The owner's own re-PUT after its done gets nothing.
-        (
-            Ev::Handle("t", "bar", Some("s1")),
-            "none | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        (
-            Ev::Done("t", "bar", "s3"),
-            "resolved -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
-        ),
-        (
-            Ev::Info("t", "s3", "bar", &[C1], S123),
-            "synced remain=0 -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
-        ),
+                // Re-PUT before the lock synced: nothing to answer yet.
+                (
+                    Ev::Info("t", "s1", "bar", &[C1], S123),
+                    "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+                ),
+                (
+                    Ev::Info("t", "s3", "bar", &[C1], S123),
+                    "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+                ),
+                // The owner re-PUTs after the lock synced: its exec Operation again.
+                (
+                    Ev::Info("t", "s1", "bar", &[C1], S123),
+                    "synced remain=0 -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+                ),
+                (
+                    Ev::Done("t", "bar", "s1"),
+                    "owner-done -> skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+                ),
+                // A non-owner re-PUTs: only its own skip Operation, with skip_done.
+                (
+                    Ev::Info("t", "s2", "bar", &[C1], S123),
+                    "synced remain=0 -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+                ),
+                (
+                    Ev::Done("t", "bar", "s2"),
+                    "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                (
+                    Ev::Info("t", "s3", "bar", &[C1], S123),
+                    "synced remain=0 -> skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                // Without a source restriction only the non-owners still pending.
+                (
+                    Ev::Handle("t", "bar", None),
+                    "skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                // The owner's own re-PUT after its done gets nothing.
+                (
+                    Ev::Handle("t", "bar", Some("s1")),
+                    "none | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                (
+                    Ev::Done("t", "bar", "s3"),
+                    "resolved -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
+                ),
+                (
+                    Ev::Info("t", "s3", "bar", &[C1], S123),
+                    "synced remain=0 -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
+                ),
             ],
         ]
         .concat(),
@@ -568,14 +568,14 @@ fn sources_leaving_mid_lock_re_evaluate_it() {
         &[
             TWO_OF_THREE_WAIT,
             &[
-        // A source that did not leave changes nothing.
-        (Ev::Left("t", S123), " | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]"),
-        // s3, the source the lock waits for, leaves: the remaining ones are
-        // synced, the owner gets its exec Operation.
-        (
-            Ev::Left("t", S12),
-            "left t-`foo`.`bar` [s3] owner=s1 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
-        ),
+                // A source that did not leave changes nothing.
+                (Ev::Left("t", S123), " | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]"),
+                // s3, the source the lock waits for, leaves: the remaining ones are
+                // synced, the owner gets its exec Operation.
+                (
+                    Ev::Left("t", S12),
+                    "left t-`foo`.`bar` [s3] owner=s1 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+                ),
             ],
             BOTH_OF_TWO_DONE,
         ]

@@ -187,14 +187,8 @@ async fn the_lock_page_shows_a_blocking_source_live_in_a_real_browser() {
     let mut client = MasterClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let registered = client
-        .register_worker(RegisterWorkerRequest {
-            name: "worker-1".into(),
-            address: "127.0.0.1:8262".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let registered =
+        crate::scheduler::register_worker(&mut client, "worker-1", "127.0.0.1:8262").await;
     assert!(registered.result, "{}", registered.msg);
     let lease = etcd.lease_grant(60).await.unwrap();
     etcd.txn(Txn::new("keep-alive").then([Op::put_with_lease(

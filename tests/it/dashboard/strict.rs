@@ -2,6 +2,7 @@
 //! by ShowDDLLocks at once, and counted as an error.
 
 use super::*;
+use crate::optimism::{ADD_C3_DATETIME, ADD_C3_TEXT};
 
 #[tokio::test]
 async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_error() {
@@ -41,7 +42,7 @@ async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_err
     let info1 = shard_info(
         "s1",
         "t1",
-        vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` TEXT".into()],
+        vec![ADD_C3_TEXT.into()],
         Some(base.clone()),
         vec![text],
     );
@@ -64,7 +65,7 @@ async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_err
     let info2 = shard_info(
         "s1",
         "t2",
-        vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME".into()],
+        vec![ADD_C3_DATETIME.into()],
         Some(base),
         vec![datetime],
     );

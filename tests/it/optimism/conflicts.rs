@@ -85,20 +85,13 @@ async fn a_detected_conflict_is_re_evaluated_when_the_other_table_changes() {
     let base = schema(&[]);
     let text = schema(&[("c3", FieldType::text())]);
     let datetime = schema(&[("c3", FieldType::datetime(0))]);
-    env.ddl_done(
-        "s1",
-        "t1",
-        &["ALTER TABLE `db`.`tb` ADD COLUMN `c3` TEXT"],
-        &base,
-        &text,
-    )
-    .await;
+    env.ddl_done("s1", "t1", &[ADD_C3_TEXT], &base, &text).await;
     // t2 adds the same column with another type: detected, it waits.
     let c2 = env.client("s1");
     let info2 = shard_info(
         "s1",
         "t2",
-        vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME".into()],
+        vec![ADD_C3_DATETIME.into()],
         Some(base.clone()),
         vec![datetime],
     );
@@ -154,19 +147,13 @@ async fn master_restart_in_each_conflict_stage_rebuilds_the_same_locks_and_opera
         .unwrap();
     assert!(matches!(skip, Answer::SkipAndWaitRedirect(_)));
     let with_text = schema(&[("c1", FieldType::int()), ("c3", FieldType::text())]);
-    env.ddl_done(
-        "s1",
-        "t2",
-        &["ALTER TABLE `db`.`tb` ADD COLUMN `c3` TEXT"],
-        &base,
-        &with_text,
-    )
-    .await;
+    env.ddl_done("s1", "t2", &[ADD_C3_TEXT], &base, &with_text)
+        .await;
     let c = env.client("s2");
     let detected_info = shard_info(
         "s2",
         "t1",
-        vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME".into()],
+        vec![ADD_C3_DATETIME.into()],
         Some(base.clone()),
         vec![schema(&[
             ("c1", FieldType::int()),

@@ -309,6 +309,15 @@ async fn duplicate_and_late_worker_writes_never_undo_a_done() {
     env.stop_when_resolved().await;
 }
 
+/// The stored Operation of `source` in task `t`.
+async fn stored(etcd: &Etcd, space: &KeySpace, source: &str) -> dm_master::etcd::KeyValue {
+    etcd.get(ops::operation_key(space, "t", source))
+        .await
+        .unwrap()
+        .value
+        .expect("a stored Operation")
+}
+
 #[tokio::test]
 async fn operation_puts_guarded_by_a_stale_view_fall_back_to_a_read() {
     // The master guards its first write with what its watch last saw. A
@@ -353,24 +362,14 @@ async fn operation_puts_guarded_by_a_stale_view_fall_back_to_a_read() {
     .unwrap();
     assert_eq!(outcome.written, ["a", "c"]);
     assert_eq!(outcome.already_done, ["b"]);
-    let b = etcd
-        .get(ops::operation_key(&space, "t", "b"))
-        .await
-        .unwrap()
-        .value
-        .unwrap();
+    let b = stored(&etcd, &space, "b").await;
     assert_eq!(
         b.value,
         op("b", true).encode(),
         "a done Operation is never overwritten"
     );
     // A right view writes on the first try, guarded by it.
-    let a = etcd
-        .get(ops::operation_key(&space, "t", "a"))
-        .await
-        .unwrap()
-        .value
-        .unwrap();
+    let a = stored(&etcd, &space, "a").await;
     let outcome = ops::put_operations_seen(
         &etcd,
         &space,

@@ -80,10 +80,7 @@ async fn unlock_with_force_remove_and_errors() {
 #[tokio::test]
 async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
     let env = Env::new("pess-replace-owner", "t", &["s1", "s2", "s3"]).await;
-    let (c1, c2) = env.clients();
-    let r1 = put_ddl(&c1, DDL, &env.cancel).await;
-    env.wait_synced("s1").await;
-    let r2 = put_ddl(&c2, DDL, &env.cancel).await;
+    let ((c1, r1), (c2, r2)) = env.s1_then_s2().await;
     let id = "t-`db`.`tb`";
     assert!(
         wait_until(WAIT, || async {

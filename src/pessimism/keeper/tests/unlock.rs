@@ -57,28 +57,28 @@ fn dm_test_unlock_source_owner_removed() {
         &[
             TWO_OF_THREE_WAIT,
             &[
-        (
-            Ev::Unlock("t", "bar", Some("s3")),
-            "err 38022 owner s3 is not waiting for a lock, but sources [s1 s2] are waiting for the lock | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Unlock("t", "bar", Some("s2")),
-            "owner=s2 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=false owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        // The replacement owner is not the lock's owner: no fan-out.
-        (
-            Ev::Done("t", "bar", "s2"),
-            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=true owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
-        ),
-        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2 s3] t:S->- | no locks"),
+                (
+                    Ev::Unlock("t", "bar", Some("s3")),
+                    "err 38022 owner s3 is not waiting for a lock, but sources [s1 s2] are waiting for the lock | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+                ),
+                (
+                    Ev::Unlock("t", "bar", Some("s2")),
+                    "owner=s2 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+                ),
+                (
+                    Ev::UnlockPoll,
+                    "owner_done=false owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+                ),
+                // The replacement owner is not the lock's owner: no fan-out.
+                (
+                    Ev::Done("t", "bar", "s2"),
+                    "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
+                ),
+                (
+                    Ev::UnlockPoll,
+                    "owner_done=true owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
+                ),
+                (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2 s3] t:S->- | no locks"),
             ],
         ]
         .concat(),
@@ -91,46 +91,46 @@ fn dm_test_unlock_source_interrupt_and_resolved() {
         &[
             TWO_OF_TWO_SYNC,
             &[
-        // Forcing an already synced lock moves no metric.
-        (
-            Ev::Unlock("t", "bar", None),
-            "owner=s1 synced=[s1 s2] unsynced=[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
-        ),
-        // Force-remove without the owner's done (CASE 1 of DM's test).
-        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2] t:S->- | no locks"),
-        (
-            Ev::Info("t", "s1", "bar", &[C1], &["s1"]),
-            "synced remain=0 created t:-->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
-        ),
-        (
-            Ev::Done("t", "bar", "s1"),
-            "resolved -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Unlock("t", "bar", None),
-            "err 38020 the lock t-`foo`.`bar` has been resolved before -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        // A plan whose lock vanished (resolved meanwhile) reports done.
-        (
-            Ev::Info("t", "s2", "baz", &[C1], S12),
-            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s2] wait=[s1] done=[]",
-        ),
-        (
-            Ev::Unlock("t", "baz", None),
-            "owner=s2 synced=[s2] unsynced=[s1] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s1 s2] wait=[] done=[]",
-        ),
-        (
-            Ev::Remove("t", "baz"),
-            "removed t:S->- | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=true owner_op=exec t-`foo`.`baz` [s2] skip_done skip=none pending=[] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        (
-            Ev::FinishUnlock,
-            "delete t-`foo`.`baz` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
+                // Forcing an already synced lock moves no metric.
+                (
+                    Ev::Unlock("t", "bar", None),
+                    "owner=s1 synced=[s1 s2] unsynced=[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+                ),
+                // Force-remove without the owner's done (CASE 1 of DM's test).
+                (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2] t:S->- | no locks"),
+                (
+                    Ev::Info("t", "s1", "bar", &[C1], &["s1"]),
+                    "synced remain=0 created t:-->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
+                ),
+                (
+                    Ev::Done("t", "bar", "s1"),
+                    "resolved -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+                ),
+                (
+                    Ev::Unlock("t", "bar", None),
+                    "err 38020 the lock t-`foo`.`bar` has been resolved before -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+                ),
+                // A plan whose lock vanished (resolved meanwhile) reports done.
+                (
+                    Ev::Info("t", "s2", "baz", &[C1], S12),
+                    "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s2] wait=[s1] done=[]",
+                ),
+                (
+                    Ev::Unlock("t", "baz", None),
+                    "owner=s2 synced=[s2] unsynced=[s1] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s1 s2] wait=[] done=[]",
+                ),
+                (
+                    Ev::Remove("t", "baz"),
+                    "removed t:S->- | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+                ),
+                (
+                    Ev::UnlockPoll,
+                    "owner_done=true owner_op=exec t-`foo`.`baz` [s2] skip_done skip=none pending=[] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+                ),
+                (
+                    Ev::FinishUnlock,
+                    "delete t-`foo`.`baz` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
+                ),
             ],
         ]
         .concat(),
