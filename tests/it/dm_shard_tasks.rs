@@ -116,6 +116,22 @@ impl Cluster {
         assert!(wait_until(SETTLE, cond).await, "{}", self.logs());
     }
 
+    /// `stop-task <task>` through `addrs`: it succeeds and no shard-DDL
+    /// key of the task is left.
+    async fn stop_task_leaving_no_keys(&self, addrs: &str, task: &str) {
+        let stopped = self.dmctl(addrs, &["stop-task", task]).await;
+        assert_eq!(stopped["result"], true, "{stopped}");
+        let clean = wait_until(SETTLE, || async {
+            self.shard_ddl_keys(task).await.is_empty()
+        })
+        .await;
+        assert!(
+            clean,
+            "stop-task leaves no shard-DDL key: {:?}",
+            self.shard_ddl_keys(task).await
+        );
+    }
+
     /// Pauses `task`'s subtask on s2 and resumes it, so that its worker
     /// runs its scenario again.
     async fn pause_and_resume_s2(&self, task: &str) {
@@ -430,17 +446,9 @@ async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() 
     cluster
         .settles(|| async { lock(&survivor, "pess_stop", &stop_lock).await.is_some() })
         .await;
-    let stopped = cluster.dmctl(&survivor, &["stop-task", "pess_stop"]).await;
-    assert_eq!(stopped["result"], true, "{stopped}");
-    let clean = wait_until(SETTLE, || async {
-        cluster.shard_ddl_keys("pess_stop").await.is_empty()
-    })
-    .await;
-    assert!(
-        clean,
-        "stop-task leaves no shard-DDL key: {:?}",
-        cluster.shard_ddl_keys("pess_stop").await
-    );
+    cluster
+        .stop_task_leaving_no_keys(&survivor, "pess_stop")
+        .await;
     assert!(no_lock_of(&survivor, "pess_stop").await);
 }
 
@@ -551,15 +559,7 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
     );
 
     // Stopping the rest of the task removes all its metadata.
-    let stopped = cluster.dmctl(&cluster.join, &["stop-task", "strict"]).await;
-    assert_eq!(stopped["result"], true, "{stopped}");
-    let clean = wait_until(SETTLE, || async {
-        cluster.shard_ddl_keys("strict").await.is_empty()
-    })
-    .await;
-    assert!(
-        clean,
-        "stop-task leaves no shard-DDL key: {:?}",
-        cluster.shard_ddl_keys("strict").await
-    );
+    cluster
+        .stop_task_leaving_no_keys(&cluster.join, "strict")
+        .await;
 }

@@ -106,6 +106,17 @@ async fn two_members(server: &EtcdServer, name: &str) -> (Etcd, KeySpace, Member
     (server.client().await, space, a, b)
 }
 
+/// `server` after [`EtcdServer::restart`], run off the async workers
+/// since it blocks.
+async fn restarted(mut server: EtcdServer) -> EtcdServer {
+    tokio::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap()
+}
+
 async fn fenced_put(etcd: &Etcd, space: &KeySpace, term: &Term) -> dm_master::Result<bool> {
     let key = format!("{}/probe", space.namespace());
     let txn = Txn::new("probe").then([Op::put(key, "v")]);
@@ -312,12 +323,7 @@ async fn a_leader_exists_again_after_etcd_restarts() {
     let (leader, _) = settled(&a, &b).await;
     let before = leader.term().unwrap();
 
-    server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    server = restarted(server).await;
 
     // Settled again, and the leader's term really holds: its fenced write lands.
     let etcd = server.client().await;
@@ -356,12 +362,7 @@ async fn an_election_started_while_etcd_is_down_elects_once_it_is_up() {
     server.kill();
     let a = Member::start(server.client().await, &space, "a");
     assert!(matches!(a.state(), Leadership::Unknown));
-    let server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    let server = restarted(server).await;
     assert!(eventually(Duration::from_secs(30), || a.handle.is_leader()).await);
     let etcd = server.client().await;
     assert!(fenced_put(&etcd, &space, &a.term().unwrap()).await.unwrap());
@@ -391,12 +392,7 @@ async fn a_leader_cut_off_from_etcd_steps_down_before_its_lease_expires() {
         .await
     );
 
-    let server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    let server = restarted(server).await;
     let (leader, _) = settled(&a, &b).await;
     let new = leader.term().unwrap();
     assert_ne!(new.fence, old.fence);

@@ -335,14 +335,7 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
     let lock_seen = wait_until(WAIT, || {
         let mut m = leader.clone();
         async move {
-            let locks = m
-                .show_ddl_locks(dm_master::proto::ShowDdlLocksRequest {
-                    task: "t1".into(),
-                    sources: vec![],
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let locks = crate::grpc::show_locks_of(&mut m, "t1", &[]).await;
             !locks.locks.is_empty()
         }
     })
