@@ -9,7 +9,10 @@
 use std::borrow::Cow;
 
 use super::*;
-use crate::optimism::lock::tests::{done_operation, info, key, list, short, ti, tts};
+use crate::optimism::lock::tests::{
+    done_operation, info, key, list, short, ti, tts, ADD_DATETIME_C1, ADD_TEXT_C1, DATETIME_C1,
+    TEXT_C1,
+};
 use crate::schemacmp::Table;
 
 mod admin;
@@ -202,12 +205,7 @@ fn t2_conflicts_with_t1() -> Vec<(Step, String)> {
             "+2 -0 removals=[] removed=[] recheck=[]".to_owned(),
         ),
         (
-            sync_info(
-                "t1",
-                &["ALTER TABLE bar ADD COLUMN c1 TEXT"],
-                T0,
-                &[TEXT_C1],
-            ),
+            sync_info("t1", &[ADD_TEXT_C1], T0, &[TEXT_C1]),
             format!(
                 "{LOCK}: put t1 none ddls=[ALTER TABLE bar ADD COLUMN c1 TEXT] cols=[] created"
             ),
@@ -218,10 +216,6 @@ fn t2_conflicts_with_t1() -> Vec<(Step, String)> {
         ),
     ]
 }
-
-const TEXT_C1: &str = "id int pk, c1 text";
-const DATETIME_C1: &str = "id int pk, c1 datetime";
-const ADD_DATETIME_C1: &str = "ALTER TABLE bar ADD COLUMN c1 DATETIME";
 
 /// DM `TestLockKeeper`.
 #[test]

@@ -8,12 +8,8 @@ use super::*;
 /// skip, and (DM gap O10) the lock after an exec-unlock.
 #[test]
 fn unlock() {
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
-    let add_text = "ALTER TABLE bar ADD COLUMN c1 TEXT";
-    let add_dt = "ALTER TABLE bar ADD COLUMN c1 DATETIME";
-    let i1 = info("t1", &[add_text], T0, &[text]);
-    let i2 = info("t2", &[add_dt], T0, &[datetime]);
+    let i1 = info("t1", &[ADD_TEXT_C1], T0, &[TEXT_C1]);
+    let i2 = info("t2", &[ADD_DATETIME_C1], T0, &[DATETIME_C1]);
     let mut w = World::default();
     for i in [&i1, &i2] {
         sync(i.clone(), Some(tts(&["t1", "t2"])))(&mut w);
@@ -32,12 +28,12 @@ fn unlock() {
         Err(e) => e.dm_string(),
     };
     let ops = vec![
-        (op("t1", ConflictStage::None, Some(&[add_text])), 5),
+        (op("t1", ConflictStage::None, Some(&[ADD_TEXT_C1])), 5),
         (detected.clone(), 7),
     ];
     type Case = (UnlockAction, Vec<Info>, Vec<(Operation, i64)>, String);
     let cases: Vec<Case> = vec![
-        (UnlockAction::Exec, infos.clone(), ops.clone(), format!("put unlocked Some([\"{add_dt}\"]) rev=8")),
+        (UnlockAction::Exec, infos.clone(), ops.clone(), format!("put unlocked Some([\"{ADD_DATETIME_C1}\"]) rev=8")),
         (UnlockAction::Skip, infos.clone(), ops.clone(), "put unlocked Some([]) rev=8".to_owned()),
         (
             UnlockAction::Skip,
@@ -87,7 +83,7 @@ fn unlock() {
     let lock = w.keeper.find_lock(LOCK).expect("lock");
     assert_eq!(
         lock.table(&key("t2")),
-        Some(&Table::from_table_info(&ti(datetime)))
+        Some(&Table::from_table_info(&ti(DATETIME_C1)))
     );
     assert_eq!(lock.final_table(&key("t2")), lock.table(&key("t2")));
     assert!(lock.detected_tables().is_empty());
@@ -99,7 +95,7 @@ fn unlock() {
             .expect("lock")
             .try_mark_done(&key(t));
     }
-    let same = info("t2", &[add_text], T0, &[text]);
+    let same = info("t2", &[ADD_TEXT_C1], T0, &[TEXT_C1]);
     assert!(w
         .keeper
         .find_lock_mut(LOCK)
@@ -115,15 +111,8 @@ fn unlock() {
 /// task, as DM does), or one row without owner.
 #[test]
 fn show_locks() {
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
-    let i1 = info("t1", &["ALTER TABLE bar ADD COLUMN c1 TEXT"], T0, &[text]);
-    let i2 = info(
-        "s2.db.t2",
-        &["ALTER TABLE bar ADD COLUMN c1 DATETIME"],
-        T0,
-        &[datetime],
-    );
+    let i1 = info("t1", &[ADD_TEXT_C1], T0, &[TEXT_C1]);
+    let i2 = info("s2.db.t2", &[ADD_DATETIME_C1], T0, &[DATETIME_C1]);
     let mut w = World::default();
     for i in [&i1, &i2] {
         sync(i.clone(), Some(tts(&["t1", "s2.db.t2", "t3"])))(&mut w);
