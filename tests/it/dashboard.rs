@@ -32,7 +32,7 @@ use tonic::transport::Channel;
 
 use crate::grpc::{http_get, show_locks, unlock};
 use crate::master::TestMaster;
-use crate::optimism::{schema, shard_info};
+use crate::optimism::schema;
 use crate::pessimism::register_task;
 use crate::support::{unique_space, wait_until, EtcdServer};
 

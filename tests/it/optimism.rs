@@ -83,6 +83,17 @@ fn expect_conflict(result: dm_worker::Result<Answer>, needle: &str) {
     }
 }
 
+/// [`shard_info`] of a single DDL, from `before` to `after`.
+pub fn one_ddl_info(source: &str, table: &str, ddl: &str, before: &Value, after: Value) -> Info {
+    shard_info(
+        source,
+        table,
+        vec![ddl.into()],
+        Some(before.clone()),
+        vec![after],
+    )
+}
+
 struct Env {
     etcd: Etcd,
     space: KeySpace,
@@ -430,13 +441,7 @@ async fn a_duplicate_info_read_after_the_done_is_not_answered_again() {
     let Answer::Execute(op) = &answer else {
         panic!("expected an execute answer, got {answer:?}");
     };
-    let info = shard_info(
-        "s1",
-        "t1",
-        vec![ADD_C2.to_string()],
-        Some(before.clone()),
-        vec![after.clone()],
-    );
+    let info = one_ddl_info("s1", "t1", ADD_C2, &before, after.clone());
     let mut done = op.clone();
     done.done = true;
     let key = TableKey::new("s1", "shard", "t1");

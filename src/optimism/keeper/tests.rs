@@ -261,15 +261,19 @@ fn lock_keeper() {
 #[test]
 fn lock_keeper_multiple_target() {
     let tables = ["s1.foo.bar-1", "s1.foo.bar-2"];
-    let i = |down: &str, table: &str| info_for("t", down, table, &[ADD_C1], T0, &[T1]);
+    // `table`'s Info routed to `foo`.`down`, with the lock's whole table list.
+    let sync_to = |down: &str, table: &str| {
+        let i = info_for("t", down, table, &[ADD_C1], T0, &[T1]);
+        sync(i, Some(tts_for("t", down, &tables)))
+    };
     let put = |t: &str| format!("put {t} none ddls=[{ADD_C1}] cols=[]");
     check(vec![
         (
-            sync(i("bar", tables[0]), Some(tts_for("t", "bar", &tables))),
+            sync_to("bar", tables[0]),
             &format!("t-`foo`.`bar`: {} created", put(tables[0])),
         ),
         (
-            sync(i("rab", tables[0]), Some(tts_for("t", "rab", &tables))),
+            sync_to("rab", tables[0]),
             &format!("t-`foo`.`rab`: {} created", put(tables[0])),
         ),
         (
@@ -277,11 +281,11 @@ fn lock_keeper_multiple_target() {
             "t-`foo`.`bar` unsynced r=1 done=[]; t-`foo`.`rab` unsynced r=1 done=[]",
         ),
         (
-            sync(i("bar", tables[1]), Some(tts_for("t", "bar", &tables))),
+            sync_to("bar", tables[1]),
             &format!("t-`foo`.`bar`: {}", put(tables[1])),
         ),
         (
-            sync(i("rab", tables[1]), Some(tts_for("t", "rab", &tables))),
+            sync_to("rab", tables[1]),
             &format!("t-`foo`.`rab`: {}", put(tables[1])),
         ),
         (

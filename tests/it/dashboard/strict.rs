@@ -2,7 +2,7 @@
 //! by ShowDDLLocks at once, and counted as an error.
 
 use super::*;
-use crate::optimism::{ADD_C3_DATETIME, ADD_C3_TEXT};
+use crate::optimism::{one_ddl_info, ADD_C3_DATETIME, ADD_C3_TEXT};
 
 #[tokio::test]
 async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_error() {
@@ -39,13 +39,7 @@ async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_err
     // t1 adds c3 as TEXT and goes through.
     let base = schema(&[]);
     let text = schema(&[("c3", FieldType::text())]);
-    let info1 = shard_info(
-        "s1",
-        "t1",
-        vec![ADD_C3_TEXT.into()],
-        Some(base.clone()),
-        vec![text],
-    );
+    let info1 = one_ddl_info("s1", "t1", ADD_C3_TEXT, &base, text);
     let rev = client.put_info(&info1).await.unwrap();
     let key1 = OptimisticTableKey::new("s1", "shard", "t1");
     let answer = tokio::time::timeout(
@@ -62,13 +56,7 @@ async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_err
 
     // t2 adds c3 as DATETIME: a conflict, detected.
     let datetime = schema(&[("c3", FieldType::datetime(0))]);
-    let info2 = shard_info(
-        "s1",
-        "t2",
-        vec![ADD_C3_DATETIME.into()],
-        Some(base),
-        vec![datetime],
-    );
+    let info2 = one_ddl_info("s1", "t2", ADD_C3_DATETIME, &base, datetime);
     client.put_info(&info2).await.unwrap();
     let shown = wait_until(Duration::from_secs(15), || async {
         page_json(addr).await["locks"]

@@ -88,13 +88,7 @@ async fn a_detected_conflict_is_re_evaluated_when_the_other_table_changes() {
     env.ddl_done("s1", "t1", &[ADD_C3_TEXT], &base, &text).await;
     // t2 adds the same column with another type: detected, it waits.
     let c2 = env.client("s1");
-    let info2 = shard_info(
-        "s1",
-        "t2",
-        vec![ADD_C3_DATETIME.into()],
-        Some(base.clone()),
-        vec![datetime],
-    );
+    let info2 = one_ddl_info("s1", "t2", ADD_C3_DATETIME, &base, datetime);
     let rev = c2.put_info(&info2).await.unwrap();
     let key2 = TableKey::new("s1", "shard", "t2");
     let waiting = {
@@ -150,15 +144,12 @@ async fn master_restart_in_each_conflict_stage_rebuilds_the_same_locks_and_opera
     env.ddl_done("s1", "t2", &[ADD_C3_TEXT], &base, &with_text)
         .await;
     let c = env.client("s2");
-    let detected_info = shard_info(
+    let detected_info = one_ddl_info(
         "s2",
         "t1",
-        vec![ADD_C3_DATETIME.into()],
-        Some(base.clone()),
-        vec![schema(&[
-            ("c1", FieldType::int()),
-            ("c3", FieldType::datetime(0)),
-        ])],
+        ADD_C3_DATETIME,
+        &base,
+        schema(&[("c1", FieldType::int()), ("c3", FieldType::datetime(0))]),
     );
     c.put_info(&detected_info).await.unwrap();
     let optimist = env.optimist().await;

@@ -4,16 +4,23 @@
 
 use super::*;
 
+/// A keeper whose lock over `tables` has t1 add c1 as TEXT, then `other`
+/// add it as DATETIME: `other` is detected. Returns both Infos.
+fn conflicting(other: &str, tables: &[&str]) -> (World, Info, Info) {
+    let i1 = info("t1", &[ADD_TEXT_C1], T0, &[TEXT_C1]);
+    let i2 = info(other, &[ADD_DATETIME_C1], T0, &[DATETIME_C1]);
+    let mut w = World::default();
+    for i in [&i1, &i2] {
+        sync(i.clone(), Some(tts(tables)))(&mut w);
+    }
+    (w, i1, i2)
+}
+
 /// DM `UnlockLock`: validation texts, the rewritten Operation for exec and
 /// skip, and (DM gap O10) the lock after an exec-unlock.
 #[test]
 fn unlock() {
-    let i1 = info("t1", &[ADD_TEXT_C1], T0, &[TEXT_C1]);
-    let i2 = info("t2", &[ADD_DATETIME_C1], T0, &[DATETIME_C1]);
-    let mut w = World::default();
-    for i in [&i1, &i2] {
-        sync(i.clone(), Some(tts(&["t1", "t2"])))(&mut w);
-    }
+    let (mut w, i1, i2) = conflicting("t2", &["t1", "t2"]);
     let detected = op("t2", ConflictStage::Detected, Some(&[]));
     let infos = vec![i1.clone(), i2.clone()];
     let plan = |w: &World, action, infos: &[Info], ops: &[(Operation, i64)]| match w
@@ -111,12 +118,7 @@ fn unlock() {
 /// task, as DM does), or one row without owner.
 #[test]
 fn show_locks() {
-    let i1 = info("t1", &[ADD_TEXT_C1], T0, &[TEXT_C1]);
-    let i2 = info("s2.db.t2", &[ADD_DATETIME_C1], T0, &[DATETIME_C1]);
-    let mut w = World::default();
-    for i in [&i1, &i2] {
-        sync(i.clone(), Some(tts(&["t1", "s2.db.t2", "t3"])))(&mut w);
-    }
+    let (mut w, i1, i2) = conflicting("s2.db.t2", &["t1", "s2.db.t2", "t3"]);
     let other = info_for("other", "bar", "t1", &[ADD_C1], T0, &[T1]);
     sync(other, Some(tts_for("other", "bar", &["t1"])))(&mut w);
     let ops = vec![
