@@ -162,6 +162,26 @@ impl Cluster {
         serde_json::from_str(&out).unwrap()
     }
 
+    /// Starts `task` in shard `mode` (plus `extra` task YAML) into a fresh
+    /// downstream database, its sources running `s1_alters` and
+    /// `s2_alters` ([`write_scenario`]); returns the database and
+    /// dmctl's answer.
+    async fn start_scenario(
+        &self,
+        task: &str,
+        mode: &str,
+        extra: &str,
+        s1_alters: &[&str],
+        s2_alters: &[&str],
+    ) -> (String, Value) {
+        let target = unique_database(task);
+        write_scenario(self.dir.path(), task, s1_alters, s2_alters);
+        let started = self
+            .start_task(task, &task_yaml(task, mode, &target, extra))
+            .await;
+        (target, started)
+    }
+
     async fn dmctl(&self, addrs: &str, args: &[&str]) -> Value {
         let (ok, out) = dmctl_text(addrs, args).await;
         assert!(ok, "dmctl {args:?}: {out}");
@@ -314,15 +334,14 @@ async fn columns(db: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() {
     let mut cluster = Cluster::start(&["pess", "pess_stop"]).await;
-    let target = unique_database("pess");
-    write_scenario(
-        cluster.dir.path(),
-        "pess",
-        &["ADD COLUMN c INT"],
-        &["ADD COLUMN c INT"],
-    );
-    let started = cluster
-        .start_task("pess", &task_yaml("pess", "pessimistic", &target, ""))
+    let (target, started) = cluster
+        .start_scenario(
+            "pess",
+            "pessimistic",
+            "",
+            &["ADD COLUMN c INT"],
+            &["ADD COLUMN c INT"],
+        )
         .await;
     assert_eq!(started["result"], true, "{started}");
 
@@ -429,17 +448,13 @@ async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() 
     assert_eq!(applied, 1, "one owner applied the DDL: {}", cluster.logs());
 
     // A stop-task while a lock is pending leaves no shard-DDL key of it.
-    let stop_target = unique_database("pess_stop");
-    write_scenario(
-        cluster.dir.path(),
-        "pess_stop",
-        &["ADD COLUMN d INT"],
-        &["ADD COLUMN d INT"],
-    );
-    cluster
-        .start_task(
+    let (stop_target, _) = cluster
+        .start_scenario(
             "pess_stop",
-            &task_yaml("pess_stop", "pessimistic", &stop_target, ""),
+            "pessimistic",
+            "",
+            &["ADD COLUMN d INT"],
+            &["ADD COLUMN d INT"],
         )
         .await;
     let stop_lock = format!("pess_stop-`{stop_target}`.`tb`");
@@ -455,15 +470,14 @@ async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
     let cluster = Cluster::start(&["opt", "strict"]).await;
-    let target = unique_database("opt");
-    write_scenario(
-        cluster.dir.path(),
-        "opt",
-        &["ADD COLUMN c INT"],
-        &["ADD COLUMN c INT"],
-    );
-    cluster
-        .start_task("opt", &task_yaml("opt", "optimistic", &target, ""))
+    let (target, _) = cluster
+        .start_scenario(
+            "opt",
+            "optimistic",
+            "",
+            &["ADD COLUMN c INT"],
+            &["ADD COLUMN c INT"],
+        )
         .await;
     let lock_id = format!("opt-`{target}`.`tb`");
     // s1's tables added the column at once (optimistic); the lock waits for
@@ -491,22 +505,13 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
 
     // Strict optimistic mode: s2's conflicting column type stops its subtask
     // with the conflict, without waiting.
-    let strict_target = unique_database("strict");
-    write_scenario(
-        cluster.dir.path(),
-        "strict",
-        &["ADD COLUMN c INT"],
-        &["ADD COLUMN c VARCHAR(10)"],
-    );
-    cluster
-        .start_task(
+    let (strict_target, _) = cluster
+        .start_scenario(
             "strict",
-            &task_yaml(
-                "strict",
-                "optimistic",
-                &strict_target,
-                "strict-optimistic-shard-mode: true\n",
-            ),
+            "optimistic",
+            "strict-optimistic-shard-mode: true\n",
+            &["ADD COLUMN c INT"],
+            &["ADD COLUMN c VARCHAR(10)"],
         )
         .await;
     let strict_lock = format!("strict-`{strict_target}`.`tb`");
