@@ -11,13 +11,6 @@ use std::sync::Arc;
 use dm_master::config::{Config, Invocation};
 use dm_master::metrics::Metrics;
 
-/// mimalloc instead of the system allocator: with glibc's per-thread arenas
-/// the master's resident memory grew by about twice its live heap on a lock
-/// of thousands of tables (freed Info decodes stayed resident), while
-/// mimalloc returns and reuses them.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match Config::parse_args(&args) {
