@@ -62,7 +62,7 @@ mod test_support;
 
 pub use charset::{Charset, Collation};
 pub use error::{Incompatible, IncompatibleKind, PathSegment};
-pub use join_tree::{JoinConflict, JoinTree};
+pub use join_tree::{JoinConflict, JoinTree, SchemaId};
 pub use lattice::{
     combine, BitSet, Bool, Byte, DefaultValue, EqualitySingleton, FieldTp, IndexColumns, IndexType,
     Int, Int64, Lattice, LatticeMap, MapPolicy, Maybe, Singleton, SingletonValue, StringList,

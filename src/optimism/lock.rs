@@ -75,7 +75,7 @@
 //! read).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::error::OptimismError;
 use super::table_keeper::TargetTable;
@@ -420,8 +420,8 @@ impl Lock {
         let joined = self.final_tables.joined();
         self.final_tables
             .schemas()
-            .filter(|(schema, _)| !is_ready(&joined, schema))
-            .map(|(_, keys)| keys.len())
+            .filter(|(_, schema, _)| !is_ready(&joined, schema))
+            .map(|(_, _, members)| members)
             .sum()
     }
 
@@ -429,17 +429,20 @@ impl Lock {
     /// join of all final schemas; `remain` counts the others.
     pub fn sync_status(&self) -> (BTreeMap<TableKey, bool>, usize) {
         let joined = self.final_tables.joined();
-        let mut ready = BTreeMap::new();
         let mut remain = 0;
-        for (schema, keys) in self.final_tables.schemas() {
+        let mut ready_schemas = HashMap::new();
+        for (id, schema, members) in self.final_tables.schemas() {
             let r = is_ready(&joined, schema);
             if !r {
-                remain += keys.len();
+                remain += members;
             }
-            for key in keys {
-                ready.insert(key.clone(), r);
-            }
+            ready_schemas.insert(id, r);
         }
+        let ready = self
+            .final_tables
+            .members()
+            .map(|(key, id)| (key.clone(), ready_schemas.get(&id) == Some(&true)))
+            .collect();
         (ready, remain)
     }
 

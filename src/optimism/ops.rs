@@ -185,6 +185,11 @@ pub async fn delete_dropped_columns(
         .await
 }
 
+/// How many chunk txns of a resolved lock's removal are in flight at once:
+/// enough for etcd to batch them into few WAL syncs, few enough that the
+/// requests of a lock of thousands of tables are not all built at once.
+const DELETE_CHUNKS_IN_FLIGHT: usize = 8;
+
 /// Master: deletes a resolved lock's Infos, Operations and dropped columns
 /// (DM `DeleteInfosOperationsColumns`). Each Info is deleted only if it was
 /// not re-put since the master saw it (`Version < seen + 1`), and its
@@ -200,15 +205,20 @@ pub async fn delete_resolved_lock(
 ) -> Result<Vec<TableKey>> {
     let per_txn = ((etcd.max_txn_ops() - 1) / 2).max(1);
     let mut kept = Vec::new();
-    // Every chunk is guarded on its own, so they are sent at once and etcd
-    // pipelines them: one round trip for the lock, not one per chunk.
+    // Every chunk is guarded on its own, so several are sent at once and
+    // etcd pipelines them, in waves of `DELETE_CHUNKS_IN_FLIGHT`: a
+    // chunk's request and its call's state are built when it is sent, and
+    // all chunks of a lock of thousands of tables at once were a third of
+    // the master's peak heap.
     let chunks: Vec<&[ResolvedTable]> = tables.chunks(per_txn).collect();
-    let deleted = futures_util::future::join_all(
-        chunks
-            .iter()
-            .map(|chunk| delete_tables(etcd, space, fence, task, chunk)),
-    )
-    .await;
+    let mut deleted = Vec::with_capacity(chunks.len());
+    for wave in chunks.chunks(DELETE_CHUNKS_IN_FLIGHT) {
+        let wave = futures_util::future::join_all(
+            wave.iter()
+                .map(|chunk| delete_tables(etcd, space, fence, task, chunk)),
+        );
+        deleted.extend(wave.await);
+    }
     for (chunk, deleted) in chunks.into_iter().zip(deleted) {
         if deleted? {
             continue;

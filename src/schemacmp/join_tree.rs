@@ -12,6 +12,12 @@
 //! distinct schemas (`d <= n`, typically tiny), plus `O(log n)` map work.
 //! `joined()` reads the root.
 //!
+//! A leaf counts its members instead of listing them: the member map is
+//! the one copy of each key (a lock of thousands of tables keeps two trees
+//! of every table's key). Listing the members of one schema therefore
+//! walks the member map, which only rare paths (tests, a failed join's
+//! report) do.
+//!
 //! Invariant: every inner node equals `combine(left, right)` of its
 //! children, where an empty side is neutral and an error absorbs; so the
 //! root is the join of all distinct schemas, or the error met while joining
@@ -25,7 +31,7 @@
 //! table, while a fold over two identical copies would normalise or reject
 //! it. DM folds in Go map order, which is random; this order is fixed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use super::error::Incompatible;
 use super::table::Table;
@@ -42,18 +48,23 @@ pub struct JoinTree<K: Ord + Clone> {
     /// Leaves: the schema and the members that have it. Empty leaves are on
     /// `free`, ready for reuse. `leaves.len()` is the tree's capacity, a
     /// power of two (or zero).
-    leaves: Vec<Leaf<K>>,
+    leaves: Vec<Leaf>,
     free: Vec<usize>,
     /// Heap-ordered segment tree: node 1 is the root, node `i` has children
     /// `2i` and `2i + 1`, leaf `j` is node `capacity + j`. Index 0 is unused.
     nodes: Vec<Node>,
 }
 
-#[derive(Clone, Debug)]
-struct Leaf<K> {
+#[derive(Clone, Debug, Default)]
+struct Leaf {
     table: Option<Table>,
-    keys: BTreeSet<K>,
+    /// How many members have `table`.
+    members: usize,
 }
+
+/// One distinct schema of a [`JoinTree`], stable while a member has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SchemaId(usize);
 
 #[derive(Clone, Debug)]
 enum Node {
@@ -140,22 +151,34 @@ impl<K: Ord + Clone> JoinTree<K> {
         })
     }
 
-    /// Members whose schema equals `table`.
+    /// Members whose schema equals `table`, in key order (walks every
+    /// member).
     pub fn keys_with(&self, table: &Table) -> impl Iterator<Item = &K> + '_ {
-        self.interned
-            .get(table)
-            .and_then(|leaf| self.leaves.get(*leaf))
-            .into_iter()
-            .flat_map(|leaf| leaf.keys.iter())
+        let leaf = self.interned.get(table).copied();
+        self.members
+            .iter()
+            .filter(move |(_, l)| Some(**l) == leaf)
+            .map(|(key, _)| key)
     }
 
-    /// Each distinct schema with the members that have it, in leaf order.
-    /// A predicate that depends only on a member's schema can be evaluated
-    /// once per distinct schema instead of once per member.
-    pub fn schemas(&self) -> impl Iterator<Item = (&Table, &BTreeSet<K>)> + '_ {
+    /// Each distinct schema with its id and how many members have it, in
+    /// leaf order. A predicate that depends only on a member's schema can be
+    /// evaluated once per distinct schema instead of once per member.
+    pub fn schemas(&self) -> impl Iterator<Item = (SchemaId, &Table, usize)> + '_ {
         self.leaves
             .iter()
-            .filter_map(|leaf| Some((leaf.table.as_ref()?, &leaf.keys)))
+            .enumerate()
+            .filter_map(|(i, leaf)| Some((SchemaId(i), leaf.table.as_ref()?, leaf.members)))
+    }
+
+    /// Every member with the id of its schema, in key order.
+    pub fn members(&self) -> impl Iterator<Item = (&K, SchemaId)> + '_ {
+        self.members.iter().map(|(key, leaf)| (key, SchemaId(*leaf)))
+    }
+
+    /// The id of `key`'s schema.
+    pub fn schema_id(&self, key: &K) -> Option<SchemaId> {
+        self.members.get(key).map(|leaf| SchemaId(*leaf))
     }
 
     /// Sets `key`'s schema and returns the previous one.
@@ -169,7 +192,7 @@ impl<K: Ord + Clone> JoinTree<K> {
                 }
                 // The only member of its schema moves to a schema nobody has:
                 // reuse the leaf, so one path is recomputed instead of two.
-                if leaf.keys.len() == 1 && !self.interned.contains_key(&table) {
+                if leaf.members == 1 && !self.interned.contains_key(&table) {
                     let previous = leaf.table.replace(table.clone());
                     if let Some(gone) = &previous {
                         self.interned.remove(gone);
@@ -181,7 +204,7 @@ impl<K: Ord + Clone> JoinTree<K> {
             }
         }
         let previous = self.detach(&key);
-        let leaf = self.attach(key.clone(), table);
+        let leaf = self.attach(table);
         self.members.insert(key, leaf);
         previous
     }
@@ -236,7 +259,8 @@ impl<K: Ord + Clone> JoinTree<K> {
         None
     }
 
-    /// The smallest key in the first non-empty leaf below `node`.
+    /// The smallest key in the first non-empty leaf below `node` (walks
+    /// the members: only a failed join's report asks).
     fn first_key_under(&self, node: usize) -> Option<K> {
         let capacity = self.leaves.len();
         let (mut lo, mut hi) = (node, node);
@@ -244,18 +268,25 @@ impl<K: Ord + Clone> JoinTree<K> {
             lo *= 2;
             hi = 2 * hi + 1;
         }
-        (lo..=hi)
-            .filter_map(|n| self.leaves.get(n - capacity))
-            .find_map(|leaf| leaf.keys.first().cloned())
+        let under = (lo - capacity)..=(hi - capacity);
+        let first_leaf = self
+            .members
+            .values()
+            .filter(|leaf| under.contains(leaf))
+            .min()?;
+        self.members
+            .iter()
+            .find(|(_, leaf)| *leaf == first_leaf)
+            .map(|(key, _)| key.clone())
     }
 
     /// Takes `key` out of its leaf (freeing the leaf when it empties).
     fn detach(&mut self, key: &K) -> Option<Table> {
         let leaf_index = *self.members.get(key)?;
         let leaf = self.leaves.get_mut(leaf_index)?;
-        leaf.keys.remove(key);
+        leaf.members = leaf.members.saturating_sub(1);
         let table = leaf.table.clone();
-        if leaf.keys.is_empty() {
+        if leaf.members == 0 {
             if let Some(gone) = leaf.table.take() {
                 self.interned.remove(&gone);
             }
@@ -265,11 +296,12 @@ impl<K: Ord + Clone> JoinTree<K> {
         table
     }
 
-    /// Adds `key` to the leaf of `table`, creating the leaf if needed.
-    fn attach(&mut self, key: K, table: Table) -> usize {
+    /// Counts one more member in the leaf of `table`, creating the leaf if
+    /// needed.
+    fn attach(&mut self, table: Table) -> usize {
         if let Some(&leaf_index) = self.interned.get(&table) {
             if let Some(leaf) = self.leaves.get_mut(leaf_index) {
-                leaf.keys.insert(key);
+                leaf.members += 1;
                 return leaf_index;
             }
         }
@@ -280,7 +312,7 @@ impl<K: Ord + Clone> JoinTree<K> {
         self.interned.insert(table.clone(), leaf_index);
         if let Some(leaf) = self.leaves.get_mut(leaf_index) {
             leaf.table = Some(table.clone());
-            leaf.keys.insert(key);
+            leaf.members = 1;
         }
         self.set_leaf(leaf_index, Node::Joined(table));
         leaf_index
@@ -293,10 +325,7 @@ impl<K: Ord + Clone> JoinTree<K> {
     fn grow(&mut self) -> usize {
         let old = self.leaves.len();
         let capacity = (old * 2).max(1);
-        self.leaves.resize_with(capacity, || Leaf {
-            table: None,
-            keys: BTreeSet::new(),
-        });
+        self.leaves.resize_with(capacity, Leaf::default);
         let mut nodes = vec![Node::Empty; 2 * capacity];
         for (i, leaf) in self.leaves.iter().enumerate() {
             if let Some(table) = &leaf.table {

@@ -393,7 +393,7 @@ impl Lock {
             let Some(normal) = self.tables.get(key) else {
                 return false;
             };
-            judge.schemas().all(|(schema, _)| {
+            judge.schemas().all(|(_, schema, _)| {
                 let joined = normal.join(schema).unwrap_or_else(|_| schema.clone());
                 matches!(
                     joined.compare(pending),
@@ -424,8 +424,9 @@ impl Lock {
         prev: &Table,
         post: &Table,
     ) -> bool {
-        self.tables.schemas().any(|(schema, keys)| {
-            if keys.len() == 1 && keys.contains(caller) {
+        let caller_schema = self.tables.schema_id(caller);
+        self.tables.schemas().any(|(id, schema, members)| {
+            if members == 1 && caller_schema == Some(id) {
                 return false;
             }
             let Ok(joined) = post.join(schema) else {

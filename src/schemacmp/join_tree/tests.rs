@@ -70,14 +70,18 @@ fn check(ops: Vec<Op>, want: Result<Option<Table>, &str>, distinct: usize) {
     // `schemas()` partitions the members by schema.
     assert_eq!(tree.schemas().count(), distinct);
     let mut members = 0;
-    for (schema, keys) in tree.schemas() {
+    for (id, schema, count) in tree.schemas() {
+        let keys: Vec<_> = tree.keys_with(schema).collect();
         assert!(!keys.is_empty());
+        assert_eq!(keys.len(), count);
         for k in keys {
             assert_eq!(tree.get(k), Some(schema));
+            assert_eq!(tree.schema_id(k), Some(id));
         }
-        members += keys.len();
+        members += count;
     }
     assert_eq!(members, tree.len());
+    assert!(tree.members().all(|(k, id)| tree.schema_id(k) == Some(id)));
 }
 
 #[test]
