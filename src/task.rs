@@ -48,31 +48,23 @@ impl ShardMode {
 
 /// One routing rule of a subtask (DM's table-router `TableRule`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct RouteRule {
-    #[serde(rename = "schema-pattern")]
     pub schema_pattern: String,
-    #[serde(rename = "table-pattern")]
     pub table_pattern: String,
-    #[serde(rename = "target-schema")]
     pub target_schema: String,
-    #[serde(rename = "target-table")]
     pub target_table: String,
 }
 
 /// The part of DM's `SubTaskConfig` the coordinator needs (the full config
 /// is [`crate::task_config::SubTaskConfig`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct SubTaskConfig {
     pub name: String,
-    #[serde(rename = "source-id")]
     pub source_id: String,
-    #[serde(rename = "is-sharding")]
     pub is_sharding: bool,
-    #[serde(rename = "shard-mode")]
     pub shard_mode: String,
-    #[serde(rename = "route-rules")]
     pub route_rules: Vec<RouteRule>,
 }
 

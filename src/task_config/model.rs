@@ -32,59 +32,39 @@ pub struct DbConfig {
 
 /// DM's `security.Security` (TLS for a database connection).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct Security {
-    #[serde(rename = "ssl-ca")]
     pub ssl_ca: String,
-    #[serde(rename = "ssl-cert")]
     pub ssl_cert: String,
-    #[serde(rename = "ssl-key")]
     pub ssl_key: String,
-    #[serde(rename = "cert-allowed-cn")]
     pub cert_allowed_cn: Option<Vec<String>>,
-    #[serde(rename = "ssl-ca-bytes")]
     pub ssl_ca_bytes: Option<Vec<u8>>,
-    #[serde(rename = "ssl-key-bytes")]
     pub ssl_key_bytes: Option<Vec<u8>>,
-    #[serde(rename = "ssl-cert-bytes")]
     pub ssl_cert_bytes: Option<Vec<u8>>,
-    #[serde(rename = "ssl-ca-base64")]
     pub ssl_ca_base64: String,
-    #[serde(rename = "ssl-key-base64")]
     pub ssl_key_base64: String,
-    #[serde(rename = "ssl-cert-base64")]
     pub ssl_cert_base64: String,
 }
 
 /// A start position (`meta` of an instance, `[meta]` of a subtask).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct Meta {
-    #[serde(rename = "binlog-name")]
     pub binlog_name: String,
-    #[serde(rename = "binlog-pos")]
     pub binlog_pos: u32,
-    #[serde(rename = "binlog-gtid")]
     pub binlog_gtid: String,
 }
 
 /// TiDB's table-router `TableRule` (a `routes` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct TableRule {
-    #[serde(rename = "schema-pattern")]
     pub schema_pattern: String,
-    #[serde(rename = "table-pattern")]
     pub table_pattern: String,
-    #[serde(rename = "target-schema")]
     pub target_schema: String,
-    #[serde(rename = "target-table")]
     pub target_table: String,
-    #[serde(rename = "extract-table")]
     pub extract_table: Option<Extractor>,
-    #[serde(rename = "extract-schema")]
     pub extract_schema: Option<Extractor>,
-    #[serde(rename = "extract-source")]
     pub extract_source: Option<Extractor>,
 }
 
@@ -106,29 +86,22 @@ pub struct Extractor {
 
 /// DM's binlog-filter `BinlogEventRule` (a `filters` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct BinlogEventRule {
-    #[serde(rename = "schema-pattern")]
     pub schema_pattern: String,
-    #[serde(rename = "table-pattern")]
     pub table_pattern: String,
     pub events: Option<Vec<String>>,
-    #[serde(rename = "sql-pattern")]
     pub sql_pattern: Option<Vec<String>>,
     pub action: String,
 }
 
 /// TiDB's table-filter `MySQLReplicationRules` (a `block-allow-list` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct BaList {
-    #[serde(rename = "do-tables")]
     pub do_tables: Option<Vec<BaTable>>,
-    #[serde(rename = "do-dbs")]
     pub do_dbs: Option<Vec<String>>,
-    #[serde(rename = "ignore-tables")]
     pub ignore_tables: Option<Vec<BaTable>>,
-    #[serde(rename = "ignore-dbs")]
     pub ignore_dbs: Option<Vec<String>>,
 }
 
@@ -144,38 +117,30 @@ pub struct BaTable {
 
 /// DM's `ExpressionFilter` (an `expression-filter` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct ExpressionFilter {
     pub schema: String,
     pub table: String,
-    #[serde(rename = "insert-value-expr")]
     pub insert_value_expr: String,
-    #[serde(rename = "update-old-value-expr")]
     pub update_old_value_expr: String,
-    #[serde(rename = "update-new-value-expr")]
     pub update_new_value_expr: String,
-    #[serde(rename = "delete-value-expr")]
     pub delete_value_expr: String,
 }
 
 /// DM's dump unit config (embedded, so its keys are top-level subtask keys).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct MydumperConfig {
-    #[serde(rename = "mydumper-path")]
     pub mydumper_path: String,
     pub threads: i64,
     /// yaml.v2 accepts `chunk-filesize: 64` into this string field.
-    #[serde(rename = "chunk-filesize", deserialize_with = "go_string")]
+    #[serde(deserialize_with = "go_string")]
     pub chunk_filesize: String,
-    #[serde(rename = "statement-size")]
     pub statement_size: u64,
     pub rows: u64,
     #[serde(rename = "where")]
     pub where_: String,
-    #[serde(rename = "skip-tz-utc")]
     pub skip_tz_utc: bool,
-    #[serde(rename = "extra-args")]
     pub extra_args: String,
 }
 
@@ -195,31 +160,20 @@ impl MydumperConfig {
 /// DM's load unit config (embedded). Its `security` (PD TLS) is settable
 /// only through DM's OpenAPI and is not modelled.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct LoaderConfig {
-    #[serde(rename = "pool-size")]
     pub pool_size: i64,
     pub dir: String,
-    #[serde(rename = "sorting-dir-physical")]
     pub sorting_dir_physical: String,
-    #[serde(rename = "import-mode")]
     pub import_mode: String,
-    #[serde(rename = "on-duplicate")]
     pub on_duplicate: String,
-    #[serde(rename = "on-duplicate-logical")]
     pub on_duplicate_logical: String,
-    #[serde(rename = "on-duplicate-physical")]
     pub on_duplicate_physical: String,
-    #[serde(rename = "disk-quota-physical")]
     pub disk_quota_physical: ByteSize,
-    #[serde(rename = "checksum-physical")]
     pub checksum_physical: String,
     pub analyze: String,
-    #[serde(rename = "range-concurrency")]
     pub range_concurrency: i64,
-    #[serde(rename = "compress-kv-pairs")]
     pub compress_kv_pairs: String,
-    #[serde(rename = "pd-addr")]
     pub pd_addr: String,
 }
 
@@ -238,33 +192,22 @@ impl LoaderConfig {
 
 /// DM's sync unit config (embedded).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct SyncerConfig {
-    #[serde(rename = "meta-file")]
     pub meta_file: String,
-    #[serde(rename = "worker-count")]
     pub worker_count: i64,
     pub batch: i64,
-    #[serde(rename = "queue-size")]
     pub queue_size: i64,
-    #[serde(rename = "checkpoint-flush-interval")]
     pub checkpoint_flush_interval: i64,
     pub compact: bool,
-    #[serde(rename = "multiple-rows")]
     pub multiple_rows: bool,
-    #[serde(rename = "max-retry")]
     pub max_retry: i64,
-    #[serde(rename = "auto-fix-gtid")]
     pub auto_fix_gtid: bool,
-    #[serde(rename = "enable-gtid")]
     pub enable_gtid: bool,
-    #[serde(rename = "disable-detect")]
     pub disable_detect: bool,
-    #[serde(rename = "safe-mode")]
     pub safe_mode: bool,
-    #[serde(rename = "safe-mode-duration", deserialize_with = "go_string")]
+    #[serde(deserialize_with = "go_string")]
     pub safe_mode_duration: String,
-    #[serde(rename = "enable-ansi-quotes")]
     pub enable_ansi_quotes: bool,
 }
 
@@ -284,27 +227,20 @@ impl SyncerConfig {
 
 /// DM's continuous validator config (`validators` entry, `[ValidatorCfg]`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct ValidatorConfig {
     pub mode: String,
-    #[serde(rename = "worker-count")]
     pub worker_count: i64,
-    #[serde(rename = "validate-interval")]
     pub validate_interval: GoDuration,
-    #[serde(rename = "check-interval")]
     pub check_interval: GoDuration,
-    #[serde(rename = "row-error-delay")]
     pub row_error_delay: GoDuration,
-    #[serde(rename = "meta-flush-interval")]
     pub meta_flush_interval: GoDuration,
-    #[serde(rename = "batch-query-size")]
     pub batch_query_size: i64,
-    #[serde(rename = "max-pending-row-size", deserialize_with = "go_string")]
+    #[serde(deserialize_with = "go_string")]
     pub max_pending_row_size: String,
-    #[serde(rename = "max-pending-row-count")]
     pub max_pending_row_count: i64,
     /// TOML only (`yaml:"-"` in DM).
-    #[serde(rename = "start-time", skip_serializing)]
+    #[serde(skip_serializing)]
     pub start_time: String,
 }
 

@@ -44,62 +44,40 @@ pub struct IoCounters {
 /// DM's `SubTaskConfig`, field for field in DM's declaration order (the
 /// order of the TOML it writes). `Default` is Go's zero value.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "kebab-case", default)]
 pub struct SubTaskConfig {
-    #[serde(rename = "is-sharding")]
     pub is_sharding: bool,
-    #[serde(rename = "shard-mode")]
     pub shard_mode: String,
-    #[serde(rename = "strict-optimistic-shard-mode")]
     pub strict_optimistic_shard_mode: bool,
-    #[serde(rename = "online-ddl")]
     pub online_ddl: bool,
-    #[serde(rename = "shadow-table-rules")]
     pub shadow_table_rules: Option<Vec<String>>,
-    #[serde(rename = "trash-table-rules")]
     pub trash_table_rules: Option<Vec<String>>,
-    #[serde(rename = "online-ddl-scheme")]
     pub online_ddl_scheme: String,
-    #[serde(rename = "case-sensitive")]
     pub case_sensitive: bool,
+    #[serde(rename = "collation_compatible")]
     pub collation_compatible: String,
     pub name: String,
     pub mode: String,
-    #[serde(rename = "ignore-checking-items")]
     pub ignore_checking_items: Option<Vec<String>>,
-    #[serde(rename = "source-id")]
     pub source_id: String,
-    #[serde(rename = "server-id")]
     pub server_id: u32,
     pub flavor: String,
-    #[serde(rename = "meta-schema")]
     pub meta_schema: String,
-    #[serde(rename = "heartbeat-update-interval")]
     pub heartbeat_update_interval: i64,
-    #[serde(rename = "heartbeat-report-interval")]
     pub heartbeat_report_interval: i64,
-    #[serde(rename = "enable-heartbeat")]
     pub enable_heartbeat: bool,
     pub timezone: String,
     pub meta: Option<Meta>,
-    #[serde(rename = "relay-dir")]
     pub relay_dir: String,
-    #[serde(rename = "use-relay")]
     pub use_relay: bool,
     pub from: DbConfig,
     pub to: DbConfig,
-    #[serde(rename = "route-rules")]
     pub route_rules: Option<Vec<TableRule>>,
-    #[serde(rename = "filter-rules")]
     pub filter_rules: Option<Vec<BinlogEventRule>>,
     /// Deprecated column mappings: only their count matters (must be 0).
-    #[serde(rename = "mapping-rule")]
     pub mapping_rule: Option<Vec<IgnoredAny>>,
-    #[serde(rename = "expression-filter")]
     pub expression_filter: Option<Vec<ExpressionFilter>>,
-    #[serde(rename = "black-white-list")]
     pub black_white_list: Option<BaList>,
-    #[serde(rename = "block-allow-list")]
     pub block_allow_list: Option<BaList>,
     #[serde(flatten)]
     pub mydumper: MydumperConfig,
@@ -109,29 +87,18 @@ pub struct SubTaskConfig {
     pub syncer: SyncerConfig,
     #[serde(rename = "ValidatorCfg")]
     pub validator: ValidatorConfig,
-    #[serde(rename = "log-level")]
     pub log_level: String,
-    #[serde(rename = "log-file")]
     pub log_file: String,
-    #[serde(rename = "log-format")]
     pub log_format: String,
-    #[serde(rename = "log-rotate")]
     pub log_rotate: String,
-    #[serde(rename = "pprof-addr")]
     pub pprof_addr: String,
-    #[serde(rename = "status-addr")]
     pub status_addr: String,
-    #[serde(rename = "clean-dump-file")]
     pub clean_dump_file: bool,
-    #[serde(rename = "ansi-quotes")]
     pub ansi_quotes: bool,
     pub experimental: Experimental,
     pub uuid: String,
-    #[serde(rename = "io-total-bytes")]
     pub io_total_bytes: Option<IgnoredAny>,
-    #[serde(rename = "dump-uuid")]
     pub dump_uuid: String,
-    #[serde(rename = "dump-io-total-bytes")]
     pub dump_io_total_bytes: Option<IgnoredAny>,
 }
 

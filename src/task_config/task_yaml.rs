@@ -32,42 +32,30 @@ pub const TASK_MODES: [&str; 6] = ["full", "incremental", "all", "dump", "load",
 
 /// One `mysql-instances` entry.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct MySqlInstance {
-    #[serde(rename = "source-id")]
     pub source_id: String,
     pub meta: Option<Meta>,
-    #[serde(rename = "filter-rules")]
     pub filter_rules: Vec<String>,
-    #[serde(rename = "column-mapping-rules")]
     pub column_mapping_rules: Vec<String>,
-    #[serde(rename = "route-rules")]
     pub route_rules: Vec<String>,
-    #[serde(rename = "expression-filters")]
     pub expression_filters: Vec<String>,
     #[serde(rename = "black-white-list")]
     pub bw_list_name: String,
     #[serde(rename = "block-allow-list")]
     pub ba_list_name: String,
-    #[serde(rename = "mydumper-config-name")]
     pub mydumper_config_name: String,
     #[serde(deserialize_with = "unit_on_dm_defaults")]
     pub mydumper: Option<MydumperConfig>,
-    #[serde(rename = "mydumper-thread")]
     pub mydumper_thread: i64,
-    #[serde(rename = "loader-config-name")]
     pub loader_config_name: String,
     #[serde(deserialize_with = "unit_on_dm_defaults")]
     pub loader: Option<LoaderConfig>,
-    #[serde(rename = "loader-thread")]
     pub loader_thread: i64,
-    #[serde(rename = "syncer-config-name")]
     pub syncer_config_name: String,
     #[serde(deserialize_with = "unit_on_dm_defaults")]
     pub syncer: Option<SyncerConfig>,
-    #[serde(rename = "syncer-thread")]
     pub syncer_thread: i64,
-    #[serde(rename = "validator-config-name")]
     pub validator_config_name: String,
     /// Resolved by `adjust` (`yaml:"-"` in DM).
     #[serde(skip)]
@@ -77,53 +65,34 @@ pub struct MySqlInstance {
 /// DM's task YAML, after decoding and (through [`TaskConfig::from_yaml`])
 /// DM's checks and defaults.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct TaskConfig {
     pub name: String,
-    #[serde(rename = "task-mode")]
     pub task_mode: String,
-    #[serde(rename = "is-sharding")]
     pub is_sharding: bool,
-    #[serde(rename = "shard-mode")]
     pub shard_mode: String,
-    #[serde(rename = "strict-optimistic-shard-mode")]
     pub strict_optimistic_shard_mode: bool,
-    #[serde(rename = "ignore-checking-items")]
     pub ignore_checking_items: Option<Vec<String>>,
-    #[serde(rename = "meta-schema")]
     pub meta_schema: String,
-    #[serde(rename = "enable-heartbeat")]
     pub enable_heartbeat: bool,
-    #[serde(rename = "heartbeat-update-interval")]
     pub heartbeat_update_interval: i64,
-    #[serde(rename = "heartbeat-report-interval")]
     pub heartbeat_report_interval: i64,
     pub timezone: String,
-    #[serde(rename = "case-sensitive")]
     pub case_sensitive: bool,
+    #[serde(rename = "collation_compatible")]
     pub collation_compatible: String,
-    #[serde(rename = "target-database")]
     pub target_database: Option<DbConfig>,
-    #[serde(rename = "mysql-instances")]
     pub mysql_instances: Vec<MySqlInstance>,
-    #[serde(rename = "online-ddl")]
     pub online_ddl: bool,
-    #[serde(rename = "shadow-table-rules")]
     pub shadow_table_rules: Option<Vec<String>>,
-    #[serde(rename = "trash-table-rules")]
     pub trash_table_rules: Option<Vec<String>>,
-    #[serde(rename = "online-ddl-scheme")]
     pub online_ddl_scheme: String,
     pub routes: BTreeMap<String, TableRule>,
     pub filters: BTreeMap<String, BinlogEventRule>,
     /// Deprecated and refused when non-empty (20064); kept opaque.
-    #[serde(rename = "column-mappings")]
     pub column_mappings: BTreeMap<String, serde::de::IgnoredAny>,
-    #[serde(rename = "expression-filter")]
     pub expression_filter: BTreeMap<String, ExpressionFilter>,
-    #[serde(rename = "black-white-list")]
     pub black_white_list: BTreeMap<String, BaList>,
-    #[serde(rename = "block-allow-list")]
     pub block_allow_list: BTreeMap<String, BaList>,
     #[serde(deserialize_with = "units_on_dm_defaults")]
     pub mydumpers: BTreeMap<String, MydumperConfig>,
@@ -133,12 +102,9 @@ pub struct TaskConfig {
     pub syncers: BTreeMap<String, SyncerConfig>,
     #[serde(deserialize_with = "units_on_dm_defaults")]
     pub validators: BTreeMap<String, ValidatorConfig>,
-    #[serde(rename = "clean-dump-file")]
     pub clean_dump_file: bool,
-    #[serde(rename = "ansi-quotes")]
     pub ansi_quotes: bool,
     /// Deprecated: accepted with a warning in StartTask's response.
-    #[serde(rename = "remove-meta")]
     pub remove_meta: bool,
     pub experimental: Experimental,
 }
