@@ -24,77 +24,24 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use dm_master::optimism::lock::Lock;
 use dm_master::optimism::{Info, TargetTable};
 use dm_master::schemacmp::Table;
-use dm_master::tableinfo::{ColumnInfo, FieldType as T, IndexInfo, TableInfo};
+use dm_master::tableinfo::{ColumnInfo, FieldType as T, TableInfo};
+
+mod orders;
 
 const ADD: &str = "ALTER TABLE orders ADD COLUMN gift_wrap VARCHAR(16)";
 
 /// The shard schema, with or without the added column.
 fn orders(added: bool) -> TableInfo {
-    let mut t = TableInfo::new("orders")
-        .with_column(ColumnInfo::new("id", T::bigint().unsigned()).auto_increment())
-        .with_column(ColumnInfo::new("user_id", T::bigint()).not_null())
-        .with_column(
-            ColumnInfo::new("status", T::enumeration(&["new", "paid"]))
-                .not_null()
-                .default_value("new"),
-        )
-        .with_column(
-            ColumnInfo::new("amount", T::decimal(12, 2))
-                .not_null()
-                .default_value("0.00"),
-        )
-        .with_column(
-            ColumnInfo::new("currency", T::char(3))
-                .not_null()
-                .default_value("USD"),
-        )
+    let t = orders::head(TableInfo::new("orders"), &["new", "paid"])
         .with_column(ColumnInfo::new("note", T::varchar(255)))
         .with_column(ColumnInfo::new("created_at", T::datetime(3)).not_null())
         .with_column(ColumnInfo::new("updated_at", T::timestamp(0)))
-        .with_column(ColumnInfo::new("payload", T::json()))
-        .with_column(
-            ColumnInfo::new("qty", T::int())
-                .not_null()
-                .default_value("1"),
-        )
-        .with_column(ColumnInfo::new("discount", T::double()))
-        .with_column(ColumnInfo::new("coupon", T::varchar(32)))
-        .with_column(
-            ColumnInfo::new("region", T::smallint())
-                .not_null()
-                .default_value("0"),
-        )
-        .with_column(
-            ColumnInfo::new("flags", T::tinyint())
-                .not_null()
-                .default_value("0"),
-        )
-        .with_column(
-            ColumnInfo::new("email", T::varchar(128))
-                .not_null()
-                .default_value(""),
-        )
-        .with_column(ColumnInfo::new("address", T::text()))
-        .with_column(ColumnInfo::new("phone", T::varchar(32)))
-        .with_column(
-            ColumnInfo::new("version", T::int().unsigned())
-                .not_null()
-                .default_value("0"),
-        )
-        .with_column(
-            ColumnInfo::new("deleted", T::tinyint().with_flen(1))
-                .not_null()
-                .default_value("0"),
-        );
+        .with_column(ColumnInfo::new("payload", T::json()));
+    let mut t = orders::tail(t, 32);
     if added {
         t.push_column(ColumnInfo::new("gift_wrap", T::varchar(16)));
     }
-    t.with_index(IndexInfo::primary(&["id"]))
-        .with_index(IndexInfo::new(
-            "idx_user_created",
-            &["user_id", "created_at"],
-        ))
-        .with_index(IndexInfo::new("uk_email", &["email"]).unique())
+    orders::indexes(t)
 }
 
 fn table_name(i: usize) -> String {

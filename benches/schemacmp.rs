@@ -18,6 +18,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Cr
 use dm_master::schemacmp::{JoinTree, Table};
 use dm_master::tableinfo::{mysql, ColumnInfo, FieldType as T, IndexInfo, TableInfo};
 
+mod orders;
+
 /// How a shard's schema differs from the base one.
 #[derive(Clone, Copy)]
 enum Variant {
@@ -49,25 +51,8 @@ fn shard(variant: Variant, coupon_len: i64, next_ddl: bool) -> TableInfo {
         Variant::WiderNote => 512,
         _ => 255,
     };
-    let mut t = TableInfo::new("orders")
-        .with_charset("utf8mb4", "utf8mb4_general_ci")
-        .with_column(ColumnInfo::new("id", T::bigint().unsigned()).auto_increment())
-        .with_column(ColumnInfo::new("user_id", T::bigint()).not_null())
-        .with_column(
-            ColumnInfo::new("status", T::enumeration(status))
-                .not_null()
-                .default_value("new"),
-        )
-        .with_column(
-            ColumnInfo::new("amount", T::decimal(12, 2))
-                .not_null()
-                .default_value("0.00"),
-        )
-        .with_column(
-            ColumnInfo::new("currency", T::char(3))
-                .not_null()
-                .default_value("USD"),
-        )
+    let t = TableInfo::new("orders").with_charset("utf8mb4", "utf8mb4_general_ci");
+    let t = orders::head(t, status)
         .with_column(ColumnInfo::new("note", T::varchar(note_len)))
         .with_column(
             ColumnInfo::new("created_at", T::datetime(3))
@@ -76,53 +61,15 @@ fn shard(variant: Variant, coupon_len: i64, next_ddl: bool) -> TableInfo {
         )
         .with_column(ColumnInfo::new("updated_at", T::timestamp(0)))
         .with_column(ColumnInfo::new("payload", T::json()))
-        .with_column(ColumnInfo::new("tags", T::set(&["gift", "fragile"])))
-        .with_column(
-            ColumnInfo::new("qty", T::int())
-                .not_null()
-                .default_value("1"),
-        )
-        .with_column(ColumnInfo::new("discount", T::double()))
-        .with_column(ColumnInfo::new("coupon", T::varchar(coupon_len)))
-        .with_column(
-            ColumnInfo::new("region", T::smallint())
-                .not_null()
-                .default_value("0"),
-        )
-        .with_column(
-            ColumnInfo::new("flags", T::tinyint())
-                .not_null()
-                .default_value("0"),
-        )
-        .with_column(
-            ColumnInfo::new("email", T::varchar(128))
-                .not_null()
-                .default_value(""),
-        )
-        .with_column(ColumnInfo::new("address", T::text()))
-        .with_column(ColumnInfo::new("phone", T::varchar(32)))
-        .with_column(
-            ColumnInfo::new("version", T::int().unsigned())
-                .not_null()
-                .default_value("0"),
-        )
-        .with_column(
-            ColumnInfo::new("deleted", T::tinyint().with_flen(1))
-                .not_null()
-                .default_value("0"),
-        );
+        .with_column(ColumnInfo::new("tags", T::set(&["gift", "fragile"])));
+    let mut t = orders::tail(t, coupon_len);
     if matches!(variant, Variant::ColumnAhead) {
         t.push_column(ColumnInfo::new("gift_wrap", T::varchar(16)));
     }
     if next_ddl {
         t.push_column(ColumnInfo::new("next_ddl", T::int()).default_value("0"));
     }
-    t.with_index(IndexInfo::primary(&["id"]))
-        .with_index(IndexInfo::new(
-            "idx_user_created",
-            &["user_id", "created_at"],
-        ))
-        .with_index(IndexInfo::new("uk_email", &["email"]).unique())
+    orders::indexes(t)
         .with_index(IndexInfo::new("idx_status", &["status"]).using(mysql::INDEX_TYPE_BTREE))
 }
 
