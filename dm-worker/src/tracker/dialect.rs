@@ -17,7 +17,9 @@ use sqlparser::ast::{ColumnOption, Expr, ObjectName, Statement};
 use sqlparser::dialect::{Dialect, MySqlDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Token, Word};
+use sqlparser::tokenizer::Token;
+
+use super::lex::bare_word;
 
 /// `MySqlDialect` plus the column attributes listed in the module docs.
 #[derive(Debug, Default)]
@@ -29,17 +31,6 @@ pub(crate) const ZEROFILL: &str = "ZEROFILL";
 /// Marker word of the `BINARY` attribute (binary collation of the column's
 /// charset) inside `ColumnOption::DialectSpecific`.
 pub(crate) const BINARY: &str = "BINARY";
-
-fn word(token: &Token) -> Option<String> {
-    match token {
-        Token::Word(Word {
-            value,
-            quote_style: None,
-            ..
-        }) => Some(value.to_ascii_uppercase()),
-        _ => None,
-    }
-}
 
 fn keyword(value: &str) -> Token {
     Token::make_keyword(value)
@@ -53,7 +44,7 @@ impl DmDialect {
     /// The column attributes `sqlparser` does not know. `Ok(None)` leaves
     /// the token to the normal option parser.
     fn column_attribute(parser: &mut Parser) -> Result<Option<ColumnOption>, ParserError> {
-        let Some(first) = word(&parser.peek_token().token) else {
+        let Some(first) = bare_word(&parser.peek_token().token) else {
             return Ok(None);
         };
         let option = match first.as_str() {
@@ -61,7 +52,7 @@ impl DmDialect {
                 parser.advance_token();
                 // MySQL accepts the sign attribute after ZEROFILL as well.
                 let mut tokens = vec![keyword(ZEROFILL)];
-                if let Some(next) = word(&parser.peek_token().token) {
+                if let Some(next) = bare_word(&parser.peek_token().token) {
                     if next == "UNSIGNED" || next == "SIGNED" {
                         parser.advance_token();
                         tokens.push(keyword(&next));
