@@ -29,8 +29,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::charset::{Charset, Collation};
 use super::error::{Incompatible, IncompatibleKind};
-use super::lattice::tuple_lattice;
-use super::lattice::{Byte, Int64, Lattice, LatticeMap, Maybe, Singleton};
+use super::lattice::{tuple_lattice, Byte, Int64, Lattice, LatticeMap, Maybe, Singleton};
 use super::types::encode_anti_keys;
 use crate::tableinfo::{mysql, FieldType, TableInfo};
 // The encoding tests name these through `super::*`.

@@ -31,9 +31,9 @@ mod tokens;
 
 use cursor::Cursor;
 use spec::{classify_spec, key_definition_name, strip_visibility, KEY_DEFINITION_WORDS};
-pub(crate) use tokens::bare_word;
-pub(crate) use tokens::{render, split_statements, tokenize, trim, unescape_string};
+pub(crate) use tokens::{bare_word, render, split_statements, tokenize, trim, unescape_string};
 use tokens::{split_top_level, string_value};
+
 /// One statement as the pre-parser understood it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Raw {

@@ -6,8 +6,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::super::error::{Incompatible, IncompatibleKind};
-use super::super::lattice::tuple_lattice;
-use super::super::lattice::{DefaultValue, MapPolicy, Maybe, Singleton};
+use super::super::lattice::{tuple_lattice, DefaultValue, MapPolicy, Maybe, Singleton};
 use super::super::types::{ColumnType, NOT_PART_OF_KEYS};
 use super::SharedPart;
 use crate::tableinfo::ColumnInfo;

@@ -6,9 +6,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::super::error::Incompatible;
-use super::super::lattice::tuple_lattice;
 use super::super::lattice::{
-    Bool, EqualitySingleton, IndexColumns, IndexType, MapPolicy, Singleton,
+    tuple_lattice, Bool, EqualitySingleton, IndexColumns, IndexType, MapPolicy, Singleton,
 };
 use super::SharedPart;
 use crate::tableinfo::{mysql, ColumnInfo, IndexInfo};
