@@ -162,11 +162,7 @@ impl WorkerConfig {
     /// `join` scheme-wrapped.
     pub fn adjust(&mut self) -> Result<()> {
         self.worker_addr = unwrap_scheme(&self.worker_addr).to_owned();
-        let (host, _) =
-            split_host_port(&self.worker_addr).map_err(|cause| Error::HostPortNotValid {
-                message: format!("host:port '{}' not valid", self.worker_addr),
-                raw_cause: Some(cause),
-            })?;
+        let (host, _) = valid_host_port(&self.worker_addr)?;
         if self.advertise_addr.is_empty() {
             if host.is_empty() || host == "0.0.0.0" {
                 return Err(Error::HostPortNotValid {
@@ -177,11 +173,7 @@ impl WorkerConfig {
             self.advertise_addr = self.worker_addr.clone();
         } else {
             self.advertise_addr = unwrap_scheme(&self.advertise_addr).to_owned();
-            let (host, port) =
-                split_host_port(&self.advertise_addr).map_err(|cause| Error::HostPortNotValid {
-                    message: format!("host:port '{}' not valid", self.advertise_addr),
-                    raw_cause: Some(cause),
-                })?;
+            let (host, port) = valid_host_port(&self.advertise_addr)?;
             if host.is_empty() || host == "0.0.0.0" || port.is_empty() {
                 // DM passes this text to `Generate` of a `%s` template, so
                 // the advertise address stays unformatted in its message.
@@ -243,6 +235,15 @@ pub fn wrap_schemes(s: &str, https: bool) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// [`split_host_port`] of a configured address, failing as DM's `adjust`
+/// does (`host:port '<addr>' not valid`, with Go's cause).
+fn valid_host_port(addr: &str) -> Result<(String, String)> {
+    split_host_port(addr).map_err(|cause| Error::HostPortNotValid {
+        message: format!("host:port '{addr}' not valid"),
+        raw_cause: Some(cause),
+    })
 }
 
 /// Go's `net.SplitHostPort`, with its error texts.

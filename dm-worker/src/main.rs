@@ -101,13 +101,7 @@ async fn main() -> anyhow::Result<()> {
             downstream,
             master_addr,
         } => {
-            demo::pessimistic(
-                &etcd_endpoints,
-                downstream.as_deref(),
-                master_addr.as_deref(),
-            )
-            .await?;
-            demo::optimistic(
+            demo::run(
                 &etcd_endpoints,
                 downstream.as_deref(),
                 master_addr.as_deref(),

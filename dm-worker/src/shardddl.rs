@@ -10,6 +10,15 @@ use crate::error::{Error, Result};
 pub mod optimist;
 pub mod pessimist;
 
+/// An Operation value of this worker's key that does not decode.
+fn bad_operation(task: &str, source: &str, reason: impl std::fmt::Display) -> Error {
+    Error::BadOperation {
+        task: task.to_owned(),
+        source_id: source.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
 /// A running watch of one key; dropping it stops the watcher (an idle key
 /// would otherwise keep it waiting until the caller's token fires).
 struct KeyWatch {

@@ -140,23 +140,18 @@ pub trait SingletonValue: Clone + fmt::Debug + Eq + Hash {
     fn go_string(&self) -> String;
 }
 
-impl SingletonValue for i64 {
-    fn go_string(&self) -> String {
-        self.to_string()
-    }
+/// Numbers and booleans: Go's `%v` prints them as `Display` does.
+macro_rules! displayed_singleton_values {
+    ($($ty:ty),+) => {
+        $(impl SingletonValue for $ty {
+            fn go_string(&self) -> String {
+                self.to_string()
+            }
+        })+
+    };
 }
 
-impl SingletonValue for u64 {
-    fn go_string(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl SingletonValue for bool {
-    fn go_string(&self) -> String {
-        self.to_string()
-    }
-}
+displayed_singleton_values!(i64, u64, bool);
 
 impl SingletonValue for String {
     fn go_string(&self) -> String {

@@ -4,6 +4,17 @@
 
 use super::{mysql, FieldType};
 
+/// Constructors of the types that take no length, scale or members: each
+/// with TiDB's defaults, made by one of the kind constructors below.
+macro_rules! fixed_types {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident($($arg:expr),+);)+) => {
+        $($(#[$doc])*
+        pub fn $name() -> Self {
+            Self::$kind($($arg),+)
+        })+
+    };
+}
+
 impl FieldType {
     /// A bare type as Go's `types.NewFieldType`: unspecified length and
     /// scale, no flags, no charset.
@@ -75,34 +86,43 @@ impl FieldType {
         }
     }
 
-    /// TINYINT (display width 4).
-    pub fn tinyint() -> Self {
-        Self::numeric(mysql::TYPE_TINY, 4, 0)
+    fixed_types! {
+        /// TINYINT (display width 4).
+        tinyint => numeric(mysql::TYPE_TINY, 4, 0);
+        /// SMALLINT (display width 6).
+        smallint => numeric(mysql::TYPE_SHORT, 6, 0);
+        /// MEDIUMINT (display width 9).
+        mediumint => numeric(mysql::TYPE_INT24, 9, 0);
+        /// INT (display width 11).
+        int => numeric(mysql::TYPE_LONG, 11, 0);
+        /// BIGINT (display width 20).
+        bigint => numeric(mysql::TYPE_LONGLONG, 20, 0);
+        /// FLOAT.
+        float => numeric(mysql::TYPE_FLOAT, 12, mysql::UNSPECIFIED_LENGTH);
+        /// DOUBLE.
+        double => numeric(mysql::TYPE_DOUBLE, 22, mysql::UNSPECIFIED_LENGTH);
+        /// DATE.
+        date => binary_string(mysql::TYPE_DATE, 10);
+        /// TINYTEXT in utf8mb4.
+        tinytext => string(mysql::TYPE_TINY_BLOB, 255);
+        /// TEXT in utf8mb4.
+        text => string(mysql::TYPE_BLOB, 65_535);
+        /// MEDIUMTEXT in utf8mb4.
+        mediumtext => string(mysql::TYPE_MEDIUM_BLOB, 16_777_215);
+        /// LONGTEXT in utf8mb4.
+        longtext => string(mysql::TYPE_LONG_BLOB, 4_294_967_295);
+        /// TINYBLOB.
+        tinyblob => binary_string(mysql::TYPE_TINY_BLOB, 255);
+        /// BLOB.
+        blob => binary_string(mysql::TYPE_BLOB, 65_535);
+        /// MEDIUMBLOB.
+        mediumblob => binary_string(mysql::TYPE_MEDIUM_BLOB, 16_777_215);
+        /// LONGBLOB.
+        longblob => binary_string(mysql::TYPE_LONG_BLOB, 4_294_967_295);
+        /// JSON.
+        json => binary_string(mysql::TYPE_JSON, 4_294_967_295);
     }
-    /// SMALLINT (display width 6).
-    pub fn smallint() -> Self {
-        Self::numeric(mysql::TYPE_SHORT, 6, 0)
-    }
-    /// MEDIUMINT (display width 9).
-    pub fn mediumint() -> Self {
-        Self::numeric(mysql::TYPE_INT24, 9, 0)
-    }
-    /// INT (display width 11).
-    pub fn int() -> Self {
-        Self::numeric(mysql::TYPE_LONG, 11, 0)
-    }
-    /// BIGINT (display width 20).
-    pub fn bigint() -> Self {
-        Self::numeric(mysql::TYPE_LONGLONG, 20, 0)
-    }
-    /// FLOAT.
-    pub fn float() -> Self {
-        Self::numeric(mysql::TYPE_FLOAT, 12, mysql::UNSPECIFIED_LENGTH)
-    }
-    /// DOUBLE.
-    pub fn double() -> Self {
-        Self::numeric(mysql::TYPE_DOUBLE, 22, mysql::UNSPECIFIED_LENGTH)
-    }
+
     /// DECIMAL(precision, scale).
     pub fn decimal(precision: i64, scale: i64) -> Self {
         Self::numeric(mysql::TYPE_NEW_DECIMAL, precision, scale)
@@ -113,10 +133,6 @@ impl FieldType {
             flag: mysql::UNSIGNED_FLAG,
             ..Self::numeric(mysql::TYPE_BIT, n, 0)
         }
-    }
-    /// DATE.
-    pub fn date() -> Self {
-        Self::binary_string(mysql::TYPE_DATE, 10)
     }
     /// DATETIME(fsp).
     pub fn datetime(fsp: i64) -> Self {
@@ -152,42 +168,6 @@ impl FieldType {
     /// VARBINARY(n).
     pub fn varbinary(n: i64) -> Self {
         Self::binary_string(mysql::TYPE_VARCHAR, n)
-    }
-    /// TINYTEXT in utf8mb4.
-    pub fn tinytext() -> Self {
-        Self::string(mysql::TYPE_TINY_BLOB, 255)
-    }
-    /// TEXT in utf8mb4.
-    pub fn text() -> Self {
-        Self::string(mysql::TYPE_BLOB, 65_535)
-    }
-    /// MEDIUMTEXT in utf8mb4.
-    pub fn mediumtext() -> Self {
-        Self::string(mysql::TYPE_MEDIUM_BLOB, 16_777_215)
-    }
-    /// LONGTEXT in utf8mb4.
-    pub fn longtext() -> Self {
-        Self::string(mysql::TYPE_LONG_BLOB, 4_294_967_295)
-    }
-    /// TINYBLOB.
-    pub fn tinyblob() -> Self {
-        Self::binary_string(mysql::TYPE_TINY_BLOB, 255)
-    }
-    /// BLOB.
-    pub fn blob() -> Self {
-        Self::binary_string(mysql::TYPE_BLOB, 65_535)
-    }
-    /// MEDIUMBLOB.
-    pub fn mediumblob() -> Self {
-        Self::binary_string(mysql::TYPE_MEDIUM_BLOB, 16_777_215)
-    }
-    /// LONGBLOB.
-    pub fn longblob() -> Self {
-        Self::binary_string(mysql::TYPE_LONG_BLOB, 4_294_967_295)
-    }
-    /// JSON.
-    pub fn json() -> Self {
-        Self::binary_string(mysql::TYPE_JSON, 4_294_967_295)
     }
     /// ENUM(members) in utf8mb4.
     pub fn enumeration(members: &[&str]) -> Self {

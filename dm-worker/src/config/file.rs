@@ -50,33 +50,18 @@ impl WorkerConfig {
         key: &str,
         value: &toml::Value,
     ) -> std::result::Result<(), KeyProblem> {
-        let text = |slot: &mut String| match value {
-            toml::Value::String(s) => {
-                *slot = s.clone();
-                Ok(())
-            }
-            _ => Err(KeyProblem::Type("string")),
-        };
-        let int = |slot: &mut i64| match value {
-            toml::Value::Integer(n) => {
-                *slot = *n;
-                Ok(())
-            }
-            _ => Err(KeyProblem::Type("int64")),
-        };
+        let text = |slot: &mut String| typed(value, "string", str_value).map(|v| *slot = v);
+        let int =
+            |slot: &mut i64| typed(value, "int64", toml::Value::as_integer).map(|v| *slot = v);
         match key {
             "name" => text(&mut self.name),
             "log-level" => text(&mut self.log_level),
             "log-file" => text(&mut self.log_file),
             "log-format" => text(&mut self.log_format),
             "log-rotate" => text(&mut self.log_rotate),
-            "redact-info-log" => match value {
-                toml::Value::Boolean(b) => {
-                    self.redact_info_log = *b;
-                    Ok(())
-                }
-                _ => Err(KeyProblem::Type("bool")),
-            },
+            "redact-info-log" => {
+                typed(value, "bool", toml::Value::as_bool).map(|b| self.redact_info_log = b)
+            }
             "join" => text(&mut self.join),
             "worker-addr" => text(&mut self.worker_addr),
             "advertise-addr" => text(&mut self.advertise_addr),
@@ -90,39 +75,25 @@ impl WorkerConfig {
             "ssl-ca-base64" => text(&mut self.ssl_ca_base64),
             "ssl-key-base64" => text(&mut self.ssl_key_base64),
             "ssl-cert-base64" => text(&mut self.ssl_cert_base64),
-            "cert-allowed-cn" => match value {
-                toml::Value::Array(items) => {
-                    let mut cns = Vec::new();
-                    for item in items {
-                        match item {
-                            toml::Value::String(s) => cns.push(s.clone()),
-                            _ => return Err(KeyProblem::Type("string")),
-                        }
-                    }
-                    self.cert_allowed_cn = cns;
-                    Ok(())
-                }
-                _ => Err(KeyProblem::Type("[]string")),
-            },
+            "cert-allowed-cn" => {
+                let items = typed(value, "[]string", toml::Value::as_array)?;
+                self.cert_allowed_cn = items
+                    .iter()
+                    .map(|item| typed(item, "string", str_value))
+                    .collect::<std::result::Result<_, _>>()?;
+                Ok(())
+            }
             // Certificate bytes inline: accepted (DM decodes them), unused
             // because TLS material is read from the path keys.
             "ssl-ca-bytes" | "ssl-key-bytes" | "ssl-cert-bytes" => Ok(()),
-            "scenario" => match value {
-                toml::Value::Table(files) => {
-                    let mut scenarios = std::collections::BTreeMap::new();
-                    for (task, file) in files {
-                        match file {
-                            toml::Value::String(path) => {
-                                scenarios.insert(task.clone(), path.clone());
-                            }
-                            _ => return Err(KeyProblem::Type("string")),
-                        }
-                    }
-                    self.scenarios = scenarios;
-                    Ok(())
-                }
-                _ => Err(KeyProblem::Type("map[string]string")),
-            },
+            "scenario" => {
+                let files = typed(value, "map[string]string", toml::Value::as_table)?;
+                self.scenarios = files
+                    .iter()
+                    .map(|(task, file)| Ok((task.clone(), typed(file, "string", str_value)?)))
+                    .collect::<std::result::Result<_, _>>()?;
+                Ok(())
+            }
             _ => Err(KeyProblem::Unknown),
         }
     }
@@ -166,6 +137,20 @@ impl WorkerConfig {
 enum KeyProblem {
     Unknown,
     Type(&'static str),
+}
+
+/// The value of a key read as one Go type (`expected`, for the error), or
+/// the type error when the TOML value is of another type.
+fn typed<'v, T>(
+    value: &'v toml::Value,
+    expected: &'static str,
+    read: impl FnOnce(&'v toml::Value) -> Option<T>,
+) -> std::result::Result<T, KeyProblem> {
+    read(value).ok_or(KeyProblem::Type(expected))
+}
+
+fn str_value(value: &toml::Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
 }
 
 /// Dotted paths of an unknown key (and of its children when it is a table),

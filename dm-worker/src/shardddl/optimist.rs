@@ -12,7 +12,7 @@ use dm_master::optimism::ops::{self, TableKey};
 use dm_master::optimism::{ConflictStage, Info, Operation, SourceTables};
 use tokio_util::sync::CancellationToken;
 
-use super::KeyWatch;
+use super::{bad_operation, KeyWatch};
 use crate::error::{Error, Result};
 
 /// What the master told one table to do with its DDL.
@@ -157,11 +157,8 @@ impl OptimistClient {
             let kv = events
                 .next_put(after, "waiting for the optimistic shard DDL operation")
                 .await?;
-            let op = Operation::decode(&kv.value).map_err(|e| Error::BadOperation {
-                task: self.task.clone(),
-                source_id: self.source.clone(),
-                reason: e.to_string(),
-            })?;
+            let op = Operation::decode(&kv.value)
+                .map_err(|e| bad_operation(&self.task, &self.source, e))?;
             if op.task.is_empty() || op.done {
                 // Our own done write, or an empty value: not an answer.
                 continue;

@@ -13,7 +13,7 @@ use dm_master::pessimism::ops;
 use dm_master::pessimism::{Info, Operation};
 use tokio_util::sync::CancellationToken;
 
-use super::KeyWatch;
+use super::{bad_operation, KeyWatch};
 use crate::error::{Error, Result};
 
 /// The pessimistic shard-DDL client of one (task, source).
@@ -104,11 +104,8 @@ impl PessimistClient {
             let kv = events
                 .next_put(info_revision, "waiting for the shard DDL operation")
                 .await?;
-            let op = Operation::decode(&kv.value).map_err(|e| Error::BadOperation {
-                task: self.task.clone(),
-                source_id: self.source.clone(),
-                reason: e.to_string(),
-            })?;
+            let op = Operation::decode(&kv.value)
+                .map_err(|e| bad_operation(&self.task, &self.source, e))?;
             if op.task.is_empty() {
                 // DM drops such events too.
                 continue;

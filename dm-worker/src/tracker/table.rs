@@ -295,6 +295,26 @@ fn index_type_code(t: &IndexType) -> i64 {
     }
 }
 
+/// One key definition: `name`, `(primary, unique)`, its columns, and the
+/// index type and comment from `USING` and its options.
+fn key_spec(
+    name: Option<String>,
+    (primary, unique): (bool, bool),
+    columns: &[AstIndexColumn],
+    options: &[IndexOption],
+    using: Option<&IndexType>,
+) -> Result<IndexSpec, String> {
+    let (index_type, comment) = options_type_comment(options, using);
+    Ok(IndexSpec {
+        name,
+        primary,
+        unique,
+        parts: key_parts(columns)?,
+        index_type,
+        comment,
+    })
+}
+
 fn options_type_comment(options: &[IndexOption], using: Option<&IndexType>) -> (i64, String) {
     let mut index_type = using.map_or(mysql::INDEX_TYPE_BTREE, index_type_code);
     let mut comment = String::new();
@@ -345,42 +365,27 @@ pub(crate) fn key_parts(columns: &[AstIndexColumn]) -> Result<Vec<(String, i64)>
 /// no index in TiDB (FOREIGN KEY, CHECK, FULLTEXT, SPATIAL).
 pub(crate) fn index_spec(constraint: &TableConstraint) -> Result<Option<IndexSpec>, String> {
     let spec = match constraint {
-        TableConstraint::PrimaryKey(pk) => {
-            let (index_type, comment) =
-                options_type_comment(&pk.index_options, pk.index_type.as_ref());
-            IndexSpec {
-                name: None,
-                primary: true,
-                unique: true,
-                parts: key_parts(&pk.columns)?,
-                index_type,
-                comment,
-            }
-        }
-        TableConstraint::Unique(u) => {
-            let (index_type, comment) =
-                options_type_comment(&u.index_options, u.index_type.as_ref());
-            IndexSpec {
-                name: u.index_name.as_ref().or(u.name.as_ref()).map(ident_name),
-                primary: false,
-                unique: true,
-                parts: key_parts(&u.columns)?,
-                index_type,
-                comment,
-            }
-        }
-        TableConstraint::Index(i) => {
-            let (index_type, comment) =
-                options_type_comment(&i.index_options, i.index_type.as_ref());
-            IndexSpec {
-                name: i.name.as_ref().map(ident_name),
-                primary: false,
-                unique: false,
-                parts: key_parts(&i.columns)?,
-                index_type,
-                comment,
-            }
-        }
+        TableConstraint::PrimaryKey(pk) => key_spec(
+            None,
+            (true, true),
+            &pk.columns,
+            &pk.index_options,
+            pk.index_type.as_ref(),
+        )?,
+        TableConstraint::Unique(u) => key_spec(
+            u.index_name.as_ref().or(u.name.as_ref()).map(ident_name),
+            (false, true),
+            &u.columns,
+            &u.index_options,
+            u.index_type.as_ref(),
+        )?,
+        TableConstraint::Index(i) => key_spec(
+            i.name.as_ref().map(ident_name),
+            (false, false),
+            &i.columns,
+            &i.index_options,
+            i.index_type.as_ref(),
+        )?,
         TableConstraint::ForeignKey(_)
         | TableConstraint::Check(_)
         | TableConstraint::FulltextOrSpatial(_) => return Ok(None),
