@@ -2,6 +2,7 @@
 
 use dm_master::etcd::watch::{WatchEvent, Watcher};
 use dm_master::etcd::{Etcd, KeyValue};
+use dm_master::gojson::DecodeError;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -10,12 +11,34 @@ use crate::error::{Error, Result};
 pub mod optimist;
 pub mod pessimist;
 
-/// An Operation value of this worker's key that does not decode.
-fn bad_operation(task: &str, source: &str, reason: impl std::fmt::Display) -> Error {
-    Error::BadOperation {
-        task: task.to_owned(),
-        source_id: source.to_owned(),
-        reason: reason.to_string(),
+/// An Operation value of either mode as the clients read it.
+trait OperationValue: Sized {
+    /// The mode's own decoder.
+    fn read(bytes: &[u8]) -> std::result::Result<Self, DecodeError>;
+
+    /// Whether the value answers an Info; other values are passed over.
+    fn answers(&self) -> bool;
+}
+
+impl OperationValue for dm_master::pessimism::Operation {
+    fn read(bytes: &[u8]) -> std::result::Result<Self, DecodeError> {
+        Self::decode(bytes)
+    }
+
+    /// DM drops an Operation without a task too.
+    fn answers(&self) -> bool {
+        !self.task.is_empty()
+    }
+}
+
+impl OperationValue for dm_master::optimism::Operation {
+    fn read(bytes: &[u8]) -> std::result::Result<Self, DecodeError> {
+        Self::decode(bytes)
+    }
+
+    /// Our own done write, or an empty value: not an answer.
+    fn answers(&self) -> bool {
+        !self.task.is_empty() && !self.done
     }
 }
 
@@ -61,6 +84,28 @@ impl KeyWatch {
                 }
                 Some(WatchEvent::Delete { .. }) => {}
                 None => return Err(Error::Cancelled { during }),
+            }
+        }
+    }
+
+    /// The next Operation put after revision `after` that answers an Info,
+    /// with its revision. A value that does not decode fails the wait, named
+    /// by this worker's `task` and `source`.
+    async fn next_operation<T: OperationValue>(
+        &mut self,
+        after: i64,
+        during: &'static str,
+        (task, source): (&str, &str),
+    ) -> Result<(T, i64)> {
+        loop {
+            let kv = self.next_put(after, during).await?;
+            let op = T::read(&kv.value).map_err(|e| Error::BadOperation {
+                task: task.to_owned(),
+                source_id: source.to_owned(),
+                reason: e.to_string(),
+            })?;
+            if op.answers() {
+                return Ok((op, kv.mod_revision));
             }
         }
     }

@@ -98,11 +98,7 @@ impl Demo<'_> {
     /// The pessimistic scenario: each source tracks its two shard tables and
     /// tells the master once both reached the DDL; one owner executes it.
     async fn pessimistic(self) -> anyhow::Result<()> {
-        let Demo {
-            etcd,
-            downstream,
-            master_addr,
-        } = self;
+        let (etcd, downstream, master_addr) = (self.etcd, self.downstream, self.master_addr);
         println!("=== pessimistic shard merge (task {TASK})");
         let space = KeySpace::default();
         for source in SOURCES {
@@ -247,11 +243,7 @@ impl Demo<'_> {
     /// The optimistic scenario: each shard table sends its schema changes on its
     /// own and executes what the master answers.
     async fn optimistic(self) -> anyhow::Result<()> {
-        let Demo {
-            etcd,
-            downstream,
-            master_addr,
-        } = self;
+        let (etcd, downstream, master_addr) = (self.etcd, self.downstream, self.master_addr);
         println!("=== optimistic shard merge (task {OPT_TASK})");
         let space = KeySpace::default();
         let route_opt = |upstream: &TableName| {

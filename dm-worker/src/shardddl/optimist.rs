@@ -12,7 +12,7 @@ use dm_master::optimism::ops::{self, TableKey};
 use dm_master::optimism::{ConflictStage, Info, Operation, SourceTables};
 use tokio_util::sync::CancellationToken;
 
-use super::{bad_operation, KeyWatch};
+use super::KeyWatch;
 use crate::error::{Error, Result};
 
 /// What the master told one table to do with its DDL.
@@ -153,18 +153,11 @@ impl OptimistClient {
     ) -> Result<(Operation, i64)> {
         let op_key = ops::operation_key(&self.space, &self.task, key);
         let mut events = KeyWatch::start(&self.etcd, op_key, after, cancel);
-        loop {
-            let kv = events
-                .next_put(after, "waiting for the optimistic shard DDL operation")
-                .await?;
-            let op = Operation::decode(&kv.value)
-                .map_err(|e| bad_operation(&self.task, &self.source, e))?;
-            if op.task.is_empty() || op.done {
-                // Our own done write, or an empty value: not an answer.
-                continue;
-            }
-            tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, stage = %op.conflict_stage, ddls = ?op.ddls, "optimistic operation received");
-            return Ok((op, kv.mod_revision));
-        }
+        let during = "waiting for the optimistic shard DDL operation";
+        let (op, revision) = events
+            .next_operation::<Operation>(after, during, (&self.task, &self.source))
+            .await?;
+        tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, stage = %op.conflict_stage, ddls = ?op.ddls, "optimistic operation received");
+        Ok((op, revision))
     }
 }

@@ -13,7 +13,7 @@ use dm_master::pessimism::ops;
 use dm_master::pessimism::{Info, Operation};
 use tokio_util::sync::CancellationToken;
 
-use super::{bad_operation, KeyWatch};
+use super::KeyWatch;
 use crate::error::{Error, Result};
 
 /// The pessimistic shard-DDL client of one (task, source).
@@ -100,19 +100,12 @@ impl PessimistClient {
     ) -> Result<Operation> {
         let key = ops::operation_key(&self.space, &self.task, &self.source);
         let mut events = self.watch_key(key, info_revision, cancel);
-        loop {
-            let kv = events
-                .next_put(info_revision, "waiting for the shard DDL operation")
-                .await?;
-            let op = Operation::decode(&kv.value)
-                .map_err(|e| bad_operation(&self.task, &self.source, e))?;
-            if op.task.is_empty() {
-                // DM drops such events too.
-                continue;
-            }
-            tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, exec = op.exec, done = op.done, "operation received");
-            return Ok(op);
-        }
+        let during = "waiting for the shard DDL operation";
+        let (op, _) = events
+            .next_operation::<Operation>(info_revision, during, (&self.task, &self.source))
+            .await?;
+        tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, exec = op.exec, done = op.done, "operation received");
+        Ok(op)
     }
 
     /// Step 8: marks the Operation done and deletes our Info in one txn.
