@@ -295,26 +295,6 @@ fn index_type_code(t: &IndexType) -> i64 {
     }
 }
 
-/// One key definition: `name`, `(primary, unique)`, its columns, and the
-/// index type and comment from `USING` and its options.
-fn key_spec(
-    name: Option<String>,
-    (primary, unique): (bool, bool),
-    columns: &[AstIndexColumn],
-    options: &[IndexOption],
-    using: Option<&IndexType>,
-) -> Result<IndexSpec, String> {
-    let (index_type, comment) = options_type_comment(options, using);
-    Ok(IndexSpec {
-        name,
-        primary,
-        unique,
-        parts: key_parts(columns)?,
-        index_type,
-        comment,
-    })
-}
-
 fn options_type_comment(options: &[IndexOption], using: Option<&IndexType>) -> (i64, String) {
     let mut index_type = using.map_or(mysql::INDEX_TYPE_BTREE, index_type_code);
     let mut comment = String::new();
@@ -364,38 +344,35 @@ pub(crate) fn key_parts(columns: &[AstIndexColumn]) -> Result<Vec<(String, i64)>
 /// The index a table constraint declares; `None` for constraints that make
 /// no index in TiDB (FOREIGN KEY, CHECK, FULLTEXT, SPATIAL).
 pub(crate) fn index_spec(constraint: &TableConstraint) -> Result<Option<IndexSpec>, String> {
-    let spec = match constraint {
-        TableConstraint::PrimaryKey(pk) => key_spec(
-            None,
-            (true, true),
-            &pk.columns,
-            &pk.index_options,
-            pk.index_type.as_ref(),
-        )?,
-        TableConstraint::Unique(u) => key_spec(
-            u.index_name.as_ref().or(u.name.as_ref()).map(ident_name),
-            (false, true),
-            &u.columns,
-            &u.index_options,
-            u.index_type.as_ref(),
-        )?,
-        TableConstraint::Index(i) => key_spec(
-            i.name.as_ref().map(ident_name),
-            (false, false),
-            &i.columns,
-            &i.index_options,
-            i.index_type.as_ref(),
-        )?,
-        TableConstraint::ForeignKey(_)
-        | TableConstraint::Check(_)
-        | TableConstraint::FulltextOrSpatial(_) => return Ok(None),
-        TableConstraint::PrimaryKeyUsingIndex(_)
-        | TableConstraint::UniqueUsingIndex(_)
-        | TableConstraint::Exclude(_) => {
+    use TableConstraint as C;
+    // `(primary, unique)` of each kind of key definition.
+    const PRIMARY: (bool, bool) = (true, true);
+    const UNIQUE: (bool, bool) = (false, true);
+    const PLAIN: (bool, bool) = (false, false);
+    let (name, (primary, unique), columns, options, using) = match constraint {
+        C::PrimaryKey(k) => (None, PRIMARY, &k.columns, &k.index_options, &k.index_type),
+        C::Unique(k) => {
+            let name = k.index_name.as_ref().or(k.name.as_ref()).map(ident_name);
+            (name, UNIQUE, &k.columns, &k.index_options, &k.index_type)
+        }
+        C::Index(k) => {
+            let name = k.name.as_ref().map(ident_name);
+            (name, PLAIN, &k.columns, &k.index_options, &k.index_type)
+        }
+        C::ForeignKey(_) | C::Check(_) | C::FulltextOrSpatial(_) => return Ok(None),
+        C::PrimaryKeyUsingIndex(_) | C::UniqueUsingIndex(_) | C::Exclude(_) => {
             return Err(format!("constraint `{constraint}` is not MySQL"))
         }
     };
-    Ok(Some(spec))
+    let (index_type, comment) = options_type_comment(options, using.as_ref());
+    Ok(Some(IndexSpec {
+        name,
+        primary,
+        unique,
+        parts: key_parts(columns)?,
+        index_type,
+        comment,
+    }))
 }
 
 /// The name of a table constraint as TiDB's `setEmptyConstraintName` sees
