@@ -13,7 +13,8 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use dm_master::schemacmp::{JoinTree, Table};
 use dm_master::tableinfo::{mysql, ColumnInfo, FieldType as T, IndexInfo, TableInfo};
 
@@ -125,6 +126,26 @@ fn shard(variant: Variant, coupon_len: i64, next_ddl: bool) -> TableInfo {
         .with_index(IndexInfo::new("idx_status", &["status"]).using(mysql::INDEX_TYPE_BTREE))
 }
 
+/// Measures shard `key` of `tree` flipping between its two schemas, each
+/// flip one `insert` plus `joined()`.
+fn bench_flip(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    n: usize,
+    tree: &mut JoinTree<usize>,
+    key: usize,
+    [mine, next]: [Table; 2],
+) {
+    let mut flip = false;
+    group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+        b.iter(|| {
+            flip = !flip;
+            tree.insert(key, if flip { next.clone() } else { mine.clone() });
+            black_box(tree.joined())
+        })
+    });
+}
+
 fn bench_rejoin(c: &mut Criterion) {
     let mut group = c.benchmark_group("rejoin_after_one_change");
     for n in [100usize, 1_000, 10_000] {
@@ -138,14 +159,14 @@ fn bench_rejoin(c: &mut Criterion) {
         let key = n / 2;
         let mine = Table::from_table_info(&shard(VARIANTS[key % VARIANTS.len()], 32, false));
         let next = Table::from_table_info(&shard(VARIANTS[key % VARIANTS.len()], 32, true));
-        let mut flip = false;
-        group.bench_with_input(BenchmarkId::new("shared_schemas", n), &n, |b, _| {
-            b.iter(|| {
-                flip = !flip;
-                tree.insert(key, if flip { next.clone() } else { mine.clone() });
-                black_box(tree.joined())
-            })
-        });
+        bench_flip(
+            &mut group,
+            "shared_schemas",
+            n,
+            &mut tree,
+            key,
+            [mine, next],
+        );
 
         // Distinct schemas: one leaf per shard.
         let width = |key: usize| 32 + i64::try_from(key).unwrap_or(0);
@@ -161,14 +182,14 @@ fn bench_rejoin(c: &mut Criterion) {
         let variant = VARIANTS[key % VARIANTS.len()];
         let mine = Table::from_table_info(&shard(variant, width(key), false));
         let next = Table::from_table_info(&shard(variant, width(n), true));
-        let mut flip = false;
-        group.bench_with_input(BenchmarkId::new("distinct_schemas", n), &n, |b, _| {
-            b.iter(|| {
-                flip = !flip;
-                tree.insert(key, if flip { next.clone() } else { mine.clone() });
-                black_box(tree.joined())
-            })
-        });
+        bench_flip(
+            &mut group,
+            "distinct_schemas",
+            n,
+            &mut tree,
+            key,
+            [mine, next],
+        );
     }
     group.finish();
 }

@@ -2,6 +2,9 @@
 //! the writes of the real unlock, and inject of a source that can never
 //! report its DDL. A real master (in this process) on the shared etcd;
 //! workers are the worker crate's pessimistic clients.
+//!
+//! This file holds the preview and inject; [`strict`] the strict optimistic
+//! mode, [`browser`] the page in Chromium.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,24 +16,28 @@ use dm_master::keys::KeySpace;
 use dm_master::keys::UPSTREAM_SUBTASK;
 use dm_master::keys::WORKER_KEEP_ALIVE;
 use dm_master::optimism::ops::{self as optimistic_ops, TableKey as OptimisticTableKey};
-use dm_master::optimism::{Info as OptimisticInfo, SourceTables};
+use dm_master::optimism::SourceTables;
 use dm_master::pessimism::{ops, Operation};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::operator::lock_operator_client::LockOperatorClient;
-use dm_master::proto::operator::{InjectInfoRequest, PreviewUnlockRequest};
-use dm_master::proto::RegisterWorkerRequest;
-use dm_master::tableinfo::{ColumnInfo, FieldType, IndexInfo, TableInfo};
+use dm_master::proto::operator::{InjectInfoRequest, InjectInfoResponse, PreviewUnlockRequest};
+use dm_master::tableinfo::FieldType;
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::optimist::{Answer as OptimisticAnswer, OptimistClient};
 use dm_worker::shardddl::pessimist::PessimistClient;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
 
 use crate::grpc::{http_get, show_locks, unlock};
 use crate::master::TestMaster;
+use crate::optimism::schema;
 use crate::pessimism::register_task;
 use crate::support::{unique_space, wait_until, EtcdServer};
+
+mod browser;
+mod strict;
 
 const TASK: &str = "test";
 const LOCK_ID: &str = "test-`shard_db`.`shard_table`";
@@ -60,6 +67,26 @@ fn inject_request(source: &str, ddl: &str) -> InjectInfoRequest {
         table: "shard_table".into(),
         ddls: vec![ddl.into()],
     }
+}
+
+/// The lock operator service of the master at `addr`.
+async fn operator_at(addr: impl std::fmt::Display) -> LockOperatorClient<Channel> {
+    LockOperatorClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
+}
+
+/// Injects `source`'s Info of `ddl` (see [`inject_request`]).
+async fn inject(
+    operator: &mut LockOperatorClient<Channel>,
+    source: &str,
+    ddl: &str,
+) -> InjectInfoResponse {
+    operator
+        .inject_info(inject_request(source, ddl))
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 fn worker(etcd: &Etcd, space: &KeySpace, source: &str) -> PessimistClient {
@@ -156,9 +183,7 @@ async fn unlock_preview_equals_what_the_unlock_writes() {
     let sources = ["mysql-01", "mysql-02", "mysql-03"];
     let (master, etcd, space) = start_master("preview", &sources).await;
     let addr = master.local_addr;
-    let mut operator = LockOperatorClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut operator = operator_at(addr).await;
     let w1 = worker(&etcd, &space, "mysql-01");
     let w2 = worker(&etcd, &space, "mysql-02");
     let r1 = report(&w1).await;
@@ -295,9 +320,7 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     let sources = ["mysql-01", "mysql-02"];
     let (master, etcd, space) = start_master("inject", &sources).await;
     let addr = master.local_addr;
-    let mut operator = LockOperatorClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut operator = operator_at(addr).await;
     let mut recorder = Recorder::start(&etcd, &space).await;
     let w1 = worker(&etcd, &space, "mysql-01");
     let r1 = report(&w1).await;
@@ -308,11 +331,7 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
     assert!(listed);
 
     // Refused: the source reported already; the DDLs differ from the lock's.
-    let refused = operator
-        .inject_info(inject_request("mysql-01", DDL))
-        .await
-        .unwrap()
-        .into_inner();
+    let refused = inject(&mut operator, "mysql-01", DDL).await;
     assert!(!refused.result);
     assert!(
         refused.msg.contains("code=38101")
@@ -322,14 +341,12 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
         "{}",
         refused.msg
     );
-    let refused = operator
-        .inject_info(inject_request(
-            "mysql-02",
-            "ALTER TABLE `shard_db`.`shard_table` DROP COLUMN `c1`",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let refused = inject(
+        &mut operator,
+        "mysql-02",
+        "ALTER TABLE `shard_db`.`shard_table` DROP COLUMN `c1`",
+    )
+    .await;
     assert!(
         !refused.result && refused.msg.contains("differ"),
         "{}",
@@ -338,17 +355,9 @@ async fn inject_lets_a_group_that_cannot_sync_resolve_with_one_exec() {
 
     // mysql-02's shard table was dropped upstream: the operator injects.
     let owner = answer(w1, r1);
-    let injected = operator
-        .inject_info(inject_request("mysql-02", DDL))
-        .await
-        .unwrap()
-        .into_inner();
+    let injected = inject(&mut operator, "mysql-02", DDL).await;
     assert!(injected.result, "{}", injected.msg);
-    let again = operator
-        .inject_info(inject_request("mysql-02", DDL))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = inject(&mut operator, "mysql-02", DDL).await;
     assert!(
         !again.result && again.msg.contains("already injected"),
         "{}",
@@ -406,9 +415,7 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     let sources = ["mysql-01", "mysql-02", "mysql-03"];
     let (master, etcd, space) = start_master("inject-show", &sources).await;
     let addr = master.local_addr;
-    let mut operator = LockOperatorClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut operator = operator_at(addr).await;
     // The injected Info comes first (through dmctl): it creates the lock
     // but never owns it.
     let a = addr.to_string();
@@ -434,11 +441,7 @@ async fn an_injected_source_is_shown_as_injected_until_the_lock_resolves() {
     assert!(out.status.success(), "{text}");
     assert_eq!(text, "{\n    \"result\": true,\n    \"msg\": \"\"\n}\n");
     // A second inject of the same source is refused with our code.
-    let refused = operator
-        .inject_info(inject_request("mysql-03", DDL))
-        .await
-        .unwrap()
-        .into_inner();
+    let refused = inject(&mut operator, "mysql-03", DDL).await;
     assert!(
         !refused.result && refused.msg.contains("code=38101"),
         "{}",
@@ -520,13 +523,7 @@ async fn a_follower_serves_the_page_and_inject_and_a_new_leader_keeps_the_inject
         "the follower's page shows the leader's lock: {}",
         http_get(follower, "/dashboard/locks.json").await
     );
-    let injected = LockOperatorClient::connect(format!("http://{follower}"))
-        .await
-        .unwrap()
-        .inject_info(inject_request("mysql-02", DDL))
-        .await
-        .unwrap()
-        .into_inner();
+    let injected = inject(&mut operator_at(follower).await, "mysql-02", DDL).await;
     assert!(injected.result, "{}", injected.msg);
     // The leader answers the now synced lock, then goes away before the
     // worker is done: the new leader rebuilds from etcd.
@@ -567,425 +564,4 @@ async fn a_follower_serves_the_page_and_inject_and_a_new_leader_keeps_the_inject
         "the lock resolves under the new leader, no key left"
     );
     second.stop().await;
-}
-
-/// A table `tb(id INT PRIMARY KEY, <cols>)` as TiDB JSON.
-fn table_schema(cols: &[(&str, FieldType)]) -> Value {
-    let mut t =
-        TableInfo::new("tb").with_column(ColumnInfo::new("id", FieldType::int()).not_null());
-    for (name, ft) in cols {
-        t = t.with_column(ColumnInfo::new(name, ft.clone()));
-    }
-    t.with_index(IndexInfo::primary(&["id"])).to_json_value()
-}
-
-fn optimistic_info(table: &str, ddl: &str, before: Value, after: Value) -> OptimisticInfo {
-    OptimisticInfo {
-        task: "t".into(),
-        source: "s1".into(),
-        up_schema: "shard".into(),
-        up_table: table.into(),
-        down_schema: "db".into(),
-        down_table: "tb".into(),
-        ddls: Some(vec![ddl.into()]),
-        table_info_before: Some(before.into()),
-        table_info_after: Some(vec![after.into()]),
-        ignore_conflict: false,
-    }
-}
-
-#[tokio::test]
-async fn a_conflict_in_strict_optimistic_mode_shows_at_once_and_counts_as_an_error() {
-    let space = unique_space("strict");
-    let etcd = EtcdServer::shared().client().await;
-    let cfg = SubTaskConfig {
-        name: "t".into(),
-        source_id: "s1".into(),
-        is_sharding: true,
-        shard_mode: "optimistic".into(),
-        route_rules: vec![],
-    };
-    // DM's subtask TOML carries the flag at the top level.
-    etcd.put(
-        space.key(&UPSTREAM_SUBTASK, ["s1", "t"]),
-        format!("strict-optimistic-shard-mode = true\n{}", cfg.to_toml()),
-    )
-    .await
-    .unwrap();
-    let mut tables = SourceTables::new("t", "s1");
-    tables.add_table("shard", "t1", "db", "tb");
-    tables.add_table("shard", "t2", "db", "tb");
-    optimistic_ops::put_source_tables(&etcd, &space, &tables)
-        .await
-        .unwrap();
-    let master = TestMaster::builder(&space)
-        .name("strict")
-        .lead(Duration::from_secs(20))
-        .await;
-    let addr = master.local_addr;
-    let cancel = CancellationToken::new();
-    let client = OptimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-
-    // t1 adds c3 as TEXT and goes through.
-    let base = table_schema(&[]);
-    let text = table_schema(&[("c3", FieldType::text())]);
-    let info1 = optimistic_info(
-        "t1",
-        "ALTER TABLE `db`.`tb` ADD COLUMN `c3` TEXT",
-        base.clone(),
-        text,
-    );
-    let rev = client.put_info(&info1).await.unwrap();
-    let key1 = OptimisticTableKey::new("s1", "shard", "t1");
-    let answer = tokio::time::timeout(
-        Duration::from_secs(15),
-        client.wait_answer(&key1, rev, &cancel),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let OptimisticAnswer::Execute(op) = answer else {
-        panic!("{answer:?}");
-    };
-    client.done(&op).await.unwrap();
-
-    // t2 adds c3 as DATETIME: a conflict, detected.
-    let datetime = table_schema(&[("c3", FieldType::datetime(0))]);
-    let info2 = optimistic_info(
-        "t2",
-        "ALTER TABLE `db`.`tb` ADD COLUMN `c3` DATETIME",
-        base,
-        datetime,
-    );
-    client.put_info(&info2).await.unwrap();
-    let shown = wait_until(Duration::from_secs(15), || async {
-        page_json(addr).await["locks"]
-            .as_array()
-            .is_some_and(|locks| {
-                locks.iter().any(|l| {
-                    l["strict"] == true
-                        && l["conflicts"].as_array().is_some_and(|c| {
-                            c.iter().any(|c| {
-                                c["stage"] == "detected" && c["table"] == "s1-`shard`.`t2`"
-                            })
-                        })
-                })
-            })
-    })
-    .await;
-    assert!(
-        shown,
-        "the page shows the strict conflict: {}",
-        page_json(addr).await
-    );
-    let text = master.metrics.render();
-    assert!(
-        text.contains(r#"dm_master_shard_ddl_error{task="t",type="InfoPut - HandleLockError"} 1"#),
-        "{text}"
-    );
-    let mut grpc = MasterClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let shown = show_locks(&mut grpc).await;
-    assert!(
-        shown.locks.iter().any(|l| l.owner == "s1-`shard`.`t2`"),
-        "show names the conflicting table as the owner: {:?}",
-        shown.locks
-    );
-    master.stop().await;
-}
-
-// ---- the page in a real browser ----
-
-/// Chromium's binary: `$CHROMIUM_BIN`, or `chromium` / `chromium-browser` /
-/// `google-chrome` on PATH.
-fn chromium() -> Option<std::path::PathBuf> {
-    if let Some(bin) = std::env::var_os("CHROMIUM_BIN") {
-        return Some(bin.into());
-    }
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser", "google-chrome"] {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
-}
-
-/// A headless Chromium on a free DevTools port, killed by PID on drop.
-struct Browser {
-    child: std::process::Child,
-    _profile: tempfile::TempDir,
-    devtools_port: u16,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Browser {
-    async fn open(bin: &std::path::Path, url: &str) -> Browser {
-        let profile = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new(bin)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                "--window-size=900,900",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(url)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Chromium writes the port it chose into the profile directory.
-        let port_file = profile.path().join("DevToolsActivePort");
-        let written = wait_until(Duration::from_secs(30), || async {
-            std::fs::read_to_string(&port_file).is_ok_and(|t| t.lines().count() >= 2)
-        })
-        .await;
-        assert!(written, "chromium started its DevTools endpoint");
-        let devtools_port = std::fs::read_to_string(&port_file)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        Browser {
-            child,
-            _profile: profile,
-            devtools_port,
-        }
-    }
-
-    /// A DevTools session on the page showing `url`.
-    async fn page(&self, url: &str) -> Cdp {
-        let addr: std::net::SocketAddr =
-            format!("127.0.0.1:{}", self.devtools_port).parse().unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        let ws_url = loop {
-            let text = http_get(addr, "/json/list").await;
-            let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-            let targets: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-            let found = targets.as_array().and_then(|t| {
-                t.iter()
-                    .find(|t| t["type"] == "page" && t["url"] == url)
-                    .and_then(|t| t["webSocketDebuggerUrl"].as_str().map(str::to_owned))
-            });
-            if let Some(found) = found {
-                break found;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "chromium lists the page {url}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let (socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-        Cdp { socket, next_id: 0 }
-    }
-}
-
-/// A minimal Chrome DevTools protocol client: one command at a time.
-struct Cdp {
-    socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    next_id: u64,
-}
-
-impl Cdp {
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        use futures_util::{SinkExt, StreamExt};
-        self.next_id += 1;
-        let id = self.next_id;
-        let request = serde_json::json!({ "id": id, "method": method, "params": params });
-        self.socket
-            .send(tokio_tungstenite::tungstenite::Message::text(
-                request.to_string(),
-            ))
-            .await
-            .unwrap();
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(20), self.socket.next())
-                .await
-                .expect("chromium answers")
-                .expect("socket open")
-                .unwrap();
-            let Ok(text) = message.to_text() else {
-                continue;
-            };
-            let reply: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-            if reply["id"] == id {
-                return reply;
-            }
-        }
-    }
-
-    /// The value of a JavaScript expression in the page.
-    async fn eval(&mut self, expression: &str) -> Value {
-        let reply = self
-            .call(
-                "Runtime.evaluate",
-                serde_json::json!({ "expression": expression, "returnByValue": true }),
-            )
-            .await;
-        reply["result"]["result"]["value"].clone()
-    }
-
-    /// Waits until `expression` is `true` in the page.
-    async fn wait_for(&mut self, expression: &str, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if self.eval(expression).await == Value::Bool(true) {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-#[tokio::test]
-async fn the_lock_page_shows_a_blocking_source_live_in_a_real_browser() {
-    let Some(bin) = chromium() else {
-        eprintln!(
-            "SKIPPED: chromium not found (run scripts/install-deps, or set CHROMIUM_BIN); \
-             the lock page's browser test did not run"
-        );
-        return;
-    };
-    let sources = ["mysql-01", "mysql-02"];
-    let (master, etcd, space) = start_master("page", &sources).await;
-    let addr = master.local_addr;
-    let w1 = worker(&etcd, &space, "mysql-01");
-    let r1 = report(&w1).await;
-
-    // A registered worker with its keep-alive: listed as free.
-    let mut client = MasterClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let registered = client
-        .register_worker(RegisterWorkerRequest {
-            name: "worker-1".into(),
-            address: "127.0.0.1:8262".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(registered.result, "{}", registered.msg);
-    let lease = etcd.lease_grant(60).await.unwrap();
-    etcd.txn(Txn::new("keep-alive").then([Op::put_with_lease(
-        space.key(&WORKER_KEEP_ALIVE, ["worker-1"]),
-        r#"{"worker-name":"worker-1","join-time":"2026-01-01T10:00:00+08:00"}"#,
-        lease,
-    )]))
-    .await
-    .unwrap();
-
-    let url = format!("http://{addr}/dashboard/locks");
-    let browser = Browser::open(&bin, &url).await;
-    let mut page = browser.page(&url).await;
-    let lock = r#"document.querySelector('[data-lock-id="test-`shard_db`.`shard_table`"]')"#;
-    let blocking = format!(
-        r#"(() => {{ const l = {lock}; return !!l && !!l.querySelector('.unsynced .source.blocking[data-source="mysql-02"]') && l.querySelector('.meta b').textContent === "test"; }})()"#
-    );
-    assert!(
-        page.wait_for(&blocking, Duration::from_secs(20)).await,
-        "the page shows the lock with mysql-02 blocking: {}",
-        page.eval("document.body.innerText").await
-    );
-    assert_eq!(
-        page.eval(&format!("{lock}.querySelector('.ddl').textContent"))
-            .await,
-        Value::String(DDL.into())
-    );
-    assert!(
-        page.wait_for(
-            r#"(() => { const w = document.querySelector('tr.worker[data-worker="worker-1"]'); return !!w && w.textContent.includes("free"); })()"#,
-            Duration::from_secs(20)
-        )
-        .await,
-        "the page lists the worker: {}",
-        page.eval("document.body.innerText").await
-    );
-    // The unlock preview button shows what the unlock would write.
-    page.eval(&format!("{lock}.querySelector('.preview-button').click()"))
-        .await;
-    assert!(
-        page.wait_for(
-            &format!("!!{lock}.querySelector('.preview li[data-source=\"mysql-01\"][data-action=\"exec\"]')"),
-            Duration::from_secs(10)
-        )
-        .await,
-        "the preview is shown"
-    );
-    let shot = page
-        .call(
-            "Page.captureScreenshot",
-            serde_json::json!({ "format": "png" }),
-        )
-        .await;
-    let png = base64::Engine::decode(
-        &base64::engine::general_purpose::STANDARD,
-        shot["result"]["data"].as_str().expect("a screenshot"),
-    )
-    .unwrap();
-    let artifact =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard-locks.png");
-    std::fs::write(&artifact, &png).unwrap();
-
-    // On a phone-sized screen nothing is wider than the screen.
-    page.call(
-        "Emulation.setDeviceMetricsOverride",
-        serde_json::json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
-    )
-    .await;
-    assert!(
-        page.wait_for(
-            "window.innerWidth === 390 && document.documentElement.scrollWidth <= 390",
-            Duration::from_secs(10)
-        )
-        .await,
-        "the page fits a phone: scroll width {}",
-        page.eval("document.documentElement.scrollWidth").await
-    );
-
-    // The lock resolves: the row goes away without a reload.
-    let marker = page
-        .eval("window.__sameDocument = true; window.__sameDocument")
-        .await;
-    assert_eq!(marker, Value::Bool(true));
-    let w2 = worker(&etcd, &space, "mysql-02");
-    let r2 = report(&w2).await;
-    let (o1, o2) = (answer(w1, r1), answer(w2, r2));
-    o1.await.unwrap();
-    o2.await.unwrap();
-    assert!(
-        page.wait_for(
-            &format!("{lock} === null && !!document.getElementById('no-locks') && window.__sameDocument === true"),
-            Duration::from_secs(20)
-        )
-        .await,
-        "the lock disappears from the same page: {}",
-        page.eval("document.body.innerText").await
-    );
-    drop(page);
-    drop(browser);
-    master.stop().await;
 }

@@ -131,17 +131,25 @@ pub async fn workers(addrs: &str) -> Vec<(String, String, String)> {
         .unwrap_or_default()
 }
 
-/// Waits until the workers' view equals `expected` (sorted by name).
+/// Waits until the workers' view equals `expected` (in any order): each
+/// worker as (name, stage, source).
 async fn wait_workers(addrs: &str, expected: &[(&str, &str, &str)]) -> bool {
-    let expected: Vec<(String, String, String)> = expected
+    let mut expected: Vec<(String, String, String)> = expected
         .iter()
         .map(|(n, st, so)| (n.to_string(), st.to_string(), so.to_string()))
         .collect();
+    expected.sort();
     wait_until(SETTLE, || {
         let expected = expected.clone();
         async move { workers(addrs).await == expected }
     })
     .await
+}
+
+/// [`wait_workers`], failing with `why` and the view last seen.
+async fn expect_workers(addrs: &str, expected: &[(&str, &str, &str)], why: &str) {
+    let held = wait_workers(addrs, expected).await;
+    assert!(held, "{why}: {:?}", workers(addrs).await);
 }
 
 /// The worker bound to `source`, if any.
@@ -157,6 +165,34 @@ async fn bound_worker(addrs: &str, source: &str) -> Option<String> {
 /// the workers only track their subtasks).
 const TASK_YAML: &str = "name: t1\ntask-mode: all\nshard-mode: pessimistic\ntarget-database:\n  host: 127.0.0.1\n  port: 4000\n  user: root\n  password: \"\"\nmysql-instances:\n  - source-id: s1\n    block-allow-list: ba\n    route-rules: [r1]\n  - source-id: s2\n    block-allow-list: ba\n    route-rules: [r1]\nblock-allow-list:\n  ba:\n    do-dbs: [shard_db]\nroutes:\n  r1:\n    schema-pattern: shard_db\n    table-pattern: t*\n    target-schema: db\n    target-table: tb\n";
 
+/// Whether dmctl's `query-status <task>` succeeded, and `(source,
+/// subtask)` of the sources that answered.
+pub async fn query_status(addrs: &str, task: &str) -> (bool, Vec<(String, Value)>) {
+    let (ok, out) = dmctl_text(addrs, &["query-status", task]).await;
+    let Ok(status) = serde_json::from_str::<Value>(&out) else {
+        return (false, Vec::new());
+    };
+    let subtasks = status["sources"]
+        .as_array()
+        .map(|sources| {
+            sources
+                .iter()
+                .filter(|s| s["result"] == true)
+                .map(|s| {
+                    (
+                        s["sourceStatus"]["source"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        s["subTaskStatus"][0].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (ok, subtasks)
+}
+
 /// Waits until `query-status <task>` shows, per source in order, a
 /// subtask reported by its worker in the given stage.
 async fn wait_stages(addrs: &str, task: &str, expected: &[&str]) -> bool {
@@ -164,25 +200,11 @@ async fn wait_stages(addrs: &str, task: &str, expected: &[&str]) -> bool {
     wait_until(SETTLE, || {
         let expected = expected.clone();
         async move {
-            let (ok, out) = dmctl_text(addrs, &["query-status", task]).await;
-            let Ok(status) = serde_json::from_str::<Value>(&out) else {
-                return false;
-            };
-            let stages: Vec<String> = status["sources"]
-                .as_array()
-                .map(|sources| {
-                    sources
-                        .iter()
-                        .filter(|s| s["result"] == true)
-                        .map(|s| {
-                            s["subTaskStatus"][0]["stage"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let (ok, subtasks) = query_status(addrs, task).await;
+            let stages: Vec<String> = subtasks
+                .iter()
+                .map(|(_, st)| st["stage"].as_str().unwrap_or_default().to_string())
+                .collect();
             ok && stages == expected
         }
     })
@@ -350,19 +372,16 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
     eprintln!(
         "s1 moved from a killed worker to the free one in {took:?} (keep-alive TTL {KEEPALIVE_TTL_SECS} s)"
     );
-    assert!(
-        wait_workers(
-            &join,
-            &sorted(&[
-                (owner_of_s1.as_str(), "offline", ""),
-                (free.as_str(), "bound", "s1"),
-                (owner_of_s2.as_str(), "bound", "s2"),
-            ])
-        )
-        .await,
-        "{:?}",
-        workers(&join).await
-    );
+    expect_workers(
+        &join,
+        &[
+            (owner_of_s1.as_str(), "offline", ""),
+            (free.as_str(), "bound", "s1"),
+            (owner_of_s2.as_str(), "bound", "s2"),
+        ],
+        "s1 is bound to the free worker, its old owner offline",
+    )
+    .await;
 
     // Now s1's new owner dies too, with no free worker left: s1 is unbound.
     // The first worker restarts and gets its last-bound source back.
@@ -376,33 +395,27 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
         workers(&join).await
     );
     process(&mut workers_p, &owner_of_s1).spawn();
-    assert!(
-        wait_workers(
-            &join,
-            &sorted(&[
-                (owner_of_s1.as_str(), "bound", "s1"),
-                (free.as_str(), "offline", ""),
-                (owner_of_s2.as_str(), "bound", "s2"),
-            ])
-        )
-        .await,
-        "the restarted worker gets its last-bound source back: {:?}",
-        workers(&join).await
-    );
+    expect_workers(
+        &join,
+        &[
+            (owner_of_s1.as_str(), "bound", "s1"),
+            (free.as_str(), "offline", ""),
+            (owner_of_s2.as_str(), "bound", "s2"),
+        ],
+        "the restarted worker gets its last-bound source back",
+    )
+    .await;
     process(&mut workers_p, &free).spawn();
-    assert!(
-        wait_workers(
-            &join,
-            &sorted(&[
-                (owner_of_s1.as_str(), "bound", "s1"),
-                (free.as_str(), "free", ""),
-                (owner_of_s2.as_str(), "bound", "s2"),
-            ])
-        )
-        .await,
-        "{:?}",
-        workers(&join).await
-    );
+    expect_workers(
+        &join,
+        &[
+            (owner_of_s1.as_str(), "bound", "s1"),
+            (free.as_str(), "free", ""),
+            (owner_of_s2.as_str(), "bound", "s2"),
+        ],
+        "the other restarted worker is free",
+    )
+    .await;
 
     // Killing the leader master keeps every bound.
     let before = bounds(&client).await;
@@ -482,12 +495,6 @@ fn other(a: &str, b: &str) -> String {
         .find(|n| *n != a && *n != b)
         .unwrap()
         .to_string()
-}
-
-fn sorted<'a>(rows: &[(&'a str, &'a str, &'a str)]) -> Vec<(&'a str, &'a str, &'a str)> {
-    let mut rows = rows.to_vec();
-    rows.sort();
-    rows
 }
 
 /// Every bound key with its create revision.

@@ -17,7 +17,9 @@ use dm_master::keys::{
 use serde_json::Value;
 
 use crate::cluster::MasterProcess;
-use crate::dm_cluster::{leader_of, start_two_masters, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE};
+use crate::dm_cluster::{
+    leader_of, query_status, start_two_masters, WorkerProcess, KEEPALIVE_TTL_SECS, SETTLE,
+};
 use crate::dmctl::dmctl_text;
 use crate::mariadb::{unique_database, MariaDb};
 use crate::support::{wait_until, EtcdServer};
@@ -104,6 +106,42 @@ impl Cluster {
         self.dir.path().join(file)
     }
 
+    /// Asserts that `cond` comes to hold within [`SETTLE`], showing the
+    /// processes' logs if it does not.
+    async fn settles<F, Fut>(&self, cond: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        assert!(wait_until(SETTLE, cond).await, "{}", self.logs());
+    }
+
+    /// `stop-task <task>` through `addrs`: it succeeds and no shard-DDL
+    /// key of the task is left.
+    async fn stop_task_leaving_no_keys(&self, addrs: &str, task: &str) {
+        let stopped = self.dmctl(addrs, &["stop-task", task]).await;
+        assert_eq!(stopped["result"], true, "{stopped}");
+        let clean = wait_until(SETTLE, || async {
+            self.shard_ddl_keys(task).await.is_empty()
+        })
+        .await;
+        assert!(
+            clean,
+            "stop-task leaves no shard-DDL key: {:?}",
+            self.shard_ddl_keys(task).await
+        );
+    }
+
+    /// Pauses `task`'s subtask on s2 and resumes it, so that its worker
+    /// runs its scenario again.
+    async fn pause_and_resume_s2(&self, task: &str) {
+        self.dmctl(&self.join, &["pause-task", "-s", "s2", task])
+            .await;
+        assert!(wait_subtask(&self.join, task, "s2", |st| st["stage"] == "Paused").await);
+        self.dmctl(&self.join, &["resume-task", "-s", "s2", task])
+            .await;
+    }
+
     fn logs(&self) -> String {
         let mut out = String::new();
         for m in &self.masters {
@@ -122,6 +160,26 @@ impl Cluster {
         let (ok, out) = dmctl_text(&self.join, &["start-task", file.to_str().unwrap()]).await;
         assert!(ok, "{out}");
         serde_json::from_str(&out).unwrap()
+    }
+
+    /// Starts `task` in shard `mode` (plus `extra` task YAML) into a fresh
+    /// downstream database, its sources running `s1_alters` and
+    /// `s2_alters` ([`write_scenario`]); returns the database and
+    /// dmctl's answer.
+    async fn start_scenario(
+        &self,
+        task: &str,
+        mode: &str,
+        extra: &str,
+        s1_alters: &[&str],
+        s2_alters: &[&str],
+    ) -> (String, Value) {
+        let target = unique_database(task);
+        write_scenario(self.dir.path(), task, s1_alters, s2_alters);
+        let started = self
+            .start_task(task, &task_yaml(task, mode, &target, extra))
+            .await;
+        (target, started)
     }
 
     async fn dmctl(&self, addrs: &str, args: &[&str]) -> Value {
@@ -235,28 +293,7 @@ async fn no_lock_of(addrs: &str, task: &str) -> bool {
 /// `(source, subtask)` of `query-status <task>`, for the sources that
 /// answered.
 async fn subtasks(addrs: &str, task: &str) -> Vec<(String, Value)> {
-    let (_, out) = dmctl_text(addrs, &["query-status", task]).await;
-    let Ok(status) = serde_json::from_str::<Value>(&out) else {
-        return Vec::new();
-    };
-    status["sources"]
-        .as_array()
-        .map(|sources| {
-            sources
-                .iter()
-                .filter(|s| s["result"] == true)
-                .map(|s| {
-                    (
-                        s["sourceStatus"]["source"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        s["subTaskStatus"][0].clone(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    query_status(addrs, task).await.1
 }
 
 /// The subtask of `source` in `query-status <task>`.
@@ -297,15 +334,14 @@ async fn columns(db: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() {
     let mut cluster = Cluster::start(&["pess", "pess_stop"]).await;
-    let target = unique_database("pess");
-    write_scenario(
-        cluster.dir.path(),
-        "pess",
-        &["ADD COLUMN c INT"],
-        &["ADD COLUMN c INT"],
-    );
-    let started = cluster
-        .start_task("pess", &task_yaml("pess", "pessimistic", &target, ""))
+    let (target, started) = cluster
+        .start_scenario(
+            "pess",
+            "pessimistic",
+            "",
+            &["ADD COLUMN c INT"],
+            &["ADD COLUMN c INT"],
+        )
         .await;
     assert_eq!(started["result"], true, "{started}");
 
@@ -412,54 +448,36 @@ async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() 
     assert_eq!(applied, 1, "one owner applied the DDL: {}", cluster.logs());
 
     // A stop-task while a lock is pending leaves no shard-DDL key of it.
-    let stop_target = unique_database("pess_stop");
-    write_scenario(
-        cluster.dir.path(),
-        "pess_stop",
-        &["ADD COLUMN d INT"],
-        &["ADD COLUMN d INT"],
-    );
-    cluster
-        .start_task(
+    let (stop_target, _) = cluster
+        .start_scenario(
             "pess_stop",
-            &task_yaml("pess_stop", "pessimistic", &stop_target, ""),
+            "pessimistic",
+            "",
+            &["ADD COLUMN d INT"],
+            &["ADD COLUMN d INT"],
         )
         .await;
     let stop_lock = format!("pess_stop-`{stop_target}`.`tb`");
-    assert!(
-        wait_until(SETTLE, || async {
-            lock(&survivor, "pess_stop", &stop_lock).await.is_some()
-        })
-        .await,
-        "{}",
-        cluster.logs()
-    );
-    let stopped = cluster.dmctl(&survivor, &["stop-task", "pess_stop"]).await;
-    assert_eq!(stopped["result"], true, "{stopped}");
-    let clean = wait_until(SETTLE, || async {
-        cluster.shard_ddl_keys("pess_stop").await.is_empty()
-    })
-    .await;
-    assert!(
-        clean,
-        "stop-task leaves no shard-DDL key: {:?}",
-        cluster.shard_ddl_keys("pess_stop").await
-    );
+    cluster
+        .settles(|| async { lock(&survivor, "pess_stop", &stop_lock).await.is_some() })
+        .await;
+    cluster
+        .stop_task_leaving_no_keys(&survivor, "pess_stop")
+        .await;
     assert!(no_lock_of(&survivor, "pess_stop").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
     let cluster = Cluster::start(&["opt", "strict"]).await;
-    let target = unique_database("opt");
-    write_scenario(
-        cluster.dir.path(),
-        "opt",
-        &["ADD COLUMN c INT"],
-        &["ADD COLUMN c INT"],
-    );
-    cluster
-        .start_task("opt", &task_yaml("opt", "optimistic", &target, ""))
+    let (target, _) = cluster
+        .start_scenario(
+            "opt",
+            "optimistic",
+            "",
+            &["ADD COLUMN c INT"],
+            &["ADD COLUMN c INT"],
+        )
         .await;
     let lock_id = format!("opt-`{target}`.`tb`");
     // s1's tables added the column at once (optimistic); the lock waits for
@@ -471,23 +489,13 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
     })
     .await;
     assert!(pending, "{}", cluster.logs());
-    assert!(
-        wait_until(SETTLE, || async { columns(&target).await == ["id", "c"] }).await,
-        "{}",
-        cluster.logs()
-    );
     cluster
-        .dmctl(&cluster.join, &["pause-task", "-s", "s2", "opt"])
+        .settles(|| async { columns(&target).await == ["id", "c"] })
         .await;
-    assert!(wait_subtask(&cluster.join, "opt", "s2", |st| st["stage"] == "Paused").await);
+    cluster.pause_and_resume_s2("opt").await;
     cluster
-        .dmctl(&cluster.join, &["resume-task", "-s", "s2", "opt"])
+        .settles(|| async { no_lock_of(&cluster.join, "opt").await })
         .await;
-    assert!(
-        wait_until(SETTLE, || async { no_lock_of(&cluster.join, "opt").await }).await,
-        "{}",
-        cluster.logs()
-    );
     assert_eq!(columns(&target).await, ["id", "c"]);
     let s2_done = wait_subtask(&cluster.join, "opt", "s2", |st| {
         st["stage"] == "Running" && st["sync"]["synced"] == true
@@ -497,40 +505,20 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
 
     // Strict optimistic mode: s2's conflicting column type stops its subtask
     // with the conflict, without waiting.
-    let strict_target = unique_database("strict");
-    write_scenario(
-        cluster.dir.path(),
-        "strict",
-        &["ADD COLUMN c INT"],
-        &["ADD COLUMN c VARCHAR(10)"],
-    );
-    cluster
-        .start_task(
+    let (strict_target, _) = cluster
+        .start_scenario(
             "strict",
-            &task_yaml(
-                "strict",
-                "optimistic",
-                &strict_target,
-                "strict-optimistic-shard-mode: true\n",
-            ),
+            "optimistic",
+            "strict-optimistic-shard-mode: true\n",
+            &["ADD COLUMN c INT"],
+            &["ADD COLUMN c VARCHAR(10)"],
         )
         .await;
     let strict_lock = format!("strict-`{strict_target}`.`tb`");
-    assert!(
-        wait_until(SETTLE, || async {
-            lock(&cluster.join, "strict", &strict_lock).await.is_some()
-        })
-        .await,
-        "{}",
-        cluster.logs()
-    );
     cluster
-        .dmctl(&cluster.join, &["pause-task", "-s", "s2", "strict"])
+        .settles(|| async { lock(&cluster.join, "strict", &strict_lock).await.is_some() })
         .await;
-    assert!(wait_subtask(&cluster.join, "strict", "s2", |st| st["stage"] == "Paused").await);
-    cluster
-        .dmctl(&cluster.join, &["resume-task", "-s", "s2", "strict"])
-        .await;
+    cluster.pause_and_resume_s2("strict").await;
     let conflict = wait_subtask(&cluster.join, "strict", "s2", |st| {
         st["stage"] == "Paused"
             && st["result"]["errors"][0]["ErrCode"] == 36062
@@ -576,15 +564,7 @@ async fn optimistic_tasks_resolve_and_strict_mode_stops_on_a_conflict() {
     );
 
     // Stopping the rest of the task removes all its metadata.
-    let stopped = cluster.dmctl(&cluster.join, &["stop-task", "strict"]).await;
-    assert_eq!(stopped["result"], true, "{stopped}");
-    let clean = wait_until(SETTLE, || async {
-        cluster.shard_ddl_keys("strict").await.is_empty()
-    })
-    .await;
-    assert!(
-        clean,
-        "stop-task leaves no shard-DDL key: {:?}",
-        cluster.shard_ddl_keys("strict").await
-    );
+    cluster
+        .stop_task_leaving_no_keys(&cluster.join, "strict")
+        .await;
 }

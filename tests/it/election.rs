@@ -97,6 +97,26 @@ async fn settled<'m>(a: &'m Member, b: &'m Member) -> (&'m Member, &'m Member) {
 }
 
 /// A put fenced by `term` (the way coordinators write).
+/// Members `a` and `b` campaigning in a key space of their own on
+/// `server`, with a client of it.
+async fn two_members(server: &EtcdServer, name: &str) -> (Etcd, KeySpace, Member, Member) {
+    let space = unique_space(name);
+    let a = Member::start(server.client().await, &space, "a");
+    let b = Member::start(server.client().await, &space, "b");
+    (server.client().await, space, a, b)
+}
+
+/// `server` after [`EtcdServer::restart`], run off the async workers
+/// since it blocks.
+async fn restarted(mut server: EtcdServer) -> EtcdServer {
+    tokio::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap()
+}
+
 async fn fenced_put(etcd: &Etcd, space: &KeySpace, term: &Term) -> dm_master::Result<bool> {
     let key = format!("{}/probe", space.namespace());
     let txn = Txn::new("probe").then([Op::put(key, "v")]);
@@ -105,11 +125,7 @@ async fn fenced_put(etcd: &Etcd, space: &KeySpace, term: &Term) -> dm_master::Re
 
 #[tokio::test]
 async fn two_candidates_one_leads_the_other_follows() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-two");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, space, a, b) = two_members(EtcdServer::shared(), "election-two").await;
     let (leader, follower) = settled(&a, &b).await;
 
     let term = leader.term().expect("the leader has a term");
@@ -195,11 +211,7 @@ async fn resign_hands_over_at_once_and_ends_the_term() {
 
 #[tokio::test]
 async fn a_fenced_write_fails_once_the_term_has_ended() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-fence");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, space, a, b) = two_members(EtcdServer::shared(), "election-fence").await;
     let (leader, follower) = settled(&a, &b).await;
     let old = leader.term().unwrap();
     assert!(fenced_put(&etcd, &space, &old).await.unwrap());
@@ -222,11 +234,7 @@ async fn a_fenced_write_fails_once_the_term_has_ended() {
 
 #[tokio::test]
 async fn shutdown_of_the_leader_hands_over_at_once() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-shutdown");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, _, a, b) = two_members(EtcdServer::shared(), "election-shutdown").await;
     let leader_is_a = settled(&a, &b).await.0.handle.own().id == "a";
     let (leader, follower) = if leader_is_a { (a, b) } else { (b, a) };
     let old = leader.term().unwrap();
@@ -253,11 +261,7 @@ async fn shutdown_of_the_leader_hands_over_at_once() {
 
 #[tokio::test]
 async fn a_revoked_leader_lease_hands_over_within_the_ttl() {
-    let server = EtcdServer::shared();
-    let space = unique_space("election-revoke");
-    let etcd = server.client().await;
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (etcd, space, a, b) = two_members(EtcdServer::shared(), "election-revoke").await;
     let (leader, follower) = settled(&a, &b).await;
     let old = leader.term().unwrap();
 
@@ -315,18 +319,11 @@ async fn a_crashed_leader_is_replaced_when_its_lease_expires() {
 #[tokio::test]
 async fn a_leader_exists_again_after_etcd_restarts() {
     let mut server = EtcdServer::start();
-    let space = unique_space("election-restart");
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (_, space, a, b) = two_members(&server, "election-restart").await;
     let (leader, _) = settled(&a, &b).await;
     let before = leader.term().unwrap();
 
-    server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    server = restarted(server).await;
 
     // Settled again, and the leader's term really holds: its fenced write lands.
     let etcd = server.client().await;
@@ -365,12 +362,7 @@ async fn an_election_started_while_etcd_is_down_elects_once_it_is_up() {
     server.kill();
     let a = Member::start(server.client().await, &space, "a");
     assert!(matches!(a.state(), Leadership::Unknown));
-    let server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    let server = restarted(server).await;
     assert!(eventually(Duration::from_secs(30), || a.handle.is_leader()).await);
     let etcd = server.client().await;
     assert!(fenced_put(&etcd, &space, &a.term().unwrap()).await.unwrap());
@@ -380,9 +372,7 @@ async fn an_election_started_while_etcd_is_down_elects_once_it_is_up() {
 #[tokio::test]
 async fn a_leader_cut_off_from_etcd_steps_down_before_its_lease_expires() {
     let mut server = EtcdServer::start();
-    let space = unique_space("election-outage");
-    let a = Member::start(server.client().await, &space, "a");
-    let b = Member::start(server.client().await, &space, "b");
+    let (_, space, a, b) = two_members(&server, "election-outage").await;
     let (leader, _) = settled(&a, &b).await;
     let old = leader.term().unwrap();
 
@@ -402,12 +392,7 @@ async fn a_leader_cut_off_from_etcd_steps_down_before_its_lease_expires() {
         .await
     );
 
-    let server = tokio::task::spawn_blocking(move || {
-        server.restart();
-        server
-    })
-    .await
-    .unwrap();
+    let server = restarted(server).await;
     let (leader, _) = settled(&a, &b).await;
     let new = leader.term().unwrap();
     assert_ne!(new.fence, old.fence);

@@ -145,6 +145,40 @@ impl LockUnderTwoMasters {
     }
 }
 
+/// s2 has put its Info at `r2` into the lock of s1's Info at `r1`: the
+/// owner s1 executes, s2 skips, both report done, and every key of the
+/// lock goes; each wait lasts at most `within`.
+async fn resolve_lock(
+    etcd: &Etcd,
+    (c1, r1): (&PessimistClient, i64),
+    (c2, r2): (&PessimistClient, i64),
+    cancel: &CancellationToken,
+    within: Duration,
+) {
+    let op1 = answered(c1, r1, cancel, within).await;
+    assert!(op1.exec);
+    c1.done(&op1).await.unwrap();
+    let op2 = answered(c2, r2, cancel, within).await;
+    assert!(!op2.exec, "the DDL is executed once, by the owner only");
+    c2.done(&op2).await.unwrap();
+    assert!(wait_until(within, || async { lock_keys(etcd).await == 0 }).await);
+}
+
+impl LockUnderTwoMasters {
+    /// s2 puts its Info and the lock resolves ([`resolve_lock`]).
+    async fn resolve(&self) {
+        let r2 = put_ddl(&self.c2, DDL, &self.cancel).await;
+        resolve_lock(
+            &self.etcd,
+            (&self.c1, self.r1),
+            (&self.c2, r2),
+            &self.cancel,
+            Duration::from_secs(15),
+        )
+        .await;
+    }
+}
+
 async fn lock_keys(etcd: &Etcd) -> usize {
     etcd.get_prefix(&ops::pessimism_prefix(&KeySpace::default()))
         .await
@@ -155,17 +189,8 @@ async fn lock_keys(etcd: &Etcd) -> usize {
 
 #[tokio::test]
 async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
-    let LockUnderTwoMasters {
-        _server,
-        etcd,
-        history,
-        leader,
-        follower,
-        cancel,
-        c1,
-        c2,
-        r1,
-    } = LockUnderTwoMasters::start().await;
+    let locked = LockUnderTwoMasters::start().await;
+    let (leader, follower) = (&locked.leader, &locked.follower);
 
     // The follower answers ShowDDLLocks with the leader's locks.
     let mut via_follower = follower.client().await;
@@ -192,20 +217,8 @@ async fn kill_9_of_the_leader_mid_lock_and_the_follower_finishes_it() {
     );
 
     // The lock resolves under the new leader; each source acts once.
-    let r2 = put_ddl(&c2, DDL, &cancel).await;
-    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(15)).await;
-    assert!(op1.exec);
-    c1.done(&op1).await.unwrap();
-    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(15)).await;
-    assert!(!op2.exec, "the DDL is executed once, by the owner only");
-    c2.done(&op2).await.unwrap();
-    assert!(
-        wait_until(Duration::from_secs(10), || async {
-            lock_keys(&etcd).await == 0
-        })
-        .await
-    );
-    history.check_done_is_final().await;
+    locked.resolve().await;
+    locked.history.check_done_is_final().await;
     eprintln!("takeover after kill -9: {takeover:?}");
 }
 
@@ -244,17 +257,8 @@ async fn unlock_through_a_follower_gives_the_leaders_answer() {
 
 #[tokio::test]
 async fn a_paused_leader_cannot_write_after_losing_its_lease() {
-    let LockUnderTwoMasters {
-        _server,
-        etcd,
-        history,
-        leader: old,
-        follower: new,
-        cancel,
-        c1,
-        c2,
-        r1,
-    } = LockUnderTwoMasters::start().await;
+    let lock = LockUnderTwoMasters::start().await;
+    let (etcd, history, old, new) = (&lock.etcd, &lock.history, &lock.leader, &lock.follower);
     let mut via_new = new.client().await;
     assert!(wait_for_lock_count(&via_new, 1).await);
 
@@ -268,17 +272,7 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
     );
     // Under the new leader the whole lock runs to completion: every key of
     // it is deleted.
-    let r2 = put_ddl(&c2, DDL, &cancel).await;
-    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(15)).await;
-    c1.done(&op1).await.unwrap();
-    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(15)).await;
-    c2.done(&op2).await.unwrap();
-    assert!(
-        wait_until(Duration::from_secs(10), || async {
-            lock_keys(&etcd).await == 0
-        })
-        .await
-    );
+    lock.resolve().await;
     let revision_before_resume = etcd.get("/").await.unwrap().revision;
 
     // Resume the deposed leader: it still believes in its term and has the
@@ -306,7 +300,7 @@ async fn a_paused_leader_cannot_write_after_losing_its_lease() {
         0,
         "no write of the old leader landed"
     );
-    assert_eq!(lock_keys(&etcd).await, 0);
+    assert_eq!(lock_keys(etcd).await, 0);
     let shown = show_locks(&mut via_new).await;
     assert_eq!(shown.msg, "no DDL lock exists");
     // Both coordinators of the old term stopped before the election loop
@@ -399,16 +393,12 @@ async fn etcd_restarted_under_a_running_master_and_coordination_goes_on() {
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     };
-    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(30)).await;
-    assert!(op1.exec);
-    c1.done(&op1).await.unwrap();
-    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(30)).await;
-    assert!(!op2.exec);
-    c2.done(&op2).await.unwrap();
-    assert!(
-        wait_until(Duration::from_secs(15), || async {
-            lock_keys(&etcd).await == 0
-        })
-        .await
-    );
+    resolve_lock(
+        &etcd,
+        (&c1, r1),
+        (&c2, r2),
+        &cancel,
+        Duration::from_secs(30),
+    )
+    .await;
 }

@@ -30,8 +30,21 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 
 /// `ShowDDLLocks` with no filter: every lock the master holds.
 pub async fn show_locks(client: &mut MasterClient<Channel>) -> ShowDdlLocksResponse {
+    show_locks_of(client, "", &[]).await
+}
+
+/// `ShowDDLLocks` of `task` (every task when empty) and `sources` (every
+/// source when empty).
+pub async fn show_locks_of(
+    client: &mut MasterClient<Channel>,
+    task: &str,
+    sources: &[&str],
+) -> ShowDdlLocksResponse {
     client
-        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .show_ddl_locks(ShowDdlLocksRequest {
+            task: task.into(),
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+        })
         .await
         .expect("ShowDDLLocks")
         .into_inner()
@@ -111,14 +124,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     let shown = wait_until(Duration::from_secs(10), || {
         let mut client = client.clone();
         async move {
-            let r = client
-                .show_ddl_locks(ShowDdlLocksRequest {
-                    task: "test".into(),
-                    sources: vec!["mysql-replica-02".into()],
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let r = show_locks_of(&mut client, "test", &["mysql-replica-02"]).await;
             r.locks.len() == 1
         }
     })
@@ -148,14 +154,7 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     assert!(gauges, "{}", http_get(addr, "/metrics").await);
 
     // Filters: another task, or a source that is not in the lock.
-    let other = client
-        .show_ddl_locks(ShowDdlLocksRequest {
-            task: "nope".into(),
-            sources: vec![],
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let other = show_locks_of(&mut client, "nope", &[]).await;
     assert!(other.locks.is_empty());
 
     // Unlock errors come back as result=false with DM's error string.

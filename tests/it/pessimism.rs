@@ -1,24 +1,32 @@
 //! Pessimistic coordination end to end: a real etcd, the master in-process,
 //! and worker clients from the `dm-worker` crate, observed through etcd keys.
+//!
+//! This file holds the fixture and the protocol's normal flows; [`unlock`]
+//! the admin unlock, [`recovery`] restarts, lag and stale writes.
 
+use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dm_master::coordinator::pessimist::PessimistHandle;
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
-use dm_master::metrics::Metrics;
-use dm_master::pessimism::ops;
-use dm_master::server::Master;
+use dm_master::pessimism::{ops, Operation};
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::history::History;
-use crate::master::TestMaster;
+use crate::master::{MasterBuilder, TestMaster};
 use crate::support::{answered, put_ddl, unique_space, wait_until, EtcdServer};
+
+mod recovery;
+mod unlock;
 
 const WAIT: Duration = Duration::from_secs(15);
 const DDL: &str = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
+const S12: &[&str] = &["s1", "s2"];
 
 pub async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &[&str]) {
     for source in sources {
@@ -35,26 +43,135 @@ pub async fn register_task(etcd: &Etcd, space: &KeySpace, task: &str, sources: &
     }
 }
 
-/// A test's own key space on the shared etcd with its event history, a
-/// subtask of `task` on each of `sources`, and a master.
-async fn setup(name: &str, task: &str, sources: &[&str]) -> (Etcd, KeySpace, History, TestMaster) {
-    let space = unique_space(name);
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, task, sources).await;
-    let master = TestMaster::builder(&space).start().await;
-    (etcd, space, history, master)
+/// A test's own key space with its event history and a subtask of each
+/// task on each of its sources; no master yet.
+struct Setup {
+    etcd: Etcd,
+    space: KeySpace,
+    history: History,
 }
 
-/// The end of a test whose locks all resolve: every pessimistic key goes,
-/// then the master stops, and no done Operation was ever undone.
-async fn stop_when_resolved(master: TestMaster, etcd: &Etcd, space: &KeySpace, history: &History) {
-    assert!(
-        wait_until(WAIT, || async { lock_keys(etcd, space).await == 0 }).await,
-        "pessimistic keys are left"
-    );
-    master.stop().await;
-    history.check_done_is_final().await;
+impl Setup {
+    async fn new(name: &str, tasks: &[(&str, &[&str])]) -> Setup {
+        Setup::on(EtcdServer::shared().client().await, name, tasks).await
+    }
+
+    async fn on(etcd: Etcd, name: &str, tasks: &[(&str, &[&str])]) -> Setup {
+        let space = unique_space(name);
+        let history = History::record(&etcd, &space).await;
+        for (task, sources) in tasks {
+            register_task(&etcd, &space, task, sources).await;
+        }
+        Setup {
+            etcd,
+            space,
+            history,
+        }
+    }
+
+    async fn start(self) -> Env {
+        self.start_with(|b| b).await
+    }
+
+    async fn start_with(self, build: impl FnOnce(MasterBuilder) -> MasterBuilder) -> Env {
+        let master = build(TestMaster::builder(&self.space)).start().await;
+        Env {
+            etcd: self.etcd,
+            space: self.space,
+            history: self.history,
+            master,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// A [`Setup`] with its master running.
+struct Env {
+    etcd: Etcd,
+    space: KeySpace,
+    history: History,
+    master: TestMaster,
+    /// The workers' cancellation.
+    cancel: CancellationToken,
+}
+
+impl Env {
+    /// A subtask of `task` on each of `sources`, and a master.
+    async fn new(name: &str, task: &str, sources: &[&str]) -> Env {
+        Setup::new(name, &[(task, sources)]).await.start().await
+    }
+
+    fn client(&self, task: &str, source: &str) -> PessimistClient {
+        PessimistClient::new(self.etcd.clone(), self.space.clone(), task, source)
+    }
+
+    /// The clients of sources `s1` and `s2` of task `t`.
+    fn clients(&self) -> (PessimistClient, PessimistClient) {
+        (self.client("t", "s1"), self.client("t", "s2"))
+    }
+
+    async fn pessimist(&self) -> PessimistHandle {
+        self.master.pessimist().await.expect("master leads")
+    }
+
+    /// Stops the master and starts another one on the same keys.
+    async fn restart_master(self) -> Env {
+        self.master.stop().await;
+        let master = TestMaster::builder(&self.space).start().await;
+        Env { master, ..self }
+    }
+
+    async fn lock_keys(&self) -> usize {
+        lock_keys(&self.etcd, &self.space).await
+    }
+
+    /// Whether every pessimistic key goes in time.
+    async fn keys_gone(&self) -> bool {
+        wait_until(WAIT, || async { self.lock_keys().await == 0 }).await
+    }
+
+    /// The lock as ShowDDLLocks lists it: (owner, synced, unsynced), if any.
+    async fn shown(&self) -> Option<(String, Vec<String>, Vec<String>)> {
+        let locks = self.pessimist().await.show_locks(None, &[]).await.unwrap();
+        locks
+            .into_iter()
+            .next()
+            .map(|l| (l.owner, l.synced, l.unsynced))
+    }
+
+    /// Waits until the master's lock counts `source` as synced: its Info was
+    /// seen, so an Info put after this comes second (the first Info seen
+    /// creates the lock and names its owner).
+    async fn wait_synced(&self, source: &str) {
+        let seen = wait_until(WAIT, || async {
+            self.shown()
+                .await
+                .is_some_and(|(_, synced, _)| synced.iter().any(|s| s == source))
+        })
+        .await;
+        assert!(seen, "the master saw the Info of {source}");
+    }
+
+    /// Whether the master's metrics come to contain `text` in time.
+    async fn metrics_show(&self, text: &str) -> bool {
+        wait_until(WAIT, || async {
+            self.master.metrics.render().contains(text)
+        })
+        .await
+    }
+
+    /// Stops the master; no done Operation was ever undone.
+    async fn stop(self) {
+        self.master.stop().await;
+        self.history.check_done_is_final().await;
+    }
+
+    /// The end of a test whose locks all resolve: every pessimistic key
+    /// goes, then [`Env::stop`].
+    async fn stop_when_resolved(self) {
+        assert!(self.keys_gone().await, "pessimistic keys are left");
+        self.stop().await;
+    }
 }
 
 async fn lock_keys(etcd: &Etcd, space: &KeySpace) -> usize {
@@ -65,13 +182,18 @@ async fn lock_keys(etcd: &Etcd, space: &KeySpace) -> usize {
         .len()
 }
 
+async fn delete_key(etcd: &Etcd, key: String) {
+    etcd.txn(Txn::new("test delete").then([Op::delete(key)]))
+        .await
+        .unwrap();
+}
+
 type Log = Arc<Mutex<Vec<(String, Decision)>>>;
 
 fn step(
     log: &Log,
     source: &str,
-) -> impl FnOnce(Decision, &dm_master::pessimism::Operation) -> std::future::Ready<Result<(), String>>
-{
+) -> impl FnOnce(Decision, &Operation) -> std::future::Ready<Result<(), String>> {
     let log = log.clone();
     let source = source.to_owned();
     move |decision, _op| {
@@ -80,34 +202,66 @@ fn step(
     }
 }
 
+impl Env {
+    /// Runs `source`'s whole DDL flow (`sync_ddl`) of [`DDL`] on `table`
+    /// (schema, table) of `task` on its own task, logging its decision.
+    fn spawn_sync(
+        &self,
+        task: &str,
+        source: &str,
+        (schema, table): (&str, &str),
+        log: &Log,
+    ) -> JoinHandle<dm_worker::Result<(Operation, Decision)>> {
+        let client = self.client(task, source);
+        let info = client.info(schema, table, vec![DDL.into()]);
+        let (cancel, step) = (self.cancel.clone(), step(log, source));
+        tokio::spawn(async move { client.sync_ddl(&info, &cancel, step).await })
+    }
+
+    /// s1, then s2 of task `t` put [`DDL`] on `db`.`tb`: s1 owns the lock.
+    /// Returns each client with its Info's revision.
+    async fn s1_then_s2(&self) -> ((PessimistClient, i64), (PessimistClient, i64)) {
+        let (c1, c2) = self.clients();
+        let r1 = put_ddl(&c1, DDL, &self.cancel).await;
+        self.wait_synced("s1").await;
+        let r2 = put_ddl(&c2, DDL, &self.cancel).await;
+        ((c1, r1), (c2, r2))
+    }
+}
+
+/// The job's result; a late, panicked or failed job fails the test.
+async fn finished<T, E: Debug>(job: JoinHandle<Result<T, E>>, within: Duration) -> T {
+    tokio::time::timeout(within, job)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+/// Every job's result in order, each awaited for at most `within`.
+async fn joined<T, E: Debug>(jobs: Vec<JoinHandle<Result<T, E>>>, within: Duration) -> Vec<T> {
+    let mut out = Vec::new();
+    for job in jobs {
+        out.push(finished(job, within).await);
+    }
+    out
+}
+
 #[tokio::test]
 async fn dm_sequence_owner_executes_once_and_the_other_skips() {
     let sources = ["mysql-replica-01", "mysql-replica-02"];
-    let (etcd, space, history, master) = setup("pess-seq", "test", &sources).await;
-    let metrics = master.metrics.clone();
-    let cancel = CancellationToken::new();
+    let env = Env::new("pess-seq", "test", &sources).await;
     let log: Log = Default::default();
 
     let mut joins = Vec::new();
     for source in sources {
-        let client = PessimistClient::new(etcd.clone(), space.clone(), "test", source);
-        let info = client.info("shard_db", "shard_table", vec![DDL.into()]);
-        let log = log.clone();
-        let cancel = cancel.clone();
-        joins.push(tokio::spawn(async move {
-            client.sync_ddl(&info, &cancel, step(&log, source)).await
-        }));
+        joins.push(env.spawn_sync("test", source, ("shard_db", "shard_table"), &log));
         if source == "mysql-replica-01" {
             // Make the owner deterministic.
-            wait_synced(&master, source).await;
+            env.wait_synced(source).await;
         }
     }
-    for j in joins {
-        let (op, _) = tokio::time::timeout(WAIT, j)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+    for (op, _) in joined(joins, WAIT).await {
         assert_eq!(op.id, "test-`shard_db`.`shard_table`");
         assert_eq!(op.ddls, Some(vec![DDL.to_string()]));
     }
@@ -119,419 +273,150 @@ async fn dm_sequence_owner_executes_once_and_the_other_skips() {
         .collect();
     assert_eq!(executed.len(), 1, "exactly one source executes: {log:?}");
     assert_eq!(executed[0].0, "mysql-replica-01");
-    assert!(
-        wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
-        "every key of the lock is deleted"
-    );
-    assert!(wait_until(WAIT, || async { shown(&master).await.is_none() }).await);
-    let text = metrics.render();
+    assert!(env.keys_gone().await, "every key of the lock is deleted");
+    assert!(wait_until(WAIT, || async { env.shown().await.is_none() }).await);
+    let text = env.master.metrics.render();
     assert!(!text.contains("dm_master_ddl_state_number{"), "{text}");
     assert!(!text.contains("dm_master_shard_ddl_error{"), "{text}");
-    master.stop().await;
-    history.check_done_is_final().await;
-}
-
-/// Drives two sources by hand, restarting the master at `restart_at`
-/// (0..=7, the points between the protocol steps).
-async fn run_with_restart(restart_at: usize) {
-    let name = format!("pess-restart-{restart_at}");
-    let (etcd, space, history, mut master) = setup(&name, "t", &["s1", "s2"]).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let i1 = c1.info("db", "tb", vec![DDL.into()]);
-    let i2 = c2.info("db", "tb", vec![DDL.into()]);
-    let mut point = 0;
-    macro_rules! maybe_restart {
-        () => {
-            if point == restart_at {
-                master.stop().await;
-                master = TestMaster::builder(&space).start().await;
-            }
-            point += 1;
-        };
-    }
-
-    maybe_restart!(); // 0: before anything
-    let r1 = c1.put_info(&i1, &cancel).await.unwrap();
-    maybe_restart!(); // 1: after s1's Info
-    wait_synced(&master, "s1").await;
-    let r2 = c2.put_info(&i2, &cancel).await.unwrap();
-    maybe_restart!(); // 2: after s2's Info (lock synced)
-    let op1 = answered(&c1, r1, &cancel, WAIT).await;
-    assert!(op1.exec, "s1 created the lock and owns it");
-    maybe_restart!(); // 3: owner received exec
-                      // Owner executes here.
-    maybe_restart!(); // 4: owner executed, done not yet reported
-    c1.done(&op1).await.unwrap();
-    maybe_restart!(); // 5: owner done
-    let op2 = answered(&c2, r2, &cancel, WAIT).await;
-    assert!(!op2.exec, "the non-owner skips");
-    maybe_restart!(); // 6: non-owner received skip
-    c2.done(&op2).await.unwrap();
-    maybe_restart!(); // 7: everyone done, lock resolving
-    let _ = point;
-    assert!(
-        wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
-        "restart at point {restart_at}: the lock resolves and its keys are deleted"
-    );
-    // The next DDL of s1 can go through (no orphan done operation blocks it).
-    let again = c1.info(
-        "db",
-        "tb",
-        vec!["ALTER TABLE `db`.`tb` ADD COLUMN c3 INT".into()],
-    );
-    let r = tokio::time::timeout(WAIT, c1.put_info(&again, &cancel))
-        .await
-        .expect("the next info is not blocked")
-        .unwrap();
-    assert!(r > 0);
-    master.stop().await;
-    history.check_done_is_final().await;
-}
-
-#[tokio::test]
-async fn master_restart_at_every_step_still_resolves_the_lock() {
-    let runs = (0..8).map(|at| tokio::spawn(run_with_restart(at)));
-    for r in runs {
-        r.await.unwrap();
-    }
-}
-
-#[tokio::test]
-async fn worker_restart_before_done_gets_its_operation_again() {
-    // A worker that crashed after receiving (or executing) its Operation
-    // re-runs the flow: its re-put Info is answered again (re-entrancy rules
-    // for steps 6-8).
-    let (etcd, space, history, master) = setup("pess-worker-restart", "t", &["s1", "s2"]).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let i1 = c1.info("db", "tb", vec![DDL.into()]);
-    let i2 = c2.info("db", "tb", vec![DDL.into()]);
-    let r1 = c1.put_info(&i1, &cancel).await.unwrap();
-    wait_synced(&master, "s1").await;
-    c2.put_info(&i2, &cancel).await.unwrap();
-    let first = answered(&c1, r1, &cancel, WAIT).await;
-    assert!(first.exec);
-    // Crash here; on restart the worker re-puts its Info.
-    let r1b = c1.put_info(&i1, &cancel).await.unwrap();
-    let again = answered(&c1, r1b, &cancel, WAIT).await;
-    assert_eq!(again, first, "the same exec operation is sent again");
-    c1.done(&again).await.unwrap();
-    // After step 8, a re-run does not re-put the Info while the lock lasts.
-    let (_, put) = ops::put_info_if_op_not_done(&etcd, &space, &i1)
-        .await
-        .unwrap();
-    assert!(!put, "an info is not put over a done operation");
-    let (op2, d2) = tokio::time::timeout(
-        WAIT,
-        c2.sync_ddl(&i2, &cancel, |_, _| std::future::ready(Ok(()))),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(!op2.exec);
-    assert_eq!(d2, Decision::Skip);
-    stop_when_resolved(master, &etcd, &space, &history).await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
-    let space = unique_space("pess-malformed");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    register_task(&etcd, &space, "bad", &["s1"]).await;
+    let setup = Setup::new("pess-malformed", &[("t", S12), ("bad", &["s1"])]).await;
     // Garbage under the bad task's Info key, present before the master starts
     // and written again while it runs.
-    let bad_key = ops::info_key(&space, "bad", "s1");
-    etcd.put(bad_key.as_str(), "{not json").await.unwrap();
-    let master = TestMaster::builder(&space).start().await;
-    let metrics = master.metrics.clone();
-    let snapshot_counted = wait_until(WAIT, || async {
-        metrics
-            .render()
-            .contains("type=\"Watch - MalformedValueError\"} 1")
-    })
-    .await;
-    assert!(snapshot_counted, "{}", metrics.render());
-    etcd.put(bad_key.as_str(), "[1,2,3]").await.unwrap();
-    let cancel = CancellationToken::new();
+    let bad_key = ops::info_key(&setup.space, "bad", "s1");
+    setup.etcd.put(bad_key.as_str(), "{not json").await.unwrap();
+    let env = setup.start().await;
+    let snapshot_counted = env
+        .metrics_show("type=\"Watch - MalformedValueError\"} 1")
+        .await;
+    assert!(snapshot_counted, "{}", env.master.metrics.render());
+    env.etcd.put(bad_key.as_str(), "[1,2,3]").await.unwrap();
     let log: Log = Default::default();
     let mut joins = Vec::new();
-    for source in ["s1", "s2"] {
-        let client = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
-        let info = client.info("db", "tb", vec![DDL.into()]);
-        let log = log.clone();
-        let cancel = cancel.clone();
-        joins.push(tokio::spawn(async move {
-            client.sync_ddl(&info, &cancel, step(&log, source)).await
-        }));
+    for source in S12 {
+        joins.push(env.spawn_sync("t", source, ("db", "tb"), &log));
     }
-    for j in joins {
-        tokio::time::timeout(WAIT, j)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-    }
+    joined(joins, WAIT).await;
     assert_eq!(log.lock().unwrap().len(), 2);
     // Both bad values (the one in the snapshot, the one watched) are counted.
-    let counted = wait_until(WAIT, || async {
-        metrics.render().contains(
+    let counted = env
+        .metrics_show(
             "dm_master_shard_ddl_error{task=\"bad\",type=\"Watch - MalformedValueError\"} 2",
         )
-    })
-    .await;
-    assert!(counted, "{}", metrics.render());
-    master.stop().await;
-    history.check_done_is_final().await;
-}
-
-#[tokio::test]
-async fn ddl_mismatch_blocks_the_lock_and_unlock_resolves_it() {
-    let (etcd, space, history, master) = setup("pess-mismatch", "t", &["s1", "s2"]).await;
-    let metrics = master.metrics.clone();
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
-    wait_synced(&master, "s1").await;
-    c2.put_info(
-        &c2.info(
-            "db",
-            "tb",
-            vec!["ALTER TABLE `db`.`tb` DROP COLUMN c1".into()],
-        ),
-        &cancel,
-    )
-    .await
-    .unwrap();
-    assert!(
-        wait_until(WAIT, || async {
-            metrics
-                .render()
-                .contains("type=\"InfoPut - SyncLockError\"} 1")
-        })
-        .await
-    );
-    let locks = master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(Some("t"), &[])
-        .await
-        .unwrap();
-    assert_eq!(locks.len(), 1);
-    assert_eq!(locks[0].synced, vec!["s1"]);
-    assert_eq!(locks[0].unsynced, vec!["s2"]);
-    assert!(metrics
-        .render()
-        .contains("dm_master_ddl_state_number{task=\"t\",type=\"Un-synced\"} 1"));
-
-    // Unlock while s2 never synced: the owner executes, the lock goes away.
-    let id = locks[0].id.clone();
-    let unlock = {
-        let handle = master.pessimist().await.expect("master leads").clone();
-        tokio::spawn(async move { handle.unlock_lock(&id, None, false).await })
-    };
-    let op = answered(&c1, r1, &cancel, WAIT).await;
-    assert!(op.exec);
-    c1.done(&op).await.unwrap();
-    tokio::time::timeout(WAIT, unlock)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert!(shown(&master).await.is_none(), "no lock is left");
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    assert!(!metrics.render().contains("dm_master_ddl_state_number{"));
-    master.stop().await;
-    history.check_done_is_final().await;
-}
-
-#[tokio::test]
-async fn unlock_with_force_remove_and_errors() {
-    let (etcd, space, history, master) = setup("pess-unlock", "t", &["s1", "s2"]).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    put_ddl(&c1, DDL, &cancel).await;
-    let id = "t-`db`.`tb`";
-    assert!(wait_until(WAIT, || async { shown(&master).await.is_some() }).await);
-    let err = master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .unlock_lock("t-`x`.`y`", None, false)
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), 38019);
-    let err = master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .unlock_lock(id, Some("s2"), false)
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), 38022, "{err}");
-    // The owner never executes; force-remove drops the lock anyway.
-    master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .unlock_lock(id, None, true)
-        .await
-        .unwrap();
-    assert!(shown(&master).await.is_none(), "no lock is left");
-    stop_when_resolved(master, &etcd, &space, &history).await;
+        .await;
+    assert!(counted, "{}", env.master.metrics.render());
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn info_of_an_unknown_task_waits_for_the_task() {
-    let space = unique_space("pess-unknown");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    let master = TestMaster::builder(&space).start().await;
-    let metrics = master.metrics.clone();
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "late", "s1");
-    let info = c1.info("db", "tb", vec![DDL.into()]);
+    let env = Setup::new("pess-unknown", &[]).await.start().await;
     let log: Log = Default::default();
-    let job = {
-        let log = log.clone();
-        let cancel = cancel.clone();
-        tokio::spawn(async move { c1.sync_ddl(&info, &cancel, step(&log, "s1")).await })
-    };
+    let job = env.spawn_sync("late", "s1", ("db", "tb"), &log);
     assert!(
-        wait_until(WAIT, || async {
-            metrics
-                .render()
-                .contains("type=\"InfoPut - UnknownTaskError\"")
-        })
-        .await
+        env.metrics_show("type=\"InfoPut - UnknownTaskError\"")
+            .await
     );
     assert!(
         log.lock().unwrap().is_empty(),
         "nothing executes for an unknown task"
     );
     // The task appears: the waiting Info is answered.
-    register_task(&etcd, &space, "late", &["s1"]).await;
-    let (op, decision) = tokio::time::timeout(WAIT, job)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    register_task(&env.etcd, &env.space, "late", &["s1"]).await;
+    let (op, decision) = finished(job, WAIT).await;
     assert!(op.exec);
     assert_eq!(decision, Decision::Execute);
-    master.stop().await;
-    history.check_done_is_final().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn lock_of_300_sources_resolves_past_the_txn_limit() {
     let sources: Vec<String> = (0..300).map(|i| format!("s{i:04}")).collect();
     let names: Vec<&str> = sources.iter().map(String::as_str).collect();
-    let (etcd, space, history, master) = setup("pess-1000", "big", &names).await;
-    let cancel = CancellationToken::new();
+    let env = Env::new("pess-1000", "big", &names).await;
+    let log: Log = Default::default();
     let mut joins = Vec::new();
     for s in &sources {
-        let c = PessimistClient::new(etcd.clone(), space.clone(), "big", s);
-        let info = c.info("db", "tb", vec![DDL.into()]);
-        let cancel = cancel.clone();
-        joins.push(tokio::spawn(async move {
-            c.sync_ddl(&info, &cancel, |_, _| std::future::ready(Ok(())))
-                .await
-        }));
+        joins.push(env.spawn_sync("big", s, ("db", "tb"), &log));
     }
-    let mut exec = 0;
-    for j in joins {
-        let (op, _) = tokio::time::timeout(Duration::from_secs(60), j)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        exec += usize::from(op.exec);
-    }
+    let exec = joined(joins, Duration::from_secs(60))
+        .await
+        .iter()
+        .filter(|(op, _)| op.exec)
+        .count();
     assert_eq!(exec, 1);
-    stop_when_resolved(master, &etcd, &space, &history).await;
+    env.stop_when_resolved().await;
+}
+
+/// Starts `client`'s flow of each of `ddls` in turn on its own task; the
+/// job returns whether it executed each.
+fn spawn_ddls(
+    client: PessimistClient,
+    source: &str,
+    ddls: &'static [&'static str],
+    cancel: &CancellationToken,
+    log: &Log,
+) -> JoinHandle<dm_worker::Result<Vec<bool>>> {
+    let (cancel, log, source) = (cancel.clone(), log.clone(), source.to_owned());
+    tokio::spawn(async move {
+        let mut executed = Vec::new();
+        for ddl in ddls {
+            let info = client.info("db", "tb", vec![(*ddl).into()]);
+            let (op, d) = client.sync_ddl(&info, &cancel, step(&log, &source)).await?;
+            assert_eq!(op.ddls, Some(vec![ddl.to_string()]));
+            executed.push(d == Decision::Execute);
+        }
+        Ok(executed)
+    })
 }
 
 #[tokio::test]
 async fn two_ddls_back_to_back_on_the_same_table() {
     // dm#628 / dm#1253: the second DDL's Info of a source must wait until
     // the first lock is fully resolved, then form a fresh lock.
-    let (etcd, space, history, master) = setup("pess-back-to-back", "t", &["s1", "s2"]).await;
-    let cancel = CancellationToken::new();
-    let ddls = [
+    let env = Env::new("pess-back-to-back", "t", S12).await;
+    const DDLS: &[&str] = &[
         "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
         "ALTER TABLE `db`.`tb` ADD COLUMN c3 INT",
     ];
     let log: Log = Default::default();
     let mut joins = Vec::new();
-    for source in ["s1", "s2"] {
-        if source == "s2" {
+    for source in S12 {
+        if *source == "s2" {
             // s2 starts once s1's first Info is seen, so s1 owns the first lock.
-            wait_synced(&master, "s1").await;
+            env.wait_synced("s1").await;
         }
-        let client = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
-        let log = log.clone();
-        let cancel = cancel.clone();
-        joins.push(tokio::spawn(async move {
-            let mut decisions = Vec::new();
-            for ddl in ddls {
-                let info = client.info("db", "tb", vec![ddl.into()]);
-                let (op, d) = client.sync_ddl(&info, &cancel, step(&log, source)).await?;
-                assert_eq!(op.ddls, Some(vec![ddl.to_string()]));
-                decisions.push(d);
-            }
-            Ok::<_, dm_worker::Error>(decisions)
-        }));
+        let client = env.client("t", source);
+        joins.push(spawn_ddls(client, source, DDLS, &env.cancel, &log));
     }
     let mut executes = [0, 0];
-    for j in joins {
-        let decisions = tokio::time::timeout(WAIT, j)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        for (i, d) in decisions.into_iter().enumerate() {
-            executes[i] += usize::from(d == Decision::Execute);
+    for executed in joined(joins, WAIT).await {
+        for (i, e) in executed.into_iter().enumerate() {
+            executes[i] += usize::from(e);
         }
     }
     assert_eq!(executes, [1, 1], "each DDL is executed exactly once");
-    stop_when_resolved(master, &etcd, &space, &history).await;
+    env.stop_when_resolved().await;
 }
 
 #[tokio::test]
 async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
-    let space = unique_space("pess-two-tasks");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "ta", &["s1", "s2"]).await;
-    register_task(&etcd, &space, "tb", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space).start().await;
-    let cancel = CancellationToken::new();
+    let env = Setup::new("pess-two-tasks", &[("ta", S12), ("tb", S12)])
+        .await
+        .start()
+        .await;
     let log: Log = Default::default();
     let mut joins = Vec::new();
     for task in ["ta", "tb"] {
-        for source in ["s1", "s2"] {
-            let client = PessimistClient::new(etcd.clone(), space.clone(), task, source);
-            let info = client.info("db", "tb", vec![DDL.into()]);
-            let log = log.clone();
-            let cancel = cancel.clone();
-            joins.push(tokio::spawn(async move {
-                client.sync_ddl(&info, &cancel, step(&log, source)).await
-            }));
+        for source in S12 {
+            joins.push(env.spawn_sync(task, source, ("db", "tb"), &log));
         }
     }
     let mut ids = std::collections::BTreeMap::new();
-    for j in joins {
-        let (op, d) = tokio::time::timeout(WAIT, j)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+    for (op, d) in joined(joins, WAIT).await {
         *ids.entry(op.id).or_insert(0) += usize::from(d == Decision::Execute);
     }
     let expected: std::collections::BTreeMap<String, usize> = [
@@ -540,456 +425,7 @@ async fn two_tasks_on_the_same_downstream_table_have_separate_locks() {
     ]
     .into();
     assert_eq!(ids, expected);
-    stop_when_resolved(master, &etcd, &space, &history).await;
-}
-
-#[tokio::test]
-async fn unlock_with_a_replaced_owner_while_a_source_never_arrived() {
-    let (etcd, space, history, master) =
-        setup("pess-replace-owner", "t", &["s1", "s2", "s3"]).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
-    wait_synced(&master, "s1").await;
-    let r2 = put_ddl(&c2, DDL, &cancel).await;
-    let id = "t-`db`.`tb`";
-    assert!(
-        wait_until(WAIT, || async {
-            shown(&master)
-                .await
-                .is_some_and(|(_, synced, _)| synced.len() == 2)
-        })
-        .await
-    );
-    let lock = &master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &["s3".into()])
-        .await
-        .unwrap()[0];
-    assert_eq!(
-        (lock.owner.as_str(), lock.unsynced.clone()),
-        ("s1", vec!["s3".to_string()])
-    );
-    let unlock = {
-        let handle = master.pessimist().await.expect("master leads").clone();
-        tokio::spawn(async move { handle.unlock_lock(id, Some("s2"), false).await })
-    };
-    // s2 now executes, s1 skips; s3 (never arrived) gets nothing.
-    let op2 = answered(&c2, r2, &cancel, WAIT).await;
-    assert!(op2.exec, "the replacement owner executes");
-    c2.done(&op2).await.unwrap();
-    let op1 = answered(&c1, r1, &cancel, WAIT).await;
-    assert!(!op1.exec, "the original owner skips");
-    c1.done(&op1).await.unwrap();
-    tokio::time::timeout(WAIT, unlock)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert!(shown(&master).await.is_none(), "no lock is left");
-    let s3_op = etcd
-        .get(ops::operation_key(&space, "t", "s3"))
-        .await
-        .unwrap();
-    assert!(s3_op.value.is_none());
-    stop_when_resolved(master, &etcd, &space, &history).await;
-}
-
-#[tokio::test]
-async fn a_coordinator_with_a_stale_fence_writes_nothing_and_stops() {
-    use dm_master::coordinator::pessimist::Pessimist;
-    use dm_master::etcd::{Fence, Op, Txn};
-    use tokio_util::task::TaskTracker;
-
-    let space = unique_space("pess-fence");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    // Our term's leader key, then a newer term's key replacing it.
-    let leader_key = format!("{}/dm-master/leader/1", space.namespace());
-    let ours = etcd.put(leader_key.as_str(), "old").await.unwrap();
-    etcd.txn(Txn::new("del").then([Op::delete(leader_key.as_str())]))
-        .await
-        .unwrap();
-    etcd.put(leader_key.as_str(), "new").await.unwrap();
-    let fence = Fence {
-        key: leader_key.into_bytes(),
-        create_revision: ours,
-    };
-    let tracker = TaskTracker::new();
-    let cancel = CancellationToken::new();
-    let handle = Pessimist::spawn(
-        etcd.clone(),
-        space.clone(),
-        Some(fence),
-        Arc::new(Metrics::new()),
-        &tracker,
-        cancel.clone(),
-    );
-    // Both sources arrive: the lock syncs and the coordinator tries to put
-    // the owner's Operation, which the fence refuses.
-    let worker_cancel = CancellationToken::new();
-    for source in ["s1", "s2"] {
-        let c = PessimistClient::new(etcd.clone(), space.clone(), "t", source);
-        c.put_info(&c.info("db", "tb", vec![DDL.into()]), &worker_cancel)
-            .await
-            .unwrap();
-    }
-    assert!(
-        wait_until(WAIT, || async { cancel.is_cancelled() }).await,
-        "the coordinator ends its term when the fence is broken"
-    );
-    tracker.close();
-    tracker.wait().await;
-    let ops = etcd
-        .get_prefix(&space.prefix(&dm_master::keys::PESSIMISM_OPERATION, &[]))
-        .await
-        .unwrap();
-    assert!(
-        ops.value.is_empty(),
-        "no Operation was written: {:?}",
-        ops.value
-    );
-    assert!(
-        handle.show_locks(None, &[]).await.is_err(),
-        "the stopped actor answers no more"
-    );
-    history.check_done_is_final().await;
-}
-
-#[tokio::test]
-async fn compaction_while_the_coordinator_lags_resyncs_and_the_lock_resolves() {
-    // The master reaches etcd through a proxy the test can cut; workers
-    // and the test talk to etcd directly. Compaction is cluster-wide: a
-    // private etcd.
-    let server = EtcdServer::start();
-    let etcd = server.client().await;
-    let proxy = crate::support::TcpProxy::start(server.client_addr()).await;
-    let space = unique_space("pess-lag");
-    let history = History::record(&etcd, &space).await;
-    register_task(&etcd, &space, "t", &["s1", "s2"]).await;
-    let master = TestMaster::builder(&space)
-        .endpoint(format!("http://{}", proxy.addr))
-        .start()
-        .await;
-    let pessimist = master.pessimist().await.expect("master leads");
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
-    assert!(
-        wait_until(WAIT, || async {
-            pessimist.show_locks(None, &[]).await.unwrap().len() == 1
-        })
-        .await
-    );
-
-    // The master is cut off; meanwhile s2 arrives and history is compacted
-    // past everything the master has seen.
-    proxy.cut();
-    let r2 = put_ddl(&c2, DDL, &cancel).await;
-    // Nothing may happen while the master is cut off: the sleep is the
-    // window in which an answer would show if it could.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let owner_op = etcd
-        .get(ops::operation_key(&space, "t", "s1"))
-        .await
-        .unwrap();
-    assert!(
-        owner_op.value.is_none(),
-        "a master cut off from etcd cannot have answered"
-    );
-    let head = etcd
-        .put(format!("{}/filler", space.namespace()), "x")
-        .await
-        .unwrap();
-    etcd.compact(head).await.unwrap();
-    proxy.restore();
-
-    // Its watcher cannot replay from its old revision: it resyncs from a
-    // snapshot, sees the lock synced, and answers.
-    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(30)).await;
-    assert!(op1.exec);
-    c1.done(&op1).await.unwrap();
-    let op2 = answered(&c2, r2, &cancel, Duration::from_secs(30)).await;
-    assert!(!op2.exec);
-    c2.done(&op2).await.unwrap();
-    stop_when_resolved(master, &etcd, &space, &history).await;
-}
-
-/// The lock as ShowDDLLocks lists it: (owner, synced, unsynced), if any.
-async fn shown(master: &Master) -> Option<(String, Vec<String>, Vec<String>)> {
-    let locks = master
-        .pessimist()
-        .await
-        .expect("master leads")
-        .show_locks(None, &[])
-        .await
-        .unwrap();
-    locks
-        .into_iter()
-        .next()
-        .map(|l| (l.owner, l.synced, l.unsynced))
-}
-
-/// Waits until the master's lock counts `source` as synced: its Info was
-/// seen, so an Info put after this comes second (the first Info seen
-/// creates the lock and names its owner).
-async fn wait_synced(master: &Master, source: &str) {
-    let seen = wait_until(WAIT, || async {
-        shown(master)
-            .await
-            .is_some_and(|(_, synced, _)| synced.iter().any(|s| s == source))
-    })
-    .await;
-    assert!(seen, "the master saw the Info of {source}");
-}
-
-async fn delete_key(etcd: &Etcd, key: String) {
-    etcd.txn(Txn::new("test delete").then([Op::delete(key)]))
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
-    let (etcd, space, history, master) = setup("pess-source-left", "t", &["s1", "s2", "s3"]).await;
-    let metrics = master.metrics.clone();
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let r1 = put_ddl(&c1, DDL, &cancel).await;
-    let r2 = put_ddl(&c2, DDL, &cancel).await;
-    let waiting = (
-        "s1".to_string(),
-        vec!["s1".to_string(), "s2".to_string()],
-        vec!["s3".to_string()],
-    );
-    assert!(
-        wait_until(WAIT, || async {
-            shown(&master).await.as_ref() == Some(&waiting)
-        })
-        .await,
-        "the lock waits for s3"
-    );
-
-    // stop-task on s3 alone: its subtask config disappears.
-    delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s3", "t"])).await;
-    let resolving = (
-        "s1".to_string(),
-        vec!["s1".to_string(), "s2".to_string()],
-        vec![],
-    );
-    assert!(
-        wait_until(Duration::from_secs(5), || async {
-            shown(&master).await.as_ref() == Some(&resolving)
-        })
-        .await,
-        "ShowDDLLocks no longer lists s3"
-    );
-    // The normal protocol follows: exec to the owner, skip to the other.
-    let op1 = answered(&c1, r1, &cancel, Duration::from_secs(5)).await;
-    assert!(op1.exec);
-    c1.done(&op1).await.unwrap();
-    let op2 = answered(&c2, r2, &cancel, WAIT).await;
-    assert!(!op2.exec);
-    c2.done(&op2).await.unwrap();
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-    assert!(shown(&master).await.is_none());
-    let text = metrics.render();
-    assert!(
-        text.contains("SubTaskDelete - SourceLeftLockError"),
-        "the re-evaluation is counted: {text}"
-    );
-    master.stop().await;
-    history.check_done_is_final().await;
-}
-
-#[tokio::test]
-async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
-    let (etcd, space, history, master) = setup("pess-all-left", "t", &["s1", "s2"]).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    put_ddl(&c1, DDL, &cancel).await;
-    assert!(wait_until(WAIT, || async { shown(&master).await.is_some() }).await);
-    delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s1", "t"])).await;
-    delete_key(&etcd, space.key(&UPSTREAM_SUBTASK, ["s2", "t"])).await;
-    assert!(
-        wait_until(Duration::from_secs(5), || async {
-            shown(&master).await.is_none() && lock_keys(&etcd, &space).await == 0
-        })
-        .await,
-        "the lock and its Info are gone"
-    );
-    master.stop().await;
-    history.check_done_is_final().await;
-}
-
-/// Duplicate Infos, a repeated done racing a non-owner's done, a done that
-/// lands after the lock was resolved and a stale Info of the resolved lock:
-/// no done is undone, the orphan is cleaned, the stale Info gets nothing,
-/// and the next lock on the same table works.
-#[tokio::test]
-async fn duplicate_and_late_worker_writes_never_undo_a_done() {
-    let (etcd, space, history, master) = setup("pess-dup", "t", &["s1", "s2"]).await;
-    let cancel = CancellationToken::new();
-    let c1 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s1");
-    let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-    let i1 = c1.info("db", "tb", vec![DDL.into()]);
-    let i2 = c2.info("db", "tb", vec![DDL.into()]);
-    // Each Info twice in a row (a client retry).
-    let r1 = c1.put_info(&i1, &cancel).await.unwrap();
-    etcd.put(ops::info_key(&space, "t", "s1"), i1.encode())
-        .await
-        .unwrap();
-    let r2 = c2.put_info(&i2, &cancel).await.unwrap();
-    etcd.put(ops::info_key(&space, "t", "s2"), i2.encode())
-        .await
-        .unwrap();
-    let op1 = answered(&c1, r1, &cancel, WAIT).await;
-    assert!(op1.exec);
-    c1.done(&op1).await.unwrap();
-    let op2 = answered(&c2, r2, &cancel, WAIT).await;
-    assert!(!op2.exec);
-    // The owner's done repeated, in the same revision as s2's done: the
-    // master reads the repeat first, while etcd already holds s2's done.
-    let done = |op: &dm_master::pessimism::Operation| {
-        let mut op = op.clone();
-        op.done = true;
-        op.encode()
-    };
-    etcd.txn(Txn::new("repeated done").then([
-        Op::put(ops::operation_key(&space, "t", "s1"), done(&op1)),
-        Op::put(ops::operation_key(&space, "t", "s2"), done(&op2)),
-        Op::delete(ops::info_key(&space, "t", "s2")),
-    ]))
-    .await
-    .unwrap();
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
-
-    // s2's done again, after the resolution: an orphan, cleaned.
-    etcd.put(ops::operation_key(&space, "t", "s2"), done(&op2))
-        .await
-        .unwrap();
-    assert!(
-        wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await,
-        "the orphan done Operation is deleted"
-    );
-    // A stale Info of s2 for the resolved lock: no lock, no Operation.
-    let stale = etcd
-        .put(ops::info_key(&space, "t", "s2"), i2.encode())
-        .await
-        .unwrap();
-
-    // The next DDL on the same table goes through for both sources, and
-    // the first Operation s2 sees after its stale Info is the new lock's.
-    let next = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c3` INT";
-    let r1 = c1
-        .put_info(&c1.info("db", "tb", vec![next.into()]), &cancel)
-        .await
-        .unwrap();
-    let stale_answer = tokio::spawn({
-        let c2 = PessimistClient::new(etcd.clone(), space.clone(), "t", "s2");
-        let cancel = cancel.clone();
-        async move { answered(&c2, stale, &cancel, WAIT).await }
-    });
-    let r2 = c2
-        .put_info(&c2.info("db", "tb", vec![next.into()]), &cancel)
-        .await
-        .unwrap();
-    let op1 = answered(&c1, r1, &cancel, WAIT).await;
-    assert_eq!(op1.ddls, Some(vec![next.to_string()]));
-    c1.done(&op1).await.unwrap();
-    let op2 = answered(&c2, r2, &cancel, WAIT).await;
-    let first_after_stale = stale_answer.await.unwrap();
-    assert_eq!(
-        first_after_stale.ddls,
-        Some(vec![next.to_string()]),
-        "the stale Info got no Operation"
-    );
-    c2.done(&op2).await.unwrap();
-    stop_when_resolved(master, &etcd, &space, &history).await;
-}
-
-#[tokio::test]
-async fn operation_puts_guarded_by_a_stale_view_fall_back_to_a_read() {
-    // The master guards its first write with what its watch last saw. A
-    // wrong view must cost a round trip, never a wrong write: a done
-    // Operation stays done, a changed one is written over its new revision.
-    use dm_master::pessimism::ops::SeenOperation;
-    use dm_master::pessimism::Operation;
-    let space = unique_space("pess-seen");
-    let etcd = EtcdServer::shared().client().await;
-    let op = |source: &str, done: bool| Operation {
-        id: "t-`db`.`tb`".into(),
-        task: "t".into(),
-        source: source.into(),
-        ddls: Some(vec![DDL.into()]),
-        exec: true,
-        done,
-    };
-    let rev_a = etcd
-        .put(
-            ops::operation_key(&space, "t", "a"),
-            op("a", false).encode(),
-        )
-        .await
-        .unwrap();
-    etcd.put(ops::operation_key(&space, "t", "b"), op("b", true).encode())
-        .await
-        .unwrap();
-    let outcome = ops::put_operations_seen(
-        &etcd,
-        &space,
-        None,
-        &[op("a", false), op("b", false), op("c", false)],
-        true,
-        &[
-            SeenOperation::NotDone {
-                mod_revision: rev_a - 1,
-            },
-            SeenOperation::Absent,
-            SeenOperation::Absent,
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome.written, ["a", "c"]);
-    assert_eq!(outcome.already_done, ["b"]);
-    let b = etcd
-        .get(ops::operation_key(&space, "t", "b"))
-        .await
-        .unwrap()
-        .value
-        .unwrap();
-    assert_eq!(
-        b.value,
-        op("b", true).encode(),
-        "a done Operation is never overwritten"
-    );
-    // A right view writes on the first try, guarded by it.
-    let a = etcd
-        .get(ops::operation_key(&space, "t", "a"))
-        .await
-        .unwrap()
-        .value
-        .unwrap();
-    let outcome = ops::put_operations_seen(
-        &etcd,
-        &space,
-        None,
-        &[op("a", false)],
-        true,
-        &[SeenOperation::NotDone {
-            mod_revision: a.mod_revision,
-        }],
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome.written, ["a"]);
+    env.stop_when_resolved().await;
 }
 
 #[tokio::test]
@@ -997,65 +433,109 @@ async fn eight_tasks_in_flight_each_resolve_every_ddl_in_order() {
     // Answers of different tasks are written concurrently, a task's own
     // events wait for its write: every lock still has exactly one owner
     // executing, and each task's second DDL forms a fresh lock.
-    let space = unique_space("pess-pipelined");
-    let etcd = EtcdServer::shared().client().await;
-    let history = History::record(&etcd, &space).await;
     let tasks: Vec<String> = (0..8).map(|i| format!("task{i}")).collect();
-    for task in &tasks {
-        register_task(&etcd, &space, task, &["s1", "s2"]).await;
-    }
-    let master = TestMaster::builder(&space).start().await;
-    let metrics = master.metrics.clone();
-    let cancel = CancellationToken::new();
-    let ddls = [
+    let registered: Vec<(&str, &[&str])> = tasks.iter().map(|t| (t.as_str(), S12)).collect();
+    let env = Setup::new("pess-pipelined", &registered)
+        .await
+        .start()
+        .await;
+    const DDLS: &[&str] = &[
         "ALTER TABLE `db`.`tb` ADD COLUMN c2 INT",
         "ALTER TABLE `db`.`tb` ADD COLUMN c3 INT",
         "ALTER TABLE `db`.`tb` ADD COLUMN c4 INT",
     ];
+    let log: Log = Default::default();
     let mut joins = Vec::new();
     for task in &tasks {
-        for source in ["s1", "s2"] {
-            let client = PessimistClient::new(etcd.clone(), space.clone(), task, source);
-            let cancel = cancel.clone();
-            joins.push(tokio::spawn(async move {
-                let mut executed = Vec::new();
-                for ddl in ddls {
-                    let info = client.info("db", "tb", vec![ddl.into()]);
-                    let (op, decision) = client
-                        .sync_ddl(&info, &cancel, |_, _| std::future::ready(Ok(())))
-                        .await?;
-                    assert_eq!(op.ddls, Some(vec![ddl.to_string()]));
-                    executed.push(decision == Decision::Execute);
-                }
-                Ok::<_, dm_worker::Error>(executed)
-            }));
+        for source in S12 {
+            let client = env.client(task, source);
+            joins.push(spawn_ddls(client, source, DDLS, &env.cancel, &log));
         }
     }
-    let mut results = Vec::new();
-    for j in joins {
-        results.push(
-            tokio::time::timeout(Duration::from_secs(60), j)
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap(),
-        );
-    }
+    let results = joined(joins, Duration::from_secs(60)).await;
     // Per task (two sources in a row) and DDL: exactly one execution.
     for (task, pair) in tasks.iter().zip(results.chunks(2)) {
-        for (i, _) in ddls.iter().enumerate() {
+        for (i, _) in DDLS.iter().enumerate() {
             let executes = pair.iter().filter(|e| e[i]).count();
             assert_eq!(executes, 1, "{task} DDL {i}: {pair:?}");
         }
     }
-    assert!(wait_until(WAIT, || async { lock_keys(&etcd, &space).await == 0 }).await);
+    assert!(env.keys_gone().await);
     assert!(
         wait_until(WAIT, || async {
-            !metrics.render().contains("dm_master_ddl_state_number{")
+            !env.master
+                .metrics
+                .render()
+                .contains("dm_master_ddl_state_number{")
         })
         .await,
         "every task's series is dropped with its last lock"
     );
-    master.stop().await;
-    history.check_done_is_final().await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
+    let env = Env::new("pess-source-left", "t", &["s1", "s2", "s3"]).await;
+    let ((c1, r1), (c2, r2)) = env.s1_then_s2().await;
+    let waiting = (
+        "s1".to_string(),
+        vec!["s1".to_string(), "s2".to_string()],
+        vec!["s3".to_string()],
+    );
+    assert!(
+        wait_until(WAIT, || async {
+            env.shown().await.as_ref() == Some(&waiting)
+        })
+        .await,
+        "the lock waits for s3"
+    );
+
+    // stop-task on s3 alone: its subtask config disappears.
+    delete_key(&env.etcd, env.space.key(&UPSTREAM_SUBTASK, ["s3", "t"])).await;
+    let resolving = (
+        "s1".to_string(),
+        vec!["s1".to_string(), "s2".to_string()],
+        vec![],
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            env.shown().await.as_ref() == Some(&resolving)
+        })
+        .await,
+        "ShowDDLLocks no longer lists s3"
+    );
+    // The normal protocol follows: exec to the owner, skip to the other.
+    let op1 = answered(&c1, r1, &env.cancel, Duration::from_secs(5)).await;
+    assert!(op1.exec);
+    c1.done(&op1).await.unwrap();
+    let op2 = answered(&c2, r2, &env.cancel, WAIT).await;
+    assert!(!op2.exec);
+    c2.done(&op2).await.unwrap();
+    assert!(env.keys_gone().await);
+    assert!(env.shown().await.is_none());
+    let text = env.master.metrics.render();
+    assert!(
+        text.contains("SubTaskDelete - SourceLeftLockError"),
+        "the re-evaluation is counted: {text}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
+    let env = Env::new("pess-all-left", "t", S12).await;
+    put_ddl(&env.client("t", "s1"), DDL, &env.cancel).await;
+    assert!(wait_until(WAIT, || async { env.shown().await.is_some() }).await);
+    for source in S12 {
+        delete_key(&env.etcd, env.space.key(&UPSTREAM_SUBTASK, [source, "t"])).await;
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || async {
+            env.shown().await.is_none() && env.lock_keys().await == 0
+        })
+        .await,
+        "the lock and its Info are gone"
+    );
+    env.stop().await;
 }

@@ -2,6 +2,9 @@
 //! are simulated the way DM's worker talks to the master: `RegisterWorker`
 //! over gRPC, then a keep-alive key under its own lease put with a plain
 //! etcd client (docs/protocol.md#worker-registration); "killing" a worker revokes its lease.
+//!
+//! [`records`] checks the keys against DM's types, [`dm_surface`] what
+//! dmctl and tiup see.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,13 +19,15 @@ use dm_master::proto::{
     members::Member, ListMemberRequest, OfflineMemberRequest, OperateSourceRequest,
     RegisterWorkerRequest, SourceOp,
 };
-use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::dmctl::dmctl_async;
 use crate::master::TestMaster;
 use crate::support::{free_port, unique_space, wait_until, EtcdServer};
+
+mod dm_surface;
+mod records;
 
 const WAIT: Duration = Duration::from_secs(20);
 const KEEP_ALIVE_TTL: i64 = 10;
@@ -47,14 +52,7 @@ impl SimWorker {
         name: &str,
         addr: String,
     ) -> SimWorker {
-        let resp = master
-            .register_worker(RegisterWorkerRequest {
-                name: name.into(),
-                address: addr.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let resp = register_worker(master, name, &addr).await;
         assert!(resp.result, "register {name}: {}", resp.msg);
         assert!(resp.secret_key.is_empty());
         SimWorker {
@@ -105,7 +103,22 @@ impl SimWorker {
     }
 }
 
-/// name → (stage, source) from `ListMember --worker`.
+/// `RegisterWorker` of `name` at `address`.
+pub async fn register_worker(
+    master: &mut MasterClient<Channel>,
+    name: &str,
+    address: &str,
+) -> dm_master::proto::RegisterWorkerResponse {
+    master
+        .register_worker(RegisterWorkerRequest {
+            name: name.into(),
+            address: address.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// `OfflineMember` of `kind` (`worker`, `master`, ...) `name`.
 async fn offline(
     master: &mut MasterClient<Channel>,
@@ -122,7 +135,8 @@ async fn offline(
         .into_inner()
 }
 
-async fn workers(master: &mut MasterClient<Channel>) -> BTreeMap<String, (String, String)> {
+/// name → (stage, source) from `ListMember --worker`.
+pub async fn workers(master: &mut MasterClient<Channel>) -> BTreeMap<String, (String, String)> {
     let resp = master
         .list_member(ListMemberRequest {
             worker: true,
@@ -144,17 +158,21 @@ async fn workers(master: &mut MasterClient<Channel>) -> BTreeMap<String, (String
     out
 }
 
-fn stage(stage: &str, source: &str) -> (String, String) {
-    (stage.to_string(), source.to_string())
-}
-
+/// Waits until `ListMember --worker` shows exactly `want`, each worker as
+/// `"name stage"` or `"name stage source"`; returns what it showed.
 async fn wait_workers(
     master: &mut MasterClient<Channel>,
-    want: &[(&str, &str, &str)],
+    want: &[&str],
 ) -> BTreeMap<String, (String, String)> {
     let want: BTreeMap<String, (String, String)> = want
         .iter()
-        .map(|(n, s, src)| (n.to_string(), stage(s, src)))
+        .map(|w| {
+            let mut words = w.split(' ');
+            let name = words.next().unwrap().to_string();
+            let stage = words.next().expect("a stage").to_string();
+            let source = words.next().unwrap_or_default().to_string();
+            (name, (stage, source))
+        })
         .collect();
     let last = Arc::new(std::sync::Mutex::new(BTreeMap::new()));
     let held = wait_until(WAIT, || {
@@ -174,7 +192,7 @@ async fn wait_workers(
     last
 }
 
-fn source_yaml(id: &str) -> String {
+pub fn source_yaml(id: &str) -> String {
     format!(
         "source-id: {id}\nflavor: mysql\nserver-id: 101\nenable-gtid: false\nfrom:\n  host: 127.0.0.1\n  user: root\n  password: \"123456\"\n  port: 3306\n"
     )
@@ -198,57 +216,20 @@ async fn operate_source(
         .into_inner()
 }
 
-/// DM's `ha.SourceBound` with its JSON field names (`dm/pkg/ha/bound.go`).
-#[derive(Deserialize, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct GoSourceBound {
-    source: String,
-    worker: String,
+/// `OperateSource start` of the given source YAMLs.
+async fn start_sources(
+    master: &mut MasterClient<Channel>,
+    configs: Vec<String>,
+) -> dm_master::proto::OperateSourceResponse {
+    operate_source(master, SourceOp::StartSource, configs, vec![]).await
 }
 
-/// DM's `ha.WorkerInfo` (`dm/pkg/ha/worker.go`).
-#[derive(Deserialize, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct GoWorkerInfo {
-    name: String,
-    addr: String,
-}
-
-/// The part of DM's `config.SourceConfig` TOML a worker relies on, with
-/// its key names and types.
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "kebab-case")]
-struct GoSourceConfig {
-    enable: bool,
-    enable_gtid: bool,
-    enable_relay: bool,
-    flavor: String,
-    source_id: String,
-    server_id: u32,
-    from: GoDbConfig,
-    purge: GoPurge,
-    checker: GoChecker,
-}
-
-#[derive(Deserialize, Debug)]
-struct GoDbConfig {
-    host: String,
-    port: i64,
-    user: String,
-    password: String,
-}
-
-#[derive(Deserialize, Debug)]
-struct GoPurge {
-    interval: i64,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "kebab-case")]
-struct GoChecker {
-    check_enable: bool,
-    backoff_max: String,
-    backoff_min: String,
+/// `OperateSource stop` of source `id`.
+async fn stop_source(
+    master: &mut MasterClient<Channel>,
+    id: &str,
+) -> dm_master::proto::OperateSourceResponse {
+    operate_source(master, SourceOp::StopSource, vec![], vec![id.into()]).await
 }
 
 async fn value(etcd: &Etcd, key: String) -> Option<Vec<u8>> {
@@ -268,23 +249,9 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     let mut w1 = SimWorker::register(&mut via_follower, "w1").await;
     let mut w2 = SimWorker::register(&mut via_follower, "w2").await;
     let mut w3 = SimWorker::register(&mut via_leader, "w3").await;
-    let again = via_leader
-        .register_worker(RegisterWorkerRequest {
-            name: "w1".into(),
-            address: w1.addr.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let again = register_worker(&mut via_leader, "w1", &w1.addr).await;
     assert!(again.result, "same name and address: {}", again.msg);
-    let moved = via_leader
-        .register_worker(RegisterWorkerRequest {
-            name: "w1".into(),
-            address: "10.0.0.1:8262".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let moved = register_worker(&mut via_leader, "w1", "10.0.0.1:8262").await;
     assert!(!moved.result);
     assert_eq!(
         moved.msg,
@@ -296,29 +263,19 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     // Registered but no keep-alive yet: offline.
     wait_workers(
         &mut via_follower,
-        &[
-            ("w1", "offline", ""),
-            ("w2", "offline", ""),
-            ("w3", "offline", ""),
-        ],
+        &["w1 offline", "w2 offline", "w3 offline"],
     )
     .await;
 
     w1.keep_alive(&etcd, &space).await;
     w2.keep_alive(&etcd, &space).await;
     w3.keep_alive(&etcd, &space).await;
-    wait_workers(
-        &mut via_follower,
-        &[("w1", "free", ""), ("w2", "free", ""), ("w3", "free", "")],
-    )
-    .await;
+    wait_workers(&mut via_follower, &["w1 free", "w2 free", "w3 free"]).await;
 
     // Two sources: two workers bound, the third free.
-    let created = operate_source(
+    let created = start_sources(
         &mut via_follower,
-        SourceOp::StartSource,
         vec![source_yaml("s1"), source_yaml("s2")],
-        vec![],
     )
     .await;
     assert!(created.result, "{}", created.msg);
@@ -328,66 +285,10 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
         .map(|s| (s.source.as_str(), s.worker.as_str()))
         .collect();
     assert_eq!(listed, [("s1", "w1"), ("s2", "w2")]);
-    wait_workers(
-        &mut via_leader,
-        &[
-            ("w1", "bound", "s1"),
-            ("w2", "bound", "s2"),
-            ("w3", "free", ""),
-        ],
-    )
-    .await;
+    wait_workers(&mut via_leader, &["w1 bound s1", "w2 bound s2", "w3 free"]).await;
 
     // The keys hold DM's bytes and decode with DM's field names and types.
-    let bound = value(&etcd, space.key(&BOUND_WORKER, ["w1"]))
-        .await
-        .unwrap();
-    assert_eq!(bound, br#"{"source":"s1","worker":"w1"}"#);
-    assert_eq!(
-        value(&etcd, space.key(&LAST_BOUND_WORKER, ["w1"]))
-            .await
-            .unwrap(),
-        bound
-    );
-    let parsed: GoSourceBound = serde_json::from_slice(&bound).unwrap();
-    assert_eq!(parsed.source, "s1");
-    assert_eq!(parsed.worker, "w1");
-    let info = value(&etcd, space.key(&WORKER_REGISTER, ["w1"]))
-        .await
-        .unwrap();
-    assert_eq!(
-        info,
-        format!(r#"{{"name":"w1","addr":"{}"}}"#, w1.addr).into_bytes()
-    );
-    let info: GoWorkerInfo = serde_json::from_slice(&info).unwrap();
-    assert_eq!(info.name, "w1");
-    let toml_bytes = value(&etcd, space.key(&UPSTREAM_CONFIG, ["s1"]))
-        .await
-        .unwrap();
-    let cfg: GoSourceConfig = toml::from_str(std::str::from_utf8(&toml_bytes).unwrap()).unwrap();
-    assert!(cfg.enable && !cfg.enable_gtid && !cfg.enable_relay);
-    assert_eq!(
-        (cfg.flavor.as_str(), cfg.source_id.as_str(), cfg.server_id),
-        ("mysql", "s1", 101)
-    );
-    assert_eq!(
-        (
-            cfg.from.host.as_str(),
-            cfg.from.port,
-            cfg.from.user.as_str(),
-            cfg.from.password.as_str()
-        ),
-        ("127.0.0.1", 3306, "root", "123456")
-    );
-    assert_eq!(cfg.purge.interval, 3600);
-    assert!(cfg.checker.check_enable);
-    assert_eq!(
-        (
-            cfg.checker.backoff_max.as_str(),
-            cfg.checker.backoff_min.as_str()
-        ),
-        ("5m0s", "1s")
-    );
+    records::assert_dms_records(&etcd, &space, &w1.addr).await;
     assert!(m1
         .metrics
         .render()
@@ -397,11 +298,7 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     w1.kill(&etcd).await;
     wait_workers(
         &mut via_leader,
-        &[
-            ("w1", "offline", ""),
-            ("w2", "bound", "s2"),
-            ("w3", "bound", "s1"),
-        ],
+        &["w1 offline", "w2 bound s2", "w3 bound s1"],
     )
     .await;
     assert!(value(&etcd, space.key(&BOUND_WORKER, ["w1"]))
@@ -420,20 +317,10 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     w3.kill(&etcd).await;
     wait_workers(
         &mut via_leader,
-        &[
-            ("w1", "offline", ""),
-            ("w2", "bound", "s2"),
-            ("w3", "offline", ""),
-        ],
+        &["w1 offline", "w2 bound s2", "w3 offline"],
     )
     .await;
-    let created = operate_source(
-        &mut via_leader,
-        SourceOp::StartSource,
-        vec![source_yaml("a0")],
-        vec![],
-    )
-    .await;
+    let created = start_sources(&mut via_leader, vec![source_yaml("a0")]).await;
     assert!(created.result, "{}", created.msg);
     assert_eq!(created.sources.len(), 1);
     assert_eq!(
@@ -446,11 +333,7 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     w1.keep_alive(&etcd, &space).await;
     wait_workers(
         &mut via_leader,
-        &[
-            ("w1", "bound", "s1"),
-            ("w2", "bound", "s2"),
-            ("w3", "offline", ""),
-        ],
+        &["w1 bound s1", "w2 bound s2", "w3 offline"],
     )
     .await;
 
@@ -474,11 +357,7 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     let mut via_new_leader = m2.client().await;
     wait_workers(
         &mut via_new_leader,
-        &[
-            ("w1", "bound", "s1"),
-            ("w2", "bound", "s2"),
-            ("w3", "offline", ""),
-        ],
+        &["w1 bound s1", "w2 bound s2", "w3 offline"],
     )
     .await;
     assert_eq!(created_at(etcd.clone(), space.clone()).await, before);
@@ -499,51 +378,35 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     assert!(value(&etcd, space.key(&WORKER_REGISTER, ["w3"]))
         .await
         .is_none());
-    let unknown = offline(&mut via_new_leader, "worker", "w3").await;
-    assert_eq!(
-        unknown.msg,
-        "[code=46004:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w3 not exists"
-    );
-    let no_master = offline(&mut via_new_leader, "master", "nobody").await;
-    assert_eq!(
-        no_master.msg,
-        "[code=38048:class=dm-master:scope=internal:level=low], Message: dm-master with name nobody not exists, Workaround: Please use list-member command to see masters."
-    );
-    let bad_type = offline(&mut via_new_leader, "relay", "x").await;
-    assert_eq!(
-        bad_type.msg,
-        "[code=38049:class=dm-master:scope=internal:level=low], Message: offline member type relay is invalid, Workaround: Please use master/worker."
-    );
-    wait_workers(
-        &mut via_new_leader,
-        &[("w1", "bound", "s1"), ("w2", "bound", "s2")],
-    )
-    .await;
+    for (kind, name, want) in [
+        (
+            "worker",
+            "w3",
+            "[code=46004:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w3 not exists",
+        ),
+        (
+            "master",
+            "nobody",
+            "[code=38048:class=dm-master:scope=internal:level=low], Message: dm-master with name nobody not exists, Workaround: Please use list-member command to see masters.",
+        ),
+        (
+            "relay",
+            "x",
+            "[code=38049:class=dm-master:scope=internal:level=low], Message: offline member type relay is invalid, Workaround: Please use master/worker.",
+        ),
+    ] {
+        assert_eq!(offline(&mut via_new_leader, kind, name).await.msg, want);
+    }
+    wait_workers(&mut via_new_leader, &["w1 bound s1", "w2 bound s2"]).await;
 
     // Stop a bound source: its keys go and its worker takes the unbound one.
-    let stopped = operate_source(
-        &mut via_new_leader,
-        SourceOp::StopSource,
-        vec![],
-        vec!["s1".into()],
-    )
-    .await;
+    let stopped = stop_source(&mut via_new_leader, "s1").await;
     assert!(stopped.result, "{}", stopped.msg);
     assert!(value(&etcd, space.key(&UPSTREAM_CONFIG, ["s1"]))
         .await
         .is_none());
-    wait_workers(
-        &mut via_new_leader,
-        &[("w1", "bound", "a0"), ("w2", "bound", "s2")],
-    )
-    .await;
-    let missing = operate_source(
-        &mut via_new_leader,
-        SourceOp::StopSource,
-        vec![],
-        vec!["s1".into()],
-    )
-    .await;
+    wait_workers(&mut via_new_leader, &["w1 bound a0", "w2 bound s2"]).await;
+    let missing = stop_source(&mut via_new_leader, "s1").await;
     assert!(!missing.result);
     assert_eq!(
         missing.msg,
@@ -553,176 +416,4 @@ async fn workers_register_get_sources_bound_and_keep_them_across_failures() {
     w1.kill(&etcd).await;
     w2.kill(&etcd).await;
     m2.stop().await;
-}
-
-#[tokio::test]
-async fn a_bad_source_yaml_gets_dms_error_and_writes_nothing() {
-    let space = unique_space("sched-bad");
-    let etcd = EtcdServer::shared().client().await;
-    let master = TestMaster::builder(&space).name("m1").lead(WAIT).await;
-    let mut c = master.client().await;
-    let cases = [
-        (
-            format!("{}no-such-key: 1\n", source_yaml("s1")),
-            "[code=20003:class=config:scope=internal:level=medium], Message: decode source config, RawCause: yaml: unmarshal errors:\n  line 10: field no-such-key not found in type config.SourceConfig, Workaround: Please check the configuration file has correct YAML format.".to_string(),
-        ),
-        (
-            source_yaml(&"x".repeat(33)),
-            format!("[code=40006:class=dm-worker:scope=internal:level=medium], Message: the length of source ID {} is more than max allowed value 32", "x".repeat(33)),
-        ),
-        (
-            format!("{}enable-relay: true\n", source_yaml("s1")),
-            "[code=38100:class=dm-master:scope=internal:level=high], Message: enable-relay is not supported by this dm-master".to_string(),
-        ),
-    ];
-    for (yaml, want) in cases {
-        // A good config in the same request is not written either.
-        let resp = operate_source(
-            &mut c,
-            SourceOp::StartSource,
-            vec![source_yaml("good"), yaml],
-            vec![],
-        )
-        .await;
-        assert!(!resp.result);
-        assert_eq!(resp.msg, want);
-    }
-    let update = operate_source(
-        &mut c,
-        SourceOp::UpdateSource,
-        vec![source_yaml("s1")],
-        vec![],
-    )
-    .await;
-    assert!(!update.result);
-    assert_eq!(
-        update.msg,
-        "Update worker config is not supported by dm-ha now"
-    );
-    let written = etcd
-        .get_prefix(&space.path(&UPSTREAM_CONFIG))
-        .await
-        .unwrap()
-        .value;
-    assert!(written.is_empty(), "{written:?}");
-    // Creating the same source twice: DM's 46007, the first one stays.
-    let first = operate_source(
-        &mut c,
-        SourceOp::StartSource,
-        vec![source_yaml("s1")],
-        vec![],
-    )
-    .await;
-    assert!(first.result, "{}", first.msg);
-    let second = operate_source(
-        &mut c,
-        SourceOp::StartSource,
-        vec![source_yaml("s1")],
-        vec![],
-    )
-    .await;
-    assert_eq!(
-        second.msg,
-        "[code=46007:class=scheduler:scope=internal:level=medium], Message: source config with ID s1 already exists"
-    );
-    let shown = operate_source(&mut c, SourceOp::ShowSource, vec![], vec![]).await;
-    assert!(shown.result);
-    assert_eq!(shown.sources.len(), 1);
-    assert_eq!(shown.sources[0].source, "s1");
-    master.stop().await;
-}
-
-async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    (status, body)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dmctl_and_the_members_gateway_speak_dms_json() {
-    let space = unique_space("sched-ctl");
-    let etcd = EtcdServer::shared().client().await;
-    let master = TestMaster::builder(&space).name("m1").lead(WAIT).await;
-    let addr = master.local_addr.to_string();
-    let mut c = master.client().await;
-    let mut w1 = SimWorker::register(&mut c, "w1").await;
-    w1.keep_alive(&etcd, &space).await;
-    wait_workers(&mut c, &[("w1", "free", "")]).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("source.yaml");
-    std::fs::write(&file, source_yaml("s1")).unwrap();
-    let (ok, out, err) =
-        dmctl_async(&addr, &["operate-source", "create", file.to_str().unwrap()]).await;
-    assert!(ok, "{err}");
-    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(created["result"], true);
-    assert_eq!(created["sources"][0]["source"], "s1");
-    assert_eq!(created["sources"][0]["worker"], "w1");
-    assert!(out.starts_with("{\n    \"result\": true,\n    \"msg\": \"\",\n    \"sources\": ["));
-
-    let (ok, out, err) = dmctl_async(&addr, &["list-member", "--worker"]).await;
-    assert!(ok, "{err}");
-    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(
-        listed["members"][0]["worker"]["workers"][0],
-        serde_json::json!({"name": "w1", "addr": w1.addr, "stage": "bound", "source": "s1"})
-    );
-    let (ok, out, _) = dmctl_async(&addr, &["list-member"]).await;
-    assert!(ok);
-    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(all["members"][0]["leader"]["name"], "m1");
-    let masters = &all["members"][1]["master"]["masters"];
-    assert_eq!(masters.as_array().map(Vec::len), Some(1), "{out}");
-    // The test etcd answers /health on its client URL.
-    assert_eq!(masters[0]["alive"], true);
-    assert!(masters[0]["memberID"].is_string());
-
-    // An online worker cannot be removed: dmctl exits 1.
-    let (ok, _, err) = dmctl_async(&addr, &["offline-member", "--worker", "--name", "w1"]).await;
-    assert!(!ok);
-    assert!(
-        err.contains("offline member failed:\n[code=46005:class=scheduler:scope=internal:level=medium], Message: dm-worker with name w1 is still online"),
-        "{err}"
-    );
-
-    // tiup's calls.
-    let sock = master.local_addr;
-    let (status, body) = http(sock, "GET", "/apis/v1alpha1/members?worker=true&names=w1").await;
-    assert_eq!(status, 200);
-    assert!(body.contains("\n  \"members\": [\n"), "{body}");
-    let members: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        members["members"][0]["worker"]["workers"][0]["stage"],
-        "bound"
-    );
-    w1.kill(&etcd).await;
-    wait_workers(&mut c, &[("w1", "offline", "")]).await;
-    let (status, body) = http(sock, "DELETE", "/apis/v1alpha1/members/worker/w1").await;
-    assert_eq!(status, 200);
-    let removed: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(removed, serde_json::json!({"result": true, "msg": ""}));
-    let (_, body) = http(sock, "DELETE", "/apis/v1alpha1/members/worker/w1").await;
-    assert!(body.contains("not exists"), "{body}");
-
-    let (ok, out, _) = dmctl_async(&addr, &["operate-source", "stop", "s1"]).await;
-    assert!(ok);
-    let stopped: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(stopped["result"], true, "{out}");
-    assert_eq!(
-        stopped["sources"][0]["msg"],
-        "source is stopped and hasn't bound to worker before being stopped"
-    );
-    master.stop().await;
 }

@@ -11,9 +11,9 @@ use dm_master::keys::{KeySpace, STAGE_SUBTASK, UPSTREAM_SUBTASK, WORKER_KEEP_ALI
 use dm_master::pessimism::{ops, Info};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{
-    members::Member, CheckTaskRequest, GetSubTaskCfgRequest, ListMemberRequest,
-    OperateSourceRequest, OperateTaskRequest, OperateTaskResponse, QueryStatusListRequest,
-    RegisterWorkerRequest, SourceOp, StartTaskRequest, StartTaskResponse, TaskOp,
+    CheckTaskRequest, GetSubTaskCfgRequest, OperateSourceRequest, OperateTaskRequest,
+    OperateTaskResponse, QueryStatusListRequest, SourceOp, StartTaskRequest, StartTaskResponse,
+    TaskOp,
 };
 use dm_master::task_config::SubTaskConfig;
 use expect_test::expect;
@@ -21,6 +21,7 @@ use tonic::transport::Channel;
 
 use crate::dmctl::dmctl_async;
 use crate::master::TestMaster;
+use crate::scheduler::source_yaml;
 use crate::support::{free_port, unique_space, wait_until, EtcdServer};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -33,14 +34,9 @@ async fn join_worker(
     space: &KeySpace,
     name: &str,
 ) {
-    let resp = master
-        .register_worker(RegisterWorkerRequest {
-            name: name.into(),
-            address: format!("127.0.0.1:{}", free_port()),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let resp =
+        crate::scheduler::register_worker(master, name, &format!("127.0.0.1:{}", free_port()))
+            .await;
     assert!(resp.result, "register {name}: {}", resp.msg);
     let lease = etcd.lease_grant(600).await.unwrap();
     let value =
@@ -54,31 +50,17 @@ async fn join_worker(
     .unwrap();
 }
 
-fn source_yaml(id: &str) -> String {
-    format!(
-        "source-id: {id}\nflavor: mysql\nserver-id: 101\nenable-gtid: false\nfrom:\n  host: 127.0.0.1\n  user: root\n  password: \"123456\"\n  port: 3306\n"
-    )
-}
-
 /// Waits until every listed source is bound.
 async fn wait_bound(master: &mut MasterClient<Channel>, count: usize) {
     let bound = wait_until(WAIT, || {
         let mut m = master.clone();
         async move {
-            let resp = m
-                .list_member(ListMemberRequest {
-                    worker: true,
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            resp.members.iter().any(|member| match &member.member {
-                Some(Member::Worker(w)) => {
-                    w.workers.iter().filter(|w| w.stage == "bound").count() == count
-                }
-                _ => false,
-            })
+            let workers = crate::scheduler::workers(&mut m).await;
+            workers
+                .values()
+                .filter(|(stage, _)| stage == "bound")
+                .count()
+                == count
         }
     })
     .await;
@@ -353,14 +335,7 @@ async fn tasks_start_pause_resume_and_stop_through_the_master() {
     let lock_seen = wait_until(WAIT, || {
         let mut m = leader.clone();
         async move {
-            let locks = m
-                .show_ddl_locks(dm_master::proto::ShowDdlLocksRequest {
-                    task: "t1".into(),
-                    sources: vec![],
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let locks = crate::grpc::show_locks_of(&mut m, "t1", &[]).await;
             !locks.locks.is_empty()
         }
     })

@@ -106,6 +106,18 @@ fn anonymous(ca: &Path) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
+/// ShowDDLLocks over gRPC to the master at `addr`, as the client `who`.
+async fn show_locks_as(
+    addr: std::net::SocketAddr,
+    who: &TlsFiles,
+) -> Result<tonic::Response<dm_master::proto::ShowDdlLocksResponse>, tonic::Status> {
+    let channel =
+        dm_master::tls::grpc_channel(&addr.to_string(), Some(who), Duration::from_secs(3)).unwrap();
+    MasterClient::new(channel)
+        .show_ddl_locks(ShowDdlLocksRequest::default())
+        .await
+}
+
 #[tokio::test]
 async fn with_cert_allowed_cn_only_listed_clients_get_in() {
     let pki = Pki::new();
@@ -122,14 +134,7 @@ async fn with_cert_allowed_cn_only_listed_clients_get_in() {
 
     // The allowed client: gRPC and HTTP both work over TLS.
     let allowed = pki.issue("dm-client");
-    let channel =
-        dm_master::tls::grpc_channel(&addr.to_string(), Some(&allowed), Duration::from_secs(3))
-            .unwrap();
-    let locks = MasterClient::new(channel)
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let locks = show_locks_as(addr, &allowed).await.unwrap().into_inner();
     assert!(locks.result, "{}", locks.msg);
     let status = https_get(addr, http1(&allowed), "/status").await.unwrap();
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
@@ -137,12 +142,7 @@ async fn with_cert_allowed_cn_only_listed_clients_get_in() {
 
     // A CN that is not listed: refused on both protocols.
     let intruder = pki.issue("intruder");
-    let channel =
-        dm_master::tls::grpc_channel(&addr.to_string(), Some(&intruder), Duration::from_secs(3))
-            .unwrap();
-    let refused = MasterClient::new(channel)
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await;
+    let refused = show_locks_as(addr, &intruder).await;
     assert!(refused.is_err(), "{refused:?}");
     let refused = https_get(addr, http1(&intruder), "/status").await;
     assert!(
@@ -166,13 +166,7 @@ async fn with_cert_allowed_cn_only_listed_clients_get_in() {
         allowed_cn: vec!["someone-else".into()],
         ..allowed.clone()
     };
-    let channel =
-        dm_master::tls::grpc_channel(&addr.to_string(), Some(&picky), Duration::from_secs(3))
-            .unwrap();
-    assert!(MasterClient::new(channel)
-        .show_ddl_locks(ShowDdlLocksRequest::default())
-        .await
-        .is_err());
+    assert!(show_locks_as(addr, &picky).await.is_err());
     master.stop().await;
 }
 

@@ -24,12 +24,18 @@ fn already(outcome: &Outcome) -> Option<u16> {
     }
 }
 
+/// Table `t` (not created) of a fresh database on the shared MariaDB, and
+/// an executor there.
+async fn fresh_table(name: &str) -> (TableName, Executor) {
+    let server = MariaDb::shared();
+    let db = server.fresh_database(name).await;
+    (TableName::new(&db, "t"), server.executor())
+}
+
 #[tokio::test]
 async fn ddl_executes_and_the_schema_reads_back() {
-    let server = MariaDb::shared();
-    let db = server.fresh_database("exec").await;
-    let table = TableName::new(&db, "t");
-    let mut executor = server.executor();
+    let (table, mut executor) = fresh_table("exec").await;
+    let db = &table.schema;
     let outcomes = executor
         .execute([
             format!(
@@ -65,7 +71,7 @@ async fn ddl_executes_and_the_schema_reads_back() {
     let create = executor.show_create_table(&table).await.expect("show");
     assert!(create.contains("KEY `idx_c1` (`c1`)"), "{create}");
     assert!(executor
-        .columns(&TableName::new(&db, "missing"))
+        .columns(&TableName::new(db, "missing"))
         .await
         .expect("columns")
         .is_empty());
@@ -74,10 +80,8 @@ async fn ddl_executes_and_the_schema_reads_back() {
 
 #[tokio::test]
 async fn replayed_ddl_counts_as_success() {
-    let server = MariaDb::shared();
-    let db = server.fresh_database("replay").await;
-    let table = TableName::new(&db, "t");
-    let mut executor = server.executor();
+    let (table, mut executor) = fresh_table("replay").await;
+    let db = &table.schema;
     // Each statement twice: the replay hits DM's "already applied" list.
     let cases = [
         (format!("CREATE DATABASE `{db}`"), 1007),

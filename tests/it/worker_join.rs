@@ -171,6 +171,32 @@ async fn raw_client(server: &EtcdServer) -> etcd_client::Client {
         .unwrap()
 }
 
+/// The shared etcd, a client of it, and a key space of the test's own
+/// with DM's `ha` keys in it.
+async fn ha_space(name: &str) -> (&'static EtcdServer, Etcd, KeySpace, HaKeys) {
+    let server = EtcdServer::shared();
+    let space = unique_space(name);
+    let keys = HaKeys::new(space.clone());
+    (server, server.client().await, space, keys)
+}
+
+/// Stops `worker`: its lease is revoked, so its keep-alive key goes at
+/// once, far before its TTL.
+async fn stop_and_expect_key_gone(
+    worker: JoinedWorker,
+    etcd: &Etcd,
+    keys: &HaKeys,
+    name: &str,
+    why: &str,
+) {
+    worker.stop().await;
+    let gone = wait_until(Duration::from_secs(5), || async {
+        keep_alive_lease(etcd, keys, name).await.is_none()
+    })
+    .await;
+    assert!(gone, "{why}");
+}
+
 async fn keep_alive_lease(etcd: &Etcd, keys: &HaKeys, name: &str) -> Option<i64> {
     etcd.get(keys.keep_alive(name))
         .await
@@ -243,6 +269,12 @@ fn stages(status: &Option<Status>) -> Vec<(String, Stage)> {
         .collect()
 }
 
+/// Whether the worker's subtasks are `want`, as (task, stage) in order.
+fn stages_are(status: &Option<Status>, want: &[(&str, Stage)]) -> bool {
+    let want: Vec<(String, Stage)> = want.iter().map(|(t, st)| (t.to_string(), *st)).collect();
+    stages(status) == want
+}
+
 async fn wait_status(worker: &JoinedWorker, what: &str, check: impl Fn(&Option<Status>) -> bool) {
     let ok = wait_until(WAIT, || async { check(&worker.status().await) }).await;
     assert!(ok, "{what}: status is {:?}", worker.status().await);
@@ -250,10 +282,7 @@ async fn wait_status(worker: &JoinedWorker, what: &str, check: impl Fn(&Option<S
 
 #[tokio::test]
 async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("join");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("join").await;
     let (worker, endpoint) = start_worker(server, &space, "worker1", 30).await;
     let advertise = worker.config().advertise_addr.clone();
     assert_eq!(endpoint.requests(), [("worker1".to_owned(), advertise)]);
@@ -306,7 +335,7 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
     put_subtask(&etcd, &keys, "mysql-01", "task-a", Some(2)).await;
     bind(&etcd, &keys, "worker1", "mysql-01").await;
     wait_status(&worker, "bound with task-a running", |s| {
-        stages(s) == [("task-a".to_owned(), Stage::Running)]
+        stages_are(s, &[("task-a", Stage::Running)])
     })
     .await;
     put_subtask(&etcd, &keys, "mysql-01", "task-b", Some(2)).await;
@@ -314,11 +343,7 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
     // Another source's subtasks are not ours.
     put_subtask(&etcd, &keys, "mysql-010", "task-c", Some(2)).await;
     wait_status(&worker, "task-a paused, task-b running", |s| {
-        stages(s)
-            == [
-                ("task-a".to_owned(), Stage::Paused),
-                ("task-b".to_owned(), Stage::Running),
-            ]
+        stages_are(s, &[("task-a", Stage::Paused), ("task-b", Stage::Running)])
     })
     .await;
     let resp = client
@@ -349,7 +374,7 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
     // Stop-task of task-b: its stage key goes.
     delete(&etcd, keys.subtask_stage("mysql-01", "task-b")).await;
     wait_status(&worker, "task-b removed, still mysql-01", |s| {
-        stages(s) == [("task-a".to_owned(), Stage::Paused)]
+        stages_are(s, &[("task-a", Stage::Paused)])
             && s.as_ref().and_then(|s| s.source.clone()).as_deref() == Some("mysql-01")
     })
     .await;
@@ -364,31 +389,26 @@ async fn joined_worker_registers_keeps_alive_and_follows_its_bound_source() {
 
     // A graceful stop revokes the lease: the key goes at once, far before
     // its 30 s TTL.
-    worker.stop().await;
-    let gone = wait_until(Duration::from_secs(5), || async {
-        keep_alive_lease(&etcd, &keys, "worker1").await.is_none()
-    })
+    stop_and_expect_key_gone(
+        worker,
+        &etcd,
+        &keys,
+        "worker1",
+        "keep-alive key still there after stop",
+    )
     .await;
-    assert!(gone, "keep-alive key still there after stop");
 }
 
 #[tokio::test]
 async fn lost_lease_stops_the_source_and_a_new_lease_is_put() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("regrant");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("regrant").await;
     // Start already bound, with a subtask config that has no stage yet.
     bind(&etcd, &keys, "worker2", "mysql-02").await;
     put_subtask(&etcd, &keys, "mysql-02", "t1", Some(2)).await;
     put_subtask(&etcd, &keys, "mysql-02", "t2", None).await;
     let (worker, _endpoint) = start_worker(server, &space, "worker2", 30).await;
     wait_status(&worker, "bound at start", |s| {
-        stages(s)
-            == [
-                ("t1".to_owned(), Stage::Running),
-                ("t2".to_owned(), Stage::Invalid),
-            ]
+        stages_are(s, &[("t1", Stage::Running), ("t2", Stage::Invalid)])
     })
     .await;
 
@@ -416,10 +436,7 @@ async fn lost_lease_stops_the_source_and_a_new_lease_is_put() {
 
 #[tokio::test]
 async fn killed_worker_key_expires_with_its_lease() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("kill");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("kill").await;
     let (worker, _endpoint) = start_worker(server, &space, "worker3", 4).await;
     let lease = wait_keep_alive(&etcd, &keys, "worker3").await;
     worker.kill().await;
@@ -468,10 +485,7 @@ async fn refused_registration_fails_after_five_rounds_with_40077() {
 
 #[tokio::test]
 async fn worker_etcd_traffic_goes_through_the_master_address() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("via-master");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("via-master").await;
     let master = TestMaster::builder(&space).start().await;
     // The leader's scheduler deletes, when it rebuilds, every bound of a
     // worker it does not know (this test registers with a stand-in): bind
@@ -503,24 +517,23 @@ async fn worker_etcd_traffic_goes_through_the_master_address() {
         .unwrap();
     put_stage(&etcd, &keys, "mysql-replica-01", "test", 2).await;
     wait_status(&worker, "bound through the master", |s| {
-        stages(s) == [("test".to_owned(), Stage::Running)]
+        stages_are(s, &[("test", Stage::Running)])
     })
     .await;
-    worker.stop().await;
-    let gone = wait_until(Duration::from_secs(5), || async {
-        keep_alive_lease(&etcd, &keys, "worker4").await.is_none()
-    })
+    stop_and_expect_key_gone(
+        worker,
+        &etcd,
+        &keys,
+        "worker4",
+        "revoke through the master did not remove the key",
+    )
     .await;
-    assert!(gone, "revoke through the master did not remove the key");
     master.stop().await;
 }
 
 #[tokio::test]
 async fn bound_without_source_config_fails_the_start_with_20036() {
-    let server = EtcdServer::shared();
-    let etcd = server.client().await;
-    let space = unique_space("missing-config");
-    let keys = HaKeys::new(space.clone());
+    let (server, etcd, space, keys) = ha_space("missing-config").await;
     etcd.put(
         keys.bound("worker5"),
         r#"{"source":"mysql-05","worker":"worker5"}"#,

@@ -39,6 +39,13 @@ fn tracker_after(ddls: &[&str]) -> Tracker {
     tracker
 }
 
+/// Applies `ddl` to `tracker` in `db`, names unchanged; panics on error.
+fn apply(tracker: &mut Tracker, ddl: &str) -> TrackedDdl {
+    tracker
+        .apply(DB, ddl, &SameName)
+        .unwrap_or_else(|e| panic!("{ddl}: {e}"))
+}
+
 /// The schema of `db.t` after `ddls`.
 fn table_after(ddls: &[&str]) -> TableInfo {
     tracker_after(ddls)

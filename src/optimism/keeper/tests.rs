@@ -3,15 +3,19 @@
 //! `TestLockKeeperMultipleTarget`) and the in-memory side of
 //! `master/shardddl/optimist.go` (answers, done Operations, SourceTables
 //! changes, unlock, show-ddl-locks, remove-meta, rebuild), plus the
-//! deliberate differences; [`model`] checks the keeper against a model
-//! under random interleavings.
+//! deliberate differences. [`admin`] holds the admin requests, and
+//! [`model`] checks the keeper against a model under random interleavings.
 
 use std::borrow::Cow;
 
 use super::*;
-use crate::optimism::lock::tests::{done_operation, info, key, list, short, ti, tts};
+use crate::optimism::lock::tests::{
+    done_operation, info, key, list, short, ti, tts, ADD_DATETIME_C1, ADD_TEXT_C1, DATETIME_C1,
+    TEXT_C1,
+};
 use crate::schemacmp::Table;
 
+mod admin;
 mod model;
 
 const ADD_C1: &str = "ALTER TABLE bar ADD COLUMN c1 INT";
@@ -201,12 +205,7 @@ fn t2_conflicts_with_t1() -> Vec<(Step, String)> {
             "+2 -0 removals=[] removed=[] recheck=[]".to_owned(),
         ),
         (
-            sync_info(
-                "t1",
-                &["ALTER TABLE bar ADD COLUMN c1 TEXT"],
-                T0,
-                &[TEXT_C1],
-            ),
+            sync_info("t1", &[ADD_TEXT_C1], T0, &[TEXT_C1]),
             format!(
                 "{LOCK}: put t1 none ddls=[ALTER TABLE bar ADD COLUMN c1 TEXT] cols=[] created"
             ),
@@ -217,10 +216,6 @@ fn t2_conflicts_with_t1() -> Vec<(Step, String)> {
         ),
     ]
 }
-
-const TEXT_C1: &str = "id int pk, c1 text";
-const DATETIME_C1: &str = "id int pk, c1 datetime";
-const ADD_DATETIME_C1: &str = "ALTER TABLE bar ADD COLUMN c1 DATETIME";
 
 /// DM `TestLockKeeper`.
 #[test]
@@ -266,15 +261,19 @@ fn lock_keeper() {
 #[test]
 fn lock_keeper_multiple_target() {
     let tables = ["s1.foo.bar-1", "s1.foo.bar-2"];
-    let i = |down: &str, table: &str| info_for("t", down, table, &[ADD_C1], T0, &[T1]);
+    // `table`'s Info routed to `foo`.`down`, with the lock's whole table list.
+    let sync_to = |down: &str, table: &str| {
+        let i = info_for("t", down, table, &[ADD_C1], T0, &[T1]);
+        sync(i, Some(tts_for("t", down, &tables)))
+    };
     let put = |t: &str| format!("put {t} none ddls=[{ADD_C1}] cols=[]");
     check(vec![
         (
-            sync(i("bar", tables[0]), Some(tts_for("t", "bar", &tables))),
+            sync_to("bar", tables[0]),
             &format!("t-`foo`.`bar`: {} created", put(tables[0])),
         ),
         (
-            sync(i("rab", tables[0]), Some(tts_for("t", "rab", &tables))),
+            sync_to("rab", tables[0]),
             &format!("t-`foo`.`rab`: {} created", put(tables[0])),
         ),
         (
@@ -282,11 +281,11 @@ fn lock_keeper_multiple_target() {
             "t-`foo`.`bar` unsynced r=1 done=[]; t-`foo`.`rab` unsynced r=1 done=[]",
         ),
         (
-            sync(i("bar", tables[1]), Some(tts_for("t", "bar", &tables))),
+            sync_to("bar", tables[1]),
             &format!("t-`foo`.`bar`: {}", put(tables[1])),
         ),
         (
-            sync(i("rab", tables[1]), Some(tts_for("t", "rab", &tables))),
+            sync_to("rab", tables[1]),
             &format!("t-`foo`.`rab`: {}", put(tables[1])),
         ),
         (
@@ -541,204 +540,6 @@ fn op(table: &str, stage: ConflictStage, ddls: Option<&[&str]>) -> Operation {
         done: false,
         cols: Some(Vec::new()),
     }
-}
-
-/// DM `UnlockLock`: validation texts, the rewritten Operation for exec and
-/// skip, and (DM gap O10) the lock after an exec-unlock.
-#[test]
-fn unlock() {
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
-    let add_text = "ALTER TABLE bar ADD COLUMN c1 TEXT";
-    let add_dt = "ALTER TABLE bar ADD COLUMN c1 DATETIME";
-    let i1 = info("t1", &[add_text], T0, &[text]);
-    let i2 = info("t2", &[add_dt], T0, &[datetime]);
-    let mut w = World::default();
-    for i in [&i1, &i2] {
-        sync(i.clone(), Some(tts(&["t1", "t2"])))(&mut w);
-    }
-    let detected = op("t2", ConflictStage::Detected, Some(&[]));
-    let infos = vec![i1.clone(), i2.clone()];
-    let plan = |w: &World, action, infos: &[Info], ops: &[(Operation, i64)]| match w
-        .keeper
-        .plan_unlock(LOCK, &key("t2"), action, infos, ops)
-    {
-        Ok(UnlockDecision::Put(p)) => format!(
-            "put {} {:?} rev={}",
-            p.op.conflict_stage, p.op.ddls, p.info_revision
-        ),
-        Ok(UnlockDecision::Resolved(r)) => remove(&r),
-        Err(e) => e.dm_string(),
-    };
-    let ops = vec![
-        (op("t1", ConflictStage::None, Some(&[add_text])), 5),
-        (detected.clone(), 7),
-    ];
-    type Case = (UnlockAction, Vec<Info>, Vec<(Operation, i64)>, String);
-    let cases: Vec<Case> = vec![
-        (UnlockAction::Exec, infos.clone(), ops.clone(), format!("put unlocked Some([\"{add_dt}\"]) rev=8")),
-        (UnlockAction::Skip, infos.clone(), ops.clone(), "put unlocked Some([]) rev=8".to_owned()),
-        (
-            UnlockAction::Skip,
-            infos.clone(),
-            vec![(op("t2", ConflictStage::Detected, None), 7)],
-            "put unlocked None rev=8".to_owned(),
-        ),
-        (
-            UnlockAction::Exec,
-            vec![i1.clone()],
-            ops.clone(),
-            format!("[code=38020:class=dm-master:scope=internal:level=high], Message: fail to find related info for lock {LOCK}"),
-        ),
-        (
-            UnlockAction::Exec,
-            infos.clone(),
-            vec![(op("t2", ConflictStage::SkipWaitRedirect, None), 7)],
-            format!("[code=38020:class=dm-master:scope=internal:level=high], Message: lock {LOCK} is in skip and wait for redirect status, not conflicted"),
-        ),
-        (
-            UnlockAction::Exec,
-            infos.clone(),
-            vec![(detected.clone(), 7), (detected.clone(), 8)],
-            format!("[code=38020:class=dm-master:scope=internal:level=high], Message: fail to find related operation for lock {LOCK}"),
-        ),
-    ];
-    for (action, infos, ops, want) in cases {
-        assert_eq!(plan(&w, action, &infos, &ops), want);
-    }
-    assert_eq!(
-        w.keeper
-            .plan_unlock("nope", &key("t2"), UnlockAction::Exec, &infos, &ops),
-        Err(OptimismError::LockNotFound(
-            crate::error::LockNotFound::new("nope")
-        ))
-    );
-    assert_eq!(UnlockAction::from_proto(2), Some(UnlockAction::Exec));
-    assert_eq!(UnlockAction::from_proto(0), None);
-
-    let Ok(UnlockDecision::Put(p)) =
-        w.keeper
-            .plan_unlock(LOCK, &key("t2"), UnlockAction::Exec, &infos, &ops)
-    else {
-        panic!("plan");
-    };
-    assert_eq!(w.keeper.unlock_done(&p), Vec::<TableKey>::new());
-    let lock = w.keeper.find_lock(LOCK).expect("lock");
-    assert_eq!(
-        lock.table(&key("t2")),
-        Some(&Table::from_table_info(&ti(datetime)))
-    );
-    assert_eq!(lock.final_table(&key("t2")), lock.table(&key("t2")));
-    assert!(lock.detected_tables().is_empty());
-
-    // A resolved lock is removed instead.
-    for t in ["t1", "t2"] {
-        w.keeper
-            .find_lock_mut(LOCK)
-            .expect("lock")
-            .try_mark_done(&key(t));
-    }
-    let same = info("t2", &[add_text], T0, &[text]);
-    assert!(w
-        .keeper
-        .find_lock_mut(LOCK)
-        .expect("lock")
-        .update_table_after_unlock(&same));
-    assert_eq!(
-        plan(&w, UnlockAction::Exec, &infos, &ops),
-        format!("remove {LOCK} [t1@1 t2@1]")
-    );
-}
-
-/// DM `ShowLocks`: one row per `detected` table with an Info (matched by
-/// task, as DM does), or one row without owner.
-#[test]
-fn show_locks() {
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
-    let i1 = info("t1", &["ALTER TABLE bar ADD COLUMN c1 TEXT"], T0, &[text]);
-    let i2 = info(
-        "s2.db.t2",
-        &["ALTER TABLE bar ADD COLUMN c1 DATETIME"],
-        T0,
-        &[datetime],
-    );
-    let mut w = World::default();
-    for i in [&i1, &i2] {
-        sync(i.clone(), Some(tts(&["t1", "s2.db.t2", "t3"])))(&mut w);
-    }
-    let other = info_for("other", "bar", "t1", &[ADD_C1], T0, &[T1]);
-    sync(other, Some(tts_for("other", "bar", &["t1"])))(&mut w);
-    let ops = vec![
-        op("t1", ConflictStage::None, Some(&[])),
-        op("s2.db.t2", ConflictStage::Detected, Some(&[])),
-    ];
-    let infos = vec![i1, i2];
-    let show = |task: Option<&str>, sources: &[&str], ops: &[Operation]| {
-        let sources: Vec<String> = sources.iter().map(|s| (*s).to_owned()).collect();
-        w.keeper
-            .show_locks(task, &sources, ops, &infos)
-            .iter()
-            .map(|v| {
-                assert_eq!(v.mode.as_str(), "optimistic");
-                format!(
-                    "{} owner={} ddls={} synced={} unsynced={}",
-                    v.id,
-                    v.owner,
-                    list(&v.ddls),
-                    list(&v.synced),
-                    list(&v.unsynced)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    let row = "task-`foo`.`bar` owner=s2-`db`.`t2` ddls=[ALTER TABLE bar ADD COLUMN c1 DATETIME] synced=[s1-`db`.`t1`] unsynced=[s1-`db`.`t3` s2-`db`.`t2`]";
-    assert_eq!(show(Some("task"), &[], &ops), row);
-    assert_eq!(show(Some("task"), &["s2"], &ops), row);
-    assert_eq!(
-        show(Some("task"), &["s1"], &ops),
-        "task-`foo`.`bar` owner= ddls=[] synced=[s1-`db`.`t1`] unsynced=[s1-`db`.`t3` s2-`db`.`t2`]"
-    );
-    assert_eq!(show(Some("task"), &["s9"], &ops), "");
-    assert_eq!(
-        show(None, &[], &[]),
-        "other-`foo`.`bar` owner= ddls=[] synced=[s1-`db`.`t1`] unsynced=[]; task-`foo`.`bar` owner= ddls=[] synced=[s1-`db`.`t1`] unsynced=[s1-`db`.`t3` s2-`db`.`t2`]"
-    );
-}
-
-/// DM `RemoveMetaDataWithTask` and `RemoveMetaDataWithTaskAndSources`.
-#[test]
-fn remove_meta() {
-    let mut w = World::default();
-    let all = ["t1", "s2.db.t2"];
-    for t in all {
-        sync(info(t, &[DROP_C1], T1, &[T0]), Some(tts(&all)))(&mut w);
-    }
-    sync(
-        info_for("task", "rab", "t1", &[ADD_C1], T0, &[T1]),
-        Some(tts_for("task", "rab", &["t1"])),
-    )(&mut w);
-    assert_eq!(w.keeper.len(), 2);
-
-    let pairs = w.keeper.remove_task_sources("task", &["s2".to_owned()]);
-    assert_eq!(pairs, [(LOCK.to_owned(), "c1".to_owned())]);
-    assert_eq!(w.keeper.len(), 2);
-    let pairs = w.keeper.remove_task_sources("task", &["s1".to_owned()]);
-    assert_eq!(pairs, [(LOCK.to_owned(), "c1".to_owned())]);
-    assert!(w.keeper.is_empty());
-
-    let mut w = World::default();
-    sync(info("t1", &[ADD_C1], T0, &[T1]), Some(tts(&["t1"])))(&mut w);
-    sync(
-        info_for("task", "rab", "t1", &[ADD_C1], T0, &[T1]),
-        Some(tts_for("task", "rab", &["t1"])),
-    )(&mut w);
-    let mut rab_op = op("t1", ConflictStage::None, None);
-    rab_op.id = "task-`foo`.`rab`".to_owned();
-    let ids = w.keeper.remove_task(&[info("t1", &[], T0, &[])], &[rab_op]);
-    assert_eq!(ids, [LOCK]);
-    assert!(w.keeper.is_empty());
 }
 
 /// DM `rebuildLocks` / `recoverLocks`: Infos replayed in revision order

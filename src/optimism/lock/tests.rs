@@ -473,5 +473,12 @@ fn assert_invariants(l: &Lock) {
 }
 
 const ADD_C1: &str = "ALTER TABLE bar ADD COLUMN c1 INT";
+/// The conflicting pair of DM's tests: the same column added as TEXT by
+/// one table and as DATETIME by another.
+pub(crate) const ADD_TEXT_C1: &str = "ALTER TABLE bar ADD COLUMN c1 TEXT";
+pub(crate) const ADD_DATETIME_C1: &str = "ALTER TABLE bar ADD COLUMN c1 DATETIME";
+/// The schemas after [`ADD_TEXT_C1`] and [`ADD_DATETIME_C1`].
+pub(crate) const TEXT_C1: &str = "id int pk, c1 text";
+pub(crate) const DATETIME_C1: &str = "id int pk, c1 datetime";
 
 const T2: &[&str] = &["t1", "t2"];

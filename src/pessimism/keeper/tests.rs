@@ -3,12 +3,16 @@
 //! in-memory side of `master/shardddl/pessimist_test.go`
 //! (`TestPessimist` cases 1-7, `TestSourceReEntrant`,
 //! `TestUnlockSourceMissBeforeSynced`, `TestUnlockSourceInterrupt`,
-//! `TestUnlockSourceOwnerRemoved`), plus the deliberate differences;
-//! [`model`] checks the keeper against a model under random interleavings.
+//! `TestUnlockSourceOwnerRemoved`), plus the deliberate differences.
+//! This file holds the harness and the lock's life; [`rebuild`] the
+//! restarts, [`unlock`] the admin unlock, and [`model`] checks the keeper
+//! against a model under random interleavings.
 
 use super::*;
 
 mod model;
+mod rebuild;
+mod unlock;
 
 const C1: &str = "ALTER TABLE bar ADD COLUMN c1 INT";
 const C2: &str = "ALTER TABLE bar ADD COLUMN c2 INT";
@@ -188,6 +192,45 @@ fn plan_text(p: &RebuildPlan) -> String {
     }
     parts.join(", ")
 }
+
+/// s1, then s2 of task `t`'s two sources put C1 on `bar`: the lock syncs,
+/// s1 owns it and is told to execute.
+const TWO_OF_TWO_SYNC: &[(Ev, &str)] = &[
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S12),
+            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S12),
+            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+        ),
+];
+
+/// s1, then s2 of task `t`'s three sources put C1 on `bar`: s1 owns the
+/// lock, which waits for s3.
+const TWO_OF_THREE_WAIT: &[(Ev, &str)] = &[
+        (
+            Ev::Info("t", "s1", "bar", &[C1], S123),
+            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
+        ),
+        (
+            Ev::Info("t", "s2", "bar", &[C1], S123),
+            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+        ),
+];
+
+/// After [`TWO_OF_TWO_SYNC`]: the owner s1 is done (s2 is told to skip),
+/// then s2: the lock resolves.
+const BOTH_OF_TWO_DONE: &[(Ev, &str)] = &[
+        (
+            Ev::Done("t", "bar", "s1"),
+            "owner-done -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
+        ),
+        (
+            Ev::Done("t", "bar", "s2"),
+            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
+        ),
+];
 
 /// Feeds `steps` to a fresh keeper; after each step compares
 /// `result | keeper state`.
@@ -371,165 +414,80 @@ fn dm_test_lock_keeper() {
 
 #[test]
 fn dm_test_pessimist_progress_in_memory() {
-    check(&[
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S12),
-            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
-        ),
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S12),
-            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
-        ),
-        // The owner finished: skip for the non-owner, no skip_done (as DM).
-        (
-            Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Done("t", "bar", "s2"),
-            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
-        ),
-        // The actor removes the lock once the Operations are deleted.
-        (Ev::Remove("t", "bar"), "removed t:S->- | no locks"),
-        (Ev::Show(None, &[]), "[] | no locks"),
-    ]);
-}
-
-#[test]
-fn dm_test_pessimist_restarts_via_rebuild() {
-    const TS: &[(&str, Strs)] = &[("t", S123)];
-    check(&[
-        // CASE 3: Infos of s1 and s2, no Operation: un-synced, owner s1.
-        (
-            Ev::Rebuild(&[("t", "s2", "bar", &[C1]), ("t", "s1", "bar", &[C1])], &[], TS),
-            "gauge t:-->U | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Show(None, &[]),
-            "[t-`foo`.`bar`] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Show(Some("t"), &["s3"]),
-            "[t-`foo`.`bar`] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Show(Some(""), &["s2", "s3"]),
-            "[t-`foo`.`bar`] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Show(Some("not-exist"), &[]),
-            "[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Show(None, &["not-exist"]),
-            "[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        // CASE 4: all Infos and a not-done exec Operation for s1.
-        (
-            Ev::Rebuild(
-                &[("t", "s3", "bar", &[C1]), ("t", "s1", "bar", &[C1]), ("t", "s2", "bar", &[C1])],
-                &[("t", "bar", "s1", true, false)],
-                TS,
-            ),
-            "gauge t:-->S, exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        // CASE 5: the owner is done (its Info is gone), so s2 now creates the
-        // lock and the exec Operation restores s1 as owner.
-        (
-            Ev::Rebuild(
-                &[("t", "s3", "bar", &[C1]), ("t", "s2", "bar", &[C1])],
-                &[
-                    ("t", "bar", "s1", true, true),
-                    ("t", "bar", "s2", false, false),
-                    ("t", "bar", "s3", false, false),
-                ],
-                TS,
-            ),
-            "gauge t:-->S, owner t-`foo`.`bar` s2->s1, skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
-        ),
-        // CASE 6: owner and one non-owner done; only s3 is answered.
-        (
-            Ev::Rebuild(
-                &[("t", "s3", "bar", &[C1])],
-                &[
-                    ("t", "bar", "s1", true, true),
-                    ("t", "bar", "s2", false, true),
-                    ("t", "bar", "s3", false, false),
-                ],
-                TS,
-            ),
-            "gauge t:-->S, owner t-`foo`.`bar` s3->s1, skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        (
-            Ev::Done("t", "bar", "s3"),
-            "resolved -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
-        ),
-        // CASE 7: everything resolved and cleaned up.
-        (Ev::Rebuild(&[], &[], TS), " | no locks"),
-    ]);
+    check(
+        &[
+            TWO_OF_TWO_SYNC,
+            // The owner finished: skip for the non-owner, no skip_done (as DM).
+            BOTH_OF_TWO_DONE,
+            &[
+                // The actor removes the lock once the Operations are deleted.
+                (Ev::Remove("t", "bar"), "removed t:S->- | no locks"),
+                (Ev::Show(None, &[]), "[] | no locks"),
+            ],
+        ]
+        .concat(),
+    );
 }
 
 #[test]
 fn dm_test_source_re_entrant() {
-    check(&[
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
-        ),
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S123),
-            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        // Re-PUT before the lock synced: nothing to answer yet.
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Info("t", "s3", "bar", &[C1], S123),
-            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        // The owner re-PUTs after the lock synced: its exec Operation again.
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "synced remain=0 -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        (
-            Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
-        ),
-        // A non-owner re-PUTs: only its own skip Operation, with skip_done.
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S123),
-            "synced remain=0 -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Done("t", "bar", "s2"),
-            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        (
-            Ev::Info("t", "s3", "bar", &[C1], S123),
-            "synced remain=0 -> skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        // Without a source restriction only the non-owners still pending.
-        (
-            Ev::Handle("t", "bar", None),
-            "skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        // The owner's own re-PUT after its done gets nothing.
-        (
-            Ev::Handle("t", "bar", Some("s1")),
-            "none | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        (
-            Ev::Done("t", "bar", "s3"),
-            "resolved -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
-        ),
-        (
-            Ev::Info("t", "s3", "bar", &[C1], S123),
-            "synced remain=0 -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
-        ),
-    ]);
+    check(
+        &[
+            TWO_OF_THREE_WAIT,
+            &[
+                // Re-PUT before the lock synced: nothing to answer yet.
+                (
+                    Ev::Info("t", "s1", "bar", &[C1], S123),
+                    "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
+                ),
+                (
+                    Ev::Info("t", "s3", "bar", &[C1], S123),
+                    "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+                ),
+                // The owner re-PUTs after the lock synced: its exec Operation again.
+                (
+                    Ev::Info("t", "s1", "bar", &[C1], S123),
+                    "synced remain=0 -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
+                ),
+                (
+                    Ev::Done("t", "bar", "s1"),
+                    "owner-done -> skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+                ),
+                // A non-owner re-PUTs: only its own skip Operation, with skip_done.
+                (
+                    Ev::Info("t", "s2", "bar", &[C1], S123),
+                    "synced remain=0 -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
+                ),
+                (
+                    Ev::Done("t", "bar", "s2"),
+                    "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                (
+                    Ev::Info("t", "s3", "bar", &[C1], S123),
+                    "synced remain=0 -> skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                // Without a source restriction only the non-owners still pending.
+                (
+                    Ev::Handle("t", "bar", None),
+                    "skip t-`foo`.`bar` [s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                // The owner's own re-PUT after its done gets nothing.
+                (
+                    Ev::Handle("t", "bar", Some("s1")),
+                    "none | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
+                ),
+                (
+                    Ev::Done("t", "bar", "s3"),
+                    "resolved -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
+                ),
+                (
+                    Ev::Info("t", "s3", "bar", &[C1], S123),
+                    "synced remain=0 -> remove t-`foo`.`bar` [s1 s2 s3] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2 s3]",
+                ),
+            ],
+        ]
+        .concat(),
+    );
 }
 
 #[test]
@@ -605,256 +563,24 @@ fn done_and_handle_edge_cases() {
 }
 
 #[test]
-fn dm_test_unlock_source_miss_before_synced() {
-    check(&[
-        (Ev::Unlock("t", "bar", None), "err 38019 lock with ID t-`foo`.`bar` not found | no locks"),
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
-        ),
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S123),
-            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Unlock("t", "bar", None),
-            "owner=s1 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=false owner_op=exec t-`foo`.`bar` [s1] skip_done skip=skip t-`foo`.`bar` [s2] skip_done pending=[s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        // The owner did not finish in time: revert.
-        (
-            Ev::RevertUnlock,
-            "reverted t:S->U | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Unlock("t", "bar", Some("")),
-            "owner=s1 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        // The automatic fan-out after the owner's done (as DM, it reaches the
-        // un-synced s3 too).
-        (
-            Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2 s3] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Done("t", "bar", "s2"),
-            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=true owner_op=exec t-`foo`.`bar` [s1] skip_done skip=none pending=[] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s1 s2]",
-        ),
-        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2 s3] t:S->- | no locks"),
-    ]);
-}
-
-#[test]
-fn dm_test_unlock_source_owner_removed() {
-    check(&[
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
-        ),
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S123),
-            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Unlock("t", "bar", Some("s3")),
-            "err 38022 owner s3 is not waiting for a lock, but sources [s1 s2] are waiting for the lock | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        (
-            Ev::Unlock("t", "bar", Some("s2")),
-            "owner=s2 synced=[s1 s2] unsynced=[s3] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=false owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[]",
-        ),
-        // The replacement owner is not the lock's owner: no fan-out.
-        (
-            Ev::Done("t", "bar", "s2"),
-            "wait-more | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=true owner_op=exec t-`foo`.`bar` [s2] skip_done skip=skip t-`foo`.`bar` [s1] skip_done pending=[s1] | t-`foo`.`bar` owner=s1 ready=[s1 s2 s3] wait=[] done=[s2]",
-        ),
-        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2 s3] t:S->- | no locks"),
-    ]);
-}
-
-#[test]
-fn dm_test_unlock_source_interrupt_and_resolved() {
-    check(&[
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S12),
-            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
-        ),
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S12),
-            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
-        ),
-        // Forcing an already synced lock moves no metric.
-        (
-            Ev::Unlock("t", "bar", None),
-            "owner=s1 synced=[s1 s2] unsynced=[] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
-        ),
-        // Force-remove without the owner's done (CASE 1 of DM's test).
-        (Ev::FinishUnlock, "delete t-`foo`.`bar` [s1 s2] t:S->- | no locks"),
-        (
-            Ev::Info("t", "s1", "bar", &[C1], &["s1"]),
-            "synced remain=0 created t:-->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[]",
-        ),
-        (
-            Ev::Done("t", "bar", "s1"),
-            "resolved -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Unlock("t", "bar", None),
-            "err 38020 the lock t-`foo`.`bar` has been resolved before -> remove t-`foo`.`bar` [s1] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        // A plan whose lock vanished (resolved meanwhile) reports done.
-        (
-            Ev::Info("t", "s2", "baz", &[C1], S12),
-            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s2] wait=[s1] done=[]",
-        ),
-        (
-            Ev::Unlock("t", "baz", None),
-            "owner=s2 synced=[s2] unsynced=[s1] t:U->S | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]; t-`foo`.`baz` owner=s2 ready=[s1 s2] wait=[] done=[]",
-        ),
-        (
-            Ev::Remove("t", "baz"),
-            "removed t:S->- | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        (
-            Ev::UnlockPoll,
-            "owner_done=true owner_op=exec t-`foo`.`baz` [s2] skip_done skip=none pending=[] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-        (
-            Ev::FinishUnlock,
-            "delete t-`foo`.`baz` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1] wait=[] done=[s1]",
-        ),
-    ]);
-}
-
-#[test]
-fn rebuild_goes_on_after_mismatch_and_handles_orphans() {
-    const TS: &[(&str, Strs)] = &[("t1", S12), ("t2", S12), ("t3", S12)];
-    check(&[
-        // DM gap P6: t1 mismatches (s2), t2 still rebuilds and is answered, and
-        // t1's Operation still restores its owner.
-        (
-            Ev::Rebuild(
-                &[
-                    ("t2", "s2", "bar", &[C1]),
-                    ("t1", "s2", "bar", &[C2]),
-                    ("t1", "s1", "bar", &[C1]),
-                    ("t2", "s1", "bar", &[C1]),
-                ],
-                &[("t2", "bar", "s2", true, false)],
-                TS,
-            ),
-            "gauge t1:-->U, gauge t2:-->S, mismatch t1/s2, owner t2-`foo`.`bar` s1->s2, exec t2-`foo`.`bar` [s2] skip_done | t1-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]; t2-`foo`.`bar` owner=s2 ready=[s1 s2] wait=[] done=[]",
-        ),
-        // DM gap P7: done Operations of a vanished lock are deleted; a not-done
-        // one is kept; a done one whose lock still has an Info is kept.
-        (
-            Ev::Rebuild(
-                &[("t9", "s1", "qux", &[C1]), ("t3", "x", "bar", &[C1])],
-                &[
-                    ("t1", "bar", "s1", true, true),
-                    ("t1", "bar", "s2", false, true),
-                    ("t2", "bar", "s1", false, false),
-                    ("t9", "qux", "s2", false, true),
-                    ("t3", "bar", "s1", true, true),
-                ],
-                TS,
-            ),
-            "not-in-task t3/x, unknown-task t9/s1, keep-orphan t2-`foo`.`bar`/s1, keep-orphan t3-`foo`.`bar`/s1, keep-orphan t9-`foo`.`qux`/s2, delete-orphan t1-`foo`.`bar`/s1, delete-orphan t1-`foo`.`bar`/s2 | no locks",
-        ),
-        // An Operation of a source that has left the task restores its
-        // membership; the lock waits for it.
-        (
-            Ev::Rebuild(
-                &[("t1", "s1", "bar", &[C1]), ("t1", "s2", "bar", &[C1])],
-                &[("t1", "bar", "s0", true, true), ("t1", "bar", "s1", false, false)],
-                TS,
-            ),
-            "gauge t1:-->S, owner t1-`foo`.`bar` s1->s0, skip t1-`foo`.`bar` [s1 s2] skip_done | t1-`foo`.`bar` owner=s0 ready=[s0 s1 s2] wait=[] done=[s0]",
-        ),
-        // A resolved lock found at rebuild is removed.
-        (
-            Ev::Rebuild(
-                &[("t1", "s1", "bar", &[C1])],
-                &[("t1", "bar", "s1", true, true), ("t1", "bar", "s2", false, true)],
-                TS,
-            ),
-            "gauge t1:-->S, remove t1-`foo`.`bar` [s1 s2] | t1-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
-        ),
-    ]);
-}
-
-#[test]
-fn error_codes_and_messages() {
-    let cases: Vec<(PessimismError, &str)> = vec![
-        (
-            unlock_result(Some("w".into()), None, &[]).unwrap_err(),
-            "err 38025 DDL lock fail to wait for non-owner sources to skip the shard DDL owner ExecuteDDL successfully, so DDL lock removed. but some dm-workers ExecuteDDL fail, you should to handle dm-worker directly, RawCause: w",
-        ),
-        (
-            unlock_result(None, Some("d".into()), &[]).unwrap_err(),
-            "err 38025 DDL lock fail to delete shard DDL infos and operations owner ExecuteDDL successfully, so DDL lock removed. but some dm-workers ExecuteDDL fail, you should to handle dm-worker directly, RawCause: d",
-        ),
-        (
-            unlock_result(Some("w".into()), Some("d".into()), &strings(&["s3"])).unwrap_err(),
-            "err 38025 fail to wait for non-owner sources [s3] to skip the shard DDL and delete shard DDL infos and operations, d, RawCause: w",
-        ),
-        (
-            PessimismError::OwnerExecDdl {
-                owner: "s1".into(),
-                lock_id: "t-`foo`.`bar`".into(),
-            },
-            "err 38024 the owner s1 of the lock t-`foo`.`bar` has not done the operation",
-        ),
-    ];
-    for (e, want) in cases {
-        assert_eq!(error(&e), want);
-    }
-    assert_eq!(unlock_result(None, None, &[]), Ok(()));
-}
-
-#[test]
 fn sources_leaving_mid_lock_re_evaluate_it() {
-    check(&[
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S123),
-            "unsynced remain=2 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2 s3] done=[]",
-        ),
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S123),
-            "unsynced remain=1 -> none | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]",
-        ),
-        // A source that did not leave changes nothing.
-        (Ev::Left("t", S123), " | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]"),
-        // s3, the source the lock waits for, leaves: the remaining ones are
-        // synced, the owner gets its exec Operation.
-        (
-            Ev::Left("t", S12),
-            "left t-`foo`.`bar` [s3] owner=s1 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
-        ),
-        (
-            Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Done("t", "bar", "s2"),
-            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
-        ),
-    ]);
+    check(
+        &[
+            TWO_OF_THREE_WAIT,
+            &[
+                // A source that did not leave changes nothing.
+                (Ev::Left("t", S123), " | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[s3] done=[]"),
+                // s3, the source the lock waits for, leaves: the remaining ones are
+                // synced, the owner gets its exec Operation.
+                (
+                    Ev::Left("t", S12),
+                    "left t-`foo`.`bar` [s3] owner=s1 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
+                ),
+            ],
+            BOTH_OF_TWO_DONE,
+        ]
+        .concat(),
+    );
 }
 
 #[test]
@@ -885,26 +611,13 @@ fn the_owner_leaving_hands_the_lock_to_a_ready_source_and_an_empty_lock_is_remov
 #[test]
 fn a_delayed_duplicate_info_of_a_resolved_lock_is_held_until_a_second_source_repeats_it() {
     let resolve = [
-        (
-            Ev::Info("t", "s1", "bar", &[C1], S12),
-            "unsynced remain=1 created t:-->U -> none | t-`foo`.`bar` owner=s1 ready=[s1] wait=[s2] done=[]",
-        ),
-        (
-            Ev::Info("t", "s2", "bar", &[C1], S12),
-            "synced remain=0 t:U->S -> exec t-`foo`.`bar` [s1] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[]",
-        ),
-        (
-            Ev::Done("t", "bar", "s1"),
-            "owner-done -> skip t-`foo`.`bar` [s2] skip_done | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1]",
-        ),
-        (
-            Ev::Done("t", "bar", "s2"),
-            "resolved -> remove t-`foo`.`bar` [s1 s2] | t-`foo`.`bar` owner=s1 ready=[s1 s2] wait=[] done=[s1 s2]",
-        ),
-        (Ev::Remove("t", "bar"), "removed t:S->- | no locks"),
-    ];
+        TWO_OF_TWO_SYNC,
+        BOTH_OF_TWO_DONE,
+        &[(Ev::Remove("t", "bar"), "removed t:S->- | no locks")],
+    ]
+    .concat();
     // The stale duplicate gets no lock and no Operation; the next DDL works.
-    let mut stale = resolve.to_vec();
+    let mut stale = resolve.clone();
     stale.extend([
         (Ev::Info("t", "s2", "bar", &[C1], S12), "held-as-stale -> none | no locks"),
         (Ev::Info("t", "s2", "bar", &[C1], S12), "held-as-stale -> none | no locks"),
@@ -916,7 +629,7 @@ fn a_delayed_duplicate_info_of_a_resolved_lock_is_held_until_a_second_source_rep
     check(&stale);
     // The same DDLs again from both sources: a real new lock, the held
     // Info joins it.
-    let mut repeated = resolve.to_vec();
+    let mut repeated = resolve;
     repeated.extend([
         (Ev::Info("t", "s2", "bar", &[C1], S12), "held-as-stale -> none | no locks"),
         (

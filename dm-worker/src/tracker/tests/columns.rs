@@ -231,13 +231,10 @@ fn add_column_positions_ids_and_origin_defaults() {
 #[test]
 fn parenthesised_add_column_splits_per_column() {
     let mut tracker = tracker_after(&["CREATE TABLE t (a INT)"]);
-    let done = tracker
-        .apply(
-            DB,
-            "ALTER TABLE t ADD COLUMN (c1 INT, c2 VARCHAR(3) NOT NULL)",
-            &SameName,
-        )
-        .expect("apply");
+    let done = apply(
+        &mut tracker,
+        "ALTER TABLE t ADD COLUMN (c1 INT, c2 VARCHAR(3) NOT NULL)",
+    );
     assert_eq!(
         done.ddls(),
         [

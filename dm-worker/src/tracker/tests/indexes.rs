@@ -163,13 +163,10 @@ fn rename_index_and_visibility() {
 #[test]
 fn add_index_with_visibility_is_followed_by_alter_index() {
     let mut tracker = tracker_after(&["CREATE TABLE t (a INT)"]);
-    let done = tracker
-        .apply(
-            DB,
-            "ALTER TABLE t ADD INDEX k (a) COMMENT 'c' INVISIBLE",
-            &SameName,
-        )
-        .expect("apply");
+    let done = apply(
+        &mut tracker,
+        "ALTER TABLE t ADD INDEX k (a) COMMENT 'c' INVISIBLE",
+    );
     assert_eq!(
         done.ddls(),
         [

@@ -160,13 +160,10 @@ fn sqlparser_gaps_are_handled() {
 fn opaque_operations_change_nothing() {
     let mut tracker = tracker_after(&["CREATE TABLE t (a INT)"]);
     let before = tracker.table(&t()).cloned();
-    let done = tracker
-        .apply(
-            DB,
-            "ALTER TABLE t ADD PARTITION (PARTITION p9 VALUES LESS THAN (99)), FORCE",
-            &SameName,
-        )
-        .expect("apply");
+    let done = apply(
+        &mut tracker,
+        "ALTER TABLE t ADD PARTITION (PARTITION p9 VALUES LESS THAN (99)), FORCE",
+    );
     for s in &done.statements {
         assert_eq!(s.kind, StatementKind::PassThrough);
         assert_eq!(s.before, before);
@@ -177,30 +174,19 @@ fn opaque_operations_change_nothing() {
 #[test]
 fn algorithm_and_lock_are_dropped_from_the_split() {
     let mut tracker = tracker_after(&["CREATE TABLE t (a INT)"]);
-    let done = tracker
-        .apply(
-            DB,
-            "ALTER TABLE t ALGORITHM=INPLACE, ADD b INT, LOCK=NONE",
-            &SameName,
-        )
-        .expect("apply");
+    let done = apply(
+        &mut tracker,
+        "ALTER TABLE t ALGORITHM=INPLACE, ADD b INT, LOCK=NONE",
+    );
     assert_eq!(done.ddls(), ["ALTER TABLE `db`.`t` ADD `b` INT"]);
-    let done = tracker
-        .apply(DB, "ALTER TABLE t ALGORITHM=COPY", &SameName)
-        .expect("apply");
+    let done = apply(&mut tracker, "ALTER TABLE t ALGORITHM=COPY");
     assert!(done.is_empty());
 }
 
 #[test]
 fn create_table_partition_and_options_are_kept() {
     let mut tracker = Tracker::new();
-    let done = tracker
-        .apply(
-            DB,
-            "CREATE TABLE t (id INT, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=latin1 PARTITION BY HASH(id) PARTITIONS 4",
-            &SameName,
-        )
-        .expect("apply");
+    let done = apply(&mut tracker, "CREATE TABLE t (id INT, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=latin1 PARTITION BY HASH(id) PARTITIONS 4");
     assert_eq!(
         done.ddls(),
         ["CREATE TABLE IF NOT EXISTS `db`.`t` (`id` INT, PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=latin1 PARTITION BY HASH(id) PARTITIONS 4"]
@@ -321,9 +307,7 @@ fn other_statements_are_split_and_routed() {
 #[test]
 fn rename_moves_the_table_and_later_specs_follow() {
     let mut tracker = tracker_after(&["CREATE TABLE t (a INT)"]);
-    let done = tracker
-        .apply(DB, "ALTER TABLE t RENAME TO other.t2, ADD b INT", &SameName)
-        .expect("apply");
+    let done = apply(&mut tracker, "ALTER TABLE t RENAME TO other.t2, ADD b INT");
     assert_eq!(
         done.ddls(),
         [
@@ -356,13 +340,10 @@ fn create_table_like_copies_the_source() {
 #[test]
 fn several_statements_in_one_text() {
     let mut tracker = Tracker::new();
-    let done = tracker
-        .apply(
-            DB,
-            "CREATE TABLE t (a INT); ALTER TABLE t ADD b INT;",
-            &SameName,
-        )
-        .expect("apply");
+    let done = apply(
+        &mut tracker,
+        "CREATE TABLE t (a INT); ALTER TABLE t ADD b INT;",
+    );
     assert_eq!(done.statements.len(), 2);
     assert_eq!(names(tracker.table(&t()).expect("t")), ["a", "b"]);
 }

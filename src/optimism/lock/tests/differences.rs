@@ -13,19 +13,17 @@ fn detected_tables_are_rechecked() {
     let add_datetime = ["ALTER TABLE bar ADD COLUMN c1 DATETIME"];
     let drop_c1 = ["ALTER TABLE bar DROP COLUMN c1"];
     let ti0 = "id int pk";
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
     check(
         ti0,
         &["t1", "t2", "t3"],
         vec![
-            (sync("t1", &add_text, ti0, &[text]), "none [0] [] r=2"),
+            (sync("t1", &add_text, ti0, &[TEXT_C1]), "none [0] [] r=2"),
             (
-                sync("t2", &add_datetime, ti0, &[datetime]),
+                sync("t2", &add_datetime, ti0, &[DATETIME_C1]),
                 "detected [] [] r=2",
             ),
             (
-                sync("t3", &add_datetime, ti0, &[datetime]),
+                sync("t3", &add_datetime, ti0, &[DATETIME_C1]),
                 "detected [] [] r=2",
             ),
             // A change that does not unblock still reports both.
@@ -33,7 +31,7 @@ fn detected_tables_are_rechecked() {
                 sync(
                     "t1",
                     &["ALTER TABLE bar ADD COLUMN c2 INT"],
-                    text,
+                    TEXT_C1,
                     &["id int pk, c1 text, c2 int"],
                 ),
                 "none [0] [] r=2 recheck=[t2 t3]",
@@ -61,20 +59,13 @@ fn detected_tables_are_rechecked() {
 #[test]
 fn unlock_updates_final_tables() {
     let ti0 = "id int pk";
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
-    let blocked = info(
-        "t2",
-        &["ALTER TABLE bar ADD COLUMN c1 DATETIME"],
-        ti0,
-        &[datetime],
-    );
+    let blocked = info("t2", &[ADD_DATETIME_C1], ti0, &[DATETIME_C1]);
     check(
         ti0,
         T2,
         vec![
             (
-                sync("t1", &["ALTER TABLE bar ADD COLUMN c1 TEXT"], ti0, &[text]),
+                sync("t1", &[ADD_TEXT_C1], ti0, &[TEXT_C1]),
                 "none [0] [] r=1",
             ),
             (Sync(blocked.clone()), "detected [] [] r=1"),
@@ -232,23 +223,21 @@ fn failed_effects() {
 #[test]
 fn ignore_conflict_forces_schema() {
     let ti0 = "id int pk";
-    let text = "id int pk, c1 text";
-    let datetime = "id int pk, c1 datetime";
     check(
         ti0,
         T2,
         vec![
             (
-                sync("t1", &["ALTER TABLE bar ADD COLUMN c1 TEXT"], ti0, &[text]),
+                sync("t1", &[ADD_TEXT_C1], ti0, &[TEXT_C1]),
                 "none [0] [] r=1",
             ),
             (
-                Ignore(info("t2", &[""], datetime, &[datetime])),
+                Ignore(info("t2", &[""], DATETIME_C1, &[DATETIME_C1])),
                 "detected [] [] r=2",
             ),
             (CmpTables("t1", "t2"), "err"),
             (
-                Ignore(info("t2", &[""], text, &[text])),
+                Ignore(info("t2", &[""], TEXT_C1, &[TEXT_C1])),
                 "error 11128 fail to parse ddl  [] [] r=0",
             ),
             (Status, "synced r=0 done=0 resolved=false"),

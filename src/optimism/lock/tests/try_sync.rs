@@ -352,10 +352,7 @@ fn try_sync_conflict_non_intrusive() {
         ti0,
         T2,
         vec![
-            (
-                sync("t1", &["ALTER TABLE bar ADD COLUMN c1 TEXT"], ti0, &[ti1]),
-                "none [0] [] r=1",
-            ),
+            (sync("t1", &[ADD_TEXT_C1], ti0, &[ti1]), "none [0] [] r=1"),
             (Ready, "+t1 -t2"),
             (sync("t2", &ddls2, ti0, &[ti2_1, ti2]), "detected [] [] r=1"),
             (CmpJoined("t2"), "-1"),
