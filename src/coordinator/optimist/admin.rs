@@ -122,8 +122,7 @@ impl Optimist {
                 sources,
                 reply,
             } => {
-                let ops: Vec<Operation> =
-                    self.operations.values().map(|o| o.0.clone()).collect();
+                let ops: Vec<Operation> = self.operations.values().map(|o| o.0.clone()).collect();
                 let infos: Vec<Info> = self.infos.values().map(|s| s.info.clone()).collect();
                 let _ = reply.send(
                     self.keeper

@@ -98,7 +98,8 @@ impl Optimist {
                     snapshot.infos.push(stored);
                 }
                 Some(Record::Operation(task, key, op, rev)) => {
-                    self.operations.insert((task, key), Box::new((op.clone(), rev)));
+                    self.operations
+                        .insert((task, key), Box::new((op.clone(), rev)));
                     operations.push(op);
                 }
                 Some(Record::DroppedColumn(c)) => snapshot.dropped_columns.push(c),
