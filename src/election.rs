@@ -44,7 +44,9 @@
 //!   (`ClearSessionIfNeeded`): the key names the lease, so we know which
 //!   keys are ours.
 
+mod campaign;
 mod candidates;
+mod leadership;
 mod session;
 
 use std::time::Duration;
@@ -58,10 +60,13 @@ use crate::error::{Error, Result};
 use crate::etcd::retry::Backoff;
 use crate::etcd::watch::{WatchEvent, Watcher};
 use crate::etcd::{Compare, Etcd, Fence, Op, Txn};
-use crate::gojson::{DecodeError, Fields, ObjectWriter};
 use crate::keys::KeySpace;
 
+pub use campaign::LeaderValue;
+use campaign::{hex, put_candidate, revoke};
 use candidates::{Candidates, Standing};
+use leadership::Command;
+pub use leadership::{ElectionHandle, Leadership, Term};
 use session::Session;
 
 /// How long each request of a clean-up (resign, revoke) may take: a dead etcd
@@ -74,118 +79,6 @@ const TERM_WORK_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Capacity of the prefix watcher's event channel.
 const EVENT_CAPACITY: usize = 64;
-
-/// What this master currently knows about the leader.
-#[derive(Debug, Clone)]
-pub enum Leadership {
-    /// No leader known: starting, between terms, or etcd out of reach.
-    Unknown,
-    /// This master leads, for the given term.
-    Leader(Term),
-    /// Another master leads.
-    Follower(LeaderValue),
-}
-
-impl Leadership {
-    pub fn is_leader(&self) -> bool {
-        matches!(self, Leadership::Leader(_))
-    }
-
-    /// The term, when this master leads.
-    pub fn term(&self) -> Option<&Term> {
-        match self {
-            Leadership::Leader(term) => Some(term),
-            _ => None,
-        }
-    }
-
-    /// Same state (terms compare by fence), so a re-publication does not wake
-    /// receivers.
-    fn same_as(&self, other: &Leadership) -> bool {
-        match (self, other) {
-            (Leadership::Unknown, Leadership::Unknown) => true,
-            (Leadership::Leader(a), Leadership::Leader(b)) => a.fence == b.fence,
-            (Leadership::Follower(a), Leadership::Follower(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
-/// One won term.
-#[derive(Debug, Clone)]
-pub struct Term {
-    /// The leader key and its create revision: leader-only writes compare it
-    /// (`Etcd::txn_fenced`), so they fail once another member has won.
-    pub fence: Fence,
-    /// The session lease the leader key is attached to.
-    pub lease_id: i64,
-    /// Cancelled when this term ends (before `Unknown` is published);
-    /// leader-only work runs under it. A child of the election's token.
-    pub cancel: CancellationToken,
-    /// Leader-only work of the term (the coordinators) is spawned here. When
-    /// the election sees the term lost, it cancels `cancel` and waits for
-    /// this work to stop before it reports the loss or campaigns again, so
-    /// a deposed term's coordinators never overlap anything that follows.
-    pub work: TaskTracker,
-}
-
-impl Term {
-    /// The term's number for logs: the leader key's create revision.
-    pub fn id(&self) -> i64 {
-        self.fence.create_revision
-    }
-}
-
-/// The way to the election actor.
-#[derive(Debug, Clone)]
-pub struct ElectionHandle {
-    leadership: watch::Receiver<Leadership>,
-    commands: mpsc::Sender<Command>,
-    own: LeaderValue,
-}
-
-impl ElectionHandle {
-    /// The leadership channel (always holds the latest state).
-    pub fn leadership(&self) -> watch::Receiver<Leadership> {
-        self.leadership.clone()
-    }
-
-    /// Gives up leadership now, so the next candidate takes over at once, and
-    /// returns once the leader key is released. The actor then campaigns again
-    /// (behind the others) unless it is shutting down. A no-op when this
-    /// master does not lead, so calling it twice is harmless.
-    pub async fn resign(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.commands.send(Command::Resign(reply)).await.is_ok() {
-            // An error only means the actor stopped: nothing left to resign.
-            let _ = done.await;
-        }
-    }
-
-    /// The current leader as last observed (ourselves when leading).
-    pub async fn leader(&self) -> Option<LeaderValue> {
-        match &*self.leadership.borrow() {
-            Leadership::Leader(_) => Some(self.own.clone()),
-            Leadership::Follower(value) => Some(value.clone()),
-            Leadership::Unknown => None,
-        }
-    }
-
-    pub fn is_leader(&self) -> bool {
-        self.leadership.borrow().is_leader()
-    }
-
-    /// This master's own candidate value.
-    pub fn own(&self) -> &LeaderValue {
-        &self.own
-    }
-}
-
-#[derive(Debug)]
-enum Command {
-    /// Resign if leading; answered once done.
-    Resign(oneshot::Sender<()>),
-}
 
 /// Why a session ended.
 enum End {
@@ -581,85 +474,6 @@ impl Election {
                 true
             }
         })
-    }
-}
-
-/// etcd's campaign transaction: `If(CreateRevision(key) = 0) Then(Put(key,
-/// value, lease)) Else(Get(key))`. Returns our key's create revision, or
-/// `None` when the key changed between the two steps of a proclaim.
-async fn put_candidate(etcd: &Etcd, key: &str, value: &[u8], lease_id: i64) -> Result<Option<i64>> {
-    let txn = Txn::new("election campaign")
-        .when([Compare::CreateRevision(key.as_bytes().to_vec(), 0)])
-        .then([Op::put_with_lease(key, value, lease_id)])
-        .otherwise([Op::get(key)]);
-    let outcome = etcd.txn(txn).await?;
-    if outcome.succeeded {
-        return Ok(Some(outcome.revision));
-    }
-    // The key exists: an earlier attempt of this session landed although its
-    // answer was lost. Keep its place in the queue.
-    let Some(existing) = outcome.get_result(0).first() else {
-        return Ok(None);
-    };
-    if existing.value == value {
-        return Ok(Some(existing.create_revision));
-    }
-    // Proclaim our value on the key we already own (etcd's recipe does the same).
-    let proclaim = Txn::new("election proclaim")
-        .when([Compare::CreateRevision(
-            key.as_bytes().to_vec(),
-            existing.create_revision,
-        )])
-        .then([Op::put_with_lease(key, value, lease_id)]);
-    let outcome = etcd.txn(proclaim).await?;
-    Ok(outcome.succeeded.then_some(existing.create_revision))
-}
-
-/// Revokes a lease within [`CLOSE_TIMEOUT`]; a lease that no longer exists
-/// counts as revoked.
-async fn revoke(etcd: &Etcd, lease_id: i64) -> Result<()> {
-    match tokio::time::timeout(CLOSE_TIMEOUT, etcd.lease_revoke(lease_id)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) if error.is_lease_not_found() => Ok(()),
-        Ok(Err(error)) => Err(error),
-        Err(_) => Err(Error::EtcdTimeout {
-            op: "lease revoke",
-            timeout: CLOSE_TIMEOUT,
-        }),
-    }
-}
-
-/// A lease ID as it appears in candidate keys (lowercase hex).
-fn hex(lease_id: i64) -> String {
-    format!("{lease_id:x}")
-}
-
-/// A candidate's identity. JSON keys in order: `id`, `addr`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LeaderValue {
-    /// The master's name.
-    pub id: String,
-    /// The address other masters forward requests to.
-    pub addr: String,
-}
-
-impl LeaderValue {
-    /// Decode a candidate key's value.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let f = Fields::parse(bytes, "CampaignerInfo")?;
-        Ok(Self {
-            id: f.str("id")?,
-            addr: f.str("addr")?,
-        })
-    }
-
-    /// Encode as Go does. Campaign compares this with the stored bytes to
-    /// decide whether to proclaim, so it must be byte-exact.
-    pub fn encode(&self) -> Vec<u8> {
-        ObjectWriter::new()
-            .str("id", &self.id)
-            .str("addr", &self.addr)
-            .finish()
     }
 }
 

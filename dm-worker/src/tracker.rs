@@ -305,24 +305,20 @@ impl Tracker {
     }
 
     fn commit(&mut self, changes: Changes) {
-        for (name, info) in changes.tables {
-            match info {
-                Some(info) => {
-                    self.tables.insert(name, info);
-                }
-                None => {
-                    self.tables.remove(&name);
-                }
+        apply(&mut self.tables, changes.tables);
+        apply(&mut self.schemas, changes.schemas);
+    }
+}
+
+/// Writes staged entries into `map`: `Some` puts, `None` removes.
+fn apply<K: Ord, V>(map: &mut BTreeMap<K, V>, staged: BTreeMap<K, Option<V>>) {
+    for (key, value) in staged {
+        match value {
+            Some(value) => {
+                map.insert(key, value);
             }
-        }
-        for (name, charset) in changes.schemas {
-            match charset {
-                Some(charset) => {
-                    self.schemas.insert(name, charset);
-                }
-                None => {
-                    self.schemas.remove(&name);
-                }
+            None => {
+                map.remove(&key);
             }
         }
     }

@@ -173,7 +173,9 @@ impl<K: Ord + Clone> JoinTree<K> {
 
     /// Every member with the id of its schema, in key order.
     pub fn members(&self) -> impl Iterator<Item = (&K, SchemaId)> + '_ {
-        self.members.iter().map(|(key, leaf)| (key, SchemaId(*leaf)))
+        self.members
+            .iter()
+            .map(|(key, leaf)| (key, SchemaId(*leaf)))
     }
 
     /// The id of `key`'s schema.

@@ -75,6 +75,42 @@ pub(crate) fn join_field<L: Lattice>(index: usize, a: &L, b: &L) -> Result<L, In
     a.join(b).map_err(|e| e.at_tuple_index(index))
 }
 
+/// Implements [`Lattice`] for a struct read as Go's `Tuple` of its fields,
+/// listed with their tuple indexes: `compare` and `join` go component by
+/// component in that order, and an error names the index of the component
+/// that failed. With `then check`, the joined struct passes through
+/// `check` (a rule on the whole value, reported without a tuple index).
+macro_rules! tuple_lattice {
+    ($name:ident { $($index:literal => $field:ident),+ $(,)? } $(then $check:path)?) => {
+        impl $crate::schemacmp::lattice::Lattice for $name {
+            fn compare(
+                &self,
+                other: &Self,
+            ) -> Result<std::cmp::Ordering, $crate::schemacmp::error::Incompatible> {
+                let mut acc = $crate::schemacmp::lattice::TupleCompare::new();
+                $(acc.field($index, &self.$field, &other.$field)?;)+
+                Ok(acc.finish())
+            }
+
+            fn join(
+                &self,
+                other: &Self,
+            ) -> Result<Self, $crate::schemacmp::error::Incompatible> {
+                let joined = $name {
+                    $($field: $crate::schemacmp::lattice::join_field(
+                        $index,
+                        &self.$field,
+                        &other.$field,
+                    )?,)+
+                };
+                $(let joined = $check(joined)?;)?
+                Ok(joined)
+            }
+        }
+    };
+}
+pub(crate) use tuple_lattice;
+
 /// `false < true`; join is `||`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Bool(pub bool);
@@ -104,23 +140,18 @@ pub trait SingletonValue: Clone + fmt::Debug + Eq + Hash {
     fn go_string(&self) -> String;
 }
 
-impl SingletonValue for i64 {
-    fn go_string(&self) -> String {
-        self.to_string()
-    }
+/// Numbers and booleans: Go's `%v` prints them as `Display` does.
+macro_rules! displayed_singleton_values {
+    ($($ty:ty),+) => {
+        $(impl SingletonValue for $ty {
+            fn go_string(&self) -> String {
+                self.to_string()
+            }
+        })+
+    };
 }
 
-impl SingletonValue for u64 {
-    fn go_string(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl SingletonValue for bool {
-    fn go_string(&self) -> String {
-        self.to_string()
-    }
-}
+displayed_singleton_values!(i64, u64, bool);
 
 impl SingletonValue for String {
     fn go_string(&self) -> String {
@@ -139,36 +170,37 @@ fn compare_singletons<T: SingletonValue>(a: &T, b: &T) -> Result<Ordering, Incom
     }
 }
 
-/// An unordered value: equal values compare equal, distinct ones are
-/// incompatible.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Singleton<T>(pub T);
+/// A singleton kind: equal payloads compare equal (and join to
+/// themselves), distinct ones are incompatible.
+macro_rules! singleton_kind {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name<T>(pub T);
 
-impl<T: SingletonValue> Lattice for Singleton<T> {
-    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
-        compare_singletons(&self.0, &other.0)
-    }
+        impl<T: SingletonValue> Lattice for $name<T> {
+            fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
+                compare_singletons(&self.0, &other.0)
+            }
 
-    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
-        compare_singletons(&self.0, &other.0).map(|_| self.clone())
-    }
+            fn join(&self, other: &Self) -> Result<Self, Incompatible> {
+                compare_singletons(&self.0, &other.0).map(|_| self.clone())
+            }
+        }
+    };
 }
 
-/// Go's `EqualitySingleton`: a [`Singleton`] whose payload defines its own
-/// equality (index column lists). A distinct kind so that type-mismatch
-/// messages name it as Go does.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct EqualitySingleton<T>(pub T);
-
-impl<T: SingletonValue> Lattice for EqualitySingleton<T> {
-    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
-        compare_singletons(&self.0, &other.0)
-    }
-
-    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
-        compare_singletons(&self.0, &other.0).map(|_| self.clone())
-    }
-}
+singleton_kind!(
+    /// An unordered value: equal values compare equal, distinct ones are
+    /// incompatible.
+    Singleton
+);
+singleton_kind!(
+    /// Go's `EqualitySingleton`: a [`Singleton`] whose payload defines its
+    /// own equality (index column lists). A distinct kind so that
+    /// type-mismatch messages name it as Go does.
+    EqualitySingleton
+);
 
 /// A set of bits ordered by inclusion; join is union.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use super::charset::{Charset, Collation};
 use super::error::{Incompatible, IncompatibleKind};
 use super::lattice::{
-    join_field, Bool, Byte, FieldTp, Int, Lattice, Maybe, Singleton, StringList, TupleCompare,
+    tuple_lattice, Bool, Byte, FieldTp, Int, Lattice, Maybe, Singleton, StringList,
 };
 use crate::tableinfo::{mysql, FieldType};
 
@@ -116,6 +116,15 @@ pub struct ColumnType {
 }
 
 impl ColumnType {
+    /// An AUTO_INCREMENT column must stay part of a key: the rule on a
+    /// joined column type. The error is not tuple-wrapped, as in TiDB.
+    fn keeps_auto_increment_in_a_key(joined: ColumnType) -> Result<ColumnType, Incompatible> {
+        if joined.is_auto_increment() && joined.anti_keys.0 == NOT_PART_OF_KEYS {
+            return Err(Incompatible::new(IncompatibleKind::AutoTypeWithoutKey));
+        }
+        Ok(joined)
+    }
+
     /// Encodes a TiDB field type. The effective type is JSON for
     /// array-flagged types, as TiDB's `GetType()`.
     pub fn new(ft: &FieldType) -> Self {
@@ -254,43 +263,18 @@ impl ColumnType {
     }
 }
 
-impl Lattice for ColumnType {
-    fn compare(&self, other: &Self) -> Result<Ordering, Incompatible> {
-        let mut acc = TupleCompare::new();
-        acc.field(0, &self.tp, &other.tp)?;
-        acc.field(1, &self.flen, &other.flen)?;
-        acc.field(2, &self.decimal, &other.decimal)?;
-        acc.field(3, &self.other_flags, &other.other_flags)?;
-        acc.field(4, &self.nullable, &other.nullable)?;
-        acc.field(5, &self.anti_keys, &other.anti_keys)?;
-        acc.field(6, &self.default_flag, &other.default_flag)?;
-        acc.field(7, &self.charset, &other.charset)?;
-        acc.field(8, &self.collation, &other.collation)?;
-        acc.field(9, &self.elems, &other.elems)?;
-        Ok(acc.finish())
-    }
-
-    fn join(&self, other: &Self) -> Result<Self, Incompatible> {
-        let joined = ColumnType {
-            tp: join_field(0, &self.tp, &other.tp)?,
-            flen: join_field(1, &self.flen, &other.flen)?,
-            decimal: join_field(2, &self.decimal, &other.decimal)?,
-            other_flags: join_field(3, &self.other_flags, &other.other_flags)?,
-            nullable: join_field(4, &self.nullable, &other.nullable)?,
-            anti_keys: join_field(5, &self.anti_keys, &other.anti_keys)?,
-            default_flag: join_field(6, &self.default_flag, &other.default_flag)?,
-            charset: join_field(7, &self.charset, &other.charset)?,
-            collation: join_field(8, &self.collation, &other.collation)?,
-            elems: join_field(9, &self.elems, &other.elems)?,
-        };
-        // An AUTO_INCREMENT column must stay part of a key. The error is not
-        // tuple-wrapped, as in TiDB.
-        if joined.is_auto_increment() && joined.anti_keys.0 == NOT_PART_OF_KEYS {
-            return Err(Incompatible::new(IncompatibleKind::AutoTypeWithoutKey));
-        }
-        Ok(joined)
-    }
-}
+tuple_lattice!(ColumnType {
+    0 => tp,
+    1 => flen,
+    2 => decimal,
+    3 => other_flags,
+    4 => nullable,
+    5 => anti_keys,
+    6 => default_flag,
+    7 => charset,
+    8 => collation,
+    9 => elems,
+} then ColumnType::keeps_auto_increment_in_a_key);
 
 #[cfg(test)]
 mod tests;

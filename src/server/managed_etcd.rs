@@ -24,24 +24,25 @@
 //!   after a minute of uptime); the master keeps serving meanwhile (its
 //!   etcd calls fail over or retry as for any etcd outage).
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::etcd::member::Member;
 use crate::etcd::retry::Backoff;
 use crate::etcd::{Etcd, EtcdOptions};
-use crate::tls::TlsFiles;
+// The launch and bootstrap tests name these through `super::*`.
+#[cfg(test)]
+use {crate::etcd::member::Member, crate::tls::TlsFiles, std::path::PathBuf};
 
-const INSTALL_HINT: &str = "the `etcd` binary was not found on PATH: install it (Debian/Ubuntu: `sudo apt-get install -y etcd-server`), set ETCD_BIN, or pass --etcd-endpoints";
+mod plan;
+mod process;
+
+pub use plan::{
+    bootstrap, check_join, initial_cluster_after_add, Bootstrap, EtcdLimits, MemberSpec,
+};
+use process::{create_private_dir, free_port, write_private_file, Launch, MemberProcess};
 
 /// How long a starting member may take to serve a linearizable read. DM
 /// waits 10 s; a member of a new multi-member cluster waits for its peers
@@ -51,172 +52,6 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A member that ran this long before dying starts over at `FIRST_BACKOFF`.
 const STABLE_UPTIME: Duration = Duration::from_secs(60);
-
-/// Starts `"$0" "$@"` in the background, stops it when stdin closes, and
-/// exits with its status when it exits.
-/// (A background list reads `/dev/null` unless redirected, hence fd 3.)
-const GUARD_SCRIPT: &str = r#"exec 3<&0
-"$0" "$@" 3<&- &
-pid=$!
-{
-  cat <&3 >/dev/null
-  kill -TERM "$pid" 2>/dev/null
-  n=0
-  while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n+1)); done
-  kill -KILL "$pid" 2>/dev/null
-} &
-exec 3<&-
-wait "$pid""#;
-
-/// What the embedded member is started from (taken from [`Config`]).
-#[derive(Debug, Clone)]
-pub struct MemberSpec {
-    pub name: String,
-    pub data_dir: PathBuf,
-    pub peer_urls: Vec<String>,
-    pub advertise_peer_urls: Vec<String>,
-    pub initial_cluster: String,
-    pub initial_cluster_state: String,
-    /// Master addresses (client URLs) of a running cluster to join.
-    pub join: Vec<String>,
-    /// The client URL the member advertises: its master's address.
-    pub advertise_client_url: String,
-    /// DM's etcd limits and compaction (`max-txn-ops`, `max-request-bytes`,
-    /// `auto-compaction-*`, `quota-backend-bytes`).
-    pub limits: EtcdLimits,
-    /// `ssl-*` files: TLS (and, with `cert-allowed-cn`, client
-    /// certificates with its first CN, as DM's etcd listeners) on the peer
-    /// URLs and for the join client. The member's client listener is a
-    /// private loopback port that only this master dials; the master address
-    /// in front of it terminates TLS for every client.
-    pub tls: Option<TlsFiles>,
-}
-
-/// The etcd settings DM passes to its embedded member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdLimits {
-    pub max_txn_ops: u64,
-    pub max_request_bytes: u64,
-    pub auto_compaction_mode: String,
-    pub auto_compaction_retention: String,
-    pub quota_backend_bytes: i64,
-}
-
-impl MemberSpec {
-    pub fn from_config(config: &Config) -> MemberSpec {
-        MemberSpec {
-            name: config.name.clone(),
-            data_dir: config.data_dir.clone(),
-            peer_urls: config.peer_urls.clone(),
-            advertise_peer_urls: config.advertise_peer_urls.clone(),
-            initial_cluster: config.initial_cluster.clone(),
-            initial_cluster_state: config.initial_cluster_state.clone(),
-            join: config.join.clone(),
-            advertise_client_url: format!(
-                "{}://{}",
-                if config.tls.is_some() {
-                    "https"
-                } else {
-                    "http"
-                },
-                config.advertise_addr
-            ),
-            limits: EtcdLimits {
-                max_txn_ops: config.max_txn_ops,
-                max_request_bytes: config.max_request_bytes,
-                auto_compaction_mode: config.auto_compaction_mode.clone(),
-                auto_compaction_retention: config.auto_compaction_retention.clone(),
-                quota_backend_bytes: config.quota_backend_bytes,
-            },
-            tls: config.tls.clone(),
-        }
-    }
-}
-
-/// How the member bootstraps, decided from its data directory and `join`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bootstrap {
-    /// Data exists: etcd restarts on it (initial cluster flags unused).
-    Restart,
-    /// Start a member of a cluster described by `initial_cluster`.
-    Start {
-        initial_cluster: String,
-        state: String,
-    },
-    /// Join: add ourselves through the join endpoints first.
-    AddSelf,
-}
-
-/// DM's decision (`prepareJoinEtcd`), without I/O: `wal_exists` is
-/// `<data-dir>/member/wal`, `join_file` the content of `<data-dir>/join`.
-pub fn bootstrap(
-    spec: &MemberSpec,
-    wal_exists: bool,
-    join_file: Option<&str>,
-) -> Result<Bootstrap> {
-    if spec.join.is_empty() {
-        return Ok(if wal_exists {
-            Bootstrap::Restart
-        } else {
-            Bootstrap::Start {
-                initial_cluster: spec.initial_cluster.clone(),
-                state: spec.initial_cluster_state.clone(),
-            }
-        });
-    }
-    // DM compares the scheme-wrapped join with a scheme-less address, so its
-    // check never fires (DM gap C2 in docs/dm-gaps.md); we compare like with like.
-    if spec.join.contains(&spec.advertise_client_url) {
-        return Err(Error::Config(format!(
-            "fail to join embed etcd: join self {} is forbidden",
-            spec.advertise_client_url.trim_start_matches("http://")
-        )));
-    }
-    if wal_exists {
-        return Ok(Bootstrap::Restart);
-    }
-    if let Some(content) = join_file {
-        return Ok(Bootstrap::Start {
-            initial_cluster: content.trim().to_string(),
-            state: "existing".into(),
-        });
-    }
-    Ok(Bootstrap::AddSelf)
-}
-
-/// DM's initial cluster after `MemberAdd`: `<name>=<peer url>` for every
-/// peer URL of every member, our new member (no name yet) named `name`.
-pub fn initial_cluster_after_add(name: &str, added_id: u64, members: &[Member]) -> String {
-    members
-        .iter()
-        .flat_map(|m| {
-            let member_name = if m.id == added_id || m.name.is_empty() {
-                name
-            } else {
-                m.name.as_str()
-            };
-            m.peer_urls
-                .iter()
-                .map(move |url| format!("{member_name}={url}"))
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Checks the running cluster before adding ourselves (DM's checks).
-pub fn check_join(name: &str, members: &[Member]) -> Result<()> {
-    if members.iter().any(|m| m.name.is_empty()) {
-        return Err(Error::Config(
-            "fail to join embed etcd: there is a member that has not joined successfully, continue the join or remove it".into(),
-        ));
-    }
-    if members.iter().any(|m| m.name == name) {
-        return Err(Error::Config(format!(
-            "fail to join embed etcd: missing data or joining a duplicate member {name}"
-        )));
-    }
-    Ok(())
-}
 
 /// The running member and its supervisor.
 pub struct EtcdMember {
@@ -299,128 +134,6 @@ async fn add_self(spec: &MemberSpec) -> Result<String> {
     Ok(initial_cluster_after_add(&spec.name, added.id, &members))
 }
 
-/// The command line of the member, reused for every restart.
-struct Launch {
-    bin: String,
-    args: Vec<OsString>,
-    member: String,
-}
-
-impl Launch {
-    fn new(spec: &MemberSpec, plan: &Bootstrap, client_url: &str) -> Launch {
-        let mut args: Vec<OsString> = Vec::new();
-        let mut arg = |flag: &str, value: &str| {
-            args.push(flag.into());
-            args.push(value.into());
-        };
-        arg("--name", &spec.name);
-        arg("--data-dir", &spec.data_dir.display().to_string());
-        arg("--listen-client-urls", client_url);
-        arg("--advertise-client-urls", &spec.advertise_client_url);
-        arg("--listen-peer-urls", &spec.peer_urls.join(","));
-        arg(
-            "--initial-advertise-peer-urls",
-            &spec.advertise_peer_urls.join(","),
-        );
-        if let Bootstrap::Start {
-            initial_cluster,
-            state,
-        } = plan
-        {
-            arg("--initial-cluster", initial_cluster);
-            arg("--initial-cluster-state", state);
-        }
-        let limits = &spec.limits;
-        arg("--max-txn-ops", &limits.max_txn_ops.to_string());
-        arg("--max-request-bytes", &limits.max_request_bytes.to_string());
-        arg("--auto-compaction-mode", &limits.auto_compaction_mode);
-        arg(
-            "--auto-compaction-retention",
-            &limits.auto_compaction_retention,
-        );
-        arg(
-            "--quota-backend-bytes",
-            &limits.quota_backend_bytes.to_string(),
-        );
-        let mut peer_client_cert_auth = false;
-        if let Some(tls) = &spec.tls {
-            arg("--peer-trusted-ca-file", &tls.ca.display().to_string());
-            arg("--peer-cert-file", &tls.cert.display().to_string());
-            arg("--peer-key-file", &tls.key.display().to_string());
-            // DM's etcd asks peers for certificates only with
-            // cert-allowed-cn, and checks only its first CN.
-            if let Some(cn) = tls.allowed_cn.first() {
-                arg("--peer-cert-allowed-cn", cn);
-                peer_client_cert_auth = true;
-            }
-        }
-        // DM raises the embedded etcd's log level to WARN.
-        arg("--logger", "zap");
-        arg("--log-level", "warn");
-        if peer_client_cert_auth {
-            args.push("--peer-client-cert-auth=true".into());
-        }
-        Launch {
-            bin: std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string()),
-            args,
-            member: spec.name.clone(),
-        }
-    }
-
-    fn spawn(&self) -> Result<MemberProcess> {
-        if !binary_exists(&self.bin) {
-            return Err(Error::Config(INSTALL_HINT.to_string()));
-        }
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(GUARD_SCRIPT)
-            .arg(&self.bin)
-            .args(&self.args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| Error::Io {
-                op: "start etcd",
-                source,
-            })?;
-        let stdin = child.stdin.take();
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(forward_log(self.member.clone(), stderr));
-        }
-        Ok(MemberProcess {
-            child,
-            stdin,
-            started: Instant::now(),
-        })
-    }
-}
-
-/// One run of the guarded etcd process.
-struct MemberProcess {
-    child: Child,
-    /// Dropping it tells the guard to stop etcd.
-    stdin: Option<ChildStdin>,
-    started: Instant,
-}
-
-impl MemberProcess {
-    async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        self.child.wait().await
-    }
-
-    async fn stop(mut self) {
-        self.stdin.take();
-        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-    }
-}
-
 /// Restarts the member with backoff whenever it exits, until cancelled.
 async fn supervise(launch: Launch, process: MemberProcess, cancel: CancellationToken) {
     let mut current = Some(process);
@@ -492,48 +205,6 @@ async fn wait_ready(client_url: &str, process: &mut MemberProcess) -> Result<()>
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// etcd's own log lines (WARN and above) as the master's, component
-/// `embed etcd` as in DM.
-async fn forward_log(member: String, stderr: tokio::process::ChildStderr) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::warn!(component = "embed etcd", member = %member, "{line}");
-    }
-}
-
-fn binary_exists(bin: &str) -> bool {
-    if bin.contains('/') {
-        return Path::new(bin).is_file();
-    }
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(bin).is_file()))
-        .unwrap_or(false)
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-fn write_private_file(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, content)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 #[cfg(test)]

@@ -6,14 +6,13 @@
 //! schema before and after each), waits for the master's Operation, reacts
 //! to its conflict stage, and writes the Operation back with `done = true`.
 
-use dm_master::etcd::watch::{WatchEvent, Watcher};
-use dm_master::etcd::{Etcd, KeyValue};
+use dm_master::etcd::Etcd;
 use dm_master::keys::KeySpace;
 use dm_master::optimism::ops::{self, TableKey};
 use dm_master::optimism::{ConflictStage, Info, Operation, SourceTables};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::KeyWatch;
 use crate::error::{Error, Result};
 
 /// What the master told one table to do with its DDL.
@@ -153,41 +152,12 @@ impl OptimistClient {
         cancel: &CancellationToken,
     ) -> Result<(Operation, i64)> {
         let op_key = ops::operation_key(&self.space, &self.task, key);
-        let (tx, mut rx) = mpsc::channel(16);
-        let token = cancel.child_token();
-        tokio::spawn(Watcher::key_after(self.etcd.clone(), op_key, after).run(tx, token.clone()));
-        let _stop = token.drop_guard();
-        loop {
-            let kv: KeyValue = match rx.recv().await {
-                Some(WatchEvent::Put(kv)) => kv,
-                Some(WatchEvent::Resynced(snapshot)) => {
-                    match snapshot
-                        .value
-                        .into_iter()
-                        .find(|kv| kv.mod_revision > after)
-                    {
-                        Some(kv) => kv,
-                        None => continue,
-                    }
-                }
-                Some(WatchEvent::Delete { .. }) => continue,
-                None => {
-                    return Err(Error::Cancelled {
-                        during: "waiting for the optimistic shard DDL operation",
-                    })
-                }
-            };
-            let op = Operation::decode(&kv.value).map_err(|e| Error::BadOperation {
-                task: self.task.clone(),
-                source_id: self.source.clone(),
-                reason: e.to_string(),
-            })?;
-            if op.task.is_empty() || op.done {
-                // Our own done write, or an empty value: not an answer.
-                continue;
-            }
-            tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, stage = %op.conflict_stage, ddls = ?op.ddls, "optimistic operation received");
-            return Ok((op, kv.mod_revision));
-        }
+        let mut events = KeyWatch::start(&self.etcd, op_key, after, cancel);
+        let during = "waiting for the optimistic shard DDL operation";
+        let (op, revision) = events
+            .next_operation::<Operation>(after, during, (&self.task, &self.source))
+            .await?;
+        tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, stage = %op.conflict_stage, ddls = ?op.ddls, "optimistic operation received");
+        Ok((op, revision))
     }
 }

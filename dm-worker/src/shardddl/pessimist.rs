@@ -6,14 +6,14 @@
 //! Info in one txn. Every step can be re-run after a crash, as DM's
 //! re-entrancy rules require (docs/protocol.md#pessimistic-reentrancy).
 
-use dm_master::etcd::watch::{WatchEvent, Watcher};
+use dm_master::etcd::watch::WatchEvent;
 use dm_master::etcd::Etcd;
 use dm_master::keys::KeySpace;
 use dm_master::pessimism::ops;
 use dm_master::pessimism::{Info, Operation};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::KeyWatch;
 use crate::error::{Error, Result};
 
 /// The pessimistic shard-DDL client of one (task, source).
@@ -100,40 +100,12 @@ impl PessimistClient {
     ) -> Result<Operation> {
         let key = ops::operation_key(&self.space, &self.task, &self.source);
         let mut events = self.watch_key(key, info_revision, cancel);
-        loop {
-            let kv = match events.recv().await {
-                Some(WatchEvent::Put(kv)) => kv,
-                // After compaction the watcher re-reads the key: an
-                // Operation written after our Info is the answer.
-                Some(WatchEvent::Resynced(snapshot)) => {
-                    match snapshot
-                        .value
-                        .into_iter()
-                        .find(|kv| kv.mod_revision > info_revision)
-                    {
-                        Some(kv) => kv,
-                        None => continue,
-                    }
-                }
-                Some(WatchEvent::Delete { .. }) => continue,
-                None => {
-                    return Err(Error::Cancelled {
-                        during: "waiting for the shard DDL operation",
-                    })
-                }
-            };
-            let op = Operation::decode(&kv.value).map_err(|e| Error::BadOperation {
-                task: self.task.clone(),
-                source_id: self.source.clone(),
-                reason: e.to_string(),
-            })?;
-            if op.task.is_empty() {
-                // DM drops such events too.
-                continue;
-            }
-            tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, exec = op.exec, done = op.done, "operation received");
-            return Ok(op);
-        }
+        let during = "waiting for the shard DDL operation";
+        let (op, _) = events
+            .next_operation::<Operation>(info_revision, during, (&self.task, &self.source))
+            .await?;
+        tracing::info!(task = %self.task, source = %self.source, lock_id = %op.id, exec = op.exec, done = op.done, "operation received");
+        Ok(op)
     }
 
     /// Step 8: marks the Operation done and deletes our Info in one txn.
@@ -177,26 +149,6 @@ impl PessimistClient {
     }
 
     fn watch_key(&self, key: String, after: i64, cancel: &CancellationToken) -> KeyWatch {
-        let (tx, rx) = mpsc::channel(16);
-        let watcher = Watcher::key_after(self.etcd.clone(), key, after);
-        let token = cancel.child_token();
-        tokio::spawn(watcher.run(tx, token.clone()));
-        KeyWatch {
-            events: rx,
-            _stop: token.drop_guard(),
-        }
-    }
-}
-
-/// A running watch of one key; dropping it stops the watcher (an idle key
-/// would otherwise keep it waiting until the caller's token fires).
-struct KeyWatch {
-    events: mpsc::Receiver<WatchEvent>,
-    _stop: tokio_util::sync::DropGuard,
-}
-
-impl KeyWatch {
-    async fn recv(&mut self) -> Option<WatchEvent> {
-        self.events.recv().await
+        KeyWatch::start(&self.etcd, key, after, cancel)
     }
 }

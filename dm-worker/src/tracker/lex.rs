@@ -23,9 +23,16 @@
 //! gives back the input text exactly (string literals keep their
 //! backslashes, identifiers their doubled backquotes).
 
-use sqlparser::tokenizer::{Token, Tokenizer, Word};
+use sqlparser::tokenizer::Token;
 
-use super::dialect::DmDialect;
+mod cursor;
+mod spec;
+mod tokens;
+
+use cursor::Cursor;
+use spec::{classify_spec, key_definition_name, strip_visibility, KEY_DEFINITION_WORDS};
+pub(crate) use tokens::{bare_word, render, split_statements, tokenize, trim, unescape_string};
+use tokens::{split_top_level, string_value};
 
 /// One statement as the pre-parser understood it.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,282 +109,6 @@ pub(crate) struct TableOptions {
     pub text: String,
 }
 
-/// Tokenizes `sql` the way `sqlparser`'s MySQL dialect does, without
-/// unescaping, and turns double-quoted strings into single-quoted ones
-/// (MySQL reads `"x"` as a string; `sqlparser` does not accept it where a
-/// literal is required).
-pub(crate) fn tokenize(sql: &str) -> Result<Vec<Token>, String> {
-    let tokens = Tokenizer::new(&DmDialect::default(), sql)
-        .with_unescape(false)
-        .tokenize()
-        .map_err(|e| e.to_string())?;
-    Ok(tokens
-        .into_iter()
-        .map(|token| match token {
-            Token::DoubleQuotedString(raw) => Token::SingleQuotedString(double_to_single(&raw)),
-            other => other,
-        })
-        .collect())
-}
-
-/// Re-quotes the raw body of a `"..."` literal for `'...'`: `""` becomes
-/// `"`, a bare `'` becomes `''`, backslash escapes stay as they are.
-fn double_to_single(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                out.push(c);
-                if let Some(next) = chars.next() {
-                    out.push(next);
-                }
-            }
-            '"' if chars.peek() == Some(&'"') => {
-                chars.next();
-                out.push('"');
-            }
-            '\'' => out.push_str("''"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The text of `tokens`, exactly as written.
-pub(crate) fn render(tokens: &[Token]) -> String {
-    tokens.iter().map(ToString::to_string).collect()
-}
-
-fn is_blank(token: &Token) -> bool {
-    matches!(token, Token::Whitespace(_) | Token::EOF)
-}
-
-/// `tokens` without leading and trailing whitespace and comments.
-pub(crate) fn trim(tokens: &[Token]) -> &[Token] {
-    let start = tokens
-        .iter()
-        .position(|t| !is_blank(t))
-        .unwrap_or(tokens.len());
-    let end = tokens
-        .iter()
-        .rposition(|t| !is_blank(t))
-        .map_or(start, |i| i + 1);
-    &tokens[start..end.max(start)]
-}
-
-/// Splits at `separator` tokens outside parentheses; parts are trimmed and
-/// empty parts dropped.
-fn split_top_level<'a>(tokens: &'a [Token], separator: &Token) -> Vec<&'a [Token]> {
-    let mut parts = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (i, token) in tokens.iter().enumerate() {
-        match token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth = depth.saturating_sub(1),
-            t if depth == 0 && t == separator => {
-                parts.push(trim(&tokens[start..i]));
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(trim(&tokens[start..]));
-    parts.into_iter().filter(|p| !p.is_empty()).collect()
-}
-
-/// The statements of `tokens` (split at top-level `;`), trimmed.
-pub(crate) fn split_statements(tokens: &[Token]) -> Vec<&[Token]> {
-    split_top_level(tokens, &Token::SemiColon)
-}
-
-/// The upper-cased text of an unquoted word.
-fn bare_word(token: &Token) -> Option<String> {
-    match token {
-        Token::Word(Word {
-            value,
-            quote_style: None,
-            ..
-        }) => Some(value.to_ascii_uppercase()),
-        _ => None,
-    }
-}
-
-/// The name an identifier token stands for: backquoted names lose their
-/// quotes and doubled backquotes.
-fn ident_value(token: &Token) -> Option<String> {
-    match token {
-        Token::Word(Word {
-            value,
-            quote_style: Some('`'),
-            ..
-        }) => Some(value.replace("``", "`")),
-        Token::Word(Word {
-            value,
-            quote_style: None,
-            ..
-        }) => Some(value.clone()),
-        // MySQL identifiers may start with digits (`1col`).
-        Token::Number(n, false) => Some(n.clone()),
-        _ => None,
-    }
-}
-
-/// The value of a string literal token, unescaped as MySQL reads it.
-fn string_value(token: &Token) -> Option<String> {
-    match token {
-        Token::SingleQuotedString(raw) => Some(unescape_string(raw)),
-        _ => None,
-    }
-}
-
-/// MySQL's reading of the raw body of a `'...'` literal: `''` is a quote,
-/// backslash escapes (`\n`, `\t`, `\0`, `\Z`, `\b`, `\r`, `\\`, `\'`, `\"`)
-/// are decoded, `\%` and `\_` keep their backslash, any other `\x` is `x`.
-pub(crate) fn unescape_string(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some('b') => out.push('\u{8}'),
-                Some('0') => out.push('\0'),
-                Some('Z') => out.push('\u{1a}'),
-                Some(k @ ('%' | '_')) => {
-                    out.push('\\');
-                    out.push(k);
-                }
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            },
-            '\'' if chars.peek() == Some(&'\'') => {
-                chars.next();
-                out.push('\'');
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// A cursor over the non-blank tokens of a statement.
-struct Cursor<'a> {
-    tokens: &'a [Token],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(tokens: &'a [Token]) -> Self {
-        Cursor { tokens, pos: 0 }
-    }
-
-    fn skip_blank(&mut self) {
-        while self.pos < self.tokens.len() && is_blank(&self.tokens[self.pos]) {
-            self.pos += 1;
-        }
-    }
-
-    fn peek(&mut self) -> Option<&'a Token> {
-        self.skip_blank();
-        self.tokens.get(self.pos)
-    }
-
-    /// The `n`-th non-blank token from here (0 = next).
-    fn peek_nth(&self, n: usize) -> Option<&'a Token> {
-        self.tokens
-            .iter()
-            .skip(self.pos)
-            .filter(|t| !is_blank(t))
-            .nth(n)
-    }
-
-    fn peek_word(&mut self) -> Option<String> {
-        self.peek().and_then(bare_word)
-    }
-
-    fn peek_nth_word(&self, n: usize) -> Option<String> {
-        self.peek_nth(n).and_then(bare_word)
-    }
-
-    fn next(&mut self) -> Option<&'a Token> {
-        self.skip_blank();
-        let token = self.tokens.get(self.pos);
-        if token.is_some() {
-            self.pos += 1;
-        }
-        token
-    }
-
-    fn eat_word(&mut self, word: &str) -> bool {
-        if self.peek_word().as_deref() == Some(word) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Consumes all of `words` or none of them.
-    fn eat_words(&mut self, words: &[&str]) -> bool {
-        let matches = words
-            .iter()
-            .enumerate()
-            .all(|(i, w)| self.peek_nth_word(i).as_deref() == Some(*w));
-        if matches {
-            for _ in words {
-                self.next();
-            }
-        }
-        matches
-    }
-
-    fn eat(&mut self, token: &Token) -> bool {
-        if self.peek() == Some(token) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn at_end(&mut self) -> bool {
-        self.peek().is_none()
-    }
-
-    /// The tokens after the cursor, trimmed.
-    fn rest(&mut self) -> &'a [Token] {
-        self.skip_blank();
-        trim(&self.tokens[self.pos..])
-    }
-
-    fn ident(&mut self) -> Option<String> {
-        let value = self.peek().and_then(ident_value)?;
-        self.pos += 1;
-        Some(value)
-    }
-
-    /// `ident [. ident]*`.
-    fn name(&mut self) -> Option<Vec<String>> {
-        let mut parts = vec![self.ident()?];
-        while self.eat(&Token::Period) {
-            parts.push(self.ident()?);
-        }
-        Some(parts)
-    }
-
-    /// A value after an option key: a word, a string, a number.
-    fn option_value(&mut self) -> Option<String> {
-        match self.next()? {
-            Token::SingleQuotedString(raw) => Some(unescape_string(raw)),
-            token => ident_value(token).or_else(|| Some(token.to_string())),
-        }
-    }
-}
-
 /// Reads the charset, collation and comment out of a list of table or
 /// database options; all other options are kept only as text.
 pub(crate) fn parse_options(tokens: &[Token]) -> TableOptions {
@@ -387,32 +118,26 @@ pub(crate) fn parse_options(tokens: &[Token]) -> TableOptions {
         ..TableOptions::default()
     };
     let mut cursor = Cursor::new(tokens);
-    let mut depth = 0usize;
-    while let Some(token) = cursor.next() {
-        match token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth = depth.saturating_sub(1),
-            _ if depth > 0 => {}
-            token => match bare_word(token).as_deref() {
-                Some("CHARSET") => {
-                    cursor.eat(&Token::Eq);
-                    options.charset = cursor.option_value().map(|v| v.to_lowercase());
-                }
-                Some("CHARACTER") if cursor.eat_word("SET") => {
-                    cursor.eat(&Token::Eq);
-                    options.charset = cursor.option_value().map(|v| v.to_lowercase());
-                }
-                Some("COLLATE") => {
-                    cursor.eat(&Token::Eq);
-                    options.collate = cursor.option_value().map(|v| v.to_lowercase());
-                }
-                Some("COMMENT") => {
-                    cursor.eat(&Token::Eq);
-                    options.comment = cursor.peek().and_then(string_value);
-                    cursor.next();
-                }
-                _ => {}
-            },
+    while let Some(token) = cursor.next_top_level() {
+        match bare_word(token).as_deref() {
+            Some("CHARSET") => {
+                cursor.eat(&Token::Eq);
+                options.charset = cursor.option_value().map(|v| v.to_lowercase());
+            }
+            Some("CHARACTER") if cursor.eat_word("SET") => {
+                cursor.eat(&Token::Eq);
+                options.charset = cursor.option_value().map(|v| v.to_lowercase());
+            }
+            Some("COLLATE") => {
+                cursor.eat(&Token::Eq);
+                options.collate = cursor.option_value().map(|v| v.to_lowercase());
+            }
+            Some("COMMENT") => {
+                cursor.eat(&Token::Eq);
+                options.comment = cursor.peek().and_then(string_value);
+                cursor.next();
+            }
+            _ => {}
         }
     }
     // `CHARSET = DEFAULT` means "the database default": no explicit value.
@@ -423,288 +148,6 @@ pub(crate) fn parse_options(tokens: &[Token]) -> TableOptions {
         options.collate = None;
     }
     options
-}
-
-/// First words of an ALTER TABLE operation that is a table option.
-const TABLE_OPTION_WORDS: &[&str] = &[
-    "AUTOEXTEND_SIZE",
-    "AUTO_ID_CACHE",
-    "AUTO_INCREMENT",
-    "AUTO_RANDOM_BASE",
-    "AVG_ROW_LENGTH",
-    "CHARACTER",
-    "CHARSET",
-    "CHECKSUM",
-    "COLLATE",
-    "COMMENT",
-    "COMPRESSION",
-    "CONNECTION",
-    "DATA",
-    "DEFAULT",
-    "DELAY_KEY_WRITE",
-    "ENCRYPTION",
-    "ENGINE",
-    "ENGINE_ATTRIBUTE",
-    "IETF_QUOTES",
-    "INSERT_METHOD",
-    "KEY_BLOCK_SIZE",
-    "MAX_ROWS",
-    "MIN_ROWS",
-    "PACK_KEYS",
-    "PAGE_CHECKSUM",
-    "PAGE_COMPRESSED",
-    "PAGE_COMPRESSION_LEVEL",
-    "PASSWORD",
-    "PLACEMENT",
-    "PRE_SPLIT_REGIONS",
-    "ROW_FORMAT",
-    "SECONDARY_ENGINE",
-    "SECONDARY_ENGINE_ATTRIBUTE",
-    "SEQUENCE",
-    "SHARD_ROW_ID_BITS",
-    "STATS_AUTO_RECALC",
-    "STATS_PERSISTENT",
-    "STATS_SAMPLE_PAGES",
-    "TABLESPACE",
-    "TABLE_CHECKSUM",
-    "TRANSACTIONAL",
-    "TTL",
-    "TTL_ENABLE",
-    "TTL_JOB_INTERVAL",
-    "UNION",
-];
-
-/// First words of ALTER TABLE operations that leave the tracked schema
-/// alone (partitioning, maintenance, row order, validation).
-const OPAQUE_WORDS: &[&str] = &[
-    "ANALYZE",
-    "CHECK",
-    "COALESCE",
-    "DISABLE",
-    "DISCARD",
-    "ENABLE",
-    "EXCHANGE",
-    "FORCE",
-    "IMPORT",
-    "OPTIMIZE",
-    "ORDER",
-    "PARTITION",
-    "REBUILD",
-    "REMOVE",
-    "REORGANIZE",
-    "REPAIR",
-    "SECONDARY_LOAD",
-    "SECONDARY_UNLOAD",
-    "TRUNCATE",
-    "UPGRADE",
-    "WITH",
-    "WITHOUT",
-];
-
-/// Words that start a key or constraint definition inside `ADD (...)`:
-/// the vocabulary the master reads DDL with too.
-use dm_master::ddl_words::KEY_DEFINITION as KEY_DEFINITION_WORDS;
-
-/// Removes top-level `VISIBLE` / `INVISIBLE` words from a key definition
-/// (MySQL 8 prints them, `sqlparser` rejects them); returns the remaining
-/// tokens and the visibility given, if any.
-fn strip_visibility(tokens: &[Token]) -> (Vec<Token>, Option<bool>) {
-    let mut depth = 0usize;
-    let mut out = Vec::with_capacity(tokens.len());
-    let mut invisible = None;
-    for token in tokens {
-        match token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth = depth.saturating_sub(1),
-            _ if depth == 0 => match bare_word(token).as_deref() {
-                Some("VISIBLE") => {
-                    invisible = Some(false);
-                    continue;
-                }
-                Some("INVISIBLE") => {
-                    invisible = Some(true);
-                    continue;
-                }
-                _ => {}
-            },
-            _ => {}
-        }
-        out.push(token.clone());
-    }
-    (out, invisible)
-}
-
-/// The name of a key definition (`[CONSTRAINT [c]] {PRIMARY KEY | UNIQUE
-/// [KEY] | KEY | INDEX ...} [name] ...`), or `None` when anonymous.
-fn key_definition_name(tokens: &[Token]) -> Option<String> {
-    let mut cursor = Cursor::new(tokens);
-    let mut constraint_name = None;
-    if cursor.eat_word("CONSTRAINT") {
-        let next = cursor.peek_word();
-        if !next.is_some_and(|w| KEY_DEFINITION_WORDS.contains(&w.as_str())) {
-            constraint_name = cursor.ident();
-        }
-    }
-    match cursor.peek_word().as_deref() {
-        Some("PRIMARY") => return Some("PRIMARY".to_owned()),
-        Some("UNIQUE" | "FULLTEXT" | "SPATIAL") => {
-            cursor.next();
-            if !cursor.eat_word("KEY") {
-                cursor.eat_word("INDEX");
-            }
-        }
-        Some("KEY" | "INDEX") => {
-            cursor.next();
-        }
-        _ => return None,
-    }
-    let named = match cursor.peek() {
-        Some(token @ Token::Word(w)) => {
-            w.quote_style.is_some() || bare_word(token).as_deref() != Some("USING")
-        }
-        _ => false,
-    };
-    if named {
-        cursor.ident()
-    } else {
-        constraint_name
-    }
-}
-
-/// Classifies one comma-separated ALTER TABLE operation. `ALGORITHM=` and
-/// `LOCK=` give no spec: they only say how to run the other operations and
-/// would mean a table rebuild on their own.
-fn classify_spec(tokens: &[Token]) -> Result<Vec<Spec>, String> {
-    let text = render(tokens);
-    let mut cursor = Cursor::new(tokens);
-    let Some(first) = cursor.peek_word() else {
-        return Ok(vec![Spec::Sql(text)]);
-    };
-    let second = cursor.peek_nth_word(1);
-    let spec = match first.as_str() {
-        "ADD" => {
-            cursor.next();
-            cursor.eat_word("COLUMN");
-            if cursor.eat(&Token::LParen) {
-                let inner = cursor.rest();
-                let inner = match inner.split_last() {
-                    Some((Token::RParen, body)) => body,
-                    _ => return Err(format!("unbalanced parentheses in `{text}`")),
-                };
-                return Ok(split_top_level(inner, &Token::Comma)
-                    .into_iter()
-                    .map(|def| {
-                        let starts_key = Cursor::new(def)
-                            .peek_word()
-                            .is_some_and(|w| KEY_DEFINITION_WORDS.contains(&w.as_str()));
-                        if starts_key {
-                            Spec::Sql(format!("ADD {}", render(def)))
-                        } else {
-                            Spec::Sql(format!("ADD COLUMN {}", render(def)))
-                        }
-                    })
-                    .collect());
-            }
-            let defines_key = cursor
-                .peek_word()
-                .is_some_and(|w| KEY_DEFINITION_WORDS.contains(&w.as_str()));
-            if second.as_deref() == Some("PARTITION") {
-                Spec::Opaque(text)
-            } else if defines_key {
-                // `ADD INDEX ... INVISIBLE`: the key, then its visibility.
-                let (stripped, invisible) = strip_visibility(cursor.rest());
-                match (invisible, key_definition_name(&stripped)) {
-                    (Some(invisible), Some(name)) => {
-                        return Ok(vec![
-                            Spec::Sql(format!("ADD {}", render(&stripped))),
-                            Spec::IndexVisibility { name, invisible },
-                        ])
-                    }
-                    _ => Spec::Sql(text),
-                }
-            } else {
-                Spec::Sql(text)
-            }
-        }
-        "DROP" => match second.as_deref() {
-            Some("KEY") => {
-                cursor.next();
-                cursor.next();
-                Spec::Sql(format!("DROP INDEX {}", render(cursor.rest())))
-            }
-            Some("PARTITION" | "CHECK") => Spec::Opaque(text),
-            _ => Spec::Sql(text),
-        },
-        "RENAME" => {
-            cursor.next();
-            match cursor.peek_word().as_deref() {
-                Some("COLUMN") => Spec::Sql(text),
-                Some("INDEX" | "KEY") => {
-                    cursor.next();
-                    let from = cursor.ident();
-                    let to = if cursor.eat_word("TO") {
-                        cursor.ident()
-                    } else {
-                        None
-                    };
-                    match (from, to, cursor.at_end()) {
-                        (Some(from), Some(to), true) => Spec::RenameIndex { from, to },
-                        _ => return Err(format!("cannot read `{text}`")),
-                    }
-                }
-                _ => {
-                    if !cursor.eat_word("TO") {
-                        cursor.eat_word("AS");
-                    }
-                    match (cursor.name(), cursor.at_end()) {
-                        (Some(name), true) => Spec::RenameTable(name),
-                        _ => return Err(format!("cannot read `{text}`")),
-                    }
-                }
-            }
-        }
-        "ALTER" => {
-            cursor.next();
-            match cursor.peek_word().as_deref() {
-                Some("INDEX" | "KEY") => {
-                    cursor.next();
-                    let name = cursor.ident();
-                    let visibility = cursor.peek_word();
-                    cursor.next();
-                    match (name, visibility.as_deref(), cursor.at_end()) {
-                        (Some(name), Some("VISIBLE"), true) => Spec::IndexVisibility {
-                            name,
-                            invisible: false,
-                        },
-                        (Some(name), Some("INVISIBLE"), true) => Spec::IndexVisibility {
-                            name,
-                            invisible: true,
-                        },
-                        _ => return Err(format!("cannot read `{text}`")),
-                    }
-                }
-                Some("CHECK" | "CONSTRAINT") => Spec::Opaque(text),
-                _ => Spec::Sql(text),
-            }
-        }
-        "CONVERT" => {
-            cursor.next();
-            if !cursor.eat_word("TO") {
-                return Err(format!("cannot read `{text}`"));
-            }
-            let options = parse_options(cursor.rest());
-            if options.charset.is_none() && options.collate.is_none() {
-                return Err(format!("`{text}` names no character set"));
-            }
-            Spec::Convert(TableOptions { text, ..options })
-        }
-        "ALGORITHM" | "LOCK" => return Ok(Vec::new()),
-        "INDEX" if second.as_deref() == Some("DIRECTORY") => Spec::Options(parse_options(tokens)),
-        w if TABLE_OPTION_WORDS.contains(&w) => Spec::Options(parse_options(tokens)),
-        w if OPAQUE_WORDS.contains(&w) => Spec::Opaque(text),
-        _ => Spec::Sql(text),
-    };
-    Ok(vec![spec])
 }
 
 /// Reads one statement (already split off and trimmed).
@@ -775,9 +218,9 @@ fn starts_database_option(token: &Token) -> bool {
 
 fn classify_alter_table(mut cursor: Cursor<'_>) -> Result<Raw, String> {
     let all = cursor.tokens;
-    cursor.next(); // ALTER
-                   // `ONLINE` / `IGNORE` are MySQL 5.x / MariaDB modifiers without effect
-                   // on the resulting schema.
+    // `ALTER`, then `ONLINE` / `IGNORE`: MySQL 5.x / MariaDB modifiers
+    // without effect on the resulting schema.
+    cursor.next();
     cursor.eat_word("ONLINE");
     cursor.eat_word("IGNORE");
     if !cursor.eat_word("TABLE") {
@@ -836,22 +279,16 @@ fn classify_create_table(tokens: &[Token]) -> Result<Raw, String> {
     };
     let tail = trim(&tokens[cut..]);
     let mut cursor = Cursor::new(tail);
-    let mut depth = 0usize;
     let mut partition_at = tail.len();
-    while let Some(token) = cursor.next() {
-        match token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth = depth.saturating_sub(1),
-            _ if depth > 0 => {}
-            token => match bare_word(token).as_deref() {
-                Some("SELECT" | "AS" | "IGNORE" | "REPLACE") => {
-                    return Err("CREATE TABLE ... SELECT is not supported".to_owned());
-                }
-                Some("PARTITION") if cursor.peek_word().as_deref() == Some("BY") => {
-                    partition_at = partition_at.min(cursor.pos - 1);
-                }
-                _ => {}
-            },
+    while let Some(token) = cursor.next_top_level() {
+        match bare_word(token).as_deref() {
+            Some("SELECT" | "AS" | "IGNORE" | "REPLACE") => {
+                return Err("CREATE TABLE ... SELECT is not supported".to_owned());
+            }
+            Some("PARTITION") if cursor.peek_word().as_deref() == Some("BY") => {
+                partition_at = partition_at.min(cursor.pos - 1);
+            }
+            _ => {}
         }
     }
     let (head, invisible_indexes) = strip_key_visibility(&tokens[..cut]);

@@ -344,53 +344,35 @@ pub(crate) fn key_parts(columns: &[AstIndexColumn]) -> Result<Vec<(String, i64)>
 /// The index a table constraint declares; `None` for constraints that make
 /// no index in TiDB (FOREIGN KEY, CHECK, FULLTEXT, SPATIAL).
 pub(crate) fn index_spec(constraint: &TableConstraint) -> Result<Option<IndexSpec>, String> {
-    let spec = match constraint {
-        TableConstraint::PrimaryKey(pk) => {
-            let (index_type, comment) =
-                options_type_comment(&pk.index_options, pk.index_type.as_ref());
-            IndexSpec {
-                name: None,
-                primary: true,
-                unique: true,
-                parts: key_parts(&pk.columns)?,
-                index_type,
-                comment,
-            }
+    use TableConstraint as C;
+    // `(primary, unique)` of each kind of key definition.
+    const PRIMARY: (bool, bool) = (true, true);
+    const UNIQUE: (bool, bool) = (false, true);
+    const PLAIN: (bool, bool) = (false, false);
+    let (name, (primary, unique), columns, options, using) = match constraint {
+        C::PrimaryKey(k) => (None, PRIMARY, &k.columns, &k.index_options, &k.index_type),
+        C::Unique(k) => {
+            let name = k.index_name.as_ref().or(k.name.as_ref()).map(ident_name);
+            (name, UNIQUE, &k.columns, &k.index_options, &k.index_type)
         }
-        TableConstraint::Unique(u) => {
-            let (index_type, comment) =
-                options_type_comment(&u.index_options, u.index_type.as_ref());
-            IndexSpec {
-                name: u.index_name.as_ref().or(u.name.as_ref()).map(ident_name),
-                primary: false,
-                unique: true,
-                parts: key_parts(&u.columns)?,
-                index_type,
-                comment,
-            }
+        C::Index(k) => {
+            let name = k.name.as_ref().map(ident_name);
+            (name, PLAIN, &k.columns, &k.index_options, &k.index_type)
         }
-        TableConstraint::Index(i) => {
-            let (index_type, comment) =
-                options_type_comment(&i.index_options, i.index_type.as_ref());
-            IndexSpec {
-                name: i.name.as_ref().map(ident_name),
-                primary: false,
-                unique: false,
-                parts: key_parts(&i.columns)?,
-                index_type,
-                comment,
-            }
-        }
-        TableConstraint::ForeignKey(_)
-        | TableConstraint::Check(_)
-        | TableConstraint::FulltextOrSpatial(_) => return Ok(None),
-        TableConstraint::PrimaryKeyUsingIndex(_)
-        | TableConstraint::UniqueUsingIndex(_)
-        | TableConstraint::Exclude(_) => {
+        C::ForeignKey(_) | C::Check(_) | C::FulltextOrSpatial(_) => return Ok(None),
+        C::PrimaryKeyUsingIndex(_) | C::UniqueUsingIndex(_) | C::Exclude(_) => {
             return Err(format!("constraint `{constraint}` is not MySQL"))
         }
     };
-    Ok(Some(spec))
+    let (index_type, comment) = options_type_comment(options, using.as_ref());
+    Ok(Some(IndexSpec {
+        name,
+        primary,
+        unique,
+        parts: key_parts(columns)?,
+        index_type,
+        comment,
+    }))
 }
 
 /// The name of a table constraint as TiDB's `setEmptyConstraintName` sees

@@ -122,8 +122,7 @@ impl Optimist {
                 sources,
                 reply,
             } => {
-                let ops: Vec<Operation> =
-                    self.operations.values().map(|(op, _)| op.clone()).collect();
+                let ops: Vec<Operation> = self.operations.values().map(|o| o.0.clone()).collect();
                 let infos: Vec<Info> = self.infos.values().map(|s| s.info.clone()).collect();
                 let _ = reply.send(
                     self.keeper
@@ -147,7 +146,7 @@ impl Optimist {
                 let conflicts = self
                     .operations
                     .values()
-                    .map(|(op, _)| op)
+                    .map(|o| &o.0)
                     .filter(|op| {
                         op.conflict_stage != ConflictStage::None || !op.conflict_message.is_empty()
                     })
@@ -196,7 +195,7 @@ impl Optimist {
             .operations
             .iter()
             .filter(|((t, _), _)| *t == task)
-            .map(|(_, o)| o.clone())
+            .map(|(_, o)| (**o).clone())
             .collect();
         match self
             .keeper
@@ -235,7 +234,7 @@ impl Optimist {
             .operations
             .iter()
             .filter(|((t, _), _)| t == task)
-            .map(|(_, (o, _))| o.clone())
+            .map(|(_, o)| o.0.clone())
             .collect();
         let mut lock_ids = self.keeper.remove_task(&infos, &ops);
         let extra: Vec<String> = self

@@ -120,7 +120,7 @@ impl Optimist {
                 // What the watch last saw of the key guards the first try,
                 // saving a read when it still holds.
                 let table = TableKey::new(&op.source, &op.up_schema, &op.up_table);
-                let seen = match self.operations.get(&(op.task.clone(), table)) {
+                let seen = match self.operations.get(&(op.task.clone(), table)).map(|o| &**o) {
                     None => SeenOperation::Absent,
                     Some((stored, mod_revision)) if !stored.done => SeenOperation::NotDone {
                         mod_revision: *mod_revision,

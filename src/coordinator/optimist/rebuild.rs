@@ -94,11 +94,12 @@ impl Optimist {
                         .insert(st.source.clone(), st);
                 }
                 Some(Record::Info(task, key, stored)) => {
-                    self.infos.insert((task, key), stored.clone());
+                    self.infos.insert((task, key), Box::new(stored.clone()));
                     snapshot.infos.push(stored);
                 }
                 Some(Record::Operation(task, key, op, rev)) => {
-                    self.operations.insert((task, key), (op.clone(), rev));
+                    self.operations
+                        .insert((task, key), Box::new((op.clone(), rev)));
                     operations.push(op);
                 }
                 Some(Record::DroppedColumn(c)) => snapshot.dropped_columns.push(c),
