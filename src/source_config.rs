@@ -36,34 +36,10 @@ pub const BASE_SERVER_ID: u32 = u32::MAX / 10;
 /// task config's, one parser and printer for every config.
 pub use crate::task_config::GoDuration;
 
-/// `from.security` (`dm/config/security`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
-pub struct Security {
-    pub ssl_ca: String,
-    pub ssl_cert: String,
-    pub ssl_key: String,
-    pub cert_allowed_cn: Option<Vec<String>>,
-    pub ssl_ca_bytes: Option<Vec<u8>>,
-    pub ssl_key_bytes: Option<Vec<u8>>,
-    pub ssl_cert_bytes: Option<Vec<u8>>,
-    pub ssl_ca_base64: String,
-    pub ssl_key_base64: String,
-    pub ssl_cert_base64: String,
-}
-
-/// `from` (`dm/config/dbconfig.DBConfig`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
-pub struct DbConfig {
-    pub host: String,
-    pub port: i64,
-    pub user: String,
-    pub password: String,
-    pub max_allowed_packet: Option<i64>,
-    pub session: Option<BTreeMap<String, String>>,
-    pub security: Option<Security>,
-}
+/// `from` (`dm/config/dbconfig.DBConfig`) and its `security`
+/// (`dm/config/security`): the task config's, so a source's `from` copies
+/// into each subtask as it is.
+pub use crate::task_config::{DbConfig, Security};
 
 /// `purge`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -189,8 +189,7 @@ fn source_from(toml_text: &[u8]) -> Result<DbConfig, String> {
         .get("from")
         .cloned()
         .unwrap_or(toml::Value::Table(Default::default()));
-    let db: crate::source_config::DbConfig = from.try_into().map_err(|e| e.to_string())?;
-    Ok(DbConfig::from(&db))
+    from.try_into().map_err(|e| e.to_string())
 }
 
 /// `--remove-meta`: refused while any subtask of the task exists; else the

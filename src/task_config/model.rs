@@ -282,35 +282,3 @@ pub(crate) fn go_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Er
         Scalar::Bool(b) => b.to_string(),
     })
 }
-
-impl From<&crate::source_config::Security> for Security {
-    fn from(s: &crate::source_config::Security) -> Security {
-        Security {
-            ssl_ca: s.ssl_ca.clone(),
-            ssl_cert: s.ssl_cert.clone(),
-            ssl_key: s.ssl_key.clone(),
-            cert_allowed_cn: s.cert_allowed_cn.clone(),
-            ssl_ca_bytes: s.ssl_ca_bytes.clone(),
-            ssl_key_bytes: s.ssl_key_bytes.clone(),
-            ssl_cert_bytes: s.ssl_cert_bytes.clone(),
-            ssl_ca_base64: s.ssl_ca_base64.clone(),
-            ssl_key_base64: s.ssl_key_base64.clone(),
-            ssl_cert_base64: s.ssl_cert_base64.clone(),
-        }
-    }
-}
-
-impl From<&crate::source_config::DbConfig> for DbConfig {
-    /// A source config's `from`, which StartTask copies into each subtask.
-    fn from(db: &crate::source_config::DbConfig) -> DbConfig {
-        DbConfig {
-            host: db.host.clone(),
-            port: db.port,
-            user: db.user.clone(),
-            password: db.password.clone(),
-            max_allowed_packet: db.max_allowed_packet,
-            session: db.session.clone(),
-            security: db.security.as_ref().map(Security::from),
-        }
-    }
-}

@@ -293,7 +293,7 @@ fn source_config_from_becomes_the_subtask_from() {
     )
     .expect("source yaml");
     let mut from = BTreeMap::new();
-    from.insert("s1".to_string(), DbConfig::from(&source.from));
+    from.insert("s1".to_string(), source.from.clone());
     let task = TaskConfig::from_yaml(BASE).unwrap();
     let subtask = &task.subtask_configs(&from).unwrap()[0];
     assert!(subtask.to_toml().contains(
