@@ -97,16 +97,9 @@ impl CheckerConfig {
     }
 }
 
-/// One source-level binlog event filter (`tidb-tools` `BinlogEventRule`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
-pub struct BinlogEventRule {
-    pub schema_pattern: String,
-    pub table_pattern: String,
-    pub events: Option<Vec<String>>,
-    pub sql_pattern: Option<Vec<String>>,
-    pub action: String,
-}
+/// One source-level binlog event filter: the task config's `filters` entry
+/// (`tidb-tools` `BinlogEventRule`).
+pub use crate::task_config::BinlogEventRule;
 
 /// DM's `SourceConfig` after `SourceCfgFromYaml` (defaults, then the YAML).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
