@@ -143,16 +143,26 @@ enum Current<'a> {
     OtherArray,
 }
 
+/// FNV-1a of a key and the path of its table (the sort key of
+/// [`Scanner::keys`]; equal hashes fall back to comparing the strings).
+fn key_hash(path: &str, key: &str) -> u64 {
+    let bytes = path.bytes().chain([0xff]).chain(key.bytes());
+    bytes.fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 #[derive(Debug, Default)]
 struct Scanner<'a> {
     fields: Fields,
     current: Option<Current<'a>>,
     /// Every header: its path and whether it is an `[[array]]`.
     headers: Vec<(&'a str, bool)>,
-    /// `(table path, key)` of every key of the root (path "") and of
-    /// `[table]`s. Checked once at the end (sorting beats hashing for the
-    /// few dozen keys of a config).
-    keys: Vec<(&'a str, &'a str)>,
+    /// `(hash, table path, key)` of every key of the root (path "") and
+    /// of `[table]`s. Checked once at the end (sorting beats a hash set for
+    /// the few dozen keys of a config); the hash comes first so the sort
+    /// compares integers, not keys that share long prefixes.
+    keys: Vec<(u64, &'a str, &'a str)>,
     /// Keys of the current array element.
     element_keys: Vec<&'a str>,
 }
@@ -207,7 +217,11 @@ impl<'a> Scanner<'a> {
             for (end, _) in path.match_indices('.').chain([(path.len(), "")]) {
                 let prefix = &path[..end];
                 let segment = &prefix[parent.len() + usize::from(!parent.is_empty())..];
-                if self.keys.binary_search(&(parent, segment)).is_ok() {
+                if self
+                    .keys
+                    .binary_search(&(key_hash(parent, segment), parent, segment))
+                    .is_ok()
+                {
                     return None;
                 }
                 if end < path.len() && is_array(prefix) {
@@ -248,7 +262,7 @@ impl<'a> Scanner<'a> {
                     Current::Table(path) => path,
                     _ => "",
                 };
-                self.keys.push((table, key));
+                self.keys.push((key_hash(table, key), table, key));
                 if current == Current::Root {
                     self.root_field(key, value)?;
                 }
