@@ -11,6 +11,8 @@
 //!   the Info versions it covers;
 //! * redirect Operations of one resolution go out in one txn when they fit.
 
+use futures_util::stream::{FuturesOrdered, StreamExt};
+
 use crate::error::Result;
 use crate::etcd::retry::retry_contended;
 use crate::etcd::{Compare, Etcd, Fence, Op, Txn};
@@ -206,18 +208,22 @@ pub async fn delete_resolved_lock(
     let per_txn = ((etcd.max_txn_ops() - 1) / 2).max(1);
     let mut kept = Vec::new();
     // Every chunk is guarded on its own, so several are sent at once and
-    // etcd pipelines them, in waves of `DELETE_CHUNKS_IN_FLIGHT`: a
-    // chunk's request and its call's state are built when it is sent, and
-    // all chunks of a lock of thousands of tables at once were a third of
-    // the master's peak heap.
+    // etcd pipelines them, `DELETE_CHUNKS_IN_FLIGHT` at a time (the next
+    // one sent as soon as one ends): a chunk's request and its call's
+    // state are built when it is sent, and all chunks of a lock of
+    // thousands of tables at once were a third of the master's peak heap.
     let chunks: Vec<&[ResolvedTable]> = tables.chunks(per_txn).collect();
     let mut deleted = Vec::with_capacity(chunks.len());
-    for wave in chunks.chunks(DELETE_CHUNKS_IN_FLIGHT) {
-        let wave = futures_util::future::join_all(
-            wave.iter()
-                .map(|chunk| delete_tables(etcd, space, fence, task, chunk)),
-        );
-        deleted.extend(wave.await);
+    let mut unsent = chunks.iter();
+    let mut in_flight = FuturesOrdered::new();
+    for chunk in unsent.by_ref().take(DELETE_CHUNKS_IN_FLIGHT) {
+        in_flight.push_back(delete_tables(etcd, space, fence, task, chunk));
+    }
+    while let Some(result) = in_flight.next().await {
+        deleted.push(result);
+        if let Some(chunk) = unsent.next() {
+            in_flight.push_back(delete_tables(etcd, space, fence, task, chunk));
+        }
     }
     for (chunk, deleted) in chunks.into_iter().zip(deleted) {
         if deleted? {
