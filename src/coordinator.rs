@@ -1,6 +1,19 @@
 //! The coordinators: the scheduler and one actor per shard mode, owning its lock keeper, fed
 //! by etcd watch events and admin requests over bounded channels, stopped by
 //! a cancellation token scoped to one leadership term.
+//!
+//! # Invariants
+//!
+//! * One ordered stream per actor: an actor rebuilds from its prefix read at
+//!   one revision and watches from the next; after a compaction or a lost
+//!   stream it gets a fresh snapshot and rebuilds instead of patching.
+//! * An actor's state is its own: nothing outside it reads or writes its
+//!   keeper; handles send requests to its mailbox.
+//! * Every write of a term carries the term's fence; a write that finds the
+//!   fence broken ends the term ([`unless_term_ends`]), and the next leader
+//!   rebuilds from etcd.
+//! * No panic in a loop: a bad value is logged with its task, source or lock
+//!   and counted, and the loop goes on.
 
 pub mod optimist;
 pub mod pessimist;

@@ -11,6 +11,17 @@
 //! `lock` (one lock's state machine) and `keeper` (all locks, and the
 //! decisions the coordinator actor carries out), with `error` holding DM's
 //! error codes and texts. `ops` is the etcd boundary.
+//!
+//! # Invariants
+//!
+//! * Done is final until a new Info: every Operation put answers a stored
+//!   Info and is guarded (absent, or unchanged and not done since).
+//! * A lock is removed only with its Infos unchanged since the master saw
+//!   them (each deletion chunk compares every Info's version); a re-put
+//!   Info keeps its table in the lock.
+//! * `Lock::final_tables` is `tables` overlaid with `conflict_tables`: only
+//!   tables with a pending conflict differ between the two.
+//! * The records, `table_keeper`, `lock` and `keeper` import no I/O module.
 
 pub mod column;
 pub mod error;
