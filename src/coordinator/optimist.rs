@@ -94,7 +94,7 @@ pub struct Optimist {
     operations: BTreeMap<(String, TableKey), Box<(Operation, i64)>>,
     /// Per lock: (task, synced) as the last TrySync reported, for the
     /// pending-DDL gauge without re-joining every table.
-    lock_states: HashMap<String, (String, bool)>,
+    lock_states: LockStates,
 }
 
 impl Optimist {
@@ -109,7 +109,7 @@ impl Optimist {
             tables: TableKeeper::new(),
             infos: BTreeMap::new(),
             operations: BTreeMap::new(),
-            lock_states: HashMap::new(),
+            lock_states: LockStates::default(),
         };
         let mailbox = start_actor(
             "optimist",
@@ -209,7 +209,7 @@ impl Optimist {
             log_or_stop(result, &removal.lock_id, "deleting a dropped table's keys")?;
         }
         for lock_id in &decision.removed_locks {
-            self.lock_states.remove(lock_id);
+            self.set_lock_state(lock_id, None);
             tracing::info!(%lock_id, "lock removed: its last table was dropped");
         }
         for (lock_id, key) in decision.recheck {
@@ -219,7 +219,6 @@ impl Optimist {
             tracing::info!(task = %removal.task, lock_id = %removal.lock_id, "every remaining table is done after tables left the lock");
             self.remove_lock(removal).await?;
         }
-        self.publish_metrics();
         Ok(())
     }
 
@@ -260,7 +259,6 @@ impl Optimist {
         while let Some(key) = queue.pop_front() {
             self.recheck_into(&lock_id, &key, &mut queue).await?;
         }
-        self.publish_metrics();
         Ok(())
     }
 
@@ -337,22 +335,113 @@ impl Optimist {
         }
     }
 
-    fn publish_metrics(&self) {
-        let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-        for (task, synced) in self.lock_states.values() {
-            let c = counts.entry(task.as_str()).or_default();
-            if *synced {
-                c.1 += 1;
-            } else {
-                c.0 += 1;
-            }
+    /// Records a lock's state as the last TrySync reported it (`None`: the
+    /// lock is gone) and publishes its task's gauge when the counts moved:
+    /// one task's series per change, never a count over every lock.
+    pub(super) fn set_lock_state(&mut self, lock_id: &str, state: Option<(String, bool)>) {
+        if let Some((task, unsynced, synced)) = self.lock_states.set(lock_id, state) {
+            self.ctx
+                .metrics
+                .set_ddl_state(MODE, &task, unsynced, synced);
         }
-        self.ctx.metrics.set_ddl_states(
-            MODE,
-            counts
-                .into_iter()
-                .map(|(t, (u, s))| (t.to_owned(), u, s))
-                .collect(),
-        );
+    }
+
+    /// Publishes every task's gauge (after a rebuild or an admin request).
+    fn publish_metrics(&self) {
+        self.ctx
+            .metrics
+            .set_ddl_states(MODE, self.lock_states.task_counts());
+    }
+}
+
+/// Per lock: (task, synced) as the last TrySync reported, and per task the
+/// number of un-synced and synced locks, kept together so the pending-DDL
+/// gauge is updated without re-joining or recounting every lock.
+#[derive(Default)]
+struct LockStates {
+    by_lock: HashMap<String, (String, bool)>,
+    by_task: HashMap<String, (usize, usize)>,
+}
+
+impl LockStates {
+    /// Sets (or with `None` forgets) `lock_id`'s state; returns the task and
+    /// its new (un-synced, synced) counts when they changed.
+    fn set(
+        &mut self,
+        lock_id: &str,
+        state: Option<(String, bool)>,
+    ) -> Option<(String, usize, usize)> {
+        let old = match &state {
+            Some(new) => self.by_lock.insert(lock_id.to_owned(), new.clone()),
+            None => self.by_lock.remove(lock_id),
+        };
+        if old == state {
+            return None;
+        }
+        let task = match (&old, &state) {
+            (Some((task, _)), _) | (None, Some((task, _))) => task.clone(),
+            (None, None) => return None,
+        };
+        if let Some((old_task, synced)) = &old {
+            self.count(old_task, *synced, false);
+        }
+        if let Some((new_task, synced)) = &state {
+            self.count(new_task, *synced, true);
+        }
+        let (unsynced, synced) = self.by_task.get(&task).copied().unwrap_or_default();
+        Some((task, unsynced, synced))
+    }
+
+    fn count(&mut self, task: &str, synced: bool, add: bool) {
+        let counts = self.by_task.entry(task.to_owned()).or_default();
+        let slot = if synced { &mut counts.1 } else { &mut counts.0 };
+        *slot = if add {
+            *slot + 1
+        } else {
+            slot.saturating_sub(1)
+        };
+        if *counts == (0, 0) {
+            self.by_task.remove(task);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_lock.clear();
+        self.by_task.clear();
+    }
+
+    fn task_counts(&self) -> Vec<(String, usize, usize)> {
+        self.by_task
+            .iter()
+            .map(|(task, (unsynced, synced))| (task.clone(), *unsynced, *synced))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod lock_state_tests {
+    use super::LockStates;
+
+    fn state(task: &str, synced: bool) -> Option<(String, bool)> {
+        Some((task.to_owned(), synced))
+    }
+
+    #[test]
+    fn counts_follow_each_lock_and_report_only_changes() {
+        let mut states = LockStates::default();
+        assert_eq!(states.set("a", state("t", false)), Some(("t".into(), 1, 0)));
+        assert_eq!(states.set("b", state("t", false)), Some(("t".into(), 2, 0)));
+        assert_eq!(states.set("c", state("u", true)), Some(("u".into(), 0, 1)));
+        // The same state again changes nothing.
+        assert_eq!(states.set("a", state("t", false)), None);
+        assert_eq!(states.set("a", state("t", true)), Some(("t".into(), 1, 1)));
+        assert_eq!(states.set("b", None), Some(("t".into(), 0, 1)));
+        // Forgetting an unknown lock changes nothing.
+        assert_eq!(states.set("zz", None), None);
+        assert_eq!(states.set("c", None), Some(("u".into(), 0, 0)));
+        assert_eq!(states.task_counts(), vec![("t".to_owned(), 0, 1)]);
+        states.clear();
+        assert!(states.task_counts().is_empty());
+        assert_eq!(states.set("a", None), None);
     }
 }

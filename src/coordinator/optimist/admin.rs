@@ -247,7 +247,7 @@ impl Optimist {
             lock_ids.push(id);
         }
         for id in &lock_ids {
-            self.lock_states.remove(id);
+            self.set_lock_state(id, None);
         }
         self.tables.remove_table_by_task(task);
         ops::delete_task(

@@ -94,8 +94,7 @@ impl Optimist {
             tracing::info!(task = %info.task, source = %info.source, schema = %info.up_schema, table = %info.up_table, %lock_id, ddls = ?result.new_ddls, cols = ?result.cols, synced = result.synced, remain = result.remain, "info applied to optimistic lock");
         }
         if self.keeper.find_lock(lock_id).is_some() {
-            self.lock_states
-                .insert(lock_id.to_owned(), (info.task.clone(), result.synced));
+            self.set_lock_state(lock_id, Some((info.task.clone(), result.synced)));
         }
         recheck.extend(result.recheck.iter().cloned());
         match self
@@ -202,7 +201,7 @@ impl Optimist {
         match kept {
             Ok(kept) if kept.is_empty() => {
                 self.keeper.remove_lock(&removal.lock_id);
-                self.lock_states.remove(&removal.lock_id);
+                self.set_lock_state(&removal.lock_id, None);
                 tracing::info!(task = %removal.task, lock_id = %removal.lock_id, "optimistic lock resolved and removed");
             }
             Ok(kept) => {
@@ -216,7 +215,6 @@ impl Optimist {
                     .report_ddl_error(&removal.task, metrics::ERR_OPERATION_PUT_REMOVE_LOCK);
             }
         }
-        self.publish_metrics();
         Ok(())
     }
 }
