@@ -102,6 +102,13 @@ pub fn encode_injected(info: &Info) -> Vec<u8> {
 /// Whether a stored Info value carries the injected marker (a value that
 /// is not a JSON object, or has no marker, is a worker's Info).
 pub fn is_injected(value: &[u8]) -> bool {
+    // Every Info of a cold start passes here: a value that names the field
+    // neither plainly nor through an escape cannot carry it, and is not
+    // parsed a second time.
+    let finder = |needle: &[u8]| memchr::memmem::find(value, needle).is_some();
+    if !finder(INJECTED_FIELD.as_bytes()) && !finder(b"\\u") {
+        return false;
+    }
     serde_json::from_slice::<serde_json::Value>(value)
         .ok()
         .and_then(|v| v.get(INJECTED_FIELD).and_then(serde_json::Value::as_bool))

@@ -70,6 +70,11 @@ fn injected_info_is_dm_info_plus_one_field() {
     assert!(is_injected(&bytes));
     assert!(!is_injected(&info.encode()));
     assert!(!is_injected(b"not json"));
+    // The marker is read as JSON: escaped, it still counts; as a value or
+    // set to false, it does not.
+    assert!(is_injected(br#"{"task":"test","inj\u0065cted":true}"#));
+    assert!(!is_injected(br#"{"task":"injected"}"#));
+    assert!(!is_injected(br#"{"task":"test","injected":false}"#));
 }
 
 #[test]
