@@ -65,8 +65,9 @@ use crate::keys::{KeySpace, PESSIMISM_INFO, PESSIMISM_OPERATION, UPSTREAM_SUBTAS
 use crate::metrics::{self, Metrics};
 use crate::pessimism::info::Info;
 use crate::pessimism::keeper::{
-    rebuild, unlock_result, DoneDecision, InfoRecord, LockAction, LockKeeper, LockView,
-    OperationRecord, OpsToPut, PessimismError, RebuildIssue, TrySyncOutcome, UnlockPlan,
+    rebuild_on_cores, unlock_result, DoneDecision, InfoRecord, LockAction, LockKeeper, LockView,
+    OperationRecord, OpsToPut, PessimismError, RebuildIssue, RebuildPlan, TrySyncOutcome,
+    UnlockPlan,
 };
 use crate::pessimism::lock::{StateChange, SyncState};
 use crate::pessimism::operation::Operation;
@@ -217,6 +218,7 @@ impl Pessimist {
         )));
         let subtask_prefix = self.ctx.space.path(&UPSTREAM_SUBTASK);
         let etcd = self.ctx.etcd.clone();
+        let reading = std::time::Instant::now();
         let subtasks_read = async {
             loop {
                 self.registry.clear();
@@ -248,6 +250,14 @@ impl Pessimist {
         let (Some(subtask_revision), Some((keys, keys_revision))) = (subtask_revision, keys) else {
             return Ok(());
         };
+        tracing::info!(
+            revision = keys_revision,
+            infos = keys.infos.len(),
+            operations = keys.operations.len(),
+            tasks = self.registry.tasks().count(),
+            read_ms = reading.elapsed().as_millis(),
+            "pessimism keys and subtask configs read"
+        );
         let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
             Watcher::after(

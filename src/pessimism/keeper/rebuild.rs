@@ -113,7 +113,12 @@ pub fn rebuild(
     let mut keeper = LockKeeper::new();
     let mut issues = Vec::new();
 
-    let named_locks: BTreeSet<&str> = infos.iter().map(|i| i.lock_id.as_str()).collect();
+    // Only an orphan Operation asks (most snapshots have none).
+    let named_locks: BTreeSet<&str> = if operations.is_empty() {
+        BTreeSet::new()
+    } else {
+        infos.iter().map(|i| i.lock_id.as_str()).collect()
+    };
     let mut by_task: BTreeMap<&str, Vec<&InfoRecord>> = BTreeMap::new();
     for info in &infos {
         by_task.entry(&info.task).or_default().push(info);
@@ -177,12 +182,7 @@ pub fn rebuild(
         .locks()
         .filter_map(|l| StateChange::between(l.task(), None, Some(l.state())))
         .collect();
-    let actions = keeper
-        .locks()
-        .filter(|l| l.is_synced())
-        .map(|l| keeper.handle_lock(l.id(), None))
-        .filter(|a| *a != LockAction::None)
-        .collect();
+    let actions = synced_lock_actions(&keeper);
     RebuildPlan {
         keeper,
         changes,
@@ -190,6 +190,114 @@ pub fn rebuild(
         owners_restored,
         delete_orphan_ops,
         actions,
+    }
+}
+
+/// [`LockKeeper::handle_lock`] for every synced lock, in lock-ID order.
+fn synced_lock_actions(keeper: &LockKeeper) -> Vec<LockAction> {
+    keeper
+        .locks()
+        .filter(|l| l.is_synced())
+        .map(|l| keeper.handle_lock(l.id(), None))
+        .filter(|a| *a != LockAction::None)
+        .collect()
+}
+
+/// Below this many Infos a snapshot is rebuilt in one share: a thread
+/// costs more than it saves.
+const INFOS_PER_SHARE: usize = 2_000;
+
+/// How many shares a snapshot of `infos` Infos is rebuilt in, given
+/// `cores` (at most one per core).
+pub fn rebuild_shares(infos: usize, cores: usize) -> usize {
+    (infos / INFOS_PER_SHARE).clamp(1, cores.max(1))
+}
+
+/// Splits a snapshot into `shares` parts that [`rebuild`] independently
+/// (on as many threads) and [`RebuildPlan::merge`] joins. A lock is
+/// rebuilt from its own Infos and Operations and its task's sources only,
+/// so every record naming a lock ID goes to the share that ID hashes to.
+pub fn split_for_rebuild<'a>(
+    infos: Vec<InfoRecord<'a>>,
+    operations: Vec<OperationRecord>,
+    shares: usize,
+) -> Vec<(Vec<InfoRecord<'a>>, Vec<OperationRecord>)> {
+    let shares = shares.max(1);
+    let mut parts: Vec<(Vec<InfoRecord<'a>>, Vec<OperationRecord>)> = (0..shares)
+        .map(|_| (Vec::with_capacity(infos.len() / shares + 1), Vec::new()))
+        .collect();
+    // FNV-1a: stable, cheap, and well spread over IDs sharing long prefixes.
+    let share_of = |lock_id: &str| {
+        let hash = lock_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, b| {
+            (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        (hash % shares as u64) as usize
+    };
+    for info in infos {
+        parts[share_of(&info.lock_id)].0.push(info);
+    }
+    for op in operations {
+        parts[share_of(&op.lock_id)].1.push(op);
+    }
+    parts
+}
+
+/// [`rebuild`] on up to `cores` threads (see [`rebuild_shares`]): the
+/// shares of [`split_for_rebuild`] planned at once and merged.
+pub fn rebuild_on_cores<F>(
+    infos: Vec<InfoRecord<'_>>,
+    operations: Vec<OperationRecord>,
+    task_sources: F,
+    cores: usize,
+) -> RebuildPlan
+where
+    F: Fn(&str) -> Vec<String> + Copy + Send,
+{
+    let shares = rebuild_shares(infos.len(), cores);
+    if shares == 1 {
+        return rebuild(infos, operations, task_sources);
+    }
+    let plans = std::thread::scope(|scope| {
+        let planners: Vec<_> = split_for_rebuild(infos, operations, shares)
+            .into_iter()
+            .map(|(infos, operations)| {
+                scope.spawn(move || rebuild(infos, operations, task_sources))
+            })
+            .collect();
+        planners
+            .into_iter()
+            .map(|planner| {
+                planner
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    RebuildPlan::merge(plans)
+}
+
+impl RebuildPlan {
+    /// The plan of a whole snapshot from the plans of its shares (see
+    /// [`split_for_rebuild`]): their disjoint locks in one keeper, synced
+    /// locks answered in lock-ID order.
+    pub fn merge(plans: Vec<RebuildPlan>) -> RebuildPlan {
+        let mut merged = RebuildPlan {
+            keeper: LockKeeper::new(),
+            changes: Vec::new(),
+            issues: Vec::new(),
+            owners_restored: Vec::new(),
+            delete_orphan_ops: Vec::new(),
+            actions: Vec::new(),
+        };
+        for plan in plans {
+            merged.keeper.absorb(plan.keeper);
+            merged.changes.extend(plan.changes);
+            merged.issues.extend(plan.issues);
+            merged.owners_restored.extend(plan.owners_restored);
+            merged.delete_orphan_ops.extend(plan.delete_orphan_ops);
+        }
+        merged.actions = synced_lock_actions(&merged.keeper);
+        merged
     }
 }
 
