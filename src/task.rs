@@ -183,7 +183,14 @@ impl TaskRegistry {
             self.space = space.clone();
         }
         // The key's previous entry goes first (a PUT may rename its task).
-        if let Some((old_task, old_source)) = self.by_odd_key.remove(key) {
+        // Odd keys are rare: an empty map is not hashed into (SipHash of
+        // the key cost as much as a lookup in `by_task`).
+        let odd = if self.by_odd_key.is_empty() {
+            None
+        } else {
+            self.by_odd_key.remove(key)
+        };
+        if let Some((old_task, old_source)) = odd {
             self.remove(&old_task, &old_source);
         } else {
             self.remove_own(&key_task, &key_source);
