@@ -13,8 +13,10 @@
 //!    ours) writes: one `key = value` per line with bare keys, one-line
 //!    basic or literal strings, booleans, decimal integers, one-line arrays
 //!    of strings, `[table]` and `[[array]]` headers with bare dotted paths,
-//!    comments. It validates every line it reads (syntax, duplicate keys,
-//!    table redefinitions), so a value it accepts is one the TOML parser
+//!    comments. It reads each line once, left to right, and validates
+//!    every byte it reads (syntax, control characters, line ends), then
+//!    the document's structure (duplicate keys, table redefinitions, on
+//!    hashes of the keys), so a value it accepts is one the TOML parser
 //!    accepts with the same field values.
 //! 2. Anything else (multi-line strings or arrays, inline tables, floats,
 //!    dates, quoted keys, a field of the wrong type, route extractors, a
@@ -128,8 +130,38 @@ fn scan(text: &str) -> Option<Fields> {
 
 /// Control characters other than tab: TOML allows none of them unescaped
 /// (a CR only before an LF, which ends the line).
-fn is_control(b: u8) -> bool {
+const fn is_control(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// A byte of a bare key (ASCII letters, digits, `_`, `-`).
+const BARE: u8 = 1;
+/// A byte a string takes as it is: not a quote, a backslash or a control
+/// character.
+const PLAIN: u8 = 2;
+/// [`BARE`] and [`PLAIN`] of every byte: the loops over keys and strings,
+/// where the scanner spends its time, test one entry per byte.
+const CLASS: [u8; 256] = {
+    let mut class = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            class[i] |= BARE;
+        }
+        if !is_control(b) && b != b'"' && b != b'\'' && b != b'\\' {
+            class[i] |= PLAIN;
+        }
+        i += 1;
+    }
+    class
+};
+
+/// How many bytes at the start of `bytes` are of the class `class`.
+fn run_of(bytes: &[u8], class: u8) -> usize {
+    (bytes.iter())
+        .take_while(|&&b| CLASS[usize::from(b)] & class != 0)
+        .count()
 }
 
 /// A position in the text. The scanner reads each line once, left to
@@ -174,12 +206,7 @@ impl<'a> Cursor<'a> {
     /// A bare key: ASCII letters, digits, `_` and `-`, at least one.
     fn bare_key(&mut self) -> Option<&'a str> {
         let start = self.pos;
-        while matches!(
-            self.peek(),
-            Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
-        ) {
-            self.pos += 1;
-        }
+        self.pos += run_of(&self.text.as_bytes()[start..], BARE);
         (self.pos > start).then(|| &self.text[start..self.pos])
     }
 
@@ -298,6 +325,7 @@ impl<'a> Cursor<'a> {
         }
         let mut end = start;
         loop {
+            end += run_of(&bytes[end..], PLAIN);
             match *bytes.get(end)? {
                 b if b == quote => break,
                 b'\\' if quote == b'"' => {
@@ -305,9 +333,11 @@ impl<'a> Cursor<'a> {
                     self.pos = start + len;
                     return Some(Cow::Owned(text));
                 }
-                // The line's end included: the string is not closed on it.
-                b if is_control(b) => return None,
-                _ => end += 1,
+                // The other quote, or a backslash in a literal string.
+                b'"' | b'\'' | b'\\' => end += 1,
+                // A control character, the line's end included: the
+                // string is not closed on this line.
+                _ => return None,
             }
         }
         self.pos = end + 1;
