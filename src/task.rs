@@ -231,15 +231,21 @@ impl TaskRegistry {
 
     /// Removes `(task, source)` if it came from its own key.
     fn remove_own(&mut self, task: &str, source: &str) -> bool {
-        let own = self
-            .by_task
-            .get(task)
-            .and_then(|s| s.iter().find(|e| &*e.source == source))
-            .is_some_and(|e| e.from_own_key);
-        if own {
-            self.remove(task, source);
+        // One lookup of the task and of the source (every PUT passes here).
+        let Some(sources) = self.by_task.get_mut(task) else {
+            return false;
+        };
+        let Some(i) = sources.iter().position(|e| &*e.source == source) else {
+            return false;
+        };
+        if !sources[i].from_own_key {
+            return false;
         }
-        own
+        sources.remove(i);
+        if sources.is_empty() {
+            self.by_task.remove(task);
+        }
+        true
     }
 
     fn remove(&mut self, task: &str, source: &str) {
