@@ -213,17 +213,24 @@ impl<const N: usize> KeyAdapter<N> {
                 prefix: self.prefix.to_owned(),
                 key: shown(),
             })?;
-        let pieces: Vec<&[u8]> = rest.split(|b| *b == b'/').collect();
-        let pieces: [&[u8]; N] =
-            pieces
-                .as_slice()
-                .try_into()
-                .map_err(|_| KeyError::WrongArity {
-                    prefix: self.prefix.to_owned(),
-                    key: shown(),
-                    expected: N,
-                    found: pieces.len(),
-                })?;
+        // Split into the array directly (no Vec per key: a cold start
+        // decodes every key).
+        let mut split = rest.split(|b| *b == b'/');
+        let mut pieces: [&[u8]; N] = [&[]; N];
+        let mut found = 0;
+        for piece in split.by_ref().take(N) {
+            pieces[found] = piece;
+            found += 1;
+        }
+        let extra = split.next().map_or(0, |_| 1 + split.count());
+        if found < N || extra > 0 {
+            return Err(KeyError::WrongArity {
+                prefix: self.prefix.to_owned(),
+                key: shown(),
+                expected: N,
+                found: found + extra,
+            });
+        }
         let mut out: [String; N] = std::array::from_fn(|_| String::new());
         for (part, (slot, piece)) in out.iter_mut().zip(pieces).enumerate() {
             let bytes = decode_go_hex(piece).map_err(|reason| KeyError::BadHex {
@@ -525,13 +532,23 @@ fn parse_lock_id_line(line: &str) -> Option<ParsedLockId> {
 /// reported before an odd length, with Go's messages (what DM prints for
 /// any hex it reads: keys, secret key files).
 pub fn decode_go_hex(s: &[u8]) -> Result<Vec<u8>, String> {
-    if let Some(&bad) = s.iter().find(|b| !b.is_ascii_hexdigit()) {
-        return Err(go_invalid_byte(bad));
+    // One pass, in Go's order: the first invalid byte, else an odd length.
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => Ok(b - b'0'),
+        b'a'..=b'f' => Ok(b - b'a' + 10),
+        b'A'..=b'F' => Ok(b - b'A' + 10),
+        _ => Err(go_invalid_byte(b)),
+    };
+    let mut out = Vec::with_capacity(s.len() / 2);
+    let mut pairs = s.chunks_exact(2);
+    for pair in &mut pairs {
+        out.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
     }
-    if s.len() % 2 == 1 {
+    if let [last] = pairs.remainder() {
+        nibble(*last)?;
         return Err("encoding/hex: odd length hex string".to_owned());
     }
-    hex::decode(s).map_err(|e| e.to_string())
+    Ok(out)
 }
 
 /// Go's `InvalidByteError` text: `%#U` of the byte as a rune, which quotes the

@@ -183,7 +183,14 @@ impl TaskRegistry {
             self.space = space.clone();
         }
         // The key's previous entry goes first (a PUT may rename its task).
-        if let Some((old_task, old_source)) = self.by_odd_key.remove(key) {
+        // Odd keys are rare: an empty map is not hashed into (SipHash of
+        // the key cost as much as a lookup in `by_task`).
+        let odd = if self.by_odd_key.is_empty() {
+            None
+        } else {
+            self.by_odd_key.remove(key)
+        };
+        if let Some((old_task, old_source)) = odd {
             self.remove(&old_task, &old_source);
         } else {
             self.remove_own(&key_task, &key_source);
@@ -224,15 +231,21 @@ impl TaskRegistry {
 
     /// Removes `(task, source)` if it came from its own key.
     fn remove_own(&mut self, task: &str, source: &str) -> bool {
-        let own = self
-            .by_task
-            .get(task)
-            .and_then(|s| s.iter().find(|e| &*e.source == source))
-            .is_some_and(|e| e.from_own_key);
-        if own {
-            self.remove(task, source);
+        // One lookup of the task and of the source (every PUT passes here).
+        let Some(sources) = self.by_task.get_mut(task) else {
+            return false;
+        };
+        let Some(i) = sources.iter().position(|e| &*e.source == source) else {
+            return false;
+        };
+        if !sources[i].from_own_key {
+            return false;
         }
-        own
+        sources.remove(i);
+        if sources.is_empty() {
+            self.by_task.remove(task);
+        }
+        true
     }
 
     fn remove(&mut self, task: &str, source: &str) {

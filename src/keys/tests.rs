@@ -96,6 +96,18 @@ fn empty_parts_vanish_like_go_path_join() {
             ..
         }
     ));
+    // Too many parts are counted too.
+    let err = PESSIMISM_INFO
+        .decode(b"/dm-master/shardddl-pessimism/info/74/73/64/65")
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        KeyError::WrongArity {
+            expected: 2,
+            found: 4,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -166,6 +178,11 @@ fn decode_errors() {
         (
             b"/dm-master/shardddl-pessimism/info/747/73",
             "fail to decode etcd key: encoding/hex: odd length hex string",
+        ),
+        (
+            // An invalid last byte of an odd length: Go reports the byte.
+            b"/dm-master/shardddl-pessimism/info/74z/73",
+            "fail to decode etcd key: encoding/hex: invalid byte: U+007A 'z'",
         ),
         (
             b"/dm-master/shardddl-pessimism/info/74/7\x01",
@@ -417,4 +434,18 @@ fn mode_prefixes_cover_their_adapters() {
         space.key(&OPTIMISM_DROPPED_COLUMNS, ["t-`d`.`b`", "c", "s", "d", "b"])
     );
     assert_eq!(table.owner_string(), "s-`d`.`b`");
+}
+
+#[test]
+fn go_hex_reads_either_case_and_reports_in_gos_order() {
+    assert_eq!(decode_go_hex(b""), Ok(vec![]));
+    assert_eq!(decode_go_hex(b"4A6bff00"), Ok(vec![0x4a, 0x6b, 0xff, 0x00]));
+    assert_eq!(
+        decode_go_hex(b"4g6"),
+        Err("encoding/hex: invalid byte: U+0067 'g'".to_owned())
+    );
+    assert_eq!(
+        decode_go_hex(b"4a6"),
+        Err("encoding/hex: odd length hex string".to_owned())
+    );
 }

@@ -84,8 +84,11 @@ pub(crate) fn check_shard_mode(
             mode: shard_mode.clone(),
         }
     })?;
-    // Fills in the `is-sharding` fallback; a valid value is kept as it is.
-    *shard_mode = mode.as_str().to_owned();
+    // Fills in the `is-sharding` fallback; a valid value is kept as it is
+    // (and not copied: every subtask config of a cold start passes here).
+    if shard_mode.as_str() != mode.as_str() {
+        *shard_mode = mode.as_str().to_owned();
+    }
     if strict_optimistic && mode != ShardMode::Optimistic {
         return Err(ConfigError::StrictOptimisticShardMode);
     }

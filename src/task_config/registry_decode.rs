@@ -13,8 +13,10 @@
 //!    ours) writes: one `key = value` per line with bare keys, one-line
 //!    basic or literal strings, booleans, decimal integers, one-line arrays
 //!    of strings, `[table]` and `[[array]]` headers with bare dotted paths,
-//!    comments. It validates every line it reads (syntax, duplicate keys,
-//!    table redefinitions), so a value it accepts is one the TOML parser
+//!    comments. It reads each line once, left to right, and validates
+//!    every byte it reads (syntax, control characters, line ends), then
+//!    the document's structure (duplicate keys, table redefinitions, on
+//!    hashes of the keys), so a value it accepts is one the TOML parser
 //!    accepts with the same field values.
 //! 2. Anything else (multi-line strings or arrays, inline tables, floats,
 //!    dates, quoted keys, a field of the wrong type, route extractors, a
@@ -118,17 +120,281 @@ impl Fields {
 /// Step 1: `None` when the text leaves the subset (or is not valid TOML).
 fn scan(text: &str) -> Option<Fields> {
     let mut scanner = Scanner::default();
-    for raw in text.split('\n') {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        // Control characters (a stray CR included) are rare and subtle in
-        // TOML: the parser decides.
-        if line.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-            return None;
-        }
-        scanner.line(line.trim_start_matches([' ', '\t']))?;
+    let mut cursor = Cursor { text, pos: 0 };
+    while !cursor.at_end() {
+        scanner.line(&mut cursor)?;
     }
     scanner.check_structure()?;
     Some(scanner.fields)
+}
+
+/// Control characters other than tab: TOML allows none of them unescaped
+/// (a CR only before an LF, which ends the line).
+const fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// A byte of a bare key (ASCII letters, digits, `_`, `-`).
+const BARE: u8 = 1;
+/// A byte a string takes as it is: not a quote, a backslash or a control
+/// character.
+const PLAIN: u8 = 2;
+/// [`BARE`] and [`PLAIN`] of every byte: the loops over keys and strings,
+/// where the scanner spends its time, test one entry per byte.
+const CLASS: [u8; 256] = {
+    let mut class = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            class[i] |= BARE;
+        }
+        if !is_control(b) && b != b'"' && b != b'\'' && b != b'\\' {
+            class[i] |= PLAIN;
+        }
+        i += 1;
+    }
+    class
+};
+
+/// How many bytes at the start of `bytes` are of the class `class`.
+fn run_of(bytes: &[u8], class: u8) -> usize {
+    (bytes.iter())
+        .take_while(|&&b| CLASS[usize::from(b)] & class != 0)
+        .count()
+}
+
+/// A position in the text. The scanner reads each line once, left to
+/// right: every byte the cursor steps over is checked as it goes (a control
+/// character, the line's end), so no line is searched twice.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn at_end(&self) -> bool {
+        self.pos == self.text.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Steps over `b` if it comes next.
+    fn eat(&mut self, b: u8) -> bool {
+        let next = self.peek() == Some(b);
+        self.pos += usize::from(next);
+        next
+    }
+
+    /// Steps over `s` if it comes next.
+    fn eat_str(&mut self, s: &str) -> bool {
+        let next = self.text.as_bytes()[self.pos..].starts_with(s.as_bytes());
+        if next {
+            self.pos += s.len();
+        }
+        next
+    }
+
+    fn skip_blanks(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// A bare key: ASCII letters, digits, `_` and `-`, at least one.
+    fn bare_key(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        self.pos += run_of(&self.text.as_bytes()[start..], BARE);
+        (self.pos > start).then(|| &self.text[start..self.pos])
+    }
+
+    /// A header's path: bare keys joined by dots, without inner whitespace.
+    fn header_path(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        self.bare_key()?;
+        while self.eat(b'.') {
+            self.bare_key()?;
+        }
+        Some(&self.text[start..self.pos])
+    }
+
+    /// Whitespace, an optional comment and the line's end (LF, CR LF or the
+    /// end of the text), stepped over.
+    fn end_of_line(&mut self) -> Option<()> {
+        self.skip_blanks();
+        if self.eat(b'#') {
+            while let Some(b) = self.peek().filter(|b| !matches!(b, b'\n' | b'\r')) {
+                if is_control(b) {
+                    return None;
+                }
+                self.pos += 1;
+            }
+        }
+        match self.peek() {
+            None => {}
+            Some(b'\n') => self.pos += 1,
+            // A CR not before an LF (even at the end of the text) is no
+            // line end in TOML: the parser decides.
+            Some(b'\r') if self.text.as_bytes().get(self.pos + 1) == Some(&b'\n') => self.pos += 2,
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// After a bare token: whitespace, a separator, a comment or the line's
+    /// end must follow.
+    fn token_end(&self) -> Option<()> {
+        matches!(
+            self.peek(),
+            None | Some(b' ' | b'\t' | b',' | b']' | b'#' | b'\n' | b'\r')
+        )
+        .then_some(())
+    }
+
+    /// One value; the cursor stops right after it.
+    fn value(&mut self) -> Option<Value<'a>> {
+        if matches!(self.peek(), Some(b'"' | b'\'')) {
+            return self.string().map(Value::Str);
+        }
+        if self.eat(b'[') {
+            return self.array().map(|len| Value::Array { len });
+        }
+        for (word, b) in [("true", true), ("false", false)] {
+            if self.eat_str(word) {
+                self.token_end()?;
+                return Some(Value::Bool(b));
+            }
+        }
+        self.integer()?;
+        Some(Value::Integer)
+    }
+
+    /// The rest of a one-line array of strings (after its `[`): its length.
+    fn array(&mut self) -> Option<usize> {
+        let mut len = 0;
+        loop {
+            self.skip_blanks();
+            if self.eat(b']') {
+                return Some(len);
+            }
+            self.string()?;
+            len += 1;
+            self.skip_blanks();
+            if !self.eat(b',') && self.peek() != Some(b']') {
+                return None;
+            }
+        }
+    }
+
+    /// A decimal integer that fits an i64 (the parser decides anything else).
+    fn integer(&mut self) -> Option<()> {
+        if matches!(self.peek(), Some(b'+' | b'-')) {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let mut digits = 0;
+        while let Some(b) = self.peek() {
+            match b {
+                b'0'..=b'9' => digits += 1,
+                b'_' => {}
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        let number = &self.text.as_bytes()[start..self.pos];
+        let well_formed = !number.is_empty()
+            && !number.starts_with(b"_")
+            && !number.ends_with(b"_")
+            && !number.windows(2).any(|w| w == b"__")
+            && (number == b"0" || !number.starts_with(b"0"))
+            && digits <= 18;
+        well_formed.then_some(())?;
+        self.token_end()
+    }
+
+    /// A one-line basic (`"…"`) or literal (`'…'`) string.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let bytes = self.text.as_bytes();
+        let quote = self.peek().filter(|b| matches!(b, b'"' | b'\''))?;
+        let start = self.pos + 1;
+        // `"""` or `'''` opens a multi-line string: the parser decides.
+        if bytes[start..].starts_with(&[quote, quote]) {
+            return None;
+        }
+        let mut end = start;
+        loop {
+            end += run_of(&bytes[end..], PLAIN);
+            match *bytes.get(end)? {
+                b if b == quote => break,
+                b'\\' if quote == b'"' => {
+                    let (text, len) = unescape(&self.text[start..])?;
+                    self.pos = start + len;
+                    return Some(Cow::Owned(text));
+                }
+                // The other quote, or a backslash in a literal string.
+                b'"' | b'\'' | b'\\' => end += 1,
+                // A control character, the line's end included: the
+                // string is not closed on this line.
+                _ => return None,
+            }
+        }
+        self.pos = end + 1;
+        Some(Cow::Borrowed(&self.text[start..end]))
+    }
+}
+
+/// A basic string with escapes, from after its opening quote: its value
+/// and the length up to and including its closing quote.
+fn unescape(body: &str) -> Option<(String, usize)> {
+    let mut out = String::with_capacity(body.len().min(64));
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, i + 1)),
+            '\\' => {
+                let (_, escaped) = chars.next()?;
+                let hex_len = match escaped {
+                    'b' => {
+                        out.push('\u{8}');
+                        continue;
+                    }
+                    't' => {
+                        out.push('\t');
+                        continue;
+                    }
+                    'n' => {
+                        out.push('\n');
+                        continue;
+                    }
+                    'f' => {
+                        out.push('\u{c}');
+                        continue;
+                    }
+                    'r' => {
+                        out.push('\r');
+                        continue;
+                    }
+                    '"' | '\\' => {
+                        out.push(escaped);
+                        continue;
+                    }
+                    'u' => 4,
+                    'U' => 8,
+                    _ => return None,
+                };
+                let mut code = 0u32;
+                for _ in 0..hex_len {
+                    code = code * 16 + chars.next()?.1.to_digit(16)?;
+                }
+                out.push(char::from_u32(code)?);
+            }
+            c if c.is_ascii() && is_control(c as u8) => return None,
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 /// Which table the following keys belong to.
@@ -143,56 +409,84 @@ enum Current<'a> {
     OtherArray,
 }
 
-/// FNV-1a of a key and the path of its table (the sort key of
-/// [`Scanner::keys`]; equal hashes fall back to comparing the strings).
+/// A 64-bit hash of a key and the path of its table: [`Scanner::keys`]
+/// holds these instead of the strings. Eight bytes at a time (a byte-wise
+/// hash cost more than the rest of the structure check).
 fn key_hash(path: &str, key: &str) -> u64 {
-    let bytes = path.bytes().chain([0xff]).chain(key.bytes());
-    bytes.fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    fn mix(hash: u64, s: &str) -> u64 {
+        let mut chunks = s.as_bytes().chunks_exact(8);
+        let mut hash = hash ^ s.len() as u64;
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            hash = (hash ^ word).wrapping_mul(K).rotate_left(31);
+        }
+        let tail = (chunks.remainder().iter()).fold(0, |w, &b| w << 8 | u64::from(b));
+        (hash ^ tail).wrapping_mul(K).rotate_left(31)
+    }
+    mix(mix(K, path), key)
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Scanner<'a> {
     fields: Fields,
     current: Option<Current<'a>>,
     /// Every header: its path and whether it is an `[[array]]`.
     headers: Vec<(&'a str, bool)>,
-    /// `(hash, table path, key)` of every key of the root (path "") and
-    /// of `[table]`s. Checked once at the end (sorting beats a hash set for
-    /// the few dozen keys of a config); the hash comes first so the sort
-    /// compares integers, not keys that share long prefixes.
-    keys: Vec<(u64, &'a str, &'a str)>,
+    /// [`key_hash`] of every key of the root (path "") and of `[table]`s.
+    /// Checked once at the end (sorting beats a hash set for the few dozen
+    /// keys of a config). Two keys with one hash count as the same key:
+    /// a duplicate, or a collision the parser then decides.
+    keys: Vec<u64>,
     /// Keys of the current array element.
     element_keys: Vec<&'a str>,
 }
 
+impl Default for Scanner<'_> {
+    fn default() -> Self {
+        Scanner {
+            fields: Fields::default(),
+            current: None,
+            // A short config's keys and headers without regrowing.
+            headers: Vec::with_capacity(8),
+            keys: Vec::with_capacity(32),
+            element_keys: Vec::new(),
+        }
+    }
+}
+
 impl<'a> Scanner<'a> {
-    fn line(&mut self, line: &'a str) -> Option<()> {
-        if line.is_empty() {
-            return Some(());
+    /// Reads one line, up to and including its end.
+    fn line(&mut self, c: &mut Cursor<'a>) -> Option<()> {
+        c.skip_blanks();
+        match c.peek() {
+            // An empty line or a comment.
+            None | Some(b'\n' | b'\r' | b'#') => c.end_of_line(),
+            Some(b'[') => {
+                c.pos += 1;
+                let array = c.eat(b'[');
+                c.skip_blanks();
+                let path = c.header_path()?;
+                c.skip_blanks();
+                (c.eat(b']') && (!array || c.eat(b']'))).then_some(())?;
+                c.end_of_line()?;
+                if array {
+                    self.array_header(path)
+                } else {
+                    self.table_header(path)
+                }
+            }
+            Some(_) => {
+                // Quoted or dotted keys are not bare: the parser decides.
+                let key = c.bare_key()?;
+                c.skip_blanks();
+                c.eat(b'=').then_some(())?;
+                c.skip_blanks();
+                let value = c.value()?;
+                c.end_of_line()?;
+                self.key_value(key, value)
+            }
         }
-        if line.starts_with('#') {
-            return Some(());
-        }
-        if let Some(rest) = line.strip_prefix("[[") {
-            let (path, rest) = rest.split_once("]]")?;
-            end_of_line(rest)?;
-            return self.array_header(header_path(path)?);
-        }
-        if let Some(rest) = line.strip_prefix('[') {
-            let (path, rest) = rest.split_once(']')?;
-            end_of_line(rest)?;
-            return self.table_header(header_path(path)?);
-        }
-        let (key, rest) = line.split_once('=')?;
-        let key = key.trim_end_matches([' ', '\t']);
-        if !is_bare_key(key) {
-            return None;
-        }
-        let (value, rest) = value(rest.trim_start_matches([' ', '\t']))?;
-        end_of_line(rest)?;
-        self.key_value(key, value)
     }
 
     /// The document's tables are consistent: no key or table defined
@@ -217,11 +511,7 @@ impl<'a> Scanner<'a> {
             for (end, _) in path.match_indices('.').chain([(path.len(), "")]) {
                 let prefix = &path[..end];
                 let segment = &prefix[parent.len() + usize::from(!parent.is_empty())..];
-                if self
-                    .keys
-                    .binary_search(&(key_hash(parent, segment), parent, segment))
-                    .is_ok()
-                {
+                if self.keys.binary_search(&key_hash(parent, segment)).is_ok() {
                     return None;
                 }
                 if end < path.len() && is_array(prefix) {
@@ -262,7 +552,7 @@ impl<'a> Scanner<'a> {
                     Current::Table(path) => path,
                     _ => "",
                 };
-                self.keys.push((key_hash(table, key), table, key));
+                self.keys.push(key_hash(table, key));
                 if current == Current::Root {
                     self.root_field(key, value)?;
                 }
@@ -337,145 +627,6 @@ impl Value<'_> {
             _ => None,
         }
     }
-}
-
-/// Parses one value at the start of `s`; returns it and the rest.
-fn value(s: &str) -> Option<(Value<'_>, &str)> {
-    if s.starts_with('"') || s.starts_with('\'') {
-        let (text, rest) = string(s)?;
-        return Some((Value::Str(text), rest));
-    }
-    if let Some(rest) = s.strip_prefix("true") {
-        return Some((Value::Bool(true), token_end(rest)?));
-    }
-    if let Some(rest) = s.strip_prefix("false") {
-        return Some((Value::Bool(false), token_end(rest)?));
-    }
-    if let Some(mut rest) = s.strip_prefix('[') {
-        let mut len = 0;
-        loop {
-            rest = rest.trim_start_matches([' ', '\t']);
-            if let Some(after) = rest.strip_prefix(']') {
-                return Some((Value::Array { len }, after));
-            }
-            let (_, after) = string(rest)?;
-            len += 1;
-            rest = after.trim_start_matches([' ', '\t']);
-            if let Some(after) = rest.strip_prefix(',') {
-                rest = after;
-            } else if !rest.starts_with(']') {
-                return None;
-            }
-        }
-    }
-    integer(s).map(|rest| (Value::Integer, rest))
-}
-
-/// A decimal integer that fits an i64 (the parser decides anything else).
-fn integer(s: &str) -> Option<&str> {
-    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let len = unsigned
-        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
-        .unwrap_or(unsigned.len());
-    let (number, rest) = unsigned.split_at(len);
-    let digits = number.bytes().filter(u8::is_ascii_digit).count();
-    let well_formed = !number.is_empty()
-        && !number.starts_with('_')
-        && !number.ends_with('_')
-        && !number.contains("__")
-        && (number == "0" || !number.starts_with('0'))
-        && digits <= 18;
-    well_formed.then_some(())?;
-    token_end(rest)
-}
-
-/// After a bare token: whitespace, a comment or the end must follow.
-fn token_end(rest: &str) -> Option<&str> {
-    (rest.is_empty() || rest.starts_with([' ', '\t', ',', ']', '#'])).then_some(rest)
-}
-
-/// A one-line basic (`"…"`) or literal (`'…'`) string at the start of `s`.
-fn string(s: &str) -> Option<(Cow<'_, str>, &str)> {
-    if let Some(body) = s.strip_prefix('\'') {
-        if body.starts_with("''") {
-            return None;
-        }
-        let end = body.find('\'')?;
-        return Some((Cow::Borrowed(&body[..end]), &body[end + 1..]));
-    }
-    let body = s.strip_prefix('"')?;
-    if body.starts_with("\"\"") {
-        return None;
-    }
-    let end = body.find(['"', '\\'])?;
-    if body.as_bytes()[end] == b'"' {
-        return Some((Cow::Borrowed(&body[..end]), &body[end + 1..]));
-    }
-    let mut out = String::with_capacity(body.len());
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((Cow::Owned(out), &body[i + 1..])),
-            '\\' => {
-                let (_, escaped) = chars.next()?;
-                let hex_len = match escaped {
-                    'b' => {
-                        out.push('\u{8}');
-                        continue;
-                    }
-                    't' => {
-                        out.push('\t');
-                        continue;
-                    }
-                    'n' => {
-                        out.push('\n');
-                        continue;
-                    }
-                    'f' => {
-                        out.push('\u{c}');
-                        continue;
-                    }
-                    'r' => {
-                        out.push('\r');
-                        continue;
-                    }
-                    '"' | '\\' => {
-                        out.push(escaped);
-                        continue;
-                    }
-                    'u' => 4,
-                    'U' => 8,
-                    _ => return None,
-                };
-                let mut code = 0u32;
-                for _ in 0..hex_len {
-                    code = code * 16 + chars.next()?.1.to_digit(16)?;
-                }
-                out.push(char::from_u32(code)?);
-            }
-            c => out.push(c),
-        }
-    }
-    None
-}
-
-/// Whitespace and an optional comment up to the end of the line.
-fn end_of_line(rest: &str) -> Option<()> {
-    let rest = rest.trim_start_matches([' ', '\t']);
-    (rest.is_empty() || rest.starts_with('#')).then_some(())
-}
-
-/// A header's path of bare keys joined by dots, without inner whitespace.
-fn header_path(path: &str) -> Option<&str> {
-    let path = path.trim_matches([' ', '\t']);
-    path.split('.').all(is_bare_key).then_some(path)
-}
-
-fn is_bare_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]

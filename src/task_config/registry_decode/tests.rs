@@ -194,3 +194,63 @@ fn scanner_never_accepts_what_the_parser_reads_otherwise() {
         agree(text);
     }
 }
+
+/// What the one pass over a line decides on its own: each text is either
+/// scanned (and then reads as the parser reads it) or left to the parser.
+#[test]
+fn line_edges_are_scanned_as_the_parser_reads_them_or_left_to_it() {
+    let base = "name = \"t\"\nsource-id = \"s\"\n";
+    let scanned = [
+        // Whitespace around keys, `=` and header paths; a tab before `=`.
+        "name\t= \"t\"\n\tsource-id =\t\"s\"\t\n",
+        "name = \"t\"\nsource-id = \"s\"\n[ from ]\nport = 1\n[[ route-rules ]]\nschema-pattern = \"a\"\ntarget-schema = \"b\"\n",
+        // `#` and `=` inside strings; a comment after a value.
+        "name = \"a#b=c\"\nsource-id = 's=#' # a comment\n",
+        // CR LF line ends, and no line end at the end of the text.
+        "name = \"t\"\r\nsource-id = \"s\"",
+        "name = \"t\"\r\nsource-id = \"s\"\r\n\r\n# comment\r\n[to]\r\nport = 1\r\n",
+        // An escape, a tab in a string and in a comment.
+        "name = \"t\\u00e9\\t\"\nsource-id = \"s\tx\" #\tnote\n",
+        "name = \"t\"\nsource-id = \"s\"\nx = [ \"a\" , 'b' ,]\ny = -1_000\nz = false#\n",
+    ];
+    let left = [
+        // Control characters mid-line: in a string, a comment, after a value.
+        "name = \"t\u{1}\"\nsource-id = \"s\"\n",
+        "name = 't\u{7f}'\nsource-id = \"s\"\n",
+        "name = \"t\\u00e9\u{0}\"\nsource-id = \"s\"\n",
+        "name = \"t\" # \u{1b}\nsource-id = \"s\"\n",
+        "name = \"t\"\u{c}\nsource-id = \"s\"\n",
+        // A CR that does not end a line, also at the end of the text.
+        "name = \"t\"\rsource-id = \"s\"\n",
+        "name = \"t\r\"\nsource-id = \"s\"\n",
+        "name = \"t\"\nsource-id = \"s\"\r",
+        "name = \"t\"\nsource-id = \"s\" # x\r",
+        // A string not closed on its line.
+        "name = \"t\nsource-id = \"s\"\n",
+        "name = 't\nsource-id = \"s\"\n",
+        "name = \"t\\\n\"\nsource-id = \"s\"\n",
+        // `=` inside a quoted key, a dotted key, a key without a value.
+        "name = \"t\"\n\"source-id=\" = \"s\"\nsource-id = \"s\"\n",
+        "name = \"t\"\nsource-id = \"s\"\n'a=b' = 1\n",
+        "name = \"t\"\nsource-id = \"s\"\nfrom.port = 1\n",
+        "name = \"t\"\nsource-id = \"s\"\nport =\n",
+        "name = \"t\"\nsource-id = \"s\"\nport\n",
+        // Whitespace inside a header path, a split `]]`.
+        "name = \"t\"\nsource-id = \"s\"\n[from . x]\n",
+        "name = \"t\"\nsource-id = \"s\"\n[[route-rules] ]\n",
+        "name = \"t\"\nsource-id = \"s\"\n[ [route-rules]]\n",
+    ];
+    for text in scanned {
+        let fields = scan(text).unwrap_or_else(|| panic!("scanner refused: {text:?}"));
+        assert_eq!(parse(text).ok(), Some(fields), "{text:?}");
+    }
+    for text in left {
+        assert_eq!(scan(text), None, "{text:?}");
+        assert_eq!(
+            decode_registry_input(text).map_err(|e| e.dm_string("config")),
+            parsed(text),
+            "{text:?}"
+        );
+    }
+    assert!(scan(base).is_some());
+}
