@@ -205,7 +205,10 @@ impl Etcd {
     pub async fn get_range(&self, start: &[u8], end: &[u8]) -> Result<WithRevision<Vec<KeyValue>>> {
         let mut out = Vec::new();
         let revision = self
-            .get_range_paged(start, end, |page| out.extend(page))
+            .get_range_paged(start, end, |page| {
+                out.extend(page);
+                std::future::ready(())
+            })
             .await?;
         Ok(WithRevision {
             value: out,
@@ -213,15 +216,50 @@ impl Etcd {
         })
     }
 
-    /// Every key under `prefix` at one revision, in key order, handed to
-    /// `page` a page at a time (see [`Etcd::get_range_paged`]).
-    pub async fn get_prefix_paged(
-        &self,
-        prefix: &str,
-        page: impl FnMut(Vec<KeyValue>),
-    ) -> Result<i64> {
-        self.get_range_paged(prefix.as_bytes(), &prefix_end(prefix.as_bytes()), page)
-            .await
+    /// Every key under `prefix` at one revision, in key order, folded into
+    /// `state` a page at a time by `fold` on a blocking thread; returns the
+    /// state and the revision (see [`Etcd::get_range_paged`]).
+    ///
+    /// Decoding a large snapshot is CPU work: done on the runtime's
+    /// workers, it held up whatever else they had to run, the reception of
+    /// the next page included. The reader hands each page over (at most one
+    /// waits, so raw pages are never piled up) and goes on reading. On an
+    /// error the partial state is dropped and the caller starts again.
+    pub async fn get_prefix_folded<S, F>(&self, prefix: &str, state: S, fold: F) -> Result<(S, i64)>
+    where
+        S: Send + 'static,
+        F: FnMut(&mut S, Vec<KeyValue>) + Send + 'static,
+    {
+        let (pages, mut arrived) = tokio::sync::mpsc::channel::<Vec<KeyValue>>(1);
+        let folder = tokio::task::spawn_blocking(move || {
+            let (mut state, mut fold) = (state, fold);
+            while let Some(page) = arrived.blocking_recv() {
+                fold(&mut state, page);
+            }
+            state
+        });
+        let end = prefix_end(prefix.as_bytes());
+        let read = self
+            .get_range_paged(prefix.as_bytes(), &end, |page| {
+                let pages = &pages;
+                async move {
+                    // Closed only if the folder panicked: its join says so.
+                    let _ = pages.send(page).await;
+                }
+            })
+            .await;
+        drop(pages);
+        let state = match folder.await {
+            Ok(state) => state,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => {
+                return Err(Error::Etcd {
+                    op: "get prefix",
+                    source: etcd_client::Error::Internal(join.to_string()),
+                })
+            }
+        };
+        read.map(|revision| (state, revision))
     }
 
     /// Reads every key in `[start, end)` at one revision (the first page's),
@@ -230,12 +268,15 @@ impl Etcd {
     /// `page` runs (a caller decoding its page overlaps etcd's work on the
     /// next). Returns the revision. On an error some pages may have been
     /// handed over already: the caller starts again.
-    pub async fn get_range_paged(
+    pub async fn get_range_paged<Fut>(
         &self,
         start: &[u8],
         end: &[u8],
-        mut page: impl FnMut(Vec<KeyValue>),
-    ) -> Result<i64> {
+        mut page: impl FnMut(Vec<KeyValue>) -> Fut,
+    ) -> Result<i64>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
         let kv = self
             .client
             .kv_client()
@@ -285,7 +326,7 @@ impl Etcd {
                 }
                 _ => None,
             };
-            page(kvs.into_iter().map(KeyValue::from_owned).collect());
+            page(kvs.into_iter().map(KeyValue::from_owned).collect()).await;
             match next {
                 Some(next) => in_flight = next,
                 None => break,

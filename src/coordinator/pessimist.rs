@@ -96,6 +96,7 @@ pub use admin::PessimistHandle;
 use admin::{not_started, Request};
 pub use inject::LockDetail;
 use rebuild::read_snapshot_keys;
+use registry::read_registry;
 pub use unlock::UnlockWrites;
 use unlock::Unlocking;
 use writes::{action_lock, TaskWrites, WriteDone};
@@ -206,10 +207,9 @@ impl Pessimist {
         // Task sources must be known before the first rebuild (DM starts its
         // scheduler before the pessimist for the same reason). Both reads
         // run at once, each a page at a time and decoded while etcd reads
-        // the next page: 100,000 locks' raw keys and configs are hundreds
-        // of MB that are never held at once.
-        // The pessimism keys are decoded by a task of their own, in parallel
-        // with the subtask configs decoded here.
+        // the next page (on blocking threads, see `Etcd::get_prefix_folded`):
+        // 100,000 locks' raw keys and configs are hundreds of MB that are
+        // never held at once.
         let keys_read = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(read_snapshot_keys(
             self.ctx.etcd.clone(),
             self.ctx.space.clone(),
@@ -217,39 +217,21 @@ impl Pessimist {
             cancel.clone(),
         )));
         let subtask_prefix = self.ctx.space.path(&UPSTREAM_SUBTASK);
-        let etcd = self.ctx.etcd.clone();
         let reading = std::time::Instant::now();
-        let subtasks_read = async {
-            loop {
-                self.registry.clear();
-                let read = etcd
-                    .get_prefix_paged(&subtask_prefix, |page| {
-                        for kv in &page {
-                            self.apply_subtask_put(kv);
-                        }
-                    })
-                    .await;
-                match read {
-                    Ok(revision) => return Some(revision),
-                    Err(error) => {
-                        tracing::warn!(%error, "reading subtask configs failed, retrying");
-                        if !pause_before_retry(&cancel).await {
-                            return None;
-                        }
-                    }
-                }
-            }
-        };
-        let (subtask_revision, keys) = tokio::join!(subtasks_read, keys_read);
+        let subtasks_read =
+            read_registry(&self.ctx.etcd, &self.ctx.space, &self.ctx.metrics, &cancel);
+        let (registry, keys) = tokio::join!(subtasks_read, keys_read);
         let keys = match keys {
             Ok(keys) => keys,
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             // Aborted only by dropping the handle, which has not happened.
             Err(_) => None,
         };
-        let (Some(subtask_revision), Some((keys, keys_revision))) = (subtask_revision, keys) else {
+        let (Some((registry, subtask_revision)), Some((keys, keys_revision))) = (registry, keys)
+        else {
             return Ok(());
         };
+        self.registry = registry;
         tracing::info!(
             revision = keys_revision,
             infos = keys.infos.len(),

@@ -60,14 +60,16 @@ pub(super) async fn read_snapshot_keys(
 ) -> Option<(SnapshotKeys, i64)> {
     let prefix = ops::pessimism_prefix(&space);
     loop {
-        let mut keys = SnapshotKeys::default();
+        let (space, metrics) = (space.clone(), metrics.clone());
         let read = tokio::select! {
             biased;
             _ = cancel.cancelled() => return None,
-            read = etcd.get_prefix_paged(&prefix, |page| keys.decode_page(&space, &metrics, page)) => read,
+            read = etcd.get_prefix_folded(&prefix, SnapshotKeys::default(), move |keys, page| {
+                keys.decode_page(&space, &metrics, page)
+            }) => read,
         };
         match read {
-            Ok(revision) => return Some((keys, revision)),
+            Ok(read) => return Some(read),
             Err(error) => {
                 tracing::warn!(%error, "reading pessimism keys failed, retrying");
                 if !pause_before_retry(&cancel).await {

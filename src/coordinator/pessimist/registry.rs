@@ -4,6 +4,61 @@
 
 use super::*;
 
+/// Applies one subtask config PUT to `registry`; a value that does not
+/// parse is logged and counted, and leaves the registry unchanged.
+pub(super) fn apply_subtask_put(
+    registry: &mut TaskRegistry,
+    space: &KeySpace,
+    metrics: &Metrics,
+    kv: &KeyValue,
+) -> RegistryChange {
+    match registry.apply_put(space, &kv.key, &kv.value) {
+        Ok(change) => change,
+        Err(error) => {
+            let task = space
+                .decode(&UPSTREAM_SUBTASK, &kv.key)
+                .map(|[_, task]| task)
+                .unwrap_or_default();
+            tracing::error!(key = %kv.key_str(), %task, %error, "subtask config does not parse, ignored");
+            metrics.report_ddl_error(&task, metrics::ERR_MALFORMED_VALUE);
+            RegistryChange::None
+        }
+    }
+}
+
+/// Reads every subtask config at one revision into a new registry, a page
+/// at a time (decoded off the runtime's workers), retrying until it
+/// succeeds; `None` when cancelled first.
+pub(super) async fn read_registry(
+    etcd: &Etcd,
+    space: &KeySpace,
+    metrics: &Arc<Metrics>,
+    cancel: &CancellationToken,
+) -> Option<(TaskRegistry, i64)> {
+    let prefix = space.path(&UPSTREAM_SUBTASK);
+    loop {
+        let (space, metrics) = (space.clone(), metrics.clone());
+        let read = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return None,
+            read = etcd.get_prefix_folded(&prefix, TaskRegistry::new(), move |registry, page| {
+                for kv in &page {
+                    apply_subtask_put(registry, &space, &metrics, kv);
+                }
+            }) => read,
+        };
+        match read {
+            Ok(read) => return Some(read),
+            Err(error) => {
+                tracing::warn!(%error, "reading subtask configs failed, retrying");
+                if !pause_before_retry(cancel).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 impl Pessimist {
     pub(super) fn apply_subtask_snapshot(&mut self, kvs: &[KeyValue]) {
         self.registry.clear();
@@ -13,22 +68,7 @@ impl Pessimist {
     }
 
     pub(super) fn apply_subtask_put(&mut self, kv: &KeyValue) -> RegistryChange {
-        match self.registry.apply_put(&self.ctx.space, &kv.key, &kv.value) {
-            Ok(change) => change,
-            Err(error) => {
-                let task = self
-                    .ctx
-                    .space
-                    .decode(&UPSTREAM_SUBTASK, &kv.key)
-                    .map(|[_, task]| task)
-                    .unwrap_or_default();
-                tracing::error!(key = %kv.key_str(), %task, %error, "subtask config does not parse, ignored");
-                self.ctx
-                    .metrics
-                    .report_ddl_error(&task, metrics::ERR_MALFORMED_VALUE);
-                RegistryChange::None
-            }
-        }
+        apply_subtask_put(&mut self.registry, &self.ctx.space, &self.ctx.metrics, kv)
     }
 
     pub(super) async fn on_subtask_event(&mut self, event: WatchEvent) -> Result<()> {
