@@ -9,15 +9,14 @@
 //!   (the Info, its lock ID, the injected marker);
 //! - `plan/10000_locks`: the rebuild planner over 20,000 Infos of 10,000
 //!   tasks, the registry already filled, the records built from the
-//!   decoded Infos included; `plan_on_2_cores/10000_locks` the same in two
-//!   shares on two threads, as a new leader on two cores plans it.
+//!   decoded Infos included.
 
 use std::borrow::Cow;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
-use dm_master::pessimism::keeper::{rebuild_on_cores, InfoRecord};
+use dm_master::pessimism::keeper::{rebuild, InfoRecord};
 use dm_master::pessimism::{operator, Info};
 use dm_master::task::TaskRegistry;
 
@@ -107,28 +106,22 @@ fn bench_plan(c: &mut Criterion) {
     let infos: Vec<Info> = (0..TASKS)
         .flat_map(|t| (0..SOURCES - 1).map(move |s| info(&task(t), &source(s))))
         .collect();
-    let registry = &registry;
-    for (name, cores) in [
-        ("rebuild/plan/10000_locks", 1),
-        ("rebuild/plan_on_2_cores/10000_locks", 2),
-    ] {
-        c.bench_function(name, |b| {
-            b.iter(|| {
-                let records = infos
-                    .iter()
-                    .map(|info| InfoRecord {
-                        lock_id: info.lock_id(),
-                        task: Cow::Borrowed(&info.task),
-                        source: Cow::Borrowed(&info.source),
-                        schema: Cow::Borrowed(&info.schema),
-                        table: Cow::Borrowed(&info.table),
-                        ddls: Cow::Borrowed(info.ddls.as_deref().unwrap_or_default()),
-                    })
-                    .collect();
-                rebuild_on_cores(records, Vec::new(), |task| registry.sources(task), cores)
-            })
-        });
-    }
+    c.bench_function("rebuild/plan/10000_locks", |b| {
+        b.iter(|| {
+            let records = infos
+                .iter()
+                .map(|info| InfoRecord {
+                    lock_id: info.lock_id(),
+                    task: Cow::Borrowed(&info.task),
+                    source: Cow::Borrowed(&info.source),
+                    schema: Cow::Borrowed(&info.schema),
+                    table: Cow::Borrowed(&info.table),
+                    ddls: Cow::Borrowed(info.ddls.as_deref().unwrap_or_default()),
+                })
+                .collect();
+            rebuild(records, Vec::new(), |task| registry.sources(task))
+        })
+    });
 }
 
 criterion_group!(benches, bench_decode, bench_plan);

@@ -65,9 +65,8 @@ use crate::keys::{KeySpace, PESSIMISM_INFO, PESSIMISM_OPERATION, UPSTREAM_SUBTAS
 use crate::metrics::{self, Metrics};
 use crate::pessimism::info::Info;
 use crate::pessimism::keeper::{
-    rebuild_on_cores, unlock_result, DoneDecision, InfoRecord, LockAction, LockKeeper, LockView,
-    OperationRecord, OpsToPut, PessimismError, RebuildIssue, RebuildPlan, TrySyncOutcome,
-    UnlockPlan,
+    rebuild, unlock_result, DoneDecision, InfoRecord, LockAction, LockKeeper, LockView,
+    OperationRecord, OpsToPut, PessimismError, RebuildIssue, TrySyncOutcome, UnlockPlan,
 };
 use crate::pessimism::lock::{StateChange, SyncState};
 use crate::pessimism::operation::Operation;

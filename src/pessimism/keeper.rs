@@ -37,8 +37,7 @@ pub use decision::{
     TrySyncOutcome, UnlockCleanup, UnlockPlan,
 };
 pub use rebuild::{
-    rebuild, rebuild_on_cores, rebuild_shares, split_for_rebuild, state_counts, InfoRecord,
-    OperationRecord, OwnerRestored, RebuildIssue, RebuildPlan,
+    rebuild, state_counts, InfoRecord, OperationRecord, OwnerRestored, RebuildIssue, RebuildPlan,
 };
 pub use unlock::unlock_result;
 
@@ -340,17 +339,6 @@ impl LockKeeper {
     }
 
     /// DM `FindLock`.
-    /// Takes over the locks of a keeper rebuilt from a disjoint share of
-    /// the same snapshot ([`split_for_rebuild`]).
-    pub fn absorb(&mut self, other: LockKeeper) {
-        let LockKeeper {
-            mut locks,
-            mut resolved,
-        } = other;
-        self.locks.append(&mut locks);
-        self.resolved.append(&mut resolved);
-    }
-
     pub fn find_lock(&self, lock_id: &str) -> Option<&Lock> {
         self.locks.get(lock_id)
     }

@@ -186,7 +186,8 @@ impl Pessimist {
                 }
             })
             .collect();
-        let mut plan = self.plan_rebuild(info_records, op_records);
+        let registry = &self.registry;
+        let mut plan = rebuild(info_records, op_records, |task| registry.sources(task));
         self.keeper = plan.keeper;
         // Locks with injected sources are settled (owner moved off them,
         // injected sources done) and answered from their settled state.
@@ -209,19 +210,10 @@ impl Pessimist {
             "pessimistic locks rebuilt"
         );
         self.rebuilt = true;
-        // Synced locks are answered first: their workers wait for these
-        // Operations, while the gauges, the reports and the clean-up of
-        // orphans can wait a few milliseconds (on a cold start of 10,000
-        // tasks, publishing the gauges alone takes longer than the answer).
-        let mut answered = Ok(());
-        for action in plan.actions {
-            answered = self
-                .perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
-                .await;
-            if answered.is_err() {
-                break;
-            }
-        }
+        // The gauges are published before the answers: publishing creates
+        // a series per task (10,000 tasks take tens of milliseconds), and
+        // done after the answers it would hold up the events that follow
+        // them.
         self.state_counts.clear();
         for lock in self.keeper.locks() {
             let counts = self.state_counts.entry(lock.task().to_owned()).or_default();
@@ -231,7 +223,10 @@ impl Pessimist {
             }
         }
         self.publish_metrics();
-        answered?;
+        for action in plan.actions {
+            self.perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
+        }
         for issue in &plan.issues {
             self.report_rebuild_issue(issue);
         }
@@ -242,19 +237,6 @@ impl Pessimist {
             self.delete_orphan_operation(orphan).await?;
         }
         Ok(())
-    }
-
-    /// The rebuild planned on every core for a large snapshot: a cold
-    /// start waits for it, and once the range reads are done, etcd leaves
-    /// the cores idle.
-    fn plan_rebuild(
-        &self,
-        infos: Vec<InfoRecord<'_>>,
-        operations: Vec<OperationRecord>,
-    ) -> RebuildPlan {
-        let registry = &self.registry;
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        rebuild_on_cores(infos, operations, |task| registry.sources(task), cores)
     }
 
     pub(super) fn report_rebuild_issue(&self, issue: &RebuildIssue) {

@@ -370,14 +370,7 @@ fn check(steps: &[(Ev, &str)]) {
                         .map(|(_, s)| strings(s))
                         .unwrap_or_default()
                 };
-                let p = rebuild(infos.clone(), ops.clone(), lookup);
-                for shares in [2, 3] {
-                    let parts = split_for_rebuild(infos.clone(), ops.clone(), shares)
-                        .into_iter()
-                        .map(|(infos, ops)| rebuild(infos, ops, lookup))
-                        .collect();
-                    assert_same_plan(&RebuildPlan::merge(parts), &p, shares);
-                }
+                let p = rebuild(infos, ops, lookup);
                 let text = plan_text(&p);
                 k = p.keeper;
                 text
@@ -386,73 +379,6 @@ fn check(steps: &[(Ev, &str)]) {
         let got = format!("{result} | {}", render(&k));
         assert_eq!(got, *want, "step {i}");
     }
-}
-
-/// A snapshot rebuilt in `shares` parts and merged plans the same as in
-/// one: the same keeper and answers, the same reports in another order.
-fn assert_same_plan(merged: &RebuildPlan, whole: &RebuildPlan, shares: usize) {
-    fn sorted<T: std::fmt::Debug>(items: &[T]) -> Vec<String> {
-        let mut texts: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
-        texts.sort();
-        texts
-    }
-    assert_eq!(merged.keeper, whole.keeper, "{shares} shares");
-    assert_eq!(merged.actions, whole.actions, "{shares} shares");
-    assert_eq!(sorted(&merged.changes), sorted(&whole.changes));
-    assert_eq!(sorted(&merged.issues), sorted(&whole.issues));
-    assert_eq!(
-        sorted(&merged.owners_restored),
-        sorted(&whole.owners_restored)
-    );
-    assert_eq!(
-        sorted(&merged.delete_orphan_ops),
-        sorted(&whole.delete_orphan_ops)
-    );
-}
-
-#[test]
-fn a_large_snapshot_planned_on_threads_plans_as_in_one() {
-    // 3,000 tasks of two sources: every third lock synced, one Operation
-    // per fifth lock, enough Infos for several shares.
-    let tasks: Vec<String> = (0..3_000).map(|t| format!("task-{t}")).collect();
-    let mut infos = Vec::new();
-    let mut ops = Vec::new();
-    for (t, task) in tasks.iter().enumerate() {
-        let sources: &[&str] = if t % 3 == 0 { &["s1", "s2"] } else { &["s2"] };
-        for source in sources {
-            infos.push(InfoRecord {
-                task: task.as_str().into(),
-                source: (*source).into(),
-                schema: "foo".into(),
-                table: "bar".into(),
-                ddls: strings(&[C1]).into(),
-                lock_id: lock_id(task, "bar"),
-            });
-        }
-        if t % 5 == 0 {
-            ops.push(OperationRecord {
-                lock_id: lock_id(task, "bar"),
-                task: task.clone(),
-                source: "s2".into(),
-                exec: true,
-                done: t % 2 == 0,
-            });
-        }
-    }
-    let lookup = |_: &str| strings(S12);
-    let whole = rebuild(infos.clone(), ops.clone(), lookup);
-    assert!(rebuild_shares(infos.len(), 3) > 1);
-    assert_same_plan(&rebuild_on_cores(infos, ops, lookup, 3), &whole, 3);
-    assert_eq!(whole.keeper.len(), 3_000);
-}
-
-#[test]
-fn rebuild_shares_follow_size_and_cores() {
-    assert_eq!(rebuild_shares(0, 8), 1);
-    assert_eq!(rebuild_shares(1_999, 8), 1);
-    assert_eq!(rebuild_shares(20_000, 2), 2);
-    assert_eq!(rebuild_shares(20_000, 0), 1);
-    assert_eq!(rebuild_shares(5_000, 8), 2);
 }
 
 #[test]
