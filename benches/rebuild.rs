@@ -11,7 +11,6 @@
 //!   tasks, the registry already filled, the records built from the
 //!   decoded Infos included.
 
-use std::borrow::Cow;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -108,17 +107,7 @@ fn bench_plan(c: &mut Criterion) {
         .collect();
     c.bench_function("rebuild/plan/10000_locks", |b| {
         b.iter(|| {
-            let records = infos
-                .iter()
-                .map(|info| InfoRecord {
-                    lock_id: info.lock_id(),
-                    task: Cow::Borrowed(&info.task),
-                    source: Cow::Borrowed(&info.source),
-                    schema: Cow::Borrowed(&info.schema),
-                    table: Cow::Borrowed(&info.table),
-                    ddls: Cow::Borrowed(info.ddls.as_deref().unwrap_or_default()),
-                })
-                .collect();
+            let records = infos.iter().map(InfoRecord::borrowing).collect();
             rebuild(records, Vec::new(), |task| registry.sources(task))
         })
     });

@@ -45,7 +45,6 @@
 //! pipeline; `rebuild` the snapshot rebuild; `registry` subtask configs;
 //! `unlock` the held unlock; `inject` the operator requests.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;

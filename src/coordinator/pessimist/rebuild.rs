@@ -160,17 +160,7 @@ impl Pessimist {
         let info_records = self
             .infos
             .values()
-            .map(|stored| {
-                let info = &stored.value;
-                InfoRecord {
-                    lock_id: info.lock_id(),
-                    task: Cow::Borrowed(&info.task),
-                    source: Cow::Borrowed(&info.source),
-                    schema: Cow::Borrowed(&info.schema),
-                    table: Cow::Borrowed(&info.table),
-                    ddls: Cow::Borrowed(info.ddls.as_deref().unwrap_or_default()),
-                }
-            })
+            .map(|stored| InfoRecord::borrowing(&stored.value))
             .collect();
         let op_records = self
             .operations

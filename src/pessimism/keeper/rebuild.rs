@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{LockAction, LockKeeper, TrySyncOutcome};
+use crate::pessimism::info::Info;
 use crate::pessimism::lock::{DdlMismatch, StateChange, SyncState};
 
 /// One stored Info, as read for a rebuild: borrowed from the Infos the
@@ -20,6 +21,20 @@ pub struct InfoRecord<'a> {
     pub ddls: Cow<'a, [String]>,
     /// `GenDDLLockID(task, schema, table)`.
     pub lock_id: String,
+}
+
+impl<'a> InfoRecord<'a> {
+    /// The record of a decoded Info, borrowing its fields.
+    pub fn borrowing(info: &'a Info) -> InfoRecord<'a> {
+        InfoRecord {
+            lock_id: info.lock_id(),
+            task: Cow::Borrowed(&info.task),
+            source: Cow::Borrowed(&info.source),
+            schema: Cow::Borrowed(&info.schema),
+            table: Cow::Borrowed(&info.table),
+            ddls: Cow::Borrowed(info.ddls.as_deref().unwrap_or_default()),
+        }
+    }
 }
 
 /// One stored Operation, as read for a rebuild.
