@@ -532,23 +532,12 @@ fn parse_lock_id_line(line: &str) -> Option<ParsedLockId> {
 /// reported before an odd length, with Go's messages (what DM prints for
 /// any hex it reads: keys, secret key files).
 pub fn decode_go_hex(s: &[u8]) -> Result<Vec<u8>, String> {
-    // One pass, in Go's order: the first invalid byte, else an odd length.
-    let nibble = |b: u8| match b {
-        b'0'..=b'9' => Ok(b - b'0'),
-        b'a'..=b'f' => Ok(b - b'a' + 10),
-        b'A'..=b'F' => Ok(b - b'A' + 10),
-        _ => Err(go_invalid_byte(b)),
-    };
-    let mut out = Vec::with_capacity(s.len() / 2);
-    let mut pairs = s.chunks_exact(2);
-    for pair in &mut pairs {
-        out.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
-    }
-    if let [last] = pairs.remainder() {
-        nibble(*last)?;
-        return Err("encoding/hex: odd length hex string".to_owned());
-    }
-    Ok(out)
+    // The `hex` crate decodes; only a failure scans again, for Go's message
+    // (the first invalid byte, else the odd length).
+    hex::decode(s).map_err(|_| match s.iter().find(|b| !b.is_ascii_hexdigit()) {
+        Some(&bad) => go_invalid_byte(bad),
+        None => "encoding/hex: odd length hex string".to_owned(),
+    })
 }
 
 /// Go's `InvalidByteError` text: `%#U` of the byte as a rune, which quotes the

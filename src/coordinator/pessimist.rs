@@ -559,6 +559,40 @@ impl Pessimist {
     }
 }
 
+/// Reads every key under `prefix` at one revision into the state `start`
+/// makes ([`Etcd::get_prefix_folded`]), starting over with a fresh state
+/// after [`RETRY_INTERVAL`] until a read succeeds; `None` when the term
+/// ends first. `what` names the keys in the log line of a failed read.
+async fn read_folded<S, F>(
+    etcd: &Etcd,
+    prefix: &str,
+    what: &str,
+    cancel: &CancellationToken,
+    start: impl Fn() -> (S, F),
+) -> Option<(S, i64)>
+where
+    S: Send + 'static,
+    F: FnMut(&mut S, Vec<KeyValue>) + Send + 'static,
+{
+    loop {
+        let (state, fold) = start();
+        let read = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return None,
+            read = etcd.get_prefix_folded(prefix, state, fold) => read,
+        };
+        match read {
+            Ok(read) => return Some(read),
+            Err(error) => {
+                tracing::warn!(%error, "reading {what} failed, retrying");
+                if !pause_before_retry(cancel).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// Waits [`RETRY_INTERVAL`] before a read is tried again; `false` when the
 /// term ended meanwhile.
 async fn pause_before_retry(cancel: &CancellationToken) -> bool {

@@ -356,33 +356,20 @@ fn unescape(body: &str) -> Option<(String, usize)> {
             '\\' => {
                 let (_, escaped) = chars.next()?;
                 let hex_len = match escaped {
-                    'b' => {
-                        out.push('\u{8}');
-                        continue;
-                    }
-                    't' => {
-                        out.push('\t');
-                        continue;
-                    }
-                    'n' => {
-                        out.push('\n');
-                        continue;
-                    }
-                    'f' => {
-                        out.push('\u{c}');
-                        continue;
-                    }
-                    'r' => {
-                        out.push('\r');
-                        continue;
-                    }
-                    '"' | '\\' => {
-                        out.push(escaped);
-                        continue;
-                    }
                     'u' => 4,
                     'U' => 8,
-                    _ => return None,
+                    _ => {
+                        out.push(match escaped {
+                            'b' => '\u{8}',
+                            't' => '\t',
+                            'n' => '\n',
+                            'f' => '\u{c}',
+                            'r' => '\r',
+                            '"' | '\\' => escaped,
+                            _ => return None,
+                        });
+                        continue;
+                    }
                 };
                 let mut code = 0u32;
                 for _ in 0..hex_len {

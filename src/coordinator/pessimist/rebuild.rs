@@ -59,25 +59,14 @@ pub(super) async fn read_snapshot_keys(
     cancel: CancellationToken,
 ) -> Option<(SnapshotKeys, i64)> {
     let prefix = ops::pessimism_prefix(&space);
-    loop {
+    read_folded(&etcd, &prefix, "pessimism keys", &cancel, || {
         let (space, metrics) = (space.clone(), metrics.clone());
-        let read = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return None,
-            read = etcd.get_prefix_folded(&prefix, SnapshotKeys::default(), move |keys, page| {
-                keys.decode_page(&space, &metrics, page)
-            }) => read,
-        };
-        match read {
-            Ok(read) => return Some(read),
-            Err(error) => {
-                tracing::warn!(%error, "reading pessimism keys failed, retrying");
-                if !pause_before_retry(&cancel).await {
-                    return None;
-                }
-            }
-        }
-    }
+        (
+            SnapshotKeys::default(),
+            move |keys: &mut SnapshotKeys, page| keys.decode_page(&space, &metrics, page),
+        )
+    })
+    .await
 }
 
 pub(super) fn decode_info(

@@ -36,27 +36,18 @@ pub(super) async fn read_registry(
     cancel: &CancellationToken,
 ) -> Option<(TaskRegistry, i64)> {
     let prefix = space.path(&UPSTREAM_SUBTASK);
-    loop {
+    read_folded(etcd, &prefix, "subtask configs", cancel, || {
         let (space, metrics) = (space.clone(), metrics.clone());
-        let read = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return None,
-            read = etcd.get_prefix_folded(&prefix, TaskRegistry::new(), move |registry, page| {
+        (
+            TaskRegistry::new(),
+            move |registry: &mut TaskRegistry, page: Vec<KeyValue>| {
                 for kv in &page {
                     apply_subtask_put(registry, &space, &metrics, kv);
                 }
-            }) => read,
-        };
-        match read {
-            Ok(read) => return Some(read),
-            Err(error) => {
-                tracing::warn!(%error, "reading subtask configs failed, retrying");
-                if !pause_before_retry(cancel).await {
-                    return None;
-                }
-            }
-        }
-    }
+            },
+        )
+    })
+    .await
 }
 
 impl Pessimist {
