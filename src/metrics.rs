@@ -4,13 +4,13 @@
 //! `Metrics` owns its registry (no process-global state), so several masters
 //! can live in one test process.
 
-use prometheus::{
-    Encoder, GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, GaugeVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
+mod ddl_states;
 mod lock_gauges;
 mod process;
 
+use ddl_states::{DdlStateCollector, SharedDdlStates};
 use lock_gauges::LockGaugeCollector;
 pub use process::ProcessCollector;
 
@@ -50,21 +50,9 @@ pub struct LockGauge {
     pub blocking_sources: usize,
 }
 
-/// Each coordinator's lock counts per task, and which `ddl_state_number`
-/// series exist: DM moves a lock between states with Dec/Inc, so a series
-/// once created stays (at 0) until its task has no lock left.
-#[derive(Debug, Default)]
-struct DdlStates {
-    by_mode:
-        std::collections::HashMap<&'static str, std::collections::HashMap<String, (usize, usize)>>,
-    created: std::collections::HashSet<(String, &'static str)>,
-}
-
 /// Every metric the master exports.
 pub struct Metrics {
     registry: Registry,
-    /// Pending locks per task and state; kept equal to the leader's locks.
-    pub ddl_state_number: IntGaugeVec,
     /// Shard-DDL errors per task and kind; never pre-created (a healthy run
     /// has no series, which DM's tests rely on).
     pub shard_ddl_error: IntCounterVec,
@@ -79,9 +67,10 @@ pub struct Metrics {
     /// Each coordinator's latest per-lock gauges, rendered at scrape time
     /// by [`LockGaugeCollector`].
     lock_gauges_by_mode: LockGaugesByMode,
-    /// Each coordinator's per-task lock counts and the `ddl_state_number`
-    /// series they created (guarded by a std mutex: never held across await).
-    ddl_states: std::sync::Mutex<DdlStates>,
+    /// Each coordinator's per-task lock counts, rendered at scrape time as
+    /// `dm_master_ddl_state_number` by [`DdlStateCollector`] (guarded by a
+    /// std mutex: never held across await).
+    ddl_states: SharedDdlStates,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,16 +88,6 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let ddl_state_number = IntGaugeVec::new(
-            Opts::new(
-                "ddl_state_number",
-                "number of pending DDL in different states, Un-synced (waiting all upstream), Synced (all upstream finished, waiting all downstream)",
-            )
-            .namespace("dm")
-            .subsystem("master"),
-            &["task", "type"],
-        )
-        .expect("valid metric definition");
         let shard_ddl_error = IntCounterVec::new(
             Opts::new(
                 "shard_ddl_error",
@@ -149,8 +128,10 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let lock_gauges_by_mode = LockGaugesByMode::default();
+        let ddl_states = SharedDdlStates::default();
         for collector in [
-            Box::new(ddl_state_number.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(DdlStateCollector::new(ddl_states.clone()))
+                as Box<dyn prometheus::core::Collector>,
             Box::new(shard_ddl_error.clone()),
             Box::new(start_leader_counter.clone()),
             Box::new(LockGaugeCollector::new(lock_gauges_by_mode.clone())),
@@ -164,12 +145,11 @@ impl Metrics {
         }
         Metrics {
             registry,
-            ddl_state_number,
             shard_ddl_error,
             start_leader_counter,
             worker_state,
             worker_event_error,
-            ddl_states: Default::default(),
+            ddl_states,
             lock_gauges_by_mode,
         }
     }
@@ -183,72 +163,19 @@ impl Metrics {
     /// (task → (un-synced, synced)), after a rebuild; a single task's change
     /// goes through [`Metrics::set_ddl_state`]. The exported numbers are
     /// derived from lock state and stay right across leader changes and
-    /// lock removals; only the tasks named before or now are touched; a task with no locks
-    /// loses its series (DM drops the series of the whole task on any lock
-    /// removal, DM gap M1, which under-reports the task's other locks).
+    /// lock removals; a task with no locks loses its series (DM drops the
+    /// series of the whole task on any lock removal, DM gap M1, which
+    /// under-reports the task's other locks). Plain counts are replaced:
+    /// the series are built when scraped, so 10,000 tasks cost
+    /// milliseconds here, not a series object each.
     pub fn set_ddl_states(&self, mode: &'static str, counts: Vec<TaskStateCount>) {
-        let mut states = self.lock_ddl_states();
-        let new: std::collections::HashMap<String, (usize, usize)> = counts
-            .into_iter()
-            .filter(|(_, u, s)| (*u, *s) != (0, 0))
-            .map(|(task, u, s)| (task, (u, s)))
-            .collect();
-        let old = states.by_mode.insert(mode, new).unwrap_or_default();
-        let touched: std::collections::BTreeSet<String> = old
-            .into_keys()
-            .chain(states.by_mode[mode].keys().cloned())
-            .collect();
-        for task in touched {
-            self.refresh_ddl_series(&mut states, &task);
-        }
+        lock_or_recover(&self.ddl_states).replace_mode(mode, counts);
     }
 
     /// Sets one task's counts of one coordinator (un-synced, synced): O(1),
     /// called on every lock state change. Only that task's series change.
     pub fn set_ddl_state(&self, mode: &'static str, task: &str, unsynced: usize, synced: usize) {
-        let mut states = self.lock_ddl_states();
-        let per_task = states.by_mode.entry(mode).or_default();
-        if (unsynced, synced) == (0, 0) {
-            per_task.remove(task);
-        } else {
-            per_task.insert(task.to_owned(), (unsynced, synced));
-        }
-        self.refresh_ddl_series(&mut states, task);
-    }
-
-    fn lock_ddl_states(&self) -> std::sync::MutexGuard<'_, DdlStates> {
-        self.ddl_states
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Makes `task`'s two `ddl_state_number` series match the sum of every
-    /// coordinator's counts for it.
-    fn refresh_ddl_series(&self, states: &mut DdlStates, task: &str) {
-        let (unsynced, synced) = states
-            .by_mode
-            .values()
-            .filter_map(|per_task| per_task.get(task))
-            .fold((0, 0), |(u, s), (du, ds)| (u + du, s + ds));
-        for (state, count) in [(DDL_STATE_UNSYNCED, unsynced), (DDL_STATE_SYNCED, synced)] {
-            let key = (task.to_owned(), state);
-            if (unsynced, synced) == (0, 0) {
-                // A task without locks loses all its series (DM's
-                // RemoveDDLPending).
-                if states.created.remove(&key) {
-                    let _ = self.ddl_state_number.remove_label_values(&[task, state]);
-                }
-                continue;
-            }
-            if count > 0 {
-                states.created.insert(key);
-            } else if !states.created.contains(&key) {
-                continue;
-            }
-            self.ddl_state_number
-                .with_label_values(&[task, state])
-                .set(count as i64);
-        }
+        lock_or_recover(&self.ddl_states).set(mode, task, unsynced, synced);
     }
 
     /// Replaces one coordinator's per-lock gauges (age, blocking sources).
@@ -259,9 +186,8 @@ impl Metrics {
     /// Drops the leader-only series when this master stops leading (DM's
     /// `OnRetireLeader`).
     pub fn on_retire_leader(&self) {
-        *self.lock_ddl_states() = DdlStates::default();
+        *lock_or_recover(&self.ddl_states) = Default::default();
         lock_or_recover(&self.lock_gauges_by_mode).clear();
-        self.ddl_state_number.reset();
         self.shard_ddl_error.reset();
         self.worker_state.reset();
         self.worker_event_error.reset();
