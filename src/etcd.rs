@@ -124,6 +124,8 @@ pub struct Etcd {
     client: Client,
     endpoints: Vec<String>,
     max_txn_ops: usize,
+    /// What the client was built with, for [`Etcd::separate_connection`].
+    options: EtcdOptions,
 }
 
 impl std::fmt::Debug for Etcd {
@@ -140,6 +142,7 @@ impl Etcd {
     /// The connection itself is lazy: an unreachable cluster shows up as an
     /// error on the first request, not here.
     pub async fn connect(endpoints: &[String], options: EtcdOptions) -> Result<Etcd> {
+        let max_txn_ops = options.max_txn_ops.max(1);
         let connect = ConnectOptions::new()
             .with_connect_timeout(options.connect_timeout)
             // HTTP/2 pings notice a dead server even on an idle watch stream.
@@ -161,8 +164,16 @@ impl Etcd {
         Ok(Etcd {
             client,
             endpoints: endpoints.to_vec(),
-            max_txn_ops: options.max_txn_ops.max(1),
+            max_txn_ops,
+            options,
         })
+    }
+
+    /// A client of the same cluster on its own connection, for a large read
+    /// that would otherwise share one HTTP/2 connection (one flow-control
+    /// window, one frame writer on the server) with another.
+    pub async fn separate_connection(&self) -> Result<Etcd> {
+        Etcd::connect(&self.endpoints, self.options.clone()).await
     }
 
     /// The endpoints this client was built with.

@@ -208,8 +208,17 @@ impl Pessimist {
         // the next page (on blocking threads, see `Etcd::get_prefix_folded`):
         // 100,000 locks' raw keys and configs are hundreds of MB that are
         // never held at once.
+        // The pessimism keys come on a connection of their own, so the two
+        // large reads do not share one HTTP/2 connection.
+        let keys_etcd = match self.ctx.etcd.separate_connection().await {
+            Ok(etcd) => etcd,
+            Err(error) => {
+                tracing::warn!(%error, "no separate connection for the pessimism keys, sharing the main one");
+                self.ctx.etcd.clone()
+            }
+        };
         let keys_read = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(read_snapshot_keys(
-            self.ctx.etcd.clone(),
+            keys_etcd,
             self.ctx.space.clone(),
             self.ctx.metrics.clone(),
             cancel.clone(),
