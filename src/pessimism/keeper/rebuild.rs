@@ -134,14 +134,14 @@ pub fn rebuild(
     } else {
         infos.iter().map(|i| i.lock_id.as_str()).collect()
     };
-    let mut by_task: BTreeMap<&str, Vec<&InfoRecord>> = BTreeMap::new();
-    for info in &infos {
-        by_task.entry(&info.task).or_default().push(info);
-    }
-    for (task, mut infos) in by_task {
+    // Tasks in name order, each task's Infos by source: one sort, then the
+    // runs of one task.
+    let mut sorted: Vec<&InfoRecord> = infos.iter().collect();
+    sorted.sort_by(|a, b| (&a.task, &a.source).cmp(&(&b.task, &b.source)));
+    for run in sorted.chunk_by(|a, b| a.task == b.task) {
+        let task: &str = &run[0].task;
         let sources = task_sources(task);
-        infos.sort_by(|a, b| a.source.cmp(&b.source));
-        for info in infos {
+        for info in run {
             match keeper.try_sync(&info.lock_id, task, &info.source, &info.ddls, &sources) {
                 // A fresh keeper remembers no resolved lock: nothing is held.
                 TrySyncOutcome::Progress { .. } | TrySyncOutcome::HeldAsStale => {}
