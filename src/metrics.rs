@@ -214,6 +214,39 @@ fn lock_or_recover<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// One gauge sample with its label pairs (given sorted by name), for the
+/// collectors that build their series at scrape time.
+fn gauge_metric(labels: &[(&str, &str)], value: f64) -> prometheus::proto::Metric {
+    let labels = labels
+        .iter()
+        .map(|(name, value)| {
+            let mut pair = prometheus::proto::LabelPair::default();
+            pair.set_name((*name).to_owned());
+            pair.set_value((*value).to_owned());
+            pair
+        })
+        .collect();
+    let mut gauge = prometheus::proto::Gauge::default();
+    gauge.set_value(value);
+    let mut metric = prometheus::proto::Metric::default();
+    metric.set_label(labels);
+    metric.set_gauge(gauge);
+    metric
+}
+
+/// A gauge family named and described by `desc`.
+fn gauge_family(
+    desc: &prometheus::core::Desc,
+    metrics: Vec<prometheus::proto::Metric>,
+) -> prometheus::proto::MetricFamily {
+    let mut family = prometheus::proto::MetricFamily::default();
+    family.set_name(desc.fq_name.clone());
+    family.set_help(desc.help.clone());
+    family.set_field_type(prometheus::proto::MetricType::GAUGE);
+    family.set_metric(metrics);
+    family
+}
+
 /// Every metric family this master exports (DM's names first).
 pub const FAMILIES: &[&str] = &[
     "dm_master_ddl_state_number",

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::{lock_or_recover, DDL_STATE_SYNCED, DDL_STATE_UNSYNCED};
+use super::{gauge_family, gauge_metric, lock_or_recover, DDL_STATE_SYNCED, DDL_STATE_UNSYNCED};
 
 /// Each task's lock counts per coordinator, and which of its two series
 /// exist: DM moves a lock between states with Dec/Inc, so a series once
@@ -122,26 +122,11 @@ impl prometheus::core::Collector for DdlStateCollector {
     }
 
     fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
         let states = lock_or_recover(&self.states);
+        // Label pairs sorted by name, as the client library does; the
+        // registry sorts the series.
         let series = |task: &str, state: &str, count: usize| {
-            // Label pairs sorted by name, as the client library does; the
-            // registry sorts the series.
-            let labels = [("task", task), ("type", state)]
-                .into_iter()
-                .map(|(name, value)| {
-                    let mut pair = LabelPair::default();
-                    pair.set_name(name.to_owned());
-                    pair.set_value(value.to_owned());
-                    pair
-                })
-                .collect();
-            let mut gauge = Gauge::default();
-            gauge.set_value(count as f64);
-            let mut metric = Metric::default();
-            metric.set_label(labels);
-            metric.set_gauge(gauge);
-            metric
+            gauge_metric(&[("task", task), ("type", state)], count as f64)
         };
         let mut metrics = Vec::new();
         for (task, task_states) in &states.tasks {
@@ -156,12 +141,7 @@ impl prometheus::core::Collector for DdlStateCollector {
         if metrics.is_empty() {
             return Vec::new();
         }
-        let mut family = MetricFamily::default();
-        family.set_name(self.desc.fq_name.clone());
-        family.set_help(self.desc.help.clone());
-        family.set_field_type(MetricType::GAUGE);
-        family.set_metric(metrics);
-        vec![family]
+        vec![gauge_family(&self.desc, metrics)]
     }
 }
 

@@ -2,7 +2,7 @@
 //! `dm_master_shard_ddl_lock_blocking_sources`): a collector that builds
 //! them from the coordinators' latest lock lists at scrape time.
 
-use super::{lock_or_recover, LockGauge, LockGaugesByMode};
+use super::{gauge_family, gauge_metric, lock_or_recover, LockGauge, LockGaugesByMode};
 
 /// Our per-lock gauges `dm_master_shard_ddl_lock_age_seconds` and
 /// `dm_master_shard_ddl_lock_blocking_sources` (labels `task`, `lock_id`,
@@ -47,7 +47,6 @@ impl prometheus::core::Collector for LockGaugeCollector {
     }
 
     fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
         let by_mode = lock_or_recover(&self.by_mode);
         let mut locks: Vec<(&str, &LockGauge)> = by_mode
             .iter()
@@ -66,29 +65,11 @@ impl prometheus::core::Collector for LockGaugeCollector {
                         ("lock_id", l.lock_id.as_str()),
                         ("mode", mode),
                         ("task", &l.task),
-                    ]
-                    .into_iter()
-                    .map(|(name, v)| {
-                        let mut pair = LabelPair::default();
-                        pair.set_name(name.to_owned());
-                        pair.set_value(v.to_owned());
-                        pair
-                    })
-                    .collect();
-                    let mut gauge = Gauge::default();
-                    gauge.set_value(value(l));
-                    let mut metric = Metric::default();
-                    metric.set_label(labels);
-                    metric.set_gauge(gauge);
-                    metric
+                    ];
+                    gauge_metric(&labels, value(l))
                 })
                 .collect();
-            let mut family = MetricFamily::default();
-            family.set_name(desc.fq_name.clone());
-            family.set_help(desc.help.clone());
-            family.set_field_type(MetricType::GAUGE);
-            family.set_metric(metrics);
-            family
+            gauge_family(desc, metrics)
         };
         vec![
             family(&self.age, &|l| l.age_seconds),
