@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{LockAction, LockKeeper, TrySyncOutcome};
 use crate::pessimism::info::Info;
-use crate::pessimism::lock::{DdlMismatch, StateChange, SyncState};
+use crate::pessimism::lock::{DdlMismatch, SyncState};
 
 /// One stored Info, as read for a rebuild: borrowed from the Infos the
 /// actor keeps, so a rebuild of 100,000 locks makes no second copy of them.
@@ -87,8 +87,6 @@ pub struct RebuildPlan {
     /// The rebuilt keeper, replacing the old one (whose locks the actor
     /// dropped with [`LockKeeper::clear`]).
     pub keeper: LockKeeper,
-    /// One `None -> state` change per rebuilt lock, for the gauge.
-    pub changes: Vec<StateChange>,
     pub issues: Vec<RebuildIssue>,
     pub owners_restored: Vec<OwnerRestored>,
     /// `done` Operations without a lock and without any Info naming their
@@ -193,14 +191,9 @@ pub fn rebuild(
         }
     }
 
-    let changes = keeper
-        .locks()
-        .filter_map(|l| StateChange::between(l.task(), None, Some(l.state())))
-        .collect();
     let actions = synced_lock_actions(&keeper);
     RebuildPlan {
         keeper,
-        changes,
         issues,
         owners_restored,
         delete_orphan_ops,

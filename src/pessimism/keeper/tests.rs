@@ -164,8 +164,11 @@ fn render(k: &LockKeeper) -> String {
 
 fn plan_text(p: &RebuildPlan) -> String {
     let mut parts = Vec::new();
-    for c in &p.changes {
-        parts.push(format!("gauge{}", change(Some(c))));
+    // One `None -> state` gauge change per rebuilt lock (the actor counts
+    // the rebuilt keeper's locks by state).
+    for lock in p.keeper.locks() {
+        let c = StateChange::between(lock.task(), None, Some(lock.state()));
+        parts.push(format!("gauge{}", change(c.as_ref())));
     }
     for i in &p.issues {
         parts.push(match i {
