@@ -13,6 +13,10 @@
 //! Each iteration runs on a fresh copy of the lock (copied outside the
 //! measurement), so every sample sees the same state.
 //!
+//! `answer_from_bytes` starts from the Info's etcd bytes, as the
+//! coordinator does, with the schemas read back from the Info's text or
+//! decoded once with the Info.
+//!
 //! `baseline` puts the constant part in proportion: decoding one schema of
 //! the Info from JSON, encoding it for the lattice (each Info has two), and
 //! one join of two schemas.
@@ -112,6 +116,42 @@ fn bench_try_sync(c: &mut Criterion) {
     group.finish();
 }
 
+/// From the Info's etcd bytes to its TrySync on a 100-table lock, as the
+/// coordinator answers a watch event: `schemas_from_text` decodes the Info,
+/// then its schemas from the Info's text; `schemas_decoded_once` takes them
+/// from the JSON parsed with the Info (`InfoSchemas`).
+fn bench_answer_from_bytes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("answer_from_bytes");
+    let n = 100;
+    let base = lock(n, &[]);
+    let bytes = add_info(&table_name(n / 2 + 1)).encode();
+    group.bench_function("schemas_from_text", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut lock| {
+                let info = Info::decode(black_box(&bytes)).expect("info");
+                let r = lock.try_sync(&info, 2, &[], &|_| None);
+                assert_eq!(r.new_ddls.len(), 1);
+                (lock, r)
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    group.bench_function("schemas_decoded_once", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut lock| {
+                let (info, schemas) = Info::decode_with_schemas(black_box(&bytes)).expect("info");
+                let r = lock.try_sync_with(&info, schemas, 2, &[], &|_| None);
+                assert_eq!(r.new_ddls.len(), 1);
+                (lock, r)
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    group.finish();
+}
+
 fn bench_baseline(c: &mut Criterion) {
     let mut group = c.benchmark_group("baseline");
     let info = add_info("orders_00001");
@@ -135,5 +175,10 @@ fn bench_baseline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_try_sync, bench_baseline);
+criterion_group!(
+    benches,
+    bench_try_sync,
+    bench_answer_from_bytes,
+    bench_baseline
+);
 criterion_main!(benches);

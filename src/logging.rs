@@ -253,7 +253,36 @@ fn level_name(level: Level) -> &'static str {
 
 /// pingcap/log's time layout `2006/01/02 15:04:05.000 -07:00`.
 fn time_text(now: &chrono::DateTime<chrono::Local>) -> String {
-    now.format("%Y/%m/%d %H:%M:%S%.3f %:z").to_string()
+    let mut out = String::with_capacity(30);
+    push_time(&mut out, now);
+    out
+}
+
+/// [`time_text`] appended to `out`, from the fields rather than a format
+/// string: chrono parses a format string anew on every call, and the
+/// master writes a line per step of a lock.
+fn push_time<Tz: chrono::TimeZone>(out: &mut String, now: &chrono::DateTime<Tz>) {
+    use chrono::{Datelike, Offset, Timelike};
+    let offset = now.offset().fix().local_minus_utc();
+    let (sign, offset) = if offset < 0 {
+        ('-', -offset)
+    } else {
+        ('+', offset)
+    };
+    let _ = write!(
+        out,
+        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:03} {sign}{:02}:{:02}",
+        now.year(),
+        now.month(),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        // A leap second is `59.1000` in chrono; Go prints it as `59.999`.
+        (now.nanosecond() / 1_000_000).min(999),
+        offset / 3600,
+        offset % 3600 / 60,
+    );
 }
 
 fn text_line(
@@ -262,12 +291,25 @@ fn text_line(
     caller: &str,
     fields: &Collected,
 ) -> String {
-    let mut line = format!("[{}] [{}] [{caller}]", time_text(now), level_name(level));
+    let mut line = String::with_capacity(128);
+    line.push('[');
+    push_time(&mut line, now);
+    line.push_str("] [");
+    line.push_str(level_name(level));
+    line.push_str("] [");
+    line.push_str(caller);
+    line.push(']');
     if !fields.message.is_empty() {
-        let _ = write!(line, " [{}]", quote_if_needed(&fields.message));
+        line.push_str(" [");
+        push_quoted_if_needed(&mut line, &fields.message);
+        line.push(']');
     }
     for (k, v) in &fields.fields {
-        let _ = write!(line, " [{}={}]", quote_if_needed(k), quote_if_needed(v));
+        line.push_str(" [");
+        push_quoted_if_needed(&mut line, k);
+        line.push('=');
+        push_quoted_if_needed(&mut line, v);
+        line.push(']');
     }
     line.push('\n');
     line
@@ -300,10 +342,18 @@ fn needs_quotes(s: &str) -> bool {
 
 /// `s` as pingcap/log writes a message, key or value.
 pub fn quote_if_needed(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_quoted_if_needed(&mut out, s);
+    out
+}
+
+/// [`quote_if_needed`] appended to `out`.
+fn push_quoted_if_needed(out: &mut String, s: &str) {
     if !needs_quotes(s) {
-        return s.to_string();
+        out.push_str(s);
+        return;
     }
-    let mut out = String::with_capacity(s.len() + 2);
+    out.reserve(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
@@ -319,7 +369,6 @@ pub fn quote_if_needed(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -380,6 +429,26 @@ mod tests {
             line.ends_with("] [DEBUG] [server.rs:1] [request=QueryStatus]\n"),
             "{line}"
         );
+    }
+
+    /// The time is written from its fields as chrono's format string
+    /// `%Y/%m/%d %H:%M:%S%.3f %:z` writes it, for offsets east and west.
+    #[test]
+    fn time_text_is_pingcap_logs_layout() {
+        use chrono::{FixedOffset, TimeZone};
+        assert_eq!(
+            time_text(&at()),
+            at().format("%Y/%m/%d %H:%M:%S%.3f %:z").to_string()
+        );
+        for offset in [0, 8 * 3600, -(5 * 3600 + 30 * 60), 45 * 60, -(12 * 3600)] {
+            let zone = FixedOffset::east_opt(offset).unwrap();
+            for (secs, millis) in [(0, 0), (1_669_000_033, 7), (4_102_444_799, 999)] {
+                let t = zone.timestamp_opt(secs, millis * 1_000_000).unwrap();
+                let mut text = String::new();
+                push_time(&mut text, &t);
+                assert_eq!(text, t.format("%Y/%m/%d %H:%M:%S%.3f %:z").to_string());
+            }
+        }
     }
 
     #[test]

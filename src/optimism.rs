@@ -30,6 +30,7 @@ pub mod keeper;
 pub mod lock;
 pub mod operation;
 pub mod ops;
+pub mod schemas;
 pub mod table;
 pub mod table_keeper;
 
@@ -38,6 +39,7 @@ pub use column::DropColumnStage;
 pub use error::OptimismError;
 pub use info::{Info, TableInfoJson};
 pub use operation::{ConflictStage, Operation};
+pub use schemas::InfoSchemas;
 pub use table::SourceTables;
 pub use table_keeper::{TableKeeper, TargetTable};
 

@@ -44,7 +44,7 @@ use crate::optimism::keeper::{
 use crate::optimism::lock::{ColumnEffects, TrySyncResult};
 use crate::optimism::ops::{self, SeenOperation, TableKey};
 use crate::optimism::table_keeper::TableKeeper;
-use crate::optimism::{ConflictStage, DropColumnStage, Info, Operation, SourceTables};
+use crate::optimism::{ConflictStage, DropColumnStage, Info, InfoSchemas, Operation, SourceTables};
 use crate::tableinfo::TableInfo;
 
 const MODE: &str = crate::task::ShardMode::Optimistic.as_str();
@@ -155,11 +155,11 @@ impl Optimist {
     async fn on_event(&mut self, event: WatchEvent) -> Result<()> {
         match event {
             WatchEvent::Resynced(snapshot) => self.rebuild(snapshot.value, snapshot.revision).await,
-            WatchEvent::Put(kv) => match self.decode(&kv) {
+            WatchEvent::Put(kv) => match self.decode_event(&kv) {
                 Some(Record::SourceTables(st)) => self.on_source_tables(&st, false).await,
-                Some(Record::Info(task, key, stored)) => {
+                Some(Record::Info(task, key, stored, schemas)) => {
                     self.infos.insert((task, key), Box::new(stored.clone()));
-                    self.answer_info(stored, false).await
+                    self.answer_info(stored, schemas, false).await
                 }
                 Some(Record::Operation(task, key, op, revision)) => {
                     self.operations
@@ -223,7 +223,14 @@ impl Optimist {
     }
 
     /// DM `handleInfo` + `handleLock`, then re-evaluation of blocked tables.
-    async fn answer_info(&mut self, stored: StoredInfo, skip_done: bool) -> Result<()> {
+    /// `schemas` are the Info's when they were decoded with it; `None`
+    /// decodes them from the Info's text.
+    async fn answer_info(
+        &mut self,
+        stored: StoredInfo,
+        schemas: Option<InfoSchemas>,
+        skip_done: bool,
+    ) -> Result<()> {
         // Owned: an Info carries its TableInfo JSON trees, and a copy per
         // Info is a tenth of the handling of one on a 1,000-table lock.
         let StoredInfo {
@@ -251,7 +258,10 @@ impl Optimist {
                 .find_tables(&info.task, &info.down_schema, &info.down_table)
                 .unwrap_or_default()
         };
-        let (lock_id, result) = self.keeper.try_sync(&info, version, &tts, &no_checkpoint);
+        let schemas = schemas.unwrap_or_else(|| InfoSchemas::of(&info));
+        let (lock_id, result) =
+            self.keeper
+                .try_sync_with(&info, schemas, version, &tts, &no_checkpoint);
         let mut queue = VecDeque::new();
         self.settle(&lock_id, &info, result, skip_done, revision, &mut queue)
             .await?;

@@ -9,7 +9,9 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Append `s` as a Go JSON string literal (with quotes).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_bytes_as_str(out, s.as_bytes());
+    out.push(b'"');
+    write_valid(out, s);
+    out.push(b'"');
 }
 
 /// Append arbitrary bytes as Go encodes a `string` holding them: as
@@ -38,35 +40,46 @@ pub fn write_bytes_as_str(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn write_valid(out: &mut Vec<u8>, s: &str) {
+    // Byte by byte: every character Go escapes is ASCII except U+2028 and
+    // U+2029 (E2 80 A8 / E2 80 A9), and no other character's UTF-8 holds
+    // an ASCII byte, so runs between escapes are copied as they are.
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape: Option<&[u8]> = match c {
-            '"' => Some(b"\\\""),
-            '\\' => Some(b"\\\\"),
-            '\n' => Some(b"\\n"),
-            '\r' => Some(b"\\r"),
-            '\t' => Some(b"\\t"),
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (escape, len): (&[u8], usize) = match b {
+            b'"' => (b"\\\"", 1),
+            b'\\' => (b"\\\\", 1),
+            b'\n' => (b"\\n", 1),
+            b'\r' => (b"\\r", 1),
+            b'\t' => (b"\\t", 1),
             // Go >= 1.22; older Go wrote \u0008 and \u000c (DM gap K6).
-            '\u{8}' => Some(b"\\b"),
-            '\u{c}' => Some(b"\\f"),
-            '\u{2028}' => Some(b"\\u2028"),
-            '\u{2029}' => Some(b"\\u2029"),
+            0x08 => (b"\\b", 1),
+            0x0c => (b"\\f", 1),
+            0xe2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xa8) => {
+                (b"\\u2028", 3)
+            }
+            0xe2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xa9) => {
+                (b"\\u2029", 3)
+            }
             // Other control characters and Go's HTML-safe set.
-            c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => None,
-            _ => continue,
+            b if b < 0x20 || b == b'<' || b == b'>' || b == b'&' => (&[][..], 1),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&bytes[start..i]);
-        match escape {
-            Some(e) => out.extend_from_slice(e),
-            None => {
-                let b = c as u32 as u8;
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
         }
-        start = i + c.len_utf8();
+        i += len;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
 }

@@ -125,16 +125,31 @@ impl Fields {
     /// A Go pointer-to-struct field, kept as an opaque object: `null` (or
     /// absent) is `None`. A repeated field keeps the last object (Go would
     /// merge the objects' fields into one struct).
-    pub fn object(&self, field: &str) -> Result<Option<Value>, DecodeError> {
+    pub fn object<'a>(&'a self, field: &'a str) -> Result<Option<&'a Value>, DecodeError> {
         self.nullable(field, |v| match v {
-            Value::Object(_) => Ok(v.clone()),
+            Value::Object(_) => Ok(v),
             other => Err(type_error(&self.path(field), "struct", kind(other))),
         })
     }
 
+    /// Moves out the last value given for `field`, which is what
+    /// [`Fields::object`] or [`Fields::object_list`] reads; `None` when that
+    /// is `null` or absent. Call it once those have accepted the field.
+    pub fn take_last(&mut self, field: &str) -> Option<Value> {
+        let (_, value) = self
+            .entries
+            .iter_mut()
+            .rev()
+            .find(|(k, _)| k == field || fold_matches(k, field))?;
+        match std::mem::take(value) {
+            Value::Null => None,
+            value => Some(value),
+        }
+    }
+
     /// A Go slice of pointers to structs: `null` (or absent) is `None`; a
     /// `null` element stays `Value::Null` (a nil pointer).
-    pub fn object_list(&self, field: &str) -> Result<Option<Vec<Value>>, DecodeError> {
+    pub fn object_list<'a>(&'a self, field: &'a str) -> Result<Option<&'a [Value]>, DecodeError> {
         self.nullable(field, |v| match v {
             Value::Array(items) => {
                 for item in items {
@@ -142,7 +157,7 @@ impl Fields {
                         return Err(type_error(&self.path(field), "struct", kind(item)));
                     }
                 }
-                Ok(items.clone())
+                Ok(items.as_slice())
             }
             other => Err(type_error(&self.path(field), "[]struct", kind(other))),
         })
@@ -151,10 +166,10 @@ impl Fields {
     /// A nilable Go field (slice or pointer): each value given replaces the
     /// previous one, `null` makes it nil (`None`); `decode` reads a value
     /// that is not `null`.
-    fn nullable<T>(
-        &self,
-        field: &str,
-        mut decode: impl FnMut(&Value) -> Result<T, DecodeError>,
+    fn nullable<'a, T>(
+        &'a self,
+        field: &'a str,
+        mut decode: impl FnMut(&'a Value) -> Result<T, DecodeError>,
     ) -> Result<Option<T>, DecodeError> {
         let mut out = None;
         for v in self.all(field) {

@@ -40,6 +40,42 @@ fn string_escaping_matches_go() {
     }
 }
 
+/// Go's escaping, one character at a time: the reference the byte-level
+/// writer must match.
+fn escaped_by_char(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+proptest::proptest! {
+    #[test]
+    fn string_escaping_matches_go_per_character(
+        s in "[\\x00-\\x1f\"\\\\<>&a-z \u{7f}\u{80}\u{e9}\u{2027}-\u{202a}\u{4e2d}\u{1f004}]{0,40}"
+    ) {
+        let mut out = Vec::new();
+        write_str(&mut out, &s);
+        proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), escaped_by_char(&s));
+    }
+}
+
 #[test]
 fn go_lossy_replaces_each_bad_byte() {
     let cases: &[(&[u8], &str)] = &[

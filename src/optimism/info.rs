@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::schemas::InfoSchemas;
 use crate::gojson::{self, DecodeError, Fields, ObjectWriter};
 use crate::keys;
 
@@ -236,18 +237,49 @@ impl Info {
     /// fails too, report the first error.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let f = Fields::parse(bytes, "Info")?;
-        match Self::from_fields(&f) {
-            Ok(info) => Ok(info),
-            Err(first) => Self::from_legacy_fields(&f).map_err(|_| first),
+        Self::from_either_shape(&f).map(|(info, _)| info)
+    }
+
+    /// [`Info::decode`], with the schemas of its TableInfos decoded from the
+    /// JSON parsed here rather than from the Info's text (see
+    /// [`InfoSchemas`]).
+    pub fn decode_with_schemas(bytes: &[u8]) -> Result<(Self, InfoSchemas), DecodeError> {
+        let mut f = Fields::parse(bytes, "Info")?;
+        let (info, legacy) = Self::from_either_shape(&f)?;
+        // The Info is built: its values can be moved out rather than copied.
+        let before = f.take_last("table-info-before");
+        let afters = if legacy {
+            vec![f.take_last("table-info-after").unwrap_or(Value::Null)]
+        } else {
+            match f.take_last("table-info-after") {
+                Some(Value::Array(afters)) => afters,
+                _ => Vec::new(),
+            }
+        };
+        Ok((info, InfoSchemas::from_values(before, afters)))
+    }
+
+    /// The Info in the current shape, or else in the legacy one (`true`).
+    ///
+    /// Like DM's `infoFromJSON`: if the current shape does not decode, try
+    /// the shape written before DM v2.0.2 (`table-info-after` a single
+    /// object, no `ignore-conflict`) and wrap that object into a one-element
+    /// list; if that fails too, report the first error.
+    fn from_either_shape(f: &Fields) -> Result<(Self, bool), DecodeError> {
+        match Self::from_fields(f) {
+            Ok(info) => Ok((info, false)),
+            Err(first) => Self::from_legacy_fields(f)
+                .map(|info| (info, true))
+                .map_err(|_| first),
         }
     }
 
     fn from_fields(f: &Fields) -> Result<Self, DecodeError> {
         Self::from_shared_fields(f, |f| {
-            Ok((
-                f.object_list("table-info-after")?,
-                f.bool("ignore-conflict")?,
-            ))
+            let afters = f.object_list("table-info-after")?;
+            let afters =
+                afters.map(|afters| afters.iter().map(TableInfoJson::from_value).collect());
+            Ok((afters, f.bool("ignore-conflict")?))
         })
     }
 
@@ -255,7 +287,9 @@ impl Info {
     /// `table-info-after` becomes a one-element list holding `null`, as in DM.
     fn from_legacy_fields(f: &Fields) -> Result<Self, DecodeError> {
         Self::from_shared_fields(f, |f| {
-            let after = f.object("table-info-after")?.unwrap_or(Value::Null);
+            let after = f
+                .object("table-info-after")?
+                .map_or_else(TableInfoJson::null, TableInfoJson::from_value);
             Ok((Some(vec![after]), false))
         })
     }
@@ -265,7 +299,7 @@ impl Info {
     /// first bad field is the one reported).
     fn from_shared_fields(
         f: &Fields,
-        rest: impl FnOnce(&Fields) -> Result<(Option<Vec<Value>>, bool), DecodeError>,
+        rest: impl FnOnce(&Fields) -> Result<(Option<Vec<TableInfoJson>>, bool), DecodeError>,
     ) -> Result<Self, DecodeError> {
         let task = f.str("task")?;
         let source = f.str("source")?;
@@ -284,9 +318,8 @@ impl Info {
             down_schema,
             down_table,
             ddls,
-            table_info_before: table_info_before.map(TableInfoJson::from),
-            table_info_after: table_info_after
-                .map(|afters| afters.into_iter().map(TableInfoJson::from).collect()),
+            table_info_before: table_info_before.map(TableInfoJson::from_value),
+            table_info_after,
             ignore_conflict,
         })
     }

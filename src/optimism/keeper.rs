@@ -36,7 +36,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::terror::LockNotFound;
 
 use super::error::OptimismError;
-use super::lock::{decode_schema, ColumnEffects, DroppedColumns, Fetch, Lock, TrySyncResult};
+use super::lock::{ColumnEffects, DroppedColumns, Fetch, Lock, TrySyncResult};
+use super::schemas::InfoSchemas;
 use super::table::SourceTables;
 use super::table_keeper::{RouteTable, TableKeeper, TargetTable};
 use super::{ConflictStage, DropColumnStage, Info, Operation};
@@ -214,18 +215,34 @@ impl LockKeeper {
         tts: &[TargetTable],
         fetch: Fetch,
     ) -> (String, TrySyncResult) {
+        self.try_sync_with(info, InfoSchemas::of(info), info_version, tts, fetch)
+    }
+
+    /// [`LockKeeper::try_sync`] with the Info's schemas already decoded
+    /// (see [`InfoSchemas`]).
+    pub fn try_sync_with(
+        &mut self,
+        info: &Info,
+        schemas: InfoSchemas,
+        info_version: i64,
+        tts: &[TargetTable],
+        fetch: Fetch,
+    ) -> (String, TrySyncResult) {
         let lock_id = info.lock_id();
-        let Some(before) = &info.table_info_before else {
-            let ddls = info.ddls.clone().unwrap_or_default();
-            return (
-                lock_id,
-                TrySyncResult::failed(OptimismError::TableInfoBeforeNotExist { ddls }),
-            );
+        let before = match schemas.before("table-info-before") {
+            None => {
+                let ddls = info.ddls.clone().unwrap_or_default();
+                return (
+                    lock_id,
+                    TrySyncResult::failed(OptimismError::TableInfoBeforeNotExist { ddls }),
+                );
+            }
+            Some(before) => before,
         };
         let mut created = false;
         if !self.locks.contains_key(&lock_id) {
-            let init = match decode_schema(before, "table-info-before") {
-                Ok(t) => t,
+            let init = match before {
+                Ok(t) => t.clone(),
                 Err(e) => return (lock_id, TrySyncResult::failed(e)),
             };
             let mut lock = Lock::new(
@@ -249,7 +266,7 @@ impl LockKeeper {
                 TrySyncResult::failed(OptimismError::LockNotFound(LockNotFound::new(lock_id))),
             );
         };
-        let mut result = lock.try_sync(info, info_version, tts, fetch);
+        let mut result = lock.try_sync_with(info, schemas, info_version, tts, fetch);
         result.created_lock = created;
         (lock_id, result)
     }

@@ -77,7 +77,6 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::error::OptimismError;
 use super::table_keeper::TargetTable;
 use super::{Info, TableInfoJson};
 use crate::keys::TableKey;
@@ -94,10 +93,11 @@ mod try_sync;
 /// What the tests reach through `super::*`.
 #[cfg(test)]
 use {
-    super::{ConflictStage, DropColumnStage, Operation},
+    super::{ConflictStage, DropColumnStage, Operation, OptimismError},
     try_sync::Run,
 };
 
+pub(crate) use super::schemas::decode_schema;
 pub use column_name::{add_different_field_len_columns, get_column_name, ColumnKind};
 pub use dropped_columns::DroppedColumns;
 pub use effects::{ColumnEffects, Effects, TrySyncResult};
@@ -519,20 +519,4 @@ impl Lock {
 
 fn is_ready(joined: &Result<Option<Table>, Incompatible>, schema: &Table) -> bool {
     matches!(joined, Ok(Some(j)) if j.compare(schema) == Ok(Ordering::Equal))
-}
-
-/// Encodes one schema of an Info.
-pub(crate) fn decode_schema(json: &TableInfoJson, what: &str) -> Result<Table, OptimismError> {
-    if json.is_null() {
-        return Err(OptimismError::MalformedTableInfo {
-            what: what.to_owned(),
-            message: "null table info".to_owned(),
-        });
-    }
-    TableInfo::from_json_value(json.to_value())
-        .map(|ti| Table::from_table_info(&ti))
-        .map_err(|e| OptimismError::MalformedTableInfo {
-            what: what.to_owned(),
-            message: e.to_string(),
-        })
 }

@@ -421,3 +421,63 @@ fn random_bytes_never_panic() {
         let _ = crate::keys::OPTIMISM_INFO.decode(&bytes);
     }
 }
+
+/// The schemas an Info's decoding hands to TrySync are those its text
+/// gives: for full TableInfos, `null` ones, malformed ones, and the legacy
+/// shape.
+#[test]
+fn schemas_decoded_with_an_info_are_those_of_its_text() {
+    use crate::optimism::lock::tests::{enc, info as lock_info};
+    let full = lock_info(
+        "t1",
+        &[
+            "ALTER TABLE bar ADD COLUMN c2 varchar(4)",
+            "ALTER TABLE bar ADD UNIQUE u(c2)",
+        ],
+        "id int pk, c1 text",
+        &[
+            "id int pk, c1 text, c2 varchar(4)",
+            "id int pk, c1 text, c2 varchar(4), unique u(c2)",
+        ],
+    );
+    let mut with_null_after = full.clone();
+    with_null_after.table_info_after = Some(vec![table(TABLE_AFTER), TableInfoJson::null()]);
+    let without_before = Info {
+        table_info_before: None,
+        table_info_after: None,
+        ..full.clone()
+    };
+    for info in [full.clone(), with_null_after, without_before] {
+        let (decoded, schemas) = Info::decode_with_schemas(&info.encode()).unwrap();
+        assert_eq!(decoded, info);
+        assert_eq!(schemas, InfoSchemas::of(&info));
+    }
+
+    let (_, schemas) = Info::decode_with_schemas(&full.encode()).unwrap();
+    let (before, afters) = schemas.into_parts();
+    assert_eq!(before, Some(Ok(enc("id int pk, c1 text"))));
+    assert_eq!(
+        afters,
+        vec![
+            Ok(enc("id int pk, c1 text, c2 varchar(4)")),
+            Ok(enc("id int pk, c1 text, c2 varchar(4), unique u(c2)")),
+        ]
+    );
+
+    // A TableInfo that does not decode gives the same message both ways.
+    let bad = br#"{"task":"t","ddls":["d"],"table-info-before":{"cols":5},"table-info-after":[{"cols":[{"id":"x"}]}]}"#;
+    let (info, schemas) = Info::decode_with_schemas(bad).unwrap();
+    assert_eq!(schemas, InfoSchemas::of(&info));
+    let (before, afters) = schemas.into_parts();
+    assert!(matches!(before, Some(Err(m)) if m.contains("cols")));
+    assert!(matches!(afters.as_slice(), [Err(m)] if m.contains("id")));
+
+    // DM before v2.0.2: one after-schema object, wrapped into a list.
+    let legacy = format!(
+        r#"{{"task":"t","ddls":["d"],"table-info-before":{TABLE_BEFORE},"table-info-after":{TABLE_AFTER}}}"#
+    );
+    let (info, schemas) = Info::decode_with_schemas(legacy.as_bytes()).unwrap();
+    assert_eq!(info.table_info_after.as_ref().map(Vec::len), Some(1));
+    assert_eq!(schemas, InfoSchemas::of(&info));
+    assert_eq!(schemas.into_parts().1.len(), 1);
+}

@@ -6,7 +6,8 @@ use super::*;
 
 pub(super) enum Record {
     SourceTables(SourceTables),
-    Info(String, TableKey, StoredInfo),
+    /// With the Info's schemas when it was decoded from a watch event.
+    Info(String, TableKey, StoredInfo, Option<InfoSchemas>),
     Operation(String, TableKey, Operation, i64),
     DroppedColumn(StoredDroppedColumn),
 }
@@ -24,7 +25,19 @@ impl Optimist {
             .report_ddl_error(task, metrics::ERR_MALFORMED_VALUE);
     }
 
+    /// Decodes a key read at rebuild (Infos without their schemas: most
+    /// are replayed only once the plan needs them).
     pub(super) fn decode(&self, kv: &KeyValue) -> Option<Record> {
+        self.decode_as(kv, false)
+    }
+
+    /// Decodes a key from a watch event; an Info comes with its schemas,
+    /// decoded from the JSON parsed here (see [`InfoSchemas`]).
+    pub(super) fn decode_event(&self, kv: &KeyValue) -> Option<Record> {
+        self.decode_as(kv, true)
+    }
+
+    fn decode_as(&self, kv: &KeyValue, with_schemas: bool) -> Option<Record> {
         let key = &kv.key;
         // A value that does not decode is reported and skipped.
         if let Ok([task, _source]) = self.ctx.space.decode(&OPTIMISM_SOURCE_TABLES, key) {
@@ -34,7 +47,12 @@ impl Optimist {
                 .map(Record::SourceTables);
         }
         if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_INFO, key) {
-            let info = Info::decode(&kv.value)
+            let decoded = if with_schemas {
+                Info::decode_with_schemas(&kv.value).map(|(info, s)| (info, Some(s)))
+            } else {
+                Info::decode(&kv.value).map(|info| (info, None))
+            };
+            let (info, schemas) = decoded
                 .map_err(|e| self.report_malformed(key, &task, &e))
                 .ok()?;
             let stored = StoredInfo {
@@ -46,6 +64,7 @@ impl Optimist {
                 task,
                 TableKey::new(&source, &schema, &table),
                 stored,
+                schemas,
             ));
         }
         if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_OPERATION, key) {
@@ -93,7 +112,7 @@ impl Optimist {
                         .or_default()
                         .insert(st.source.clone(), st);
                 }
-                Some(Record::Info(task, key, stored)) => {
+                Some(Record::Info(task, key, stored, _)) => {
                     self.infos.insert((task, key), Box::new(stored.clone()));
                     snapshot.infos.push(stored);
                 }
@@ -114,7 +133,7 @@ impl Optimist {
         }
         let replayed = plan.replay.len();
         for stored in plan.replay {
-            self.answer_info(stored, true).await?;
+            self.answer_info(stored, None, true).await?;
         }
         let finish = self.keeper.finish_rebuild(&operations);
         for columns in &finish.columns {

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::keys::TableKey;
 use crate::optimism::error::OptimismError;
+use crate::optimism::schemas::{malformed, InfoSchemas};
 use crate::optimism::table_keeper::TargetTable;
 use crate::optimism::{ConflictStage, Info, Operation, TableInfoJson};
 use crate::schemacmp::{Incompatible, JoinTree, Table};
@@ -55,18 +56,34 @@ impl Lock {
         tts: &[TargetTable],
         fetch: Fetch,
     ) -> TrySyncResult {
+        self.try_sync_with(info, InfoSchemas::of(info), info_version, tts, fetch)
+    }
+
+    /// [`Lock::try_sync`] with the Info's schemas already decoded.
+    pub fn try_sync_with(
+        &mut self,
+        info: &Info,
+        schemas: InfoSchemas,
+        info_version: i64,
+        tts: &[TargetTable],
+        fetch: Fetch,
+    ) -> TrySyncResult {
         // DM gap O16: DM reads the old flag before taking the lock mutex.
         let was_synced = self.synced;
         let caller = TableKey::new(&info.source, &info.up_schema, &info.up_table);
         let mut run = Run::default();
-        self.sync_ddls(&caller, info, info_version, tts, fetch, &mut run);
+        self.sync_ddls(&caller, info, schemas, info_version, tts, fetch, &mut run);
         self.finish(&caller, info, info_version, was_synced, run)
     }
 
+    // The Info, its schemas, its version and the caller's key are one
+    // TrySync's inputs; bundling them would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn sync_ddls(
         &mut self,
         caller: &TableKey,
         info: &Info,
+        schemas: InfoSchemas,
         info_version: i64,
         tts: &[TargetTable],
         fetch: Fetch,
@@ -81,25 +98,26 @@ impl Lock {
             });
             return;
         }
-        let Some(before) = &info.table_info_before else {
-            run.error = Some(OptimismError::TableInfoBeforeNotExist {
-                ddls: ddls.to_vec(),
-            });
-            return;
-        };
-        let before = match decode_schema(before, "table-info-before") {
-            Ok(t) => t,
-            Err(e) => {
-                run.error = Some(e);
+        let (before, afters) = schemas.into_parts();
+        let before = match before {
+            None => {
+                run.error = Some(OptimismError::TableInfoBeforeNotExist {
+                    ddls: ddls.to_vec(),
+                });
                 return;
             }
+            Some(Err(message)) => {
+                run.error = Some(malformed("table-info-before", &message));
+                return;
+            }
+            Some(Ok(t)) => t,
         };
         let mut posts = Vec::with_capacity(afters.len());
-        for (i, after) in afters.iter().enumerate() {
-            match decode_schema(after, &format!("table-info-after[{i}]")) {
+        for (i, after) in afters.into_iter().enumerate() {
+            match after {
                 Ok(t) => posts.push(t),
-                Err(e) => {
-                    run.error = Some(e);
+                Err(message) => {
+                    run.error = Some(malformed(&format!("table-info-after[{i}]"), &message));
                     return;
                 }
             }

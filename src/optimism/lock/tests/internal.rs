@@ -437,3 +437,30 @@ fn column_names() {
         assert_eq!(e.stage(), ConflictStage::Error);
     }
 }
+
+/// `get_column_name` remembers the last DDLs it read: asking again, for
+/// either kind, gives the same column; a remembered parse error names the
+/// lock that asks; a DDL too long to remember is still read.
+#[test]
+fn column_names_read_again_are_the_same() {
+    use ColumnKind::{AddColumns as Add, DropColumn as Drop};
+    let drop_ddl = "ALTER TABLE bar DROP COLUMN c2, ADD COLUMN c1 INT";
+    for _ in 0..3 {
+        assert_eq!(get_column_name(ID, drop_ddl, Drop).as_deref(), Ok("c2"));
+        assert_eq!(get_column_name(ID, drop_ddl, Add).as_deref(), Ok(""));
+    }
+    for lock_id in ["t-`a`.`b`", "u-`c`.`d`", "t-`a`.`b`"] {
+        let e = get_column_name(lock_id, "ALTER TABLE bar ADD COLUMN", Add).unwrap_err();
+        assert!(
+            e.dm_string()
+                .contains(&format!("shard ddl lock {lock_id}: fail to parse ddl")),
+            "{}",
+            e.dm_string()
+        );
+    }
+    let long_default = "x".repeat(5000);
+    let long = format!("ALTER TABLE bar ADD COLUMN c9 VARCHAR(10) DEFAULT '{long_default}'");
+    for _ in 0..2 {
+        assert_eq!(get_column_name(ID, &long, Add).as_deref(), Ok("c9"));
+    }
+}
