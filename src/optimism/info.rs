@@ -229,12 +229,8 @@ pub struct Info {
 }
 
 impl Info {
-    /// Decode the value stored in etcd.
-    ///
-    /// Like DM's `infoFromJSON`: if the current shape does not decode, try the
-    /// shape written before DM v2.0.2 (`table-info-after` a single object, no
-    /// `ignore-conflict`) and wrap that object into a one-element list; if that
-    /// fails too, report the first error.
+    /// Decode the value stored in etcd, in either of DM's shapes (see
+    /// `from_either_shape`).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let f = Fields::parse(bytes, "Info")?;
         Self::from_either_shape(&f).map(|(info, _)| info)

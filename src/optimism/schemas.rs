@@ -20,8 +20,8 @@ use super::info::{Info, TableInfoJson};
 use crate::schemacmp::Table;
 use crate::tableinfo::TableInfo;
 
-/// One decoded schema, or the reason it does not decode (DM's
-/// `ErrSchemaTrackerMarshalJSON`-style message, without the field name).
+/// One decoded schema, or why it does not decode (the TableInfo decoding
+/// error's text; the field is named when it becomes an [`OptimismError`]).
 pub(crate) type Decoded = Result<Table, String>;
 
 /// The schemas of one Info, in the Info's order.
