@@ -229,15 +229,12 @@ impl LockKeeper {
         fetch: Fetch,
     ) -> (String, TrySyncResult) {
         let lock_id = info.lock_id();
-        let before = match schemas.before("table-info-before") {
-            None => {
-                let ddls = info.ddls.clone().unwrap_or_default();
-                return (
-                    lock_id,
-                    TrySyncResult::failed(OptimismError::TableInfoBeforeNotExist { ddls }),
-                );
-            }
-            Some(before) => before,
+        let Some(before) = schemas.before("table-info-before") else {
+            let ddls = info.ddls.clone().unwrap_or_default();
+            return (
+                lock_id,
+                TrySyncResult::failed(OptimismError::TableInfoBeforeNotExist { ddls }),
+            );
         };
         let mut created = false;
         if !self.locks.contains_key(&lock_id) {
