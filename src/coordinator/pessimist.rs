@@ -49,6 +49,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -131,7 +132,10 @@ pub struct Pessimist {
     ctx: ActorContext,
     registry: TaskRegistry,
     keeper: LockKeeper,
-    infos: HashMap<(String, String), Stored<Info>>,
+    /// The stored Infos, in the key order of the snapshot they were
+    /// rebuilt from (new ones after), so a rebuild takes them already in
+    /// (task, source) order.
+    infos: IndexMap<(String, String), Stored<Info>>,
     /// `(task, source)` whose stored Info carries the injected marker.
     injected: BTreeSet<(String, String)>,
     operations: HashMap<(String, String), Stored<Operation>>,
@@ -172,7 +176,7 @@ impl Pessimist {
             ctx,
             registry: TaskRegistry::new(),
             keeper: LockKeeper::new(),
-            infos: HashMap::new(),
+            infos: IndexMap::new(),
             injected: BTreeSet::new(),
             operations: HashMap::new(),
             retry: BTreeSet::new(),
@@ -209,20 +213,26 @@ impl Pessimist {
         // 100,000 locks' raw keys and configs are hundreds of MB that are
         // never held at once.
         // The pessimism keys come on a connection of their own, so the two
-        // large reads do not share one HTTP/2 connection.
-        let keys_etcd = match self.ctx.etcd.separate_connection().await {
-            Ok(etcd) => etcd,
-            Err(error) => {
-                tracing::warn!(%error, "no separate connection for the pessimism keys, sharing the main one");
-                self.ctx.etcd.clone()
-            }
-        };
-        let keys_read = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(read_snapshot_keys(
-            keys_etcd,
+        // large reads do not share one HTTP/2 connection; the configs' read
+        // starts while that connection is made.
+        let (etcd, space, metrics) = (
+            self.ctx.etcd.clone(),
             self.ctx.space.clone(),
             self.ctx.metrics.clone(),
-            cancel.clone(),
-        )));
+        );
+        let keys_cancel = cancel.clone();
+        let keys_read = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+            tracing::Instrument::in_current_span(async move {
+                let keys_etcd = match etcd.separate_connection().await {
+                    Ok(separate) => separate,
+                    Err(error) => {
+                        tracing::warn!(%error, "no separate connection for the pessimism keys, sharing the main one");
+                        etcd
+                    }
+                };
+                read_snapshot_keys(keys_etcd, space, metrics, keys_cancel).await
+            }),
+        ));
         let subtask_prefix = self.ctx.space.path(&UPSTREAM_SUBTASK);
         let reading = std::time::Instant::now();
         let subtasks_read =
@@ -386,7 +396,7 @@ impl Pessimist {
             WatchEvent::Delete { key, .. } => {
                 if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_INFO, &key) {
                     self.injected.remove(&(task.clone(), source.clone()));
-                    self.infos.remove(&(task, source));
+                    self.infos.swap_remove(&(task, source));
                 } else if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_OPERATION, &key)
                 {
                     self.operations.remove(&(task, source));
