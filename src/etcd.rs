@@ -116,6 +116,38 @@ impl Default for EtcdOptions {
     }
 }
 
+/// The one plain-text endpoint of a client, as a channel of its own: with
+/// a single endpoint there is nothing to balance, and etcd-client's
+/// balanced channel (a discovery stream and power-of-two-choices over one
+/// connection) costs every request a pass through it. `None` for several
+/// endpoints or TLS, which take etcd-client's own channel.
+fn direct_endpoint(
+    endpoints: &[String],
+    options: &EtcdOptions,
+) -> Option<tonic::transport::Endpoint> {
+    let [only] = endpoints else { return None };
+    if options.tls.is_some() {
+        return None;
+    }
+    let url = if only.starts_with("http://") {
+        only.clone()
+    } else if only.contains("://") {
+        return None;
+    } else {
+        format!("http://{only}")
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(url).ok()?;
+    Some(
+        endpoint
+            .connect_timeout(options.connect_timeout)
+            // As etcd-client sets them: HTTP/2 pings notice a dead server
+            // even on an idle watch stream.
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(3))
+            .keep_alive_while_idle(true),
+    )
+}
+
 /// A cheap-to-clone handle on an etcd cluster.
 #[derive(Clone)]
 pub struct Etcd {
@@ -153,12 +185,17 @@ impl Etcd {
             ),
             None => connect,
         };
-        let client = Client::connect(endpoints, Some(connect))
-            .await
-            .map_err(|source| Error::Etcd {
-                op: "connect",
-                source,
-            })?;
+        let client = match direct_endpoint(endpoints, &options) {
+            Some(endpoint) => {
+                let channel = etcd_client::Channel::Tonic(endpoint.connect_lazy());
+                Client::from_channel(channel, Some(connect)).await
+            }
+            None => Client::connect(endpoints, Some(connect)).await,
+        }
+        .map_err(|source| Error::Etcd {
+            op: "connect",
+            source,
+        })?;
         Ok(Etcd {
             client,
             endpoints: endpoints.to_vec(),
@@ -616,4 +653,43 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     }
     // All 0xff (or empty): range to the end of the keyspace.
     vec![0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoints(list: &[&str]) -> Vec<String> {
+        list.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn one_plain_endpoint_gets_a_channel_of_its_own() {
+        let options = EtcdOptions::default();
+        let with_scheme = direct_endpoint(&endpoints(&["http://127.0.0.1:2379"]), &options)
+            .expect("a single http endpoint is direct");
+        assert_eq!(with_scheme.uri().to_string(), "http://127.0.0.1:2379/");
+        let bare = direct_endpoint(&endpoints(&["127.0.0.1:2379"]), &options)
+            .expect("a host:port endpoint is direct, as http");
+        assert_eq!(bare.uri().to_string(), "http://127.0.0.1:2379/");
+    }
+
+    #[test]
+    fn several_endpoints_https_or_tls_keep_the_balanced_channel() {
+        let plain = EtcdOptions::default();
+        let two = endpoints(&["http://127.0.0.1:2379", "http://127.0.0.1:2380"]);
+        assert!(direct_endpoint(&two, &plain).is_none());
+        assert!(direct_endpoint(&endpoints(&["https://127.0.0.1:2379"]), &plain).is_none());
+        assert!(direct_endpoint(&[], &plain).is_none());
+        let tls = EtcdOptions {
+            tls: Some(crate::tls::TlsFiles {
+                ca: "ca.pem".into(),
+                cert: "cert.pem".into(),
+                key: "key.pem".into(),
+                allowed_cn: Vec::new(),
+            }),
+            ..EtcdOptions::default()
+        };
+        assert!(direct_endpoint(&endpoints(&["127.0.0.1:2379"]), &tls).is_none());
+    }
 }
