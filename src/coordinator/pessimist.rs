@@ -132,9 +132,9 @@ pub struct Pessimist {
     ctx: ActorContext,
     registry: TaskRegistry,
     keeper: LockKeeper,
-    /// The stored Infos, in the key order of the snapshot they were
-    /// rebuilt from (new ones after), so a rebuild takes them already in
-    /// (task, source) order.
+    /// The stored Infos. Right after a rebuild they are in the snapshot's
+    /// key order, which the rebuild takes them in; later puts and deletes
+    /// change that order, which nothing reads.
     infos: IndexMap<(String, String), Stored<Info>>,
     /// `(task, source)` whose stored Info carries the injected marker.
     injected: BTreeSet<(String, String)>,
