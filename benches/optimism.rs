@@ -158,7 +158,7 @@ fn bench_baseline(c: &mut Criterion) {
     let json = info
         .table_info_before
         .as_ref()
-        .map(|t| t.to_value())
+        .map(|t| t.to_value().expect("the interned text parses"))
         .unwrap_or_default();
     group.bench_function("decode_table_info", |b| {
         b.iter(|| TableInfo::from_json_value(black_box(&json).clone()))

@@ -116,6 +116,11 @@ impl Default for EtcdOptions {
     }
 }
 
+/// HTTP/2 pings on every connection to etcd, idle or not: they notice a
+/// dead server even on an idle watch stream.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The one plain-text endpoint of a client, as a channel of its own: with
 /// a single endpoint there is nothing to balance, and etcd-client's
 /// balanced channel (a discovery stream and power-of-two-choices over one
@@ -140,10 +145,8 @@ fn direct_endpoint(
     Some(
         endpoint
             .connect_timeout(options.connect_timeout)
-            // As etcd-client sets them: HTTP/2 pings notice a dead server
-            // even on an idle watch stream.
-            .http2_keep_alive_interval(Duration::from_secs(5))
-            .keep_alive_timeout(Duration::from_secs(3))
+            .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+            .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
             .keep_alive_while_idle(true),
     )
 }
@@ -175,8 +178,7 @@ impl Etcd {
         let max_txn_ops = options.max_txn_ops.max(1);
         let connect = ConnectOptions::new()
             .with_connect_timeout(options.connect_timeout)
-            // HTTP/2 pings notice a dead server even on an idle watch stream.
-            .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT)
             .with_keep_alive_while_idle(true);
         let connect = match &options.tls {
             Some(tls) => connect.with_tls(

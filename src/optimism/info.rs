@@ -134,10 +134,12 @@ impl TableInfoJson {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// The value parsed back (`null` if the text were ever not JSON, which
-    /// the invariant rules out).
-    pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.to_text()).unwrap_or(Value::Null)
+    /// The value parsed back; an error would mean the interned text is not
+    /// the JSON writer's, which the invariant rules out, and says so rather
+    /// than passing for a `null`.
+    pub fn to_value(&self) -> Result<Value, String> {
+        serde_json::from_str(&self.to_text())
+            .map_err(|e| format!("interned table info text does not parse: {e}"))
     }
 }
 

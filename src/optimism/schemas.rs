@@ -84,20 +84,13 @@ pub(crate) fn malformed(what: &str, message: &str) -> OptimismError {
 const NULL_TABLE_INFO: &str = "null table info";
 
 fn decode_text(json: &TableInfoJson) -> Decoded {
-    if json.is_null() {
-        return Err(NULL_TABLE_INFO.to_owned());
-    }
-    decode_owned(json.to_value())
+    decode_value(json.to_value()?)
 }
 
 fn decode_value(value: Value) -> Decoded {
     if value.is_null() {
         return Err(NULL_TABLE_INFO.to_owned());
     }
-    decode_owned(value)
-}
-
-fn decode_owned(value: Value) -> Decoded {
     TableInfo::from_json_value(value)
         .map(|ti| Table::from_table_info(&ti))
         .map_err(|e| e.to_string())
