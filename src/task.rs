@@ -192,9 +192,12 @@ impl TaskRegistry {
         };
         if let Some((old_task, old_source)) = odd {
             self.remove(&old_task, &old_source);
-        } else {
+        } else if !from_own_key {
             self.remove_own(&key_task, &key_source);
         }
+        // Else the key's previous entry is the one the insert below
+        // replaces: one lookup of the task instead of two (a cold start
+        // puts every subtask config).
         if !from_own_key {
             self.by_odd_key
                 .insert(key.into(), (subtask.task.clone(), subtask.source.clone()));
@@ -261,6 +264,11 @@ impl TaskRegistry {
     pub fn clear(&mut self) {
         self.by_task.clear();
         self.by_odd_key.clear();
+    }
+
+    /// How many sources a task has; 0 for an unknown task.
+    pub fn source_count(&self, task: &str) -> usize {
+        self.by_task.get(task).map_or(0, Vec::len)
     }
 
     /// Source IDs of a task, sorted; empty for an unknown task.

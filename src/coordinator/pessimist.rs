@@ -65,8 +65,9 @@ use crate::keys::{KeySpace, PESSIMISM_INFO, PESSIMISM_OPERATION, UPSTREAM_SUBTAS
 use crate::metrics::{self, Metrics};
 use crate::pessimism::info::Info;
 use crate::pessimism::keeper::{
-    rebuild, unlock_result, DoneDecision, InfoRecord, LockAction, LockKeeper, LockView,
-    OperationRecord, OpsToPut, PessimismError, RebuildIssue, TrySyncOutcome, UnlockPlan,
+    locks_to_answer_first, rebuild, unlock_result, DoneDecision, InfoRecord, InfosPerLock,
+    LockAction, LockKeeper, LockView, OperationRecord, OpsToPut, PessimismError, RebuildIssue,
+    TrySyncOutcome, UnlockPlan,
 };
 use crate::pessimism::lock::{StateChange, SyncState};
 use crate::pessimism::operation::Operation;

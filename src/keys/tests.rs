@@ -449,3 +449,19 @@ fn go_hex_reads_either_case_and_reports_in_gos_order() {
         Err("encoding/hex: odd length hex string".to_owned())
     );
 }
+
+#[test]
+fn go_hex_decodes_every_byte_and_refuses_every_other_digit() {
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(decode_go_hex(hex::encode(&all).as_bytes()), Ok(all.clone()));
+    assert_eq!(decode_go_hex(hex::encode_upper(&all).as_bytes()), Ok(all));
+    for bad in (0..=255u8).filter(|b| !b.is_ascii_hexdigit()) {
+        for text in [[b'a', bad], [bad, b'0']] {
+            let error = decode_go_hex(&text).unwrap_err();
+            assert!(
+                error.starts_with("encoding/hex: invalid byte: U+"),
+                "{text:?}: {error}"
+            );
+        }
+    }
+}

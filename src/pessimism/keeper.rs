@@ -37,7 +37,8 @@ pub use decision::{
     TrySyncOutcome, UnlockCleanup, UnlockPlan,
 };
 pub use rebuild::{
-    rebuild, state_counts, InfoRecord, OperationRecord, OwnerRestored, RebuildIssue, RebuildPlan,
+    locks_to_answer_first, rebuild, state_counts, InfoRecord, InfosPerLock, OperationRecord,
+    OwnerRestored, RebuildIssue, RebuildPlan,
 };
 pub use unlock::unlock_result;
 
@@ -361,6 +362,18 @@ impl LockKeeper {
     /// All locks, ordered by ID (DM `Locks`).
     pub fn locks(&self) -> impl Iterator<Item = &Lock> {
         self.locks.values()
+    }
+
+    /// Takes in the locks of a keeper rebuilt from other locks' Infos and
+    /// Operations (the second pass of a rebuild, see
+    /// [`locks_to_answer_first`]). A lock ID in both keeps this
+    /// keeper's lock: the two passes never share one.
+    pub fn absorb(&mut self, mut other: LockKeeper) {
+        // `append` merges in linear time and keeps the appended value of a
+        // key in both: this keeper's goes last.
+        other.locks.append(&mut self.locks);
+        other.resolved.append(&mut self.resolved);
+        *self = other;
     }
 
     /// Number of locks.

@@ -13,6 +13,10 @@ pub(super) struct SnapshotKeys {
     /// (a sort of an already sorted list is one pass; of a hash map's
     /// order it was a third of the planning time at 20,000 Infos).
     pub(super) infos: IndexMap<(String, String), Stored<Info>>,
+    /// The lock of each Info, in the order of `infos`.
+    pub(super) lock_ids: Vec<String>,
+    /// The Infos of each lock, counted: which locks to answer first.
+    pub(super) infos_per_lock: InfosPerLock,
     pub(super) operations: HashMap<(String, String), Stored<Operation>>,
     /// `(task, source)` whose Info carries the injected marker.
     pub(super) injected: BTreeSet<(String, String)>,
@@ -29,13 +33,21 @@ impl SnapshotKeys {
                     if operator::is_injected(&kv.value) {
                         self.injected.insert(key.clone());
                     }
-                    self.infos.insert(
+                    let lock_id = info.lock_id();
+                    self.infos_per_lock.add(&info.task, &lock_id);
+                    let (index, replaced) = self.infos.insert_full(
                         key,
                         Stored {
                             value: info,
                             mod_revision: kv.mod_revision,
                         },
                     );
+                    match replaced {
+                        // A snapshot has each key once; a repeated one would
+                        // only over-count its lock (answered first at worst).
+                        Some(_) => self.lock_ids[index] = lock_id,
+                        None => self.lock_ids.push(lock_id),
+                    }
                 }
             } else if let Ok([task, source]) = space.decode(&PESSIMISM_OPERATION, &kv.key) {
                 if let Some(op) = decode_operation(metrics, &kv, &task, &source) {
@@ -144,34 +156,32 @@ impl Pessimist {
 
     /// Rebuilds every lock from one snapshot of Infos and Operations
     /// (DM `buildLocks` + `recoverLocks`), then answers synced locks.
+    ///
+    /// In two passes: the locks that may be synced (and those with an
+    /// injected source) are rebuilt and answered first, then every other
+    /// lock is built (see [`locks_to_answer_first`]).
     pub(super) async fn rebuild_from(&mut self, keys: SnapshotKeys, revision: i64) -> Result<()> {
         let planning = std::time::Instant::now();
         self.infos = keys.infos;
         self.injected = keys.injected;
         self.operations = keys.operations;
-        // The records borrow the stored Infos: no second copy of them.
-        let info_records = self
-            .infos
-            .values()
-            .map(|stored| InfoRecord::borrowing(&stored.value))
-            .collect();
-        let op_records = self
-            .operations
-            .values()
-            .map(|stored| {
-                let op = &stored.value;
-                OperationRecord {
-                    lock_id: op.id.clone(),
-                    task: op.task.clone(),
-                    source: op.source.clone(),
-                    exec: op.exec,
-                    done: op.done,
-                }
-            })
-            .collect();
-        let registry = &self.registry;
-        let mut plan = rebuild(info_records, op_records, |task| registry.sources(task));
-        self.keeper = plan.keeper;
+        self.retry.clear();
+        let lock_ids = keys.lock_ids;
+        let mut first = locks_to_answer_first(
+            &keys.infos_per_lock,
+            self.operations
+                .values()
+                .map(|stored| stored.value.id.as_str()),
+            |task| self.registry.source_count(task),
+        );
+        first.extend(
+            self.injected
+                .iter()
+                .filter_map(|key| self.infos.get_index_of(key))
+                .map(|index| lock_ids[index].clone()),
+        );
+        let mut plan = self.plan_rebuild(&lock_ids, |lock_id| first.contains(lock_id));
+        self.keeper = std::mem::take(&mut plan.keeper);
         // Locks with injected sources are settled (owner moved off them,
         // injected sources done) and answered from their settled state.
         let settled_locks = self.settle_all_injected();
@@ -182,23 +192,31 @@ impl Pessimist {
                 plan.actions.push(self.keeper.handle_lock(lock_id, None));
             }
         }
-        self.retry.clear();
+        let first_ms = planning.elapsed().as_millis();
+        for action in std::mem::take(&mut plan.actions) {
+            self.perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
+                .await?;
+        }
+        let rest = self.plan_rebuild(&lock_ids, |lock_id| !first.contains(lock_id));
+        self.keeper.absorb(rest.keeper);
+        plan.issues.extend(rest.issues);
+        plan.owners_restored.extend(rest.owners_restored);
+        plan.delete_orphan_ops.extend(rest.delete_orphan_ops);
         tracing::info!(
             revision,
             locks = self.keeper.len(),
             infos = self.infos.len(),
             operations = self.operations.len(),
             first = !self.rebuilt,
+            answered_first = first.len(),
+            first_ms,
             plan_ms = planning.elapsed().as_millis(),
             "pessimistic locks rebuilt"
         );
         self.rebuilt = true;
-        // Synced locks are answered first: their writes run in the
-        // background while the lock counts are made (a pass over every
-        // lock). The series are built when scraped (10,000 tasks once took
-        // tens of milliseconds here, when each task's series was created up
-        // front).
-        for action in plan.actions {
+        // None unless `locks_to_answer_first` left out a synced lock;
+        // performed all the same.
+        for action in rest.actions {
             self.perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
                 .await?;
         }
@@ -221,6 +239,39 @@ impl Pessimist {
             self.delete_orphan_operation(orphan).await?;
         }
         Ok(())
+    }
+
+    /// The rebuild of the locks `in_pass` selects, from the stored Infos
+    /// (`lock_ids[i]` is the lock of the `i`-th) and Operations.
+    fn plan_rebuild(
+        &self,
+        lock_ids: &[String],
+        in_pass: impl Fn(&str) -> bool,
+    ) -> crate::pessimism::keeper::RebuildPlan {
+        // The records borrow the stored Infos: no second copy of them.
+        let info_records = self
+            .infos
+            .values()
+            .zip(lock_ids)
+            .filter(|(_, lock_id)| in_pass(lock_id))
+            .map(|(stored, lock_id)| InfoRecord::with_lock_id(&stored.value, lock_id.into()))
+            .collect();
+        let op_records = self
+            .operations
+            .values()
+            .filter(|stored| in_pass(&stored.value.id))
+            .map(|stored| {
+                let op = &stored.value;
+                OperationRecord {
+                    lock_id: op.id.clone(),
+                    task: op.task.clone(),
+                    source: op.source.clone(),
+                    exec: op.exec,
+                    done: op.done,
+                }
+            })
+            .collect();
+        rebuild(info_records, op_records, |task| self.registry.sources(task))
     }
 
     pub(super) fn report_rebuild_issue(&self, issue: &RebuildIssue) {

@@ -353,7 +353,7 @@ fn check(steps: &[(Ev, &str)]) {
                         schema: "foo".into(),
                         table: (*table).into(),
                         ddls: strings(ddls).into(),
-                        lock_id: lock_id(task, table),
+                        lock_id: lock_id(task, table).into(),
                     })
                     .collect();
                 let ops: Vec<OperationRecord> = ops

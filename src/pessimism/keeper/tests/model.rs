@@ -203,7 +203,7 @@ impl World {
                 schema: "foo".into(),
                 table: "bar".into(),
                 ddls: ddls.clone().into(),
-                lock_id: LOCK.to_owned(),
+                lock_id: LOCK.into(),
             })
             .collect();
         let operations = self
