@@ -179,10 +179,16 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
+    let log_file = dir.path().join("master.log");
     let mut master = spawn_quiet_master(
         "p1",
         &addr,
-        &["--etcd-endpoints", &server.endpoint],
+        &[
+            "--etcd-endpoints",
+            &server.endpoint,
+            "--log-file",
+            &log_file.display().to_string(),
+        ],
         dir.path(),
     );
     let up = wait_until(Duration::from_secs(20), || async {
@@ -284,6 +290,35 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     )
     .await;
     assert!(out.contains("only exec/skip are acceptable"), "{out}");
+
+    // The second source's Info syncs the lock: the owner's Operation is
+    // written in the background, and the step's log line comes after it
+    // went out, never lost.
+    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
+    let second = dm_worker::shardddl::pessimist::PessimistClient::new(
+        etcd.clone(),
+        space.clone(),
+        "test",
+        "mysql-replica-02",
+    );
+    second
+        .put_info(
+            &second.info("shard_db", "shard_table", vec![ddl.into()]),
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .expect("put the second Info");
+    let logged = wait_until(Duration::from_secs(10), || async {
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        log.contains("[\"info applied to lock\"] [task=test] [source=mysql-replica-02] [lock_id=test-`shard_db`.`shard_table`] [synced=true]")
+            && log.contains("[\"operations put\"] [task=test] [lock_id=test-`shard_db`.`shard_table`] [exec=true]")
+    })
+    .await;
+    let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+    assert!(
+        logged,
+        "the synced step and its Operation are logged:\n{log}"
+    );
 
     // etcd-stop-task removes the subtask configs and the task's shard-DDL keys.
     let endpoint = server.endpoint.clone();
