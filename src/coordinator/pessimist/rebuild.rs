@@ -174,6 +174,8 @@ impl Pessimist {
                 .map(|stored| stored.value.id.as_str()),
             |task| self.registry.source_count(task),
         );
+        // The counts are done with before any lock is built.
+        drop(keys.infos_per_lock);
         first.extend(
             self.injected
                 .iter()
