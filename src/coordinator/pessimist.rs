@@ -67,7 +67,7 @@ use crate::pessimism::info::Info;
 use crate::pessimism::keeper::{
     locks_to_answer_first, rebuild, unlock_result, DoneDecision, InfoRecord, InfosPerLock,
     LockAction, LockKeeper, LockView, OperationRecord, OpsToPut, PessimismError, RebuildIssue,
-    TrySyncOutcome, UnlockPlan,
+    RebuildPlan, TrySyncOutcome, UnlockPlan,
 };
 use crate::pessimism::lock::{StateChange, SyncState};
 use crate::pessimism::operation::Operation;

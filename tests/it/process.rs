@@ -7,7 +7,9 @@ use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
 use dm_master::pessimism::ops;
 
 use crate::dmctl::{dmctl_text, DMCTL};
-use crate::support::{free_port, put_shard_table_ddl, wait_until, EtcdServer};
+use crate::support::{
+    free_port, put_shard_table_ddl, put_shard_table_ddl_of, wait_until, EtcdServer,
+};
 
 const MASTER: &str = env!("CARGO_BIN_EXE_dm-master");
 
@@ -294,20 +296,7 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
     // The second source's Info syncs the lock: the owner's Operation is
     // written in the background, and the step's log line comes after it
     // went out, never lost.
-    let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
-    let second = dm_worker::shardddl::pessimist::PessimistClient::new(
-        etcd.clone(),
-        space.clone(),
-        "test",
-        "mysql-replica-02",
-    );
-    second
-        .put_info(
-            &second.info("shard_db", "shard_table", vec![ddl.into()]),
-            &tokio_util::sync::CancellationToken::new(),
-        )
-        .await
-        .expect("put the second Info");
+    put_shard_table_ddl_of(&etcd, &space, "mysql-replica-02").await;
     let logged = wait_until(Duration::from_secs(10), || async {
         let log = std::fs::read_to_string(&log_file).unwrap_or_default();
         log.contains("[\"info applied to lock\"] [task=test] [source=mysql-replica-02] [lock_id=test-`shard_db`.`shard_table`] [synced=true]")

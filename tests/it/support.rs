@@ -317,12 +317,17 @@ pub async fn put_ddl(
 /// DDL on `shard_db`.`shard_table` (lock `test-`shard_db`.`shard_table``);
 /// returns the DDL.
 pub async fn put_shard_table_ddl(etcd: &Etcd, space: &KeySpace) -> &'static str {
+    put_shard_table_ddl_of(etcd, space, "mysql-replica-01").await
+}
+
+/// [`put_shard_table_ddl`] from `source`.
+pub async fn put_shard_table_ddl_of(etcd: &Etcd, space: &KeySpace, source: &str) -> &'static str {
     let ddl = "ALTER TABLE `shard_db`.`shard_table` ADD COLUMN `c2` INT";
     let client = dm_worker::shardddl::pessimist::PessimistClient::new(
         etcd.clone(),
         space.clone(),
         "test",
-        "mysql-replica-01",
+        source,
     );
     let cancel = tokio_util::sync::CancellationToken::new();
     client

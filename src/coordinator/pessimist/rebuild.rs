@@ -13,10 +13,12 @@ pub(super) struct SnapshotKeys {
     /// (a sort of an already sorted list is one pass; of a hash map's
     /// order it was a third of the planning time at 20,000 Infos).
     pub(super) infos: IndexMap<(String, String), Stored<Info>>,
-    /// The lock of each Info, in the order of `infos`.
-    pub(super) lock_ids: Vec<String>,
+    /// The lock of each Info, in the order of `infos` (made while the
+    /// pages are decoded, so the rebuild does not format them on its way
+    /// to the first answer).
+    lock_ids: Vec<String>,
     /// The Infos of each lock, counted: which locks to answer first.
-    pub(super) infos_per_lock: InfosPerLock,
+    infos_per_lock: InfosPerLock,
     pub(super) operations: HashMap<(String, String), Stored<Operation>>,
     /// `(task, source)` whose Info carries the injected marker.
     pub(super) injected: BTreeSet<(String, String)>,
@@ -166,7 +168,12 @@ impl Pessimist {
         self.injected = keys.injected;
         self.operations = keys.operations;
         self.retry.clear();
-        let lock_ids = keys.lock_ids;
+        let mut lock_ids = keys.lock_ids;
+        if lock_ids.len() != self.infos.len() {
+            // Only `decode_page` fills both, in step; were they ever not,
+            // no Info may be left out of the passes for it.
+            lock_ids = self.infos.values().map(|s| s.value.lock_id()).collect();
+        }
         let mut first = locks_to_answer_first(
             &keys.infos_per_lock,
             self.operations
@@ -245,11 +252,7 @@ impl Pessimist {
 
     /// The rebuild of the locks `in_pass` selects, from the stored Infos
     /// (`lock_ids[i]` is the lock of the `i`-th) and Operations.
-    fn plan_rebuild(
-        &self,
-        lock_ids: &[String],
-        in_pass: impl Fn(&str) -> bool,
-    ) -> crate::pessimism::keeper::RebuildPlan {
+    fn plan_rebuild(&self, lock_ids: &[String], in_pass: impl Fn(&str) -> bool) -> RebuildPlan {
         // The records borrow the stored Infos: no second copy of them.
         let info_records = self
             .infos
