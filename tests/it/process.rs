@@ -309,6 +309,31 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
         "the synced step and its Operation are logged:\n{log}"
     );
 
+    // The sources finish the DDL as DM-workers do (owner first), so the
+    // lock resolves and its keys are gone before the task stops.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    for source in ["mysql-replica-01", "mysql-replica-02"] {
+        let worker = dm_worker::shardddl::pessimist::PessimistClient::new(
+            etcd.clone(),
+            space.clone(),
+            "test",
+            source,
+        );
+        let op = worker
+            .wait_operation(0, &cancel)
+            .await
+            .expect("the source gets its Operation");
+        assert_eq!(op.exec, source == "mysql-replica-01", "{op:?}");
+        worker.done(&op).await.expect("the Operation is done");
+    }
+    let resolved = wait_until(Duration::from_secs(10), || async {
+        etcd.get_prefix(&ops::pessimism_prefix(&space))
+            .await
+            .is_ok_and(|kvs| kvs.value.is_empty())
+    })
+    .await;
+    assert!(resolved, "the resolved lock's keys are deleted");
+
     // etcd-stop-task removes the subtask configs and the task's shard-DDL keys.
     let endpoint = server.endpoint.clone();
     let (ok, out) = tokio::task::spawn_blocking(move || {
@@ -330,12 +355,19 @@ async fn master_process_with_dmctl_end_to_end_and_sigterm() {
         .unwrap()
         .value
         .is_empty());
-    assert!(etcd
+    let left: Vec<String> = etcd
         .get_prefix(&ops::pessimism_prefix(&space))
         .await
         .unwrap()
         .value
-        .is_empty());
+        .iter()
+        .map(|kv| format!("{} = {}", kv.key_str(), String::from_utf8_lossy(&kv.value)))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "shard-DDL keys left after etcd-stop-task: {left:?}\n{}",
+        std::fs::read_to_string(&log_file).unwrap_or_default()
+    );
     let gone = wait_until(Duration::from_secs(10), || async {
         dmctl_text(&addr, &["shard-ddl-lock"])
             .await
