@@ -49,7 +49,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -106,8 +106,9 @@ use writes::{action_lock, TaskWrites, WriteDone};
 enum Event {
     /// Infos and Operations in one revision order; the first is a snapshot.
     ShardDdl(WatchEvent),
-    /// Subtask configs: which sources each task has.
-    Subtasks(WatchEvent),
+    /// Subtask configs: which sources each task has; the changes of one
+    /// revision together (a stop-task removes several at once).
+    Subtasks(Vec<WatchEvent>),
     Admin(Request),
     /// Re-answers locks whose write failed, times unlocks out, refreshes
     /// the lock gauges.
@@ -274,7 +275,7 @@ impl Pessimist {
         let (sub_tx, mut sub_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
             Watcher::after(self.ctx.etcd.clone(), subtask_prefix, subtask_revision)
-                .run(sub_tx, cancel.clone()),
+                .run_by_revision(sub_tx, cancel.clone()),
         );
         let rebuilt = self.rebuild_from(keys, keys_revision).await;
         unless_term_ends("pessimist", "rebuild", rebuilt)?;
@@ -330,7 +331,7 @@ impl Pessimist {
             }
             Event::Subtasks(e) => {
                 self.settle_writes().await?;
-                self.on_subtask_event(e).await
+                self.on_subtask_events(e).await
             }
             Event::Admin(r) => {
                 self.settle_writes().await?;

@@ -13,6 +13,10 @@
 //!
 //! **Invariant:** the owner sees every change under the prefix exactly once,
 //! either as an event or folded into a later `Resynced` snapshot.
+//!
+//! An owner that must not act between the changes of one txn (a stop-task
+//! deleting several subtask configs at once) takes them with
+//! [`Watcher::run_by_revision`]: one message per revision.
 
 use etcd_client::{EventType, WatchOptions};
 use tokio::sync::mpsc;
@@ -113,9 +117,24 @@ impl Watcher {
         }
     }
 
-    /// Runs until `cancel` fires or the receiver is dropped. Errors from etcd
-    /// never end the loop: they are logged and retried with backoff.
-    pub async fn run(mut self, events: mpsc::Sender<WatchEvent>, cancel: CancellationToken) {
+    /// Runs until `cancel` fires or the receiver is dropped, sending each
+    /// change on its own. Errors from etcd never end the loop: they are
+    /// logged and retried with backoff.
+    pub async fn run(self, events: mpsc::Sender<WatchEvent>, cancel: CancellationToken) {
+        self.run_into(Outlet::Each(events), cancel).await
+    }
+
+    /// As [`Watcher::run`], but the changes of one revision (one txn) come
+    /// together in one message, in etcd's order; a snapshot comes alone.
+    pub async fn run_by_revision(
+        self,
+        events: mpsc::Sender<Vec<WatchEvent>>,
+        cancel: CancellationToken,
+    ) {
+        self.run_into(Outlet::ByRevision(events), cancel).await
+    }
+
+    async fn run_into(mut self, events: Outlet, cancel: CancellationToken) {
         loop {
             let step = match self.state {
                 State::Resync => self.resync(&events, &cancel).await,
@@ -138,11 +157,7 @@ impl Watcher {
         }
     }
 
-    async fn resync(
-        &mut self,
-        events: &mpsc::Sender<WatchEvent>,
-        cancel: &CancellationToken,
-    ) -> Step {
+    async fn resync(&mut self, events: &Outlet, cancel: &CancellationToken) -> Step {
         let snapshot = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Step::Stop,
@@ -152,7 +167,10 @@ impl Watcher {
             Ok(snapshot) => {
                 let revision = snapshot.revision;
                 tracing::debug!(prefix = %self.prefix, revision, keys = snapshot.value.len(), "watch resynced");
-                if !send(events, cancel, WatchEvent::Resynced(snapshot)).await {
+                if !events
+                    .send(cancel, vec![WatchEvent::Resynced(snapshot)])
+                    .await
+                {
                     return Step::Stop;
                 }
                 self.backoff.reset();
@@ -171,7 +189,7 @@ impl Watcher {
     async fn watch_from(
         &mut self,
         next_revision: i64,
-        events: &mpsc::Sender<WatchEvent>,
+        events: &Outlet,
         cancel: &CancellationToken,
     ) -> Step {
         let options = WatchOptions::new()
@@ -219,18 +237,37 @@ impl Watcher {
                         };
                         return Step::RetryAfterBackoff;
                     }
+                    // A response holds whole revisions, in order: etcd
+                    // never splits one txn's events across responses.
+                    let mut revision_events: Vec<WatchEvent> = Vec::new();
                     for event in resp.events() {
                         let Some(kv) = event.kv() else { continue };
                         let kv = KeyValue::from_client(kv);
                         let revision = kv.mod_revision;
-                        let out = match event.event_type() {
+                        if let Some(sent) = revision_events
+                            .first()
+                            .map(WatchEvent::revision)
+                            .filter(|&r| r != revision)
+                        {
+                            if !events
+                                .send(cancel, std::mem::take(&mut revision_events))
+                                .await
+                            {
+                                return Step::Stop;
+                            }
+                            next = next.max(sent + 1);
+                        }
+                        revision_events.push(match event.event_type() {
                             EventType::Put => WatchEvent::Put(kv),
                             EventType::Delete => WatchEvent::Delete {
                                 key: kv.key,
                                 revision,
                             },
-                        };
-                        if !send(events, cancel, out).await {
+                        });
+                    }
+                    if let Some(last) = revision_events.last() {
+                        let revision = last.revision();
+                        if !events.send(cancel, revision_events).await {
                             return Step::Stop;
                         }
                         next = next.max(revision + 1);
@@ -265,15 +302,35 @@ enum Step {
     Stop,
 }
 
-/// Sends one event, giving up when cancelled or when the owner is gone.
-async fn send(
-    events: &mpsc::Sender<WatchEvent>,
-    cancel: &CancellationToken,
-    event: WatchEvent,
-) -> bool {
+/// Where a watcher's events go: one message per change, or one per revision.
+enum Outlet {
+    Each(mpsc::Sender<WatchEvent>),
+    ByRevision(mpsc::Sender<Vec<WatchEvent>>),
+}
+
+impl Outlet {
+    /// Sends one revision's events (or a snapshot), giving up when
+    /// cancelled or when the owner is gone.
+    async fn send(&self, cancel: &CancellationToken, revision_events: Vec<WatchEvent>) -> bool {
+        match self {
+            Outlet::Each(events) => {
+                for event in revision_events {
+                    if !send(events, cancel, event).await {
+                        return false;
+                    }
+                }
+                true
+            }
+            Outlet::ByRevision(events) => send(events, cancel, revision_events).await,
+        }
+    }
+}
+
+/// Sends one message, giving up when cancelled or when the owner is gone.
+async fn send<T>(events: &mpsc::Sender<T>, cancel: &CancellationToken, message: T) -> bool {
     tokio::select! {
         biased;
         _ = cancel.cancelled() => false,
-        r = events.send(event) => r.is_ok(),
+        r = events.send(message) => r.is_ok(),
     }
 }

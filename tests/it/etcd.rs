@@ -193,6 +193,61 @@ async fn a_watcher_started_at_r_sees_exactly_the_events_after_r() {
 }
 
 #[tokio::test]
+async fn a_watcher_by_revision_hands_over_each_txn_whole() {
+    let etcd = EtcdServer::shared().client().await;
+    let p = ns("by-revision");
+    let r0 = etcd.put(format!("{p}/a"), "0").await.unwrap();
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = mpsc::channel(16);
+    // Written before the watch starts, so one response carries several
+    // revisions: they are still split by revision.
+    let r1 = etcd.put(format!("{p}/b"), "1").await.unwrap();
+    let both = etcd
+        .txn(Txn::new("two").then([
+            Op::put(format!("{p}/c"), "2"),
+            Op::delete(format!("{p}/a")),
+            Op::put(format!("{p}/d"), "3"),
+        ]))
+        .await
+        .unwrap()
+        .revision;
+    tokio::spawn(
+        Watcher::after(etcd.clone(), format!("{p}/"), r0).run_by_revision(tx, cancel.clone()),
+    );
+    let r3 = etcd.put(format!("{p}/e"), "4").await.unwrap();
+    let mut batches = Vec::new();
+    for _ in 0..3 {
+        let batch = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("watch batch in time")
+            .expect("watcher alive");
+        batches.push(
+            batch
+                .iter()
+                .map(|e| {
+                    let key = match e {
+                        WatchEvent::Put(kv) => kv.key.clone(),
+                        WatchEvent::Delete { key, .. } => key.clone(),
+                        WatchEvent::Resynced(_) => panic!("no resync expected"),
+                    };
+                    (e.revision(), String::from_utf8(key).unwrap())
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    let key = |k: &str| format!("{p}/{k}");
+    assert_eq!(
+        batches,
+        vec![
+            vec![(r1, key("b"))],
+            vec![(both, key("c")), (both, key("a")), (both, key("d"))],
+            vec![(r3, key("e"))],
+        ]
+    );
+    cancel.cancel();
+}
+
+#[tokio::test]
 async fn an_exact_key_watch_does_not_see_longer_keys() {
     let etcd = EtcdServer::shared().client().await;
     let p = ns("exact");

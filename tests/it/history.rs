@@ -84,6 +84,32 @@ impl History {
     /// Waits until everything written so far is recorded, then checks that
     /// done is final until a new Info; panics naming the offending write.
     pub async fn check_done_is_final(&self) {
+        self.catch_up().await;
+        let events = self.events.lock().unwrap().clone();
+        if let Err(violation) = done_is_final(&self.space, &events) {
+            panic!("done is final until a new Info: {violation}");
+        }
+    }
+
+    /// The shard DDL keys put after `revision`, once everything written so
+    /// far is recorded.
+    pub async fn shard_ddl_puts_after(&self, revision: i64) -> Vec<String> {
+        self.catch_up().await;
+        let events = self.events.lock().unwrap();
+        events
+            .iter()
+            .filter(|e| e.revision() > revision)
+            .filter_map(|e| match e {
+                WatchEvent::Put(kv) if classify(&self.space, &kv.key).is_some() => {
+                    Some(kv.key_str().into_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Waits until the recorder has seen everything written so far.
+    async fn catch_up(&self) {
         let revision = self
             .etcd
             .put(Self::sentinel(&self.space), "")
@@ -101,10 +127,6 @@ impl History {
             caught_up,
             "the history recorder caught up with revision {revision}"
         );
-        let events = self.events.lock().unwrap().clone();
-        if let Err(violation) = done_is_final(&self.space, &events) {
-            panic!("done is final until a new Info: {violation}");
-        }
     }
 }
 

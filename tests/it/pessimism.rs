@@ -523,6 +523,34 @@ async fn a_source_leaving_mid_lock_resolves_it_against_the_remaining_sources() {
 }
 
 #[tokio::test]
+async fn a_stop_task_of_a_synced_lock_tells_no_leaving_source_to_execute() {
+    let env = Env::new("pess-stop-synced", "t", S12).await;
+    let ((c1, r1), _) = env.s1_then_s2().await;
+    let op1 = answered(&c1, r1, &env.cancel, WAIT).await;
+    assert!(op1.exec, "the owner s1 is told to execute");
+
+    // stop-task deletes every subtask config of the task in one txn: the
+    // lock goes with its keys, and the other source, leaving too, must not
+    // be made the owner in between.
+    let deletes = S12
+        .iter()
+        .map(|source| Op::delete(env.space.key(&UPSTREAM_SUBTASK, [source, "t"])));
+    let stopped = env
+        .etcd
+        .txn(Txn::new("test stop-task").then(deletes))
+        .await
+        .unwrap();
+    assert!(env.keys_gone().await, "the lock's keys are deleted");
+    let puts = env.history.shard_ddl_puts_after(stopped.revision).await;
+    assert!(
+        puts.is_empty(),
+        "shard DDL keys put after stop-task: {puts:?}"
+    );
+    assert!(env.shown().await.is_none());
+    env.stop().await;
+}
+
+#[tokio::test]
 async fn a_lock_whose_sources_all_left_is_removed_with_its_keys() {
     let env = Env::new("pess-all-left", "t", S12).await;
     put_ddl(&env.client("t", "s1"), DDL, &env.cancel).await;

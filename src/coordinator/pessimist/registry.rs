@@ -62,26 +62,39 @@ impl Pessimist {
         apply_subtask_put(&mut self.registry, &self.ctx.space, &self.ctx.metrics, kv)
     }
 
-    pub(super) async fn on_subtask_event(&mut self, event: WatchEvent) -> Result<()> {
-        let changed = match event {
-            WatchEvent::Put(kv) => vec![self.apply_subtask_put(&kv)],
-            WatchEvent::Delete { key, .. } => vec![self.registry.apply_delete(&key)],
-            WatchEvent::Resynced(snapshot) => {
-                self.apply_subtask_snapshot(&snapshot.value);
-                self.registry
-                    .tasks()
-                    .map(|t| RegistryChange::Task(t.to_owned()))
-                    .collect()
-            }
-        };
-        for change in changed {
-            if let RegistryChange::Task(task) = change {
-                self.on_sources_left(&task).await?;
-                if self.registry.contains(&task) {
-                    self.retry_waiting_infos(&task).await?;
-                } else {
-                    self.forget_task(&task);
+    /// Applies one revision's subtask config changes, then re-evaluates
+    /// each task they touched once. Applying them all first matters: a
+    /// stop-task deletes every config of the task in one txn, and a lock
+    /// looked at between those deletes would be resolved against sources
+    /// that are already leaving.
+    pub(super) async fn on_subtask_events(&mut self, events: Vec<WatchEvent>) -> Result<()> {
+        let mut touched: IndexSet<String> = IndexSet::new();
+        for event in events {
+            match event {
+                WatchEvent::Put(kv) => {
+                    if let RegistryChange::Task(task) = self.apply_subtask_put(&kv) {
+                        touched.insert(task);
+                    }
                 }
+                WatchEvent::Delete { key, .. } => {
+                    if let RegistryChange::Task(task) = self.registry.apply_delete(&key) {
+                        touched.insert(task);
+                    }
+                }
+                WatchEvent::Resynced(snapshot) => {
+                    // Tasks the snapshot no longer has are touched too.
+                    touched.extend(self.registry.tasks().map(str::to_owned));
+                    self.apply_subtask_snapshot(&snapshot.value);
+                    touched.extend(self.registry.tasks().map(str::to_owned));
+                }
+            }
+        }
+        for task in touched {
+            self.on_sources_left(&task).await?;
+            if self.registry.contains(&task) {
+                self.retry_waiting_infos(&task).await?;
+            } else {
+                self.forget_task(&task);
             }
         }
         Ok(())
