@@ -237,40 +237,25 @@ impl Watcher {
                         };
                         return Step::RetryAfterBackoff;
                     }
-                    // A response holds whole revisions, in order: etcd
-                    // never splits one txn's events across responses.
-                    let mut revision_events: Vec<WatchEvent> = Vec::new();
-                    for event in resp.events() {
-                        let Some(kv) = event.kv() else { continue };
-                        let kv = KeyValue::from_client(kv);
-                        let revision = kv.mod_revision;
-                        if let Some(sent) = revision_events
-                            .first()
-                            .map(WatchEvent::revision)
-                            .filter(|&r| r != revision)
-                        {
-                            if !events
-                                .send(cancel, std::mem::take(&mut revision_events))
-                                .await
-                            {
-                                return Step::Stop;
-                            }
-                            next = next.max(sent + 1);
-                        }
-                        revision_events.push(match event.event_type() {
-                            EventType::Put => WatchEvent::Put(kv),
-                            EventType::Delete => WatchEvent::Delete {
-                                key: kv.key,
-                                revision,
-                            },
-                        });
-                    }
-                    if let Some(last) = revision_events.last() {
-                        let revision = last.revision();
-                        if !events.send(cancel, revision_events).await {
+                    let changes: Vec<WatchEvent> = resp
+                        .events()
+                        .iter()
+                        .filter_map(|event| {
+                            let kv = KeyValue::from_client(event.kv()?);
+                            Some(match event.event_type() {
+                                EventType::Put => WatchEvent::Put(kv),
+                                EventType::Delete => WatchEvent::Delete {
+                                    revision: kv.mod_revision,
+                                    key: kv.key,
+                                },
+                            })
+                        })
+                        .collect();
+                    if let Some(last) = changes.last().map(WatchEvent::revision) {
+                        if !events.send(cancel, changes).await {
                             return Step::Stop;
                         }
-                        next = next.max(revision + 1);
+                        next = next.max(last + 1);
                     }
                     self.state = State::Watching {
                         next_revision: next,
@@ -309,19 +294,34 @@ enum Outlet {
 }
 
 impl Outlet {
-    /// Sends one revision's events (or a snapshot), giving up when
-    /// cancelled or when the owner is gone.
-    async fn send(&self, cancel: &CancellationToken, revision_events: Vec<WatchEvent>) -> bool {
+    /// Sends the changes of one watch response (or a snapshot), giving up
+    /// when cancelled or when the owner is gone. A response holds whole
+    /// revisions in order: etcd never splits one txn's events across
+    /// responses, so grouping within it is grouping by revision.
+    async fn send(&self, cancel: &CancellationToken, changes: Vec<WatchEvent>) -> bool {
         match self {
             Outlet::Each(events) => {
-                for event in revision_events {
+                for event in changes {
                     if !send(events, cancel, event).await {
                         return false;
                     }
                 }
                 true
             }
-            Outlet::ByRevision(events) => send(events, cancel, revision_events).await,
+            Outlet::ByRevision(events) => {
+                let mut changes = changes.into_iter().peekable();
+                while let Some(first) = changes.next() {
+                    let revision = first.revision();
+                    let mut one_revision = vec![first];
+                    while let Some(same) = changes.next_if(|e| e.revision() == revision) {
+                        one_revision.push(same);
+                    }
+                    if !send(events, cancel, one_revision).await {
+                        return false;
+                    }
+                }
+                true
+            }
         }
     }
 }

@@ -147,7 +147,7 @@ async fn get_prefix_pages_at_one_revision() {
     );
 }
 
-async fn next(rx: &mut mpsc::Receiver<WatchEvent>) -> WatchEvent {
+async fn next<T>(rx: &mut mpsc::Receiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .expect("watch event in time")
@@ -217,12 +217,9 @@ async fn a_watcher_by_revision_hands_over_each_txn_whole() {
     let r3 = etcd.put(format!("{p}/e"), "4").await.unwrap();
     let mut batches = Vec::new();
     for _ in 0..3 {
-        let batch = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-            .await
-            .expect("watch batch in time")
-            .expect("watcher alive");
         batches.push(
-            batch
+            next(&mut rx)
+                .await
                 .iter()
                 .map(|e| {
                     let key = match e {
