@@ -8,6 +8,10 @@
 //! `"`, `[`, `]` or `=`. Span fields follow the event's own fields, so
 //! `task`, `source`, `lock_id` set on a span appear on every line inside it.
 //! No ANSI colours are ever written.
+//!
+//! The master's runtime thread holds its lines until it runs out of work
+//! ([`hold_lines_on_this_thread`]); a `SIGKILL` loses at most the lines of
+//! the runtime turn in progress, a panic or an exit loses none.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -17,8 +21,6 @@ use std::sync::{Arc, Mutex};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{Config, LogFormat};
@@ -29,25 +31,148 @@ pub const MAX_LOG_FILE_BYTES: u64 = 300 * 1024 * 1024;
 /// Installs the global subscriber for `config`; `RUST_LOG` overrides the
 /// level filter when set. Errors read as DM's `init logger error <message>`.
 pub fn init(config: &Config) -> Result<(), String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(tracing_level(&config.log_level)));
-    let writer = match &config.log_file {
-        Some(path) => LogWriter::File(Arc::new(
+    let output = match &config.log_file {
+        Some(path) => Output::File(Arc::new(
             RotatingFile::open(path, MAX_LOG_FILE_BYTES)
                 .map_err(|e| format!("can't open log file {}: {e}", path.display()))?,
         )),
-        None => LogWriter::Stdout,
+        None => Output::Stdout,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(writer)
-        .fmt_fields(UnifiedFields);
-    let result = match config.log_format {
-        LogFormat::Text => builder.event_format(UnifiedFormat::Text).try_init(),
-        LogFormat::Json => builder.event_format(UnifiedFormat::Json).try_init(),
+    let format = match config.log_format {
+        LogFormat::Text => UnifiedFormat::Text,
+        LogFormat::Json => UnifiedFormat::Json,
     };
-    result.map_err(|e| e.to_string())
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(LineLayer { format, output })
+        .try_init()
+        .map_err(|e| e.to_string())?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        write_held_lines();
+        previous(info);
+    }));
+    Ok(())
+}
+
+/// Held lines past this size are written at once.
+const HELD_BYTES_LIMIT: usize = 64 * 1024;
+
+/// Lines a thread holds, and where they go.
+struct Held {
+    text: String,
+    output: Option<Output>,
+}
+
+thread_local! {
+    /// The lines this thread holds until [`write_held_lines`]; `None` on
+    /// threads that write each line at once.
+    static HELD: std::cell::RefCell<Option<Held>> = const { std::cell::RefCell::new(None) };
+}
+
+/// From now on this thread holds its lines until [`write_held_lines`]. The
+/// master's runtime thread does, and writes them when it runs out of work
+/// (tokio's `on_thread_park`), so a line's `write` never stands between an
+/// etcd answer and the next request, nor competes with etcd for a core
+/// while etcd answers, and a burst of lines leaves in one `write`. Lines
+/// keep their order and their time of logging.
+pub fn hold_lines_on_this_thread() {
+    HELD.with(|held| {
+        held.borrow_mut().get_or_insert_with(|| Held {
+            text: String::new(),
+            output: None,
+        });
+    });
+}
+
+/// Writes what this thread holds; from now on it writes each line at once.
+pub fn stop_holding_lines() {
+    write_held_lines();
+    HELD.with(|held| {
+        if let Ok(mut held) = held.try_borrow_mut() {
+            *held = None;
+        }
+    });
+}
+
+/// Writes the lines this thread holds, in order.
+pub fn write_held_lines() {
+    let taken = HELD.with(|held| {
+        let mut held = held.try_borrow_mut().ok()?;
+        let held = held.as_mut()?;
+        Some((std::mem::take(&mut held.text), held.output.clone()?))
+    });
+    if let Some((text, output)) = taken {
+        output.write_text(&text);
+    }
+}
+
+/// The layer that formats each enabled event as pingcap/log does.
+struct LineLayer {
+    format: UnifiedFormat,
+    output: Output,
+}
+
+/// A span's fields, recorded once when the span is created.
+struct SpanFields(Vec<(String, String)>);
+
+impl<S> tracing_subscriber::Layer<S> for LineLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut collected = Collected::default();
+        attrs.record(&mut collected);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(collected.fields));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Collected::default();
+        event.record(&mut fields);
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(own)) = span.extensions().get::<SpanFields>() {
+                    fields.fields.extend(own.iter().cloned());
+                }
+            }
+        }
+        let meta = event.metadata();
+        let file = meta
+            .file()
+            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
+            .unwrap_or("<unknown>");
+        let caller = format!("{file}:{}", meta.line().unwrap_or(0));
+        let now = chrono::Local::now();
+        let line = match self.format {
+            UnifiedFormat::Text => text_line(&now, *meta.level(), &caller, &fields),
+            UnifiedFormat::Json => json_line(&now, *meta.level(), &caller, &fields),
+        };
+        let unheld = HELD.with(|held| match held.try_borrow_mut() {
+            Ok(mut held) => match held.as_mut() {
+                Some(held) => {
+                    held.text.push_str(&line);
+                    held.output.get_or_insert_with(|| self.output.clone());
+                    (held.text.len() > HELD_BYTES_LIMIT).then(|| std::mem::take(&mut held.text))
+                }
+                None => Some(line),
+            },
+            Err(_) => Some(line),
+        });
+        if let Some(text) = unheld {
+            self.output.write_text(&text);
+        }
+    }
 }
 
 /// DM's level names onto tracing's (which has no DPANIC/PANIC/FATAL).
@@ -62,32 +187,30 @@ pub fn tracing_level(dm_level: &str) -> &'static str {
 
 /// Where log lines go.
 #[derive(Clone)]
-pub enum LogWriter {
+enum Output {
     Stdout,
     File(Arc<RotatingFile>),
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
-    type Writer = Box<dyn Write + 'a>;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        match self {
-            LogWriter::Stdout => Box::new(io::stdout()),
-            LogWriter::File(file) => Box::new(RotatingWriter(file)),
+impl Output {
+    /// Writes whole lines; a failed write is reported on stderr (there is
+    /// no other place left to report it).
+    fn write_text(&self, text: &str) {
+        if text.is_empty() {
+            return;
         }
-    }
-}
-
-struct RotatingWriter<'a>(&'a RotatingFile);
-
-impl Write for RotatingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write_all_rotating(buf)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        let written = match self {
+            Output::Stdout => {
+                let mut stdout = io::stdout().lock();
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+            }
+            Output::File(file) => file.write_text(text),
+        };
+        if let Err(e) = written {
+            eprintln!("dm-master: cannot write the log: {e}");
+        }
     }
 }
 
@@ -115,18 +238,31 @@ impl RotatingFile {
         })
     }
 
-    fn write_all_rotating(&self, buf: &[u8]) -> io::Result<()> {
+    /// Writes `text` (whole lines) with as few `write`s as rotation
+    /// allows: one per file it lands in. A line never straddles two files.
+    fn write_text(&self, text: &str) -> io::Result<()> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.1 > 0 && state.1 + buf.len() as u64 > self.max_bytes {
-            std::fs::rename(&self.path, self.backup_name(chrono::Local::now()))?;
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
-            *state = (file, 0);
+        let (mut batch_start, mut batch_end) = (0, 0);
+        for line in text.split_inclusive('\n') {
+            let size = state.1 + (batch_end - batch_start) as u64;
+            if size > 0 && size + line.len() as u64 > self.max_bytes {
+                state
+                    .0
+                    .write_all(&text.as_bytes()[batch_start..batch_end])?;
+                std::fs::rename(&self.path, self.backup_name(chrono::Local::now()))?;
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?;
+                *state = (file, 0);
+                batch_start = batch_end;
+            }
+            batch_end += line.len();
         }
-        state.0.write_all(buf)?;
-        state.1 += buf.len() as u64;
+        state
+            .0
+            .write_all(&text.as_bytes()[batch_start..batch_end])?;
+        state.1 += (batch_end - batch_start) as u64;
         Ok(())
     }
 
@@ -151,68 +287,6 @@ impl RotatingFile {
 pub enum UnifiedFormat {
     Text,
     Json,
-}
-
-impl<S, N> FormatEvent<S, N> for UnifiedFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> std::fmt::Result {
-        let mut fields = Collected::default();
-        event.record(&mut fields);
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                let ext = span.extensions();
-                if let Some(formatted) = ext.get::<FormattedFields<N>>() {
-                    fields.fields.extend(decode_span_fields(formatted.as_str()));
-                }
-            }
-        }
-        let meta = event.metadata();
-        let file = meta
-            .file()
-            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
-            .unwrap_or("<unknown>");
-        let caller = format!("{file}:{}", meta.line().unwrap_or(0));
-        let now = chrono::Local::now();
-        let line = match self {
-            UnifiedFormat::Text => text_line(&now, *meta.level(), &caller, &fields),
-            UnifiedFormat::Json => json_line(&now, *meta.level(), &caller, &fields),
-        };
-        writer.write_str(&line)
-    }
-}
-
-/// Formats span fields so [`UnifiedFormat`] can read them back: one
-/// `key\u{1f}value\u{1e}` record per field (separators no value holds).
-pub struct UnifiedFields;
-
-impl<'writer> FormatFields<'writer> for UnifiedFields {
-    fn format_fields<R: tracing_subscriber::field::RecordFields>(
-        &self,
-        mut writer: Writer<'writer>,
-        fields: R,
-    ) -> std::fmt::Result {
-        let mut collected = Collected::default();
-        fields.record(&mut collected);
-        for (k, v) in collected.fields {
-            write!(writer, "{k}\u{1f}{v}\u{1e}")?;
-        }
-        Ok(())
-    }
-}
-
-fn decode_span_fields(text: &str) -> Vec<(String, String)> {
-    text.split('\u{1e}')
-        .filter_map(|record| record.split_once('\u{1f}'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 /// An event's message and fields as strings.
@@ -474,8 +548,8 @@ mod tests {
             file.backup_name(at()),
             dir.join("sub/dm-master-2022-11-21T03-07-13.448.log")
         );
-        file.write_all_rotating(b"12345678\n").unwrap();
-        file.write_all_rotating(b"abc\n").unwrap();
+        file.write_text("12345678\n").unwrap();
+        file.write_text("abc\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "abc\n");
         let backups: Vec<_> = std::fs::read_dir(dir.join("sub"))
             .unwrap()
@@ -487,14 +561,103 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    fn temp_log(name: &str, max_bytes: u64) -> (PathBuf, Output) {
+        let dir = std::env::temp_dir().join(format!("dm-master-log-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("dm-master.log");
+        let file = RotatingFile::open(&path, max_bytes).unwrap();
+        (path, Output::File(Arc::new(file)))
+    }
+
+    fn with_layer(output: &Output, f: impl FnOnce()) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(LineLayer {
+            format: UnifiedFormat::Text,
+            output: output.clone(),
+        });
+        tracing::subscriber::with_default(subscriber, f);
+    }
+
     #[test]
-    fn span_fields_round_trip() {
-        assert_eq!(
-            decode_span_fields("task\u{1f}t 1\u{1e}mode\u{1f}pessimistic\u{1e}"),
-            vec![
-                ("task".to_string(), "t 1".to_string()),
-                ("mode".to_string(), "pessimistic".to_string())
-            ]
+    fn held_lines_are_written_in_order_when_asked_then_at_once_after_stop() {
+        let (path, output) = temp_log("held", MAX_LOG_FILE_BYTES);
+        let read = || std::fs::read_to_string(&path).unwrap();
+        with_layer(&output, || {
+            tracing::info!("before holding");
+            assert!(read().contains("[\"before holding\"]"), "{}", read());
+            hold_lines_on_this_thread();
+            tracing::info!(task = "t", "first held");
+            tracing::warn!(lock_id = "l", "second held");
+            assert!(
+                !read().contains("held"),
+                "a held line was written: {}",
+                read()
+            );
+            write_held_lines();
+            let text = read();
+            let first = text.find("[\"first held\"] [task=t]").expect(&text);
+            let second = text.find("[WARN]").expect(&text);
+            assert!(first < second, "{text}");
+            assert!(text.contains("[\"second held\"] [lock_id=l]"), "{text}");
+            stop_holding_lines();
+            tracing::info!("after holding");
+            assert!(read().contains("[\"after holding\"]"), "{}", read());
+        });
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn held_lines_past_the_limit_are_written_at_once() {
+        let (path, output) = temp_log("held-limit", MAX_LOG_FILE_BYTES);
+        with_layer(&output, || {
+            hold_lines_on_this_thread();
+            let value = "v".repeat(1024);
+            let lines = HELD_BYTES_LIMIT / 1024 + 10;
+            for _ in 0..lines {
+                tracing::info!(value = %value, "big");
+            }
+            let written = std::fs::read_to_string(&path).unwrap().lines().count();
+            assert!(
+                written > 0 && written < lines,
+                "{written} of {lines} lines written before the held ones were"
+            );
+            stop_holding_lines();
+            let written = std::fs::read_to_string(&path).unwrap().lines().count();
+            assert_eq!(written, lines);
+        });
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn span_fields_follow_the_events_own() {
+        let (path, output) = temp_log("span", MAX_LOG_FILE_BYTES);
+        with_layer(&output, || {
+            let outer = tracing::info_span!("actor", mode = "pessimistic");
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("request", task = "t 1");
+            let _inner = inner.enter();
+            tracing::info!(source = "s", "inside");
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("[inside] [source=s] [mode=pessimistic] [task=\"t 1\"]\n"),
+            "{text}"
         );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn one_batch_of_lines_is_split_at_the_rotation_without_breaking_a_line() {
+        let (path, output) = temp_log("batch", 10);
+        output.write_text("12345678\nabc\nde\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "abc\nde\n");
+        let backups: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path() != path)
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        assert_eq!(backups, ["12345678\n"]);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

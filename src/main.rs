@@ -44,8 +44,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     log_start(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs every future; see ARCHITECTURE.md, "One runtime
+    // thread", for why and for what runs beside it.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(dm_master::logging::write_held_lines)
         .build()
     {
         Ok(rt) => rt,
@@ -56,7 +59,11 @@ fn main() -> ExitCode {
         }
     };
     let metrics = Arc::new(Metrics::new());
-    match runtime.block_on(dm_master::server::run(config, metrics, shutdown_signal())) {
+    // The runtime runs on this thread; its lines go out when it parks.
+    dm_master::logging::hold_lines_on_this_thread();
+    let exit = runtime.block_on(dm_master::server::run(config, metrics, shutdown_signal()));
+    dm_master::logging::stop_holding_lines();
+    match exit {
         Ok(()) => {
             tracing::info!("dm-master exit");
             ExitCode::SUCCESS
