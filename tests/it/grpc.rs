@@ -222,10 +222,19 @@ async fn show_and_unlock_over_grpc_and_status_and_metrics_over_http() {
     master.stop().await;
 }
 
-/// The Python interpreter with grpcio (scripts/test prepares a venv and
-/// sets DM_TEST_PYTHON); fails loudly when it is missing.
+/// The Python interpreter with grpcio: DM_TEST_PYTHON, else the venv
+/// scripts/test prepares (so a plain `cargo test` after it finds it), else
+/// `python3`; fails loudly when it lacks grpcio.
 fn python_with_grpc() -> String {
-    let python = std::env::var("DM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = std::env::var("DM_TEST_PYTHON").unwrap_or_else(|_| {
+        let venv =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py-grpc/bin/python");
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "python3".into()
+        }
+    });
     let ok = std::process::Command::new(&python)
         .args(["-c", "import grpc, grpc_tools"])
         .status()
