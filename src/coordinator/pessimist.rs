@@ -165,9 +165,6 @@ pub struct Pessimist {
     /// task that panicked).
     write_ids: HashMap<tokio::task::Id, (String, String)>,
     writing: HashMap<String, TaskWrites>,
-    /// Log lines of steps whose writes were spawned, written once the
-    /// writes had their turn to go out (see [`Pessimist::log_after_write`]).
-    logs_after_write: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 impl Pessimist {
@@ -193,7 +190,6 @@ impl Pessimist {
             writes: JoinSet::new(),
             write_ids: HashMap::new(),
             writing: HashMap::new(),
-            logs_after_write: Vec::new(),
         };
         let mailbox = start_actor(
             "pessimist",
@@ -297,7 +293,6 @@ impl Pessimist {
                 break;
             }
             let result = self.handle(event).await;
-            self.write_logs_after_write().await;
             unless_term_ends("pessimist", "event", result)?;
         }
         tracing::info!("pessimist stopped");
@@ -434,12 +429,7 @@ impl Pessimist {
                 created,
                 ..
             } => {
-                let (task, source, lock_id) =
-                    (info.task.clone(), info.source.clone(), lock_id.clone());
-                let (synced, remain, created) = (*synced, *remain, *created);
-                self.log_after_write(move || {
-                    tracing::info!(%task, %source, %lock_id, synced, remain, created, "info applied to lock");
-                });
+                tracing::info!(task = %info.task, source = %info.source, %lock_id, synced, remain, created, "info applied to lock");
             }
             TrySyncOutcome::Mismatch(error) => {
                 tracing::error!(task = %info.task, source = %info.source, %lock_id, %error, "info does not match its lock");
@@ -500,49 +490,15 @@ impl Pessimist {
                 Ok(())
             }
             DoneDecision::Resolved(action) => {
-                let (task, source, lock_id) = (op.task.clone(), op.source.clone(), op.id.clone());
-                self.log_after_write(move || {
-                    tracing::info!(%task, %source, %lock_id, "every source done, resolving lock");
-                });
+                tracing::info!(task = %op.task, source = %op.source, lock_id = %op.id, "every source done, resolving lock");
                 self.perform_or_retry(action, metrics::ERR_OPERATION_PUT_REMOVE_LOCK)
                     .await
             }
             DoneDecision::OwnerDone(action) => {
-                let (task, source, lock_id) = (op.task.clone(), op.source.clone(), op.id.clone());
-                self.log_after_write(move || {
-                    tracing::info!(%task, %source, %lock_id, "owner done, telling the other sources to skip");
-                });
+                tracing::info!(task = %op.task, source = %op.source, lock_id = %op.id, "owner done, telling the other sources to skip");
                 self.perform_or_retry(action, metrics::ERR_OPERATION_PUT_NON_OWNER_OP)
                     .await
             }
-        }
-    }
-
-    /// Logs a step's line once the write it decides has gone out: a line
-    /// costs 10-20 µs to format and write, and written first it delayed
-    /// the Operation by as much (a spawned write runs only once the actor
-    /// yields). An awaited write, or none, takes the line at once, so the
-    /// lines keep the order of the steps.
-    fn log_after_write(&mut self, line: impl FnOnce() + Send + 'static) {
-        self.logs_after_write.push(Box::new(line));
-    }
-
-    /// Writes the lines [`Pessimist::log_after_write`] kept: after a yield
-    /// that lets the writes spawned meanwhile send their requests.
-    async fn write_logs_after_write(&mut self) {
-        if self.logs_after_write.is_empty() {
-            return;
-        }
-        if !self.writes.is_empty() {
-            tokio::task::yield_now().await;
-        }
-        self.write_kept_logs();
-    }
-
-    /// Writes the kept lines now.
-    fn write_kept_logs(&mut self) {
-        for line in std::mem::take(&mut self.logs_after_write) {
-            line();
         }
     }
 

@@ -191,14 +191,12 @@ impl Pessimist {
         error_kind: &'static str,
     ) -> Result<()> {
         let Some(job) = self.prepare(action) else {
-            self.write_kept_logs();
             return Ok(());
         };
         if self.pipeline {
             self.spawn_write(job, error_kind);
             return Ok(());
         }
-        self.write_kept_logs();
         let removes_lock = job.write.removes_lock();
         let result = job
             .write
