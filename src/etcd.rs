@@ -14,9 +14,12 @@ pub mod retry;
 pub mod txn;
 pub mod watch;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, CompactionOptions, ConnectOptions, GetOptions, LeaseGrantOptions};
+use etcd_client::{
+    Client, CompactionOptions, ConnectOptions, GetOptions, KvClient, LeaseGrantOptions,
+};
 
 use crate::error::{Error, Result};
 
@@ -151,10 +154,19 @@ fn direct_endpoint(
     )
 }
 
-/// A cheap-to-clone handle on an etcd cluster.
+/// A cheap-to-clone handle on an etcd cluster: every clone shares one
+/// client, so the write paths, which clone it for each background write, pay
+/// one reference count rather than a copy of every service's channel.
 #[derive(Clone)]
 pub struct Etcd {
+    shared: Arc<Connection>,
+}
+
+struct Connection {
     client: Client,
+    /// The KV service with the decoding limit of a range page, made once
+    /// rather than per request.
+    kv: KvClient,
     endpoints: Vec<String>,
     max_txn_ops: usize,
     /// What the client was built with, for [`Etcd::separate_connection`].
@@ -164,7 +176,7 @@ pub struct Etcd {
 impl std::fmt::Debug for Etcd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Etcd")
-            .field("endpoints", &self.endpoints)
+            .field("endpoints", &self.shared.endpoints)
             .finish()
     }
 }
@@ -198,11 +210,17 @@ impl Etcd {
             op: "connect",
             source,
         })?;
+        let kv = client
+            .kv_client()
+            .max_decoding_message_size(MAX_RANGE_MESSAGE);
         Ok(Etcd {
-            client,
-            endpoints: endpoints.to_vec(),
-            max_txn_ops,
-            options,
+            shared: Arc::new(Connection {
+                client,
+                kv,
+                endpoints: endpoints.to_vec(),
+                max_txn_ops,
+                options,
+            }),
         })
     }
 
@@ -210,23 +228,23 @@ impl Etcd {
     /// that would otherwise share one HTTP/2 connection (one flow-control
     /// window, one frame writer on the server) with another.
     pub async fn separate_connection(&self) -> Result<Etcd> {
-        Etcd::connect(&self.endpoints, self.options.clone()).await
+        Etcd::connect(&self.shared.endpoints, self.shared.options.clone()).await
     }
 
     /// The endpoints this client was built with.
     pub fn endpoints(&self) -> &[String] {
-        &self.endpoints
+        &self.shared.endpoints
     }
 
     /// The server's per-txn operation limit this client respects.
     pub fn max_txn_ops(&self) -> usize {
-        self.max_txn_ops
+        self.shared.max_txn_ops
     }
 
     /// Reads one key.
     pub async fn get(&self, key: impl Into<Vec<u8>>) -> Result<WithRevision<Option<KeyValue>>> {
         let key = key.into();
-        let kv = self.client.kv_client();
+        let kv = &self.shared.kv;
         let resp = unsent_retried("get", || {
             let mut kv = kv.clone();
             let key = key.clone();
@@ -325,10 +343,7 @@ impl Etcd {
     where
         Fut: std::future::Future<Output = ()>,
     {
-        let kv = self
-            .client
-            .kv_client()
-            .max_decoding_message_size(MAX_RANGE_MESSAGE);
+        let kv = &self.shared.kv;
         // No sort option: etcd returns a range in key order anyway, and any
         // sort order (even by key, ascending) makes it read the whole rest
         // of the range from its store for every page, then cut it to the
@@ -390,7 +405,7 @@ impl Etcd {
     /// Writes one key unconditionally and returns the new revision.
     pub async fn put(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<i64> {
         let (key, value) = (key.into(), value.into());
-        let kv = self.client.kv_client();
+        let kv = &self.shared.kv;
         let resp = unsent_retried("put", || {
             let mut kv = kv.clone();
             let (key, value) = (key.clone(), value.clone());
@@ -404,19 +419,16 @@ impl Etcd {
     /// is refused here rather than by etcd, with a clear error.
     pub async fn txn(&self, txn: Txn) -> Result<TxnOutcome> {
         let ops = txn.op_count().max(txn.compares().len());
-        if ops > self.max_txn_ops {
+        if ops > self.shared.max_txn_ops {
             return Err(Error::TxnTooLarge {
                 op: txn.name(),
                 ops,
-                limit: self.max_txn_ops,
+                limit: self.shared.max_txn_ops,
             });
         }
         let name = txn.name();
         // A txn may carry range reads as large as a page of `get_range`.
-        let kv = self
-            .client
-            .kv_client()
-            .max_decoding_message_size(MAX_RANGE_MESSAGE);
+        let kv = &self.shared.kv;
         let txn = txn.into_client();
         let resp = unsent_retried(name, || {
             let mut kv = kv.clone();
@@ -464,7 +476,7 @@ impl Etcd {
         let mut revision = 0;
         let mut ops = ops.into_iter().peekable();
         // The fence's compare counts against the same limit as the operations.
-        let chunk_size = (self.max_txn_ops - usize::from(fence.is_some())).max(1);
+        let chunk_size = (self.shared.max_txn_ops - usize::from(fence.is_some())).max(1);
         while ops.peek().is_some() {
             let chunk: Vec<Op> = ops.by_ref().take(chunk_size).collect();
             let outcome = self.txn_fenced(Txn::new(name).then(chunk), fence).await?;
@@ -485,7 +497,7 @@ impl Etcd {
     /// Compacts the key-value history up to `revision` (used by tests and
     /// operators; the coordinators never compact).
     pub async fn compact(&self, revision: i64) -> Result<()> {
-        let mut kv = self.client.kv_client();
+        let mut kv = self.shared.kv.clone();
         timed(
             "compact",
             kv.compact(revision, Some(CompactionOptions::new().with_physical())),
@@ -496,7 +508,7 @@ impl Etcd {
 
     /// Grants a lease of `ttl_secs` seconds and returns its ID.
     pub async fn lease_grant(&self, ttl_secs: i64) -> Result<i64> {
-        let mut lease = self.client.lease_client();
+        let mut lease = self.shared.client.lease_client();
         let resp = timed(
             "lease grant",
             lease.grant(ttl_secs, None::<LeaseGrantOptions>),
@@ -509,7 +521,7 @@ impl Etcd {
     /// TTLs below its floor (2 s on 3.4), and the election times its
     /// keep-alives and its safety deadline from the granted value.
     pub async fn lease_grant_ttl(&self, ttl_secs: i64) -> Result<GrantedLease> {
-        let mut lease = self.client.lease_client();
+        let mut lease = self.shared.client.lease_client();
         let resp = timed(
             "lease grant",
             lease.grant(ttl_secs, None::<LeaseGrantOptions>),
@@ -523,20 +535,20 @@ impl Etcd {
 
     /// Revokes a lease (deleting every key attached to it).
     pub async fn lease_revoke(&self, id: i64) -> Result<()> {
-        let mut lease = self.client.lease_client();
+        let mut lease = self.shared.client.lease_client();
         timed("lease revoke", lease.revoke(id)).await?;
         Ok(())
     }
 
     /// Opens a keep-alive stream for a lease.
     pub async fn lease_keeper(&self, id: i64) -> Result<LeaseKeeper> {
-        let mut lease = self.client.lease_client();
+        let mut lease = self.shared.client.lease_client();
         let (keeper, stream) = timed("lease keep-alive", lease.keep_alive(id)).await?;
         Ok(LeaseKeeper { keeper, stream })
     }
 
     pub(crate) fn client(&self) -> &Client {
-        &self.client
+        &self.shared.client
     }
 }
 

@@ -44,7 +44,7 @@ impl Error {
 impl Etcd {
     /// The cluster's members.
     pub async fn member_list(&self) -> Result<Vec<Member>> {
-        let mut cluster = self.client.cluster_client();
+        let mut cluster = self.shared.client.cluster_client();
         let resp = timed("member list", cluster.member_list()).await?;
         Ok(resp.members().iter().map(Member::from_client).collect())
     }
@@ -52,7 +52,7 @@ impl Etcd {
     /// Adds a voting member with `peer_urls`; returns the members after the
     /// addition (the new one included, with an empty name).
     pub async fn member_add(&self, peer_urls: &[String]) -> Result<(Member, Vec<Member>)> {
-        let mut cluster = self.client.cluster_client();
+        let mut cluster = self.shared.client.cluster_client();
         let resp = timed("member add", cluster.member_add(peer_urls.to_vec(), None)).await?;
         let added = resp.member().map(Member::from_client).unwrap_or(Member {
             id: 0,
@@ -69,7 +69,7 @@ impl Etcd {
 
     /// Removes the member with `id`.
     pub async fn member_remove(&self, id: u64) -> Result<()> {
-        let mut cluster = self.client.cluster_client();
+        let mut cluster = self.shared.client.cluster_client();
         timed("member remove", cluster.member_remove(id)).await?;
         Ok(())
     }

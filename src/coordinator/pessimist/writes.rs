@@ -104,9 +104,11 @@ impl Pessimist {
                 result,
             }
         };
-        // The write logs under the actor's span (mode = pessimistic).
+        // The write logs under the actor's span (mode = pessimistic). Boxed
+        // where it is made: the future holds a whole etcd request's state,
+        // and spawning it unboxed copies all of it on the way into the task.
         let handle = self.writes.spawn(tracing::Instrument::instrument(
-            write,
+            Box::pin(write),
             tracing::Span::current(),
         ));
         self.write_ids.insert(handle.id(), (task.clone(), lock_id));
