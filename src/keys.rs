@@ -300,6 +300,28 @@ impl KeySpace {
         format!("{}{}", self.namespace, adapter.prefix(parts))
     }
 
+    /// Whether `key` lies under `adapter`'s path in this namespace. It
+    /// allocates nothing, so a caller can tell kinds of key apart before
+    /// decoding: a failed [`KeySpace::decode`] builds its error's text.
+    pub fn holds<const N: usize>(&self, adapter: &KeyAdapter<N>, key: &[u8]) -> bool {
+        key.strip_prefix(self.namespace.as_bytes())
+            .is_some_and(|rest| rest.starts_with(adapter.path().as_bytes()))
+    }
+
+    /// [`KeySpace::decode`] for a caller that tries one kind of key after
+    /// another and skips what does not decode: a key of another kind costs
+    /// only the prefix check.
+    pub fn decode_if_held<const N: usize>(
+        &self,
+        adapter: &KeyAdapter<N>,
+        key: &[u8],
+    ) -> Option<[String; N]> {
+        if !self.holds(adapter, key) {
+            return None;
+        }
+        self.decode(adapter, key).ok()
+    }
+
     /// Strip the namespace, then [`KeyAdapter::decode`].
     pub fn decode<const N: usize>(
         &self,

@@ -170,17 +170,19 @@ impl Optimist {
                 Some(Record::DroppedColumn(_)) | None => Ok(()),
             },
             WatchEvent::Delete { key, .. } => {
-                if let Ok([task, source]) = self.ctx.space.decode(&OPTIMISM_SOURCE_TABLES, &key) {
+                if let Some([task, source]) =
+                    self.ctx.space.decode_if_held(&OPTIMISM_SOURCE_TABLES, &key)
+                {
                     let st = SourceTables::from_deleted_key(task, source);
                     return self.on_source_tables(&st, true).await;
                 }
-                if let Ok([task, source, schema, table]) =
-                    self.ctx.space.decode(&OPTIMISM_INFO, &key)
+                if let Some([task, source, schema, table]) =
+                    self.ctx.space.decode_if_held(&OPTIMISM_INFO, &key)
                 {
                     self.infos
                         .remove(&(task, TableKey::new(&source, &schema, &table)));
-                } else if let Ok([task, source, schema, table]) =
-                    self.ctx.space.decode(&OPTIMISM_OPERATION, &key)
+                } else if let Some([task, source, schema, table]) =
+                    self.ctx.space.decode_if_held(&OPTIMISM_OPERATION, &key)
                 {
                     self.operations
                         .remove(&(task, TableKey::new(&source, &schema, &table)));

@@ -127,6 +127,32 @@ struct Stored<T> {
     mod_revision: i64,
 }
 
+/// A pessimism key's kind and `[task, source]`.
+enum PessimismKey {
+    Info([String; 2]),
+    Operation([String; 2]),
+}
+
+impl PessimismKey {
+    /// `None` when `key` is neither an Info's nor an Operation's, or does not
+    /// decode.
+    fn decode(space: &KeySpace, key: &[u8]) -> Option<PessimismKey> {
+        if let Some(info) = space.decode_if_held(&PESSIMISM_INFO, key) {
+            Some(PessimismKey::Info(info))
+        } else {
+            space
+                .decode_if_held(&PESSIMISM_OPERATION, key)
+                .map(PessimismKey::Operation)
+        }
+    }
+
+    fn task(&self) -> &str {
+        match self {
+            PessimismKey::Info([task, _]) | PessimismKey::Operation([task, _]) => task,
+        }
+    }
+}
+
 /// The actor.
 pub struct Pessimist {
     /// etcd, key space, the term's leader fence (every write compares it)
@@ -302,20 +328,21 @@ impl Pessimist {
     async fn handle(&mut self, event: Event) -> Result<()> {
         match event {
             Event::ShardDdl(e) => {
+                let key = self.event_key(&e);
                 if self.unlocking.is_empty() {
-                    if let Some(task) = self.event_task(&e) {
-                        if let Some(busy) = self.writing.get_mut(&task) {
+                    if let Some(task) = key.as_ref().map(PessimismKey::task) {
+                        if let Some(busy) = self.writing.get_mut(task) {
                             busy.queue.push_back(e);
                             return Ok(());
                         }
                         self.pipeline = true;
-                        let result = self.on_pessimism_event(e).await;
+                        let result = self.on_keyed_event(e, key).await;
                         self.pipeline = false;
                         return result;
                     }
                 }
                 self.settle_writes().await?;
-                self.on_pessimism_event(e).await?;
+                self.on_keyed_event(e, key).await?;
                 self.advance_unlocks().await
             }
             Event::Written(joined) => {
@@ -341,70 +368,68 @@ impl Pessimist {
         }
     }
 
-    /// The task a pessimism key belongs to (`None` for a snapshot or a key
-    /// that does not decode).
-    fn event_task(&self, event: &WatchEvent) -> Option<String> {
+    /// What an event's key names (`None` for a snapshot or a key that does
+    /// not decode), decoded once for both the routing and the handling.
+    fn event_key(&self, event: &WatchEvent) -> Option<PessimismKey> {
         let key = match event {
             WatchEvent::Put(kv) => &kv.key,
             WatchEvent::Delete { key, .. } => key,
             WatchEvent::Resynced(_) => return None,
         };
-        self.ctx
-            .space
-            .decode(&PESSIMISM_INFO, key)
-            .or_else(|_| self.ctx.space.decode(&PESSIMISM_OPERATION, key))
-            .ok()
-            .map(|[task, _]| task)
+        PessimismKey::decode(&self.ctx.space, key)
     }
 
     async fn on_pessimism_event(&mut self, event: WatchEvent) -> Result<()> {
-        match event {
-            WatchEvent::Resynced(snapshot) => {
+        let key = self.event_key(&event);
+        self.on_keyed_event(event, key).await
+    }
+
+    async fn on_keyed_event(&mut self, event: WatchEvent, key: Option<PessimismKey>) -> Result<()> {
+        match (event, key) {
+            (WatchEvent::Resynced(snapshot), _) => {
                 self.on_snapshot(snapshot.value, snapshot.revision).await
             }
-            WatchEvent::Put(kv) => {
-                if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_INFO, &kv.key) {
-                    let Some(info) = self.decode_info(&kv, &task, &source) else {
-                        return Ok(());
-                    };
-                    self.mark_injected(&task, &source, &kv.value);
-                    self.infos.insert(
-                        (task, source),
-                        Stored {
-                            value: info.clone(),
-                            mod_revision: kv.mod_revision,
-                        },
-                    );
-                    self.on_info(&info).await
-                } else if let Ok([task, source]) =
-                    self.ctx.space.decode(&PESSIMISM_OPERATION, &kv.key)
-                {
-                    let Some(op) = self.decode_operation(&kv, &task, &source) else {
-                        return Ok(());
-                    };
-                    self.operations.insert(
-                        (task, source),
-                        Stored {
-                            value: op.clone(),
-                            mod_revision: kv.mod_revision,
-                        },
-                    );
-                    self.on_operation(&op).await
-                } else {
-                    self.report_bad_key(&kv.key);
-                    Ok(())
-                }
+            (WatchEvent::Put(kv), Some(PessimismKey::Info([task, source]))) => {
+                let Some(info) = self.decode_info(&kv, &task, &source) else {
+                    return Ok(());
+                };
+                self.mark_injected(&task, &source, &kv.value);
+                self.infos.insert(
+                    (task, source),
+                    Stored {
+                        value: info.clone(),
+                        mod_revision: kv.mod_revision,
+                    },
+                );
+                self.on_info(&info).await
             }
-            WatchEvent::Delete { key, .. } => {
-                if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_INFO, &key) {
-                    self.injected.remove(&(task.clone(), source.clone()));
-                    self.infos.swap_remove(&(task, source));
-                } else if let Ok([task, source]) = self.ctx.space.decode(&PESSIMISM_OPERATION, &key)
-                {
-                    self.operations.remove(&(task, source));
-                }
+            (WatchEvent::Put(kv), Some(PessimismKey::Operation([task, source]))) => {
+                let Some(op) = self.decode_operation(&kv, &task, &source) else {
+                    return Ok(());
+                };
+                self.operations.insert(
+                    (task, source),
+                    Stored {
+                        value: op.clone(),
+                        mod_revision: kv.mod_revision,
+                    },
+                );
+                self.on_operation(&op).await
+            }
+            (WatchEvent::Put(kv), None) => {
+                self.report_bad_key(&kv.key);
                 Ok(())
             }
+            (WatchEvent::Delete { .. }, Some(PessimismKey::Info([task, source]))) => {
+                self.injected.remove(&(task.clone(), source.clone()));
+                self.infos.swap_remove(&(task, source));
+                Ok(())
+            }
+            (WatchEvent::Delete { .. }, Some(PessimismKey::Operation([task, source]))) => {
+                self.operations.remove(&(task, source));
+                Ok(())
+            }
+            (WatchEvent::Delete { .. }, None) => Ok(()),
         }
     }
 

@@ -212,6 +212,23 @@ fn decode_errors() {
 }
 
 #[test]
+fn key_space_holds_only_its_adapters_keys_in_its_namespace() {
+    let ks = KeySpace::new("/t42");
+    let op = ks.key(&PESSIMISM_OPERATION, ["t", "s"]);
+    assert!(ks.holds(&PESSIMISM_OPERATION, op.as_bytes()));
+    assert!(!ks.holds(&PESSIMISM_INFO, op.as_bytes()));
+    // The same key without the namespace, or in another one, is not held.
+    let bare = KeySpace::default().key(&PESSIMISM_OPERATION, ["t", "s"]);
+    assert!(!ks.holds(&PESSIMISM_OPERATION, bare.as_bytes()));
+    assert!(KeySpace::default().holds(&PESSIMISM_OPERATION, bare.as_bytes()));
+    assert!(!KeySpace::new("/t4").holds(&PESSIMISM_OPERATION, op.as_bytes()));
+    // Held is only the prefix: a held key may still fail to decode.
+    let bad = format!("{}zz/73", ks.path(&PESSIMISM_OPERATION));
+    assert!(ks.holds(&PESSIMISM_OPERATION, bad.as_bytes()));
+    assert!(ks.decode(&PESSIMISM_OPERATION, bad.as_bytes()).is_err());
+}
+
+#[test]
 fn key_space_namespaces_every_key() {
     let ks = KeySpace::new("/t42");
     assert_eq!(ks.namespace(), "/t42");

@@ -40,13 +40,15 @@ impl Optimist {
     fn decode_as(&self, kv: &KeyValue, with_schemas: bool) -> Option<Record> {
         let key = &kv.key;
         // A value that does not decode is reported and skipped.
-        if let Ok([task, _source]) = self.ctx.space.decode(&OPTIMISM_SOURCE_TABLES, key) {
+        if let Some([task, _source]) = self.ctx.space.decode_if_held(&OPTIMISM_SOURCE_TABLES, key) {
             return SourceTables::decode(&kv.value)
                 .map_err(|e| self.report_malformed(key, &task, &e))
                 .ok()
                 .map(Record::SourceTables);
         }
-        if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_INFO, key) {
+        if let Some([task, source, schema, table]) =
+            self.ctx.space.decode_if_held(&OPTIMISM_INFO, key)
+        {
             let decoded = if with_schemas {
                 Info::decode_with_schemas(&kv.value).map(|(info, s)| (info, Some(s)))
             } else {
@@ -67,7 +69,9 @@ impl Optimist {
                 schemas,
             ));
         }
-        if let Ok([task, source, schema, table]) = self.ctx.space.decode(&OPTIMISM_OPERATION, key) {
+        if let Some([task, source, schema, table]) =
+            self.ctx.space.decode_if_held(&OPTIMISM_OPERATION, key)
+        {
             let op = Operation::decode(&kv.value)
                 .map_err(|e| self.report_malformed(key, &task, &e))
                 .ok()?;
@@ -78,8 +82,10 @@ impl Optimist {
                 kv.mod_revision,
             ));
         }
-        if let Ok([lock_id, column, source, schema, table]) =
-            self.ctx.space.decode(&OPTIMISM_DROPPED_COLUMNS, key)
+        if let Some([lock_id, column, source, schema, table]) = self
+            .ctx
+            .space
+            .decode_if_held(&OPTIMISM_DROPPED_COLUMNS, key)
         {
             let stage = DropColumnStage::decode(&kv.value)
                 .map_err(|e| self.report_malformed(key, "", &e))
