@@ -118,7 +118,7 @@ struct LineLayer {
 }
 
 /// A span's fields, recorded once when the span is created.
-struct SpanFields(Vec<(String, String)>);
+struct SpanFields(Collected);
 
 impl<S> tracing_subscriber::Layer<S> for LineLayer
 where
@@ -133,7 +133,7 @@ where
         let mut collected = Collected::default();
         attrs.record(&mut collected);
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(collected.fields));
+            span.extensions_mut().insert(SpanFields(collected));
         }
     }
 
@@ -143,7 +143,7 @@ where
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(SpanFields(own)) = span.extensions().get::<SpanFields>() {
-                    fields.fields.extend(own.iter().cloned());
+                    fields.extend_fields(own);
                 }
             }
         }
@@ -289,30 +289,57 @@ pub enum UnifiedFormat {
     Json,
 }
 
-/// An event's message and fields as strings.
+/// An event's message and fields as text. Every value is written into one
+/// buffer, and the names are the callsite's static ones, so a line costs no
+/// allocation per field.
 #[derive(Default)]
 struct Collected {
-    message: String,
-    fields: Vec<(String, String)>,
+    text: String,
+    message: std::ops::Range<usize>,
+    fields: Vec<(&'static str, std::ops::Range<usize>)>,
+}
+
+impl Collected {
+    fn message(&self) -> &str {
+        &self.text[self.message.clone()]
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        self.fields
+            .iter()
+            .map(|(name, range)| (*name, &self.text[range.clone()]))
+    }
+
+    /// Appends `other`'s fields (a span's) after this one's.
+    fn extend_fields(&mut self, other: &Collected) {
+        for (name, value) in other.fields() {
+            let start = self.text.len();
+            self.text.push_str(value);
+            self.fields.push((name, start..self.text.len()));
+        }
+    }
+
+    fn record_text(&mut self, field: &Field, start: usize) {
+        let range = start..self.text.len();
+        if field.name() == "message" {
+            self.message = range;
+        } else {
+            self.fields.push((field.name(), range));
+        }
+    }
 }
 
 impl Visit for Collected {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_string();
-        } else {
-            self.fields
-                .push((field.name().to_string(), value.to_string()));
-        }
+        let start = self.text.len();
+        self.text.push_str(value);
+        self.record_text(field, start);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let text = format!("{value:?}");
-        if field.name() == "message" {
-            self.message = text;
-        } else {
-            self.fields.push((field.name().to_string(), text));
-        }
+        let start = self.text.len();
+        let _ = write!(self.text, "{value:?}");
+        self.record_text(field, start);
     }
 }
 
@@ -373,12 +400,12 @@ fn text_line(
     line.push_str("] [");
     line.push_str(caller);
     line.push(']');
-    if !fields.message.is_empty() {
+    if !fields.message().is_empty() {
         line.push_str(" [");
-        push_quoted_if_needed(&mut line, &fields.message);
+        push_quoted_if_needed(&mut line, fields.message());
         line.push(']');
     }
-    for (k, v) in &fields.fields {
+    for (k, v) in fields.fields() {
         line.push_str(" [");
         push_quoted_if_needed(&mut line, k);
         line.push('=');
@@ -399,9 +426,9 @@ fn json_line(
     object.insert("level".into(), level_name(level).into());
     object.insert("time".into(), time_text(now).into());
     object.insert("caller".into(), caller.into());
-    object.insert("message".into(), fields.message.clone().into());
-    for (k, v) in &fields.fields {
-        object.insert(k.clone(), v.clone().into());
+    object.insert("message".into(), fields.message().into());
+    for (k, v) in fields.fields() {
+        object.insert(k.into(), v.into());
     }
     let mut line = serde_json::Value::Object(object).to_string();
     line.push('\n');
@@ -457,6 +484,19 @@ mod tests {
             + chrono::Duration::milliseconds(448)
     }
 
+    /// What the visitor collects for an event with this message and fields.
+    fn collected(message: &str, fields: &[(&'static str, &str)]) -> Collected {
+        let mut out = Collected::default();
+        out.text.push_str(message);
+        out.message = 0..message.len();
+        for (name, value) in fields {
+            let start = out.text.len();
+            out.text.push_str(value);
+            out.fields.push((name, start..out.text.len()));
+        }
+        out
+    }
+
     #[test]
     fn quoting_follows_pingcap_log() {
         assert_eq!(quote_if_needed("DELETE"), "DELETE");
@@ -476,16 +516,13 @@ mod tests {
 
     #[test]
     fn text_line_has_dm_shape() {
-        let fields = Collected {
-            message: "receive dm-worker keep alive event".into(),
-            fields: vec![
-                ("operation".into(), "DELETE".into()),
-                (
-                    "bound".into(),
-                    "{\"source\":\"source-0\",\"worker\":\"w\"}".into(),
-                ),
+        let fields = collected(
+            "receive dm-worker keep alive event",
+            &[
+                ("operation", "DELETE"),
+                ("bound", "{\"source\":\"source-0\",\"worker\":\"w\"}"),
             ],
-        };
+        );
         let line = text_line(&at(), Level::INFO, "keepalive.rs:213", &fields);
         let offset = at().format("%:z").to_string();
         assert_eq!(
@@ -494,10 +531,7 @@ mod tests {
                 "[2022/11/21 03:07:13.448 {offset}] [INFO] [keepalive.rs:213] [\"receive dm-worker keep alive event\"] [operation=DELETE] [bound=\"{{\\\"source\\\":\\\"source-0\\\",\\\"worker\\\":\\\"w\\\"}}\"]\n"
             )
         );
-        let no_message = Collected {
-            message: String::new(),
-            fields: vec![("request".into(), "QueryStatus".into())],
-        };
+        let no_message = collected("", &[("request", "QueryStatus")]);
         let line = text_line(&at(), Level::TRACE, "server.rs:1", &no_message);
         assert!(
             line.ends_with("] [DEBUG] [server.rs:1] [request=QueryStatus]\n"),
@@ -527,10 +561,7 @@ mod tests {
 
     #[test]
     fn json_line_has_zap_keys_in_order() {
-        let fields = Collected {
-            message: "m".into(),
-            fields: vec![("task".into(), "t".into())],
-        };
+        let fields = collected("m", &[("task", "t")]);
         let line = json_line(&at(), Level::WARN, "a.rs:2", &fields);
         let offset = at().format("%:z").to_string();
         assert_eq!(
@@ -636,11 +667,12 @@ mod tests {
             let _outer = outer.enter();
             let inner = tracing::info_span!("request", task = "t 1");
             let _inner = inner.enter();
-            tracing::info!(source = "s", "inside");
+            let lock_id = "t-`db`.`tb`";
+            tracing::info!(source = "s", count = 3, %lock_id, ids = ?["a"], "inside {}", 7);
         });
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.contains("[inside] [source=s] [mode=pessimistic] [task=\"t 1\"]\n"),
+            text.contains("[\"inside 7\"] [source=s] [count=3] [lock_id=t-`db`.`tb`] [ids=\"[\\\"a\\\"]\"] [mode=pessimistic] [task=\"t 1\"]\n"),
             "{text}"
         );
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
