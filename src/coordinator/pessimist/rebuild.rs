@@ -29,8 +29,8 @@ impl SnapshotKeys {
     /// malformed key or value is reported and skipped.
     fn decode_page(&mut self, space: &KeySpace, metrics: &Metrics, kvs: Vec<KeyValue>) {
         for kv in kvs {
-            let key = PessimismKey::decode(space, &kv.key);
-            if let Some(PessimismKey::Info([task, source])) = key {
+            let decoded = PessimismKey::decode(space, &kv.key);
+            if let Some(PessimismKey::Info([task, source])) = decoded {
                 if let Some(info) = decode_info(metrics, &kv, &task, &source) {
                     let key = (task, source);
                     if operator::is_injected(&kv.value) {
@@ -52,7 +52,7 @@ impl SnapshotKeys {
                         None => self.lock_ids.push(lock_id),
                     }
                 }
-            } else if let Some(PessimismKey::Operation([task, source])) = key {
+            } else if let Some(PessimismKey::Operation([task, source])) = decoded {
                 if let Some(op) = decode_operation(metrics, &kv, &task, &source) {
                     self.operations.insert(
                         (task, source),
