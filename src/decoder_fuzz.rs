@@ -82,6 +82,14 @@ fn cases() -> u32 {
         .unwrap_or(DEFAULT_CASES)
 }
 
+/// The filter rejections a run of `cases` inputs may draw: four per case,
+/// and never fewer than proptest's default.
+fn local_reject_cap(cases: u32) -> u32 {
+    cases
+        .saturating_mul(4)
+        .max(Config::default().max_local_rejects)
+}
+
 /// Runs `decode` over `cases()` inputs of `strategy`. `decode` returns
 /// whether the input decoded; a rejected input must come back as the
 /// decoder's error type, which the signatures below enforce. A panic fails
@@ -96,6 +104,11 @@ where
         failure_persistence: None,
         // Shrinking a panic is cheap; rejections are not failures.
         max_shrink_iters: 10_000,
+        // The valid values' filters (one-line names, non-empty key parts)
+        // reject a share of what they draw, and the mutated inputs draw a
+        // valid value each: proptest's fixed cap (65,536 per run) stopped a
+        // million-case run, so the cap grows with the cases.
+        max_local_rejects: local_reject_cap(cases),
         ..Config::default()
     };
     let started = std::time::Instant::now();
