@@ -37,8 +37,8 @@ use dm_master::keys::{
 };
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::{
-    ShowDdlLocksRequest, ShowDdlLocksResponse, TaskOp, UnlockDdlLockOp, UnlockDdlLockRequest,
-    UnlockDdlLockResponse,
+    ListMemberRequest, ShowDdlLocksRequest, ShowDdlLocksResponse, TaskOp, UnlockDdlLockOp,
+    UnlockDdlLockRequest, UnlockDdlLockResponse,
 };
 use dm_master::task::{RouteRule, SubTaskConfig};
 use dm_master::tls::TlsFiles;
@@ -133,9 +133,14 @@ impl Masters {
         self.channel().await.map(MasterClient::new)
     }
 
-    /// A connection to the first master that accepts one.
+    /// A connection to the first master that accepts one and answers for
+    /// the cluster. With several addresses, a master that cannot (cut off
+    /// from etcd, or not yet knowing the leader: DM's 38043 to every
+    /// request) is passed over for the next; when none can, the first that
+    /// accepted a connection is used, so the command shows DM's error.
     async fn channel(&self) -> Result<Channel, String> {
         let mut causes = Vec::new();
+        let mut first_reached = None;
         for addr in &self.addrs {
             if let Some(tls) = &self.tls {
                 // Bad files are a configuration error, not an unreachable master.
@@ -144,9 +149,18 @@ impl Masters {
                 })?;
             }
             match dm_master::tls::grpc_connect(addr, self.tls.as_ref(), CONNECT_TIMEOUT).await {
-                Ok(channel) => return Ok(channel),
+                Ok(channel) if self.addrs.len() == 1 => return Ok(channel),
+                Ok(channel) => {
+                    if answers_for_the_cluster(&channel).await {
+                        return Ok(channel);
+                    }
+                    first_reached.get_or_insert(channel);
+                }
                 Err(e) => causes.push(format!("{addr}: {e}")),
             }
+        }
+        if let Some(channel) = first_reached {
+            return Ok(channel);
         }
         Err(format!(
             "[code=48001:class=dmctl:scope=internal:level=high], Message: can't connect to {}, RawCause: {}, Workaround: Please check your network connection.",
@@ -157,6 +171,30 @@ impl Masters {
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether the master on `channel` leads or forwards to the leader, asked
+/// with a read-only `ListMember` of the leader. DM's dmctl tries another
+/// master only when the connection is unavailable; a master that refuses
+/// with 38043 has not acted on the request, so passing over it is safe.
+async fn answers_for_the_cluster(channel: &Channel) -> bool {
+    let mut client = MasterClient::new(channel.clone());
+    let ask = client.list_member(ListMemberRequest {
+        leader: true,
+        ..Default::default()
+    });
+    match tokio::time::timeout(CONNECT_TIMEOUT, ask).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(status)) => {
+            status.code() != tonic::Code::Unavailable
+                && !status.message().starts_with(NOT_LEADER_PREFIX)
+        }
+        Err(_) => false,
+    }
+}
+
+/// How DM's "master is not leader, and can't forward request to leader"
+/// (38043) begins.
+const NOT_LEADER_PREFIX: &str = "[code=38043:";
 
 /// DM rewrites these single-dash spellings to `--...` before parsing.
 const SINGLE_DASH_GLOBALS: &[&str] = &[
