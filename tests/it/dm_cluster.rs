@@ -20,15 +20,43 @@ pub const KEEPALIVE_TTL_SECS: u64 = 3;
 pub const SETTLE: Duration = Duration::from_secs(30);
 
 /// The `dm-worker` binary built next to `dm-master` (`cargo test
-/// --workspace` builds both).
+/// --workspace` builds both; `cargo test --test it` alone does not build
+/// the other package's binary, so one older than a source it was built
+/// from, as cargo's dep-info file lists them, is refused rather than run).
 fn worker_bin() -> std::path::PathBuf {
     let path = std::path::Path::new(MASTER).with_file_name("dm-worker");
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` so the worker binary is built",
-        path.display()
-    );
+    let built = std::fs::metadata(&path).and_then(|m| m.modified());
+    let Ok(built) = built else {
+        panic!(
+            "{} is missing: run the tests with `cargo test --workspace` so the worker binary is built",
+            path.display()
+        );
+    };
+    if let Some((changed, source)) = newest_source(&path.with_extension("d")) {
+        assert!(
+            changed <= built,
+            "{} is older than {}: run `cargo build -p dm-worker` or `cargo test --workspace` first",
+            path.display(),
+            source
+        );
+    }
     path
+}
+
+/// The most recently modified source in cargo's dep-info file `dep_info`
+/// (`binary: source source ...`, a space in a path escaped as `\ `).
+fn newest_source(dep_info: &std::path::Path) -> Option<(std::time::SystemTime, String)> {
+    let text = std::fs::read_to_string(dep_info).ok()?;
+    let (_, sources) = text.lines().next()?.split_once(": ")?;
+    let sources = sources.replace("\\ ", "\0");
+    sources
+        .split_whitespace()
+        .map(|source| source.replace('\0', " "))
+        .filter_map(|source| {
+            let changed = std::fs::metadata(&source).and_then(|m| m.modified()).ok()?;
+            Some((changed, source))
+        })
+        .max()
 }
 
 /// A joined `dm-worker` process, killed by PID when dropped.

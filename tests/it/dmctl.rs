@@ -82,9 +82,16 @@ async fn dmctl_passes_over_a_master_that_cannot_answer_for_the_cluster() {
         !ok && err.contains(NOT_LEADER)
     })
     .await;
-    assert!(refuses, "the cut-off master refuses: {}", last.lock().unwrap());
+    assert!(
+        refuses,
+        "the cut-off master refuses: {}",
+        last.lock().unwrap()
+    );
 
-    for addrs in [format!("{cut_off},{healthy}"), format!("{healthy},{cut_off}")] {
+    for addrs in [
+        format!("{cut_off},{healthy}"),
+        format!("{healthy},{cut_off}"),
+    ] {
         let (ok, out, err) = dmctl_async(&addrs, &["list-member", "--leader"]).await;
         assert!(ok, "dmctl --master-addr {addrs}: {err}");
         let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
