@@ -61,7 +61,7 @@ use super::{start_actor, unless_term_ends, ActorContext, CHANNEL_CAPACITY};
 use crate::error::{Error, Result};
 use crate::etcd::watch::{WatchEvent, Watcher};
 use crate::etcd::{Compare, Etcd, Fence, KeyValue, Op, Txn};
-use crate::keys::{KeySpace, PESSIMISM_INFO, PESSIMISM_OPERATION, UPSTREAM_SUBTASK};
+use crate::keys::{KeyError, KeySpace, PESSIMISM_INFO, PESSIMISM_OPERATION, UPSTREAM_SUBTASK};
 use crate::metrics::{self, Metrics};
 use crate::pessimism::info::Info;
 use crate::pessimism::keeper::{
@@ -134,15 +134,19 @@ enum PessimismKey {
 }
 
 impl PessimismKey {
-    /// `None` when `key` is neither an Info's nor an Operation's, or does not
-    /// decode.
-    fn decode(space: &KeySpace, key: &[u8]) -> Option<PessimismKey> {
-        if let Some(info) = space.decode_if_held(&PESSIMISM_INFO, key) {
-            Some(PessimismKey::Info(info))
-        } else {
+    /// The key's kind and parts, or why it is neither an Info's nor an
+    /// Operation's key. The kind is told by the Operation path first, so an
+    /// Operation's key is not first decoded, and its error built, as an
+    /// Info's.
+    fn decode(space: &KeySpace, key: &[u8]) -> std::result::Result<PessimismKey, KeyError> {
+        if space.holds(&PESSIMISM_OPERATION, key) {
             space
-                .decode_if_held(&PESSIMISM_OPERATION, key)
+                .decode(&PESSIMISM_OPERATION, key)
                 .map(PessimismKey::Operation)
+        } else {
+            // An Info's key, or one under neither path: the Info decoder's
+            // error then says why.
+            space.decode(&PESSIMISM_INFO, key).map(PessimismKey::Info)
         }
     }
 
@@ -330,13 +334,13 @@ impl Pessimist {
             Event::ShardDdl(e) => {
                 let key = self.event_key(&e);
                 if self.unlocking.is_empty() {
-                    if let Some(task) = key.as_ref().map(PessimismKey::task) {
-                        if let Some(busy) = self.writing.get_mut(task) {
-                            busy.queue.push_back(e);
+                    if let Some(key) = key {
+                        if let Some(busy) = self.writing.get_mut(key.task()) {
+                            busy.queue.push_back((e, key));
                             return Ok(());
                         }
                         self.pipeline = true;
-                        let result = self.on_keyed_event(e, key).await;
+                        let result = self.on_keyed_event(e, Some(key)).await;
                         self.pipeline = false;
                         return result;
                     }
@@ -376,14 +380,10 @@ impl Pessimist {
             WatchEvent::Delete { key, .. } => key,
             WatchEvent::Resynced(_) => return None,
         };
-        PessimismKey::decode(&self.ctx.space, key)
+        PessimismKey::decode(&self.ctx.space, key).ok()
     }
 
-    async fn on_pessimism_event(&mut self, event: WatchEvent) -> Result<()> {
-        let key = self.event_key(&event);
-        self.on_keyed_event(event, key).await
-    }
-
+    /// Handles a watch event whose key [`Pessimist::event_key`] decoded.
     async fn on_keyed_event(&mut self, event: WatchEvent, key: Option<PessimismKey>) -> Result<()> {
         match (event, key) {
             (WatchEvent::Resynced(snapshot), _) => {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dm_master::coordinator::pessimist::PessimistHandle;
 use dm_master::etcd::{Etcd, Op, Txn};
-use dm_master::keys::{KeySpace, UPSTREAM_SUBTASK};
+use dm_master::keys::{KeySpace, PESSIMISM_INFO, UPSTREAM_SUBTASK};
 use dm_master::pessimism::{ops, Operation};
 use dm_master::task::SubTaskConfig;
 use dm_worker::shardddl::pessimist::{Decision, PessimistClient};
@@ -288,12 +288,17 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
     // and written again while it runs.
     let bad_key = ops::info_key(&setup.space, "bad", "s1");
     setup.etcd.put(bad_key.as_str(), "{not json").await.unwrap();
+    // And a key under the Info path whose parts are not hex, before the
+    // start and while the master runs: reported, counted, skipped.
+    let not_hex = format!("{}zz/73", setup.space.path(&PESSIMISM_INFO));
+    setup.etcd.put(not_hex.as_str(), "{}").await.unwrap();
     let env = setup.start().await;
     let snapshot_counted = env
         .metrics_show("type=\"Watch - MalformedValueError\"} 1")
         .await;
     assert!(snapshot_counted, "{}", env.master.metrics.render());
     env.etcd.put(bad_key.as_str(), "[1,2,3]").await.unwrap();
+    env.etcd.put(not_hex.as_str(), "{}").await.unwrap();
     let log: Log = Default::default();
     let mut joins = Vec::new();
     for source in S12 {
@@ -308,6 +313,10 @@ async fn malformed_info_next_to_a_healthy_lock_is_reported_and_skipped() {
         )
         .await;
     assert!(counted, "{}", env.master.metrics.render());
+    let keys_counted = env
+        .metrics_show("dm_master_shard_ddl_error{task=\"\",type=\"Watch - MalformedValueError\"} 2")
+        .await;
+    assert!(keys_counted, "{}", env.master.metrics.render());
     env.stop().await;
 }
 

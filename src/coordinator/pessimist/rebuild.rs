@@ -30,7 +30,7 @@ impl SnapshotKeys {
     fn decode_page(&mut self, space: &KeySpace, metrics: &Metrics, kvs: Vec<KeyValue>) {
         for kv in kvs {
             let decoded = PessimismKey::decode(space, &kv.key);
-            if let Some(PessimismKey::Info([task, source])) = decoded {
+            if let Ok(PessimismKey::Info([task, source])) = decoded {
                 if let Some(info) = decode_info(metrics, &kv, &task, &source) {
                     let key = (task, source);
                     if operator::is_injected(&kv.value) {
@@ -52,7 +52,7 @@ impl SnapshotKeys {
                         None => self.lock_ids.push(lock_id),
                     }
                 }
-            } else if let Some(PessimismKey::Operation([task, source])) = decoded {
+            } else if let Ok(PessimismKey::Operation([task, source])) = decoded {
                 if let Some(op) = decode_operation(metrics, &kv, &task, &source) {
                     self.operations.insert(
                         (task, source),
@@ -62,8 +62,8 @@ impl SnapshotKeys {
                         },
                     );
                 }
-            } else {
-                report_bad_key(metrics, &kv.key);
+            } else if let Err(error) = decoded {
+                report_bad_key(metrics, &kv.key, &error);
             }
         }
     }
@@ -126,14 +126,18 @@ fn report_malformed<T>(
         .ok()
 }
 
-pub(super) fn report_bad_key(metrics: &Metrics, key: &[u8]) {
-    tracing::error!(key = %String::from_utf8_lossy(key), "pessimism key does not decode, ignored");
+pub(super) fn report_bad_key(metrics: &Metrics, key: &[u8], error: &KeyError) {
+    tracing::error!(key = %String::from_utf8_lossy(key), %error, "pessimism key does not decode, ignored");
     metrics.report_ddl_error("", metrics::ERR_MALFORMED_VALUE);
 }
 
 impl Pessimist {
+    /// Reports a watched key that [`Pessimist::event_key`] could not decode;
+    /// it is decoded again here, on this rare path, for the reason.
     pub(super) fn report_bad_key(&self, key: &[u8]) {
-        report_bad_key(&self.ctx.metrics, key);
+        if let Err(error) = PessimismKey::decode(&self.ctx.space, key) {
+            report_bad_key(&self.ctx.metrics, key, &error);
+        }
     }
 
     pub(super) fn decode_info(&self, kv: &KeyValue, task: &str, source: &str) -> Option<Info> {

@@ -67,7 +67,7 @@ pub(super) struct WriteDone {
 #[derive(Default)]
 pub(super) struct TaskWrites {
     pub(super) in_flight: usize,
-    pub(super) queue: VecDeque<WatchEvent>,
+    pub(super) queue: VecDeque<(WatchEvent, PessimismKey)>,
 }
 
 /// The lock an action answers, if any.
@@ -154,8 +154,8 @@ impl Pessimist {
             .remove(&task)
             .map(|busy| busy.queue)
             .unwrap_or_default();
-        while let Some(event) = queue.pop_front() {
-            if let Err(error) = self.on_pessimism_event(event).await {
+        while let Some((event, key)) = queue.pop_front() {
+            if let Err(error) = self.on_keyed_event(event, Some(key)).await {
                 if error.ends_term() {
                     return Err(error);
                 }
