@@ -135,10 +135,16 @@ impl Cluster {
     /// Pauses `task`'s subtask on s2 and resumes it, so that its worker
     /// runs its scenario again.
     async fn pause_and_resume_s2(&self, task: &str) {
-        self.dmctl(&self.join, &["pause-task", "-s", "s2", task])
+        self.pause_and_resume(task, "s2").await;
+    }
+
+    /// Pauses and resumes `source`'s subtask of `task`: a scenario idling
+    /// in a `pause-ms` step goes on with its next step.
+    async fn pause_and_resume(&self, task: &str, source: &str) {
+        self.dmctl(&self.join, &["pause-task", "-s", source, task])
             .await;
-        assert!(wait_subtask(&self.join, task, "s2", |st| st["stage"] == "Paused").await);
-        self.dmctl(&self.join, &["resume-task", "-s", "s2", task])
+        assert!(wait_subtask(&self.join, task, source, |st| st["stage"] == "Paused").await);
+        self.dmctl(&self.join, &["resume-task", "-s", source, task])
             .await;
     }
 
@@ -175,11 +181,37 @@ impl Cluster {
         s2_alters: &[&str],
     ) -> (String, Value) {
         let target = unique_database(task);
-        write_scenario(self.dir.path(), task, s1_alters, s2_alters);
+        // An optimistic lock knows the tables of the sources that have
+        // announced theirs: were s1's DDLs in before s2's subtask started,
+        // the lock would resolve with s1's tables alone. So s1 idles after
+        // its CREATEs until s2's tables are known, then goes on.
+        let s1_waits_for_s2 = mode == "optimistic";
+        write_scenario(self.dir.path(), task, s1_alters, s2_alters, s1_waits_for_s2);
         let started = self
             .start_task(task, &task_yaml(task, mode, &target, extra))
             .await;
+        if s1_waits_for_s2 {
+            self.settles(|| async {
+                self.both_sources_announced(task).await
+                    && self.workers.iter().any(|w| w.log().contains(S1_IDLES))
+            })
+            .await;
+            self.pause_and_resume(task, "s1").await;
+        }
         (target, started)
+    }
+
+    /// Whether both sources put their SourceTables of `task`.
+    async fn both_sources_announced(&self, task: &str) -> bool {
+        let space = KeySpace::default();
+        let client = self.etcd.client().await;
+        for source in SOURCES {
+            let key = space.key(&OPTIMISM_SOURCE_TABLES, [task, source]);
+            if client.get(key).await.unwrap().value.is_none() {
+                return false;
+            }
+        }
+        true
     }
 
     async fn dmctl(&self, addrs: &str, args: &[&str]) -> Value {
@@ -239,7 +271,17 @@ fn task_yaml(task: &str, mode: &str, target: &str, extra: &str) -> String {
 /// The scenario file of a task: each source creates its upstream database
 /// and two shard tables; s1 then runs `s1_alters` on both tables; s2 idles
 /// until its subtask is paused, then runs `s2_alters`.
-fn write_scenario(dir: &Path, task: &str, s1_alters: &[&str], s2_alters: &[&str]) {
+/// What a worker logs when s1's scenario reaches the idle step that
+/// [`write_scenario`] gives it after its CREATEs.
+const S1_IDLES: &str = "[s1] step 4: pause";
+
+fn write_scenario(
+    dir: &Path,
+    task: &str,
+    s1_alters: &[&str],
+    s2_alters: &[&str],
+    s1_waits_for_s2: bool,
+) {
     let mut text = format!("task = \"{task}\"\n");
     for (n, alters) in [(1, s1_alters), (2, s2_alters)] {
         let source = format!("s{n}");
@@ -253,9 +295,11 @@ fn write_scenario(dir: &Path, task: &str, s1_alters: &[&str], s2_alters: &[&str]
         for t in 1..=2 {
             step(&format!("CREATE TABLE t{t} (id INT PRIMARY KEY)"));
         }
-        if n == 2 {
+        if n == 2 || s1_waits_for_s2 {
             // Idle upstream until the test pauses this subtask.
-            text.push_str("\n[[step]]\nsource = \"s2\"\npause-ms = 600000\n");
+            text.push_str(&format!(
+                "\n[[step]]\nsource = \"{source}\"\npause-ms = 600000\n"
+            ));
         }
         for alter in alters {
             for t in 1..=2 {
