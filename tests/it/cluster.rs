@@ -93,12 +93,38 @@ struct Node {
     config: std::path::PathBuf,
 }
 
-/// `n` distinct free loopback ports (each listener held until all are
-/// picked, so no port is handed out twice).
-fn distinct_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<_> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
+/// `n` distinct free loopback ports for the listeners of master processes
+/// (each held until all are picked, so no port is handed out twice).
+///
+/// They are taken below the kernel's ephemeral range: a port picked there
+/// and released could be given to an outgoing connection (the etcd members
+/// dial one another many times while the masters start) before its master
+/// binds it, and that master would then fail with "Address already in use".
+pub(crate) fn distinct_ports(n: usize) -> Vec<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let low = 10_000u16.min(ephemeral_low / 2);
+    let span = u64::from(ephemeral_low - low);
+    let random = std::collections::hash_map::RandomState::new();
+    let mut listeners = Vec::new();
+    for attempt in 0u64.. {
+        if listeners.len() == n {
+            break;
+        }
+        assert!(
+            attempt < 10_000,
+            "no {n} free loopback ports below {ephemeral_low}"
+        );
+        let mut hasher = random.build_hasher();
+        hasher.write_u64(attempt);
+        let port = low + (hasher.finish() % span) as u16;
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
     listeners
         .iter()
         .map(|l| l.local_addr().unwrap().port())

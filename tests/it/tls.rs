@@ -186,3 +186,288 @@ async fn without_cert_allowed_cn_clients_need_no_certificate() {
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     master.stop().await;
 }
+
+/// This master's role from `GET /role` over TLS as the client `who`
+/// ("down" when it does not answer).
+async fn role_over_tls(addr: &str, who: &TlsFiles) -> String {
+    let text = https_get(addr.parse().unwrap(), http1(who), "/role")
+        .await
+        .unwrap_or_default();
+    ["leader", "follower", "starting"]
+        .into_iter()
+        .find(|r| text.contains(&format!("\"role\":\"{r}\"")))
+        .unwrap_or("down")
+        .to_string()
+}
+
+/// The index of the one leader among `addrs` once the others follow.
+async fn settled_leader_over_tls(addrs: &[&str], who: &TlsFiles) -> Option<usize> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut roles = Vec::new();
+        for addr in addrs {
+            roles.push(role_over_tls(addr, who).await);
+        }
+        let leaders: Vec<usize> = (0..roles.len()).filter(|i| roles[*i] == "leader").collect();
+        let followers = roles.iter().filter(|r| *r == "follower").count();
+        if leaders.len() == 1 && followers == roles.len() - 1 {
+            return Some(leaders[0]);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs `etcdctl` (API v3) on a blocking thread: whether it succeeded, and
+/// its stdout and stderr.
+async fn etcdctl(endpoint: &str, tls: Option<&TlsFiles>, args: &[&str]) -> (bool, String) {
+    let mut command = std::process::Command::new("etcdctl");
+    command
+        .arg(format!("--endpoints={endpoint}"))
+        .args(["--dial-timeout=3s", "--command-timeout=5s"])
+        .args(args)
+        .env("ETCDCTL_API", "3");
+    if let Some(tls) = tls {
+        command
+            .arg(format!("--cacert={}", tls.ca.display()))
+            .arg(format!("--cert={}", tls.cert.display()))
+            .arg(format!("--key={}", tls.key.display()));
+    }
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("etcdctl (Debian package etcd-client) is installed");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `dmctl list-member` with the TLS flags through `addr`: its JSON.
+async fn list_member_over_tls(addr: &str, who: &TlsFiles) -> serde_json::Value {
+    let (ca, cert, key) = (
+        who.ca.display().to_string(),
+        who.cert.display().to_string(),
+        who.key.display().to_string(),
+    );
+    let (ok, out, err) = crate::dmctl::dmctl_async(
+        addr,
+        &[
+            "--ssl-ca",
+            &ca,
+            "--ssl-cert",
+            &cert,
+            "--ssl-key",
+            &key,
+            "list-member",
+        ],
+    )
+    .await;
+    assert!(ok, "dmctl list-member over TLS: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Names of the masters in a `list-member` answer with whether each is
+/// alive and its peer URLs, sorted; and the leader's name.
+fn masters_and_leader(members: &serde_json::Value) -> (Vec<(String, bool, String)>, String) {
+    let mut masters = Vec::new();
+    let mut leader = String::new();
+    for group in members["members"].as_array().unwrap() {
+        if let Some(l) = group.get("leader") {
+            leader = l["name"].as_str().unwrap_or_default().to_string();
+        }
+        if let Some(m) = group.get("master") {
+            for master in m["masters"].as_array().unwrap() {
+                masters.push((
+                    master["name"].as_str().unwrap().to_string(),
+                    master["alive"].as_bool().unwrap_or(false),
+                    master["peerURLs"][0]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ));
+            }
+        }
+    }
+    masters.sort();
+    (masters, leader)
+}
+
+/// Three `dm-master` processes with DM's `ssl-*` keys and `cert-allowed-cn`
+/// form their own etcd cluster over TLS peer URLs (each member asks its
+/// peers for a certificate with the allowed CN), elect a leader, and serve
+/// dmctl and etcd's API on their TLS master addresses; a client without
+/// TLS gets nothing. A fourth joins through the TLS master addresses; when
+/// the leader is killed the others elect another over the same TLS peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_masters_with_tls_form_one_cluster_over_tls_peers() {
+    use crate::cluster::{distinct_ports, MasterProcess};
+
+    let pki = Pki::new();
+    let files = TlsFiles {
+        allowed_cn: vec!["dm".into()],
+        ..pki.issue("dm")
+    };
+    let root = tempfile::tempdir().unwrap();
+    let ports = distinct_ports(8);
+    let names = ["master1", "master2", "master3", "master4"];
+    let addrs: Vec<String> = (0..4)
+        .map(|i| format!("127.0.0.1:{}", ports[2 * i]))
+        .collect();
+    let peers: Vec<String> = (0..4)
+        .map(|i| format!("https://127.0.0.1:{}", ports[2 * i + 1]))
+        .collect();
+    let initial_cluster = (0..3)
+        .map(|i| format!("{}={}", names[i], peers[i]))
+        .collect::<Vec<_>>()
+        .join(",");
+    let config_of = |i: usize, cluster_key: &str| {
+        let config = root.path().join(format!("{}.toml", names[i]));
+        std::fs::write(
+            &config,
+            format!(
+                "name = \"{name}\"\nmaster-addr = \"{addr}\"\nadvertise-addr = \"{addr}\"\n\
+                 data-dir = \"{data}\"\npeer-urls = \"{peer}\"\nadvertise-peer-urls = \"{peer}\"\n\
+                 {cluster_key}\n\
+                 ssl-ca = \"{ca}\"\nssl-cert = \"{cert}\"\nssl-key = \"{key}\"\ncert-allowed-cn = [\"dm\"]\n",
+                name = names[i],
+                addr = addrs[i],
+                data = root.path().join(names[i]).display(),
+                peer = peers[i],
+                ca = files.ca.display(),
+                cert = files.cert.display(),
+                key = files.key.display(),
+            ),
+        )
+        .unwrap();
+        let config = config.display().to_string();
+        MasterProcess::spawn(
+            &addrs[i],
+            &["--config", &config, "--election-ttl", "2"],
+            &root.path().join(format!("{}.log", names[i])),
+        )
+    };
+    let mut masters: Vec<Option<MasterProcess>> = (0..3)
+        .map(|i| {
+            Some(config_of(
+                i,
+                &format!("initial-cluster = \"{initial_cluster}\""),
+            ))
+        })
+        .collect();
+    let logs = |masters: &[Option<MasterProcess>]| {
+        masters
+            .iter()
+            .flatten()
+            .map(|m| m.log())
+            .collect::<String>()
+    };
+
+    let all: Vec<&str> = addrs[..3].iter().map(String::as_str).collect();
+    let Some(leader) = settled_leader_over_tls(&all, &files).await else {
+        panic!(
+            "one leader among three TLS masters; logs:\n{}",
+            logs(&masters)
+        );
+    };
+    let follower = (leader + 1) % 3;
+
+    // dmctl with DM's TLS flags, through a follower: three live masters
+    // with TLS peer URLs, and the leader.
+    let members = list_member_over_tls(&addrs[follower], &files).await;
+    let (listed, listed_leader) = masters_and_leader(&members);
+    let expected: Vec<(String, bool, String)> = (0..3)
+        .map(|i| (names[i].to_string(), true, peers[i].clone()))
+        .collect();
+    assert_eq!(listed, expected, "{members}");
+    assert_eq!(listed_leader, names[leader], "{members}");
+
+    // etcd's API on a TLS master address: a key written through one master
+    // is read through another; the member list names the TLS peer URLs.
+    let (ok, out) = etcdctl(
+        &format!("https://{}", addrs[follower]),
+        Some(&files),
+        &["put", "/tls-probe", "over-tls"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = etcdctl(
+        &format!("https://{}", addrs[leader]),
+        Some(&files),
+        &["get", "/tls-probe", "--print-value-only"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "over-tls");
+    let (ok, out) = etcdctl(
+        &format!("https://{}", addrs[leader]),
+        Some(&files),
+        &["member", "list"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    for peer in &peers[..3] {
+        assert!(out.contains(peer.as_str()), "{peer} in {out}");
+    }
+
+    // Without TLS, or with TLS but no certificate, nothing is served.
+    let (ok, out) = etcdctl(
+        &format!("http://{}", addrs[leader]),
+        None,
+        &["get", "/tls-probe"],
+    )
+    .await;
+    assert!(!ok, "plain text got an answer: {out}");
+    let anonymous_status = https_get(
+        addrs[leader].parse().unwrap(),
+        anonymous(&pki.ca),
+        "/status",
+    )
+    .await;
+    assert!(
+        !matches!(&anonymous_status, Ok(text) if text.starts_with("HTTP/1.1 200")),
+        "{anonymous_status:?}"
+    );
+
+    // A fourth master joins through the TLS master addresses (its member
+    // is added with a TLS client, then starts on TLS peer URLs).
+    let join = addrs[..3].join(",");
+    masters.push(Some(config_of(3, &format!("join = \"{join}\""))));
+    let everyone: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    let Some(leader) = settled_leader_over_tls(&everyone, &files).await else {
+        panic!("the fourth TLS master follows; logs:\n{}", logs(&masters));
+    };
+    let members = list_member_over_tls(&addrs[3], &files).await;
+    let (listed, _) = masters_and_leader(&members);
+    let expected: Vec<(String, bool, String)> = (0..4)
+        .map(|i| (names[i].to_string(), true, peers[i].clone()))
+        .collect();
+    assert_eq!(listed, expected, "{members}");
+
+    // The leader dies; the others elect another over the TLS peers, and
+    // dmctl through a survivor names it.
+    masters[leader].take().unwrap().kill();
+    let survivors: Vec<usize> = (0..4).filter(|i| *i != leader).collect();
+    let survivor_addrs: Vec<&str> = survivors.iter().map(|i| addrs[*i].as_str()).collect();
+    let Some(new_leader) = settled_leader_over_tls(&survivor_addrs, &files).await else {
+        panic!("a new leader over TLS; logs:\n{}", logs(&masters));
+    };
+    let new_leader = survivors[new_leader];
+    let members = list_member_over_tls(&addrs[survivors[0]], &files).await;
+    let (listed, listed_leader) = masters_and_leader(&members);
+    assert_eq!(listed_leader, names[new_leader], "{members}");
+    let alive: Vec<bool> = listed.iter().map(|(_, alive, _)| *alive).collect();
+    let mut expected_alive = vec![true; 4];
+    expected_alive[leader] = false;
+    assert_eq!(alive, expected_alive, "{members}");
+    let (ok, out) = etcdctl(
+        &format!("https://{}", addrs[survivors[1]]),
+        Some(&files),
+        &["get", "/tls-probe", "--print-value-only"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "over-tls");
+}
