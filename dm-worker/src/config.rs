@@ -10,6 +10,7 @@
 //! in declaration order, nil slices left out).
 
 use crate::error::{Error, Result};
+use dm_master::tls::TlsFiles;
 
 mod file;
 mod flags;
@@ -211,6 +212,19 @@ impl WorkerConfig {
     /// The master endpoints of `join` (DM's `GetJoinURLs`: split on commas).
     pub fn join_urls(&self) -> Vec<String> {
         self.join.split(',').map(str::to_owned).collect()
+    }
+
+    /// The worker's TLS (`ssl-ca`, `ssl-cert`, `ssl-key`,
+    /// `cert-allowed-cn`), on as soon as `ssl-ca` is set, as DM's
+    /// `WrapSchemes` decides `https`: registration and etcd go to the
+    /// masters over TLS, and the `pb.Worker` port serves TLS.
+    pub fn tls(&self) -> Option<TlsFiles> {
+        (!self.ssl_ca.is_empty()).then(|| TlsFiles {
+            ca: self.ssl_ca.clone().into(),
+            cert: self.ssl_cert.clone().into(),
+            key: self.ssl_key.clone().into(),
+            allowed_cn: self.cert_allowed_cn.clone(),
+        })
     }
 }
 

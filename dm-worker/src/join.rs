@@ -14,6 +14,7 @@
 //!   [`ROUND_PAUSE`], and takes a new lease, new PUT; the
 //!   worker does not register again.
 
+use dm_master::tls::TlsFiles;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dm_master::etcd::{Etcd, Op, Txn};
@@ -41,7 +42,12 @@ const REVOKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Registers `name` at `advertise_addr` with the first master that accepts
 /// it. Returns DM's 40077 error once every round failed.
-pub async fn register(endpoints: &[String], name: &str, advertise_addr: &str) -> Result<()> {
+pub async fn register(
+    endpoints: &[String],
+    name: &str,
+    advertise_addr: &str,
+    tls: Option<&TlsFiles>,
+) -> Result<()> {
     let request = RegisterWorkerRequest {
         name: name.to_owned(),
         address: advertise_addr.to_owned(),
@@ -49,7 +55,7 @@ pub async fn register(endpoints: &[String], name: &str, advertise_addr: &str) ->
     let mut last_error = String::new();
     for round in 1..=REGISTER_ROUNDS {
         for endpoint in endpoints {
-            match register_once(endpoint, request.clone()).await {
+            match register_once(endpoint, request.clone(), tls).await {
                 Ok(()) => {
                     info!(worker = %name, endpoint = %endpoint, "registered with the master");
                     return Ok(());
@@ -78,14 +84,13 @@ pub async fn register(endpoints: &[String], name: &str, advertise_addr: &str) ->
 async fn register_once(
     endpoint: &str,
     request: RegisterWorkerRequest,
+    tls: Option<&TlsFiles>,
 ) -> std::result::Result<(), String> {
-    let uri = format!("http://{}", unwrap_scheme(endpoint));
-    let target = tonic::transport::Endpoint::from_shared(uri)
-        .map_err(|e| e.to_string())?
-        .connect_timeout(REGISTER_TIMEOUT);
+    let target = unwrap_scheme(endpoint);
     let deadline = Instant::now() + REGISTER_TIMEOUT;
     let channel = loop {
-        match tokio::time::timeout_at(deadline.into(), target.connect()).await {
+        let dial = dm_master::tls::grpc_connect(target, tls, REGISTER_TIMEOUT);
+        match tokio::time::timeout_at(deadline.into(), dial).await {
             Ok(Ok(channel)) => break channel,
             Ok(Err(_)) if Instant::now() + Duration::from_millis(100) < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;

@@ -95,9 +95,15 @@ impl JoinedWorker {
     ) -> std::result::Result<JoinedWorker, StartError> {
         let config = Arc::new(config);
         let join_urls = config.join_urls();
-        join::register(&join_urls, &config.name, &config.advertise_addr)
-            .await
-            .map_err(StartError::Join)?;
+        let tls = config.tls();
+        join::register(
+            &join_urls,
+            &config.name,
+            &config.advertise_addr,
+            tls.as_ref(),
+        )
+        .await
+        .map_err(StartError::Join)?;
         let listener = tokio::net::TcpListener::bind(&config.worker_addr)
             .await
             .map_err(|e| {
@@ -113,7 +119,11 @@ impl JoinedWorker {
             })
         })?;
         let endpoints = options.etcd_endpoints_for_tests.unwrap_or(join_urls);
-        let etcd = Etcd::connect(&endpoints, EtcdOptions::default())
+        let etcd_options = EtcdOptions {
+            tls: tls.clone(),
+            ..EtcdOptions::default()
+        };
+        let etcd = Etcd::connect(&endpoints, etcd_options)
             .await
             .map_err(|e| StartError::Start(e.into()))?;
         let runner = options.runner.unwrap_or_else(|| {
@@ -145,15 +155,33 @@ impl JoinedWorker {
             source.clone(),
             cancel.clone(),
         ));
-        let service = WorkerService::new(config.clone(), source.clone());
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let service = WorkerServer::new(WorkerService::new(config.clone(), source.clone()));
         let shutdown = cancel.clone();
         let worker = config.name.clone();
+        let server_tls = match &tls {
+            Some(tls) => Some(tls.server_config().map_err(|e| {
+                cancel.cancel();
+                StartError::Start(Error::Master(dm_master::Error::Config(e.to_string())))
+            })?),
+            None => None,
+        };
         let server = tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
-                .add_service(WorkerServer::new(service))
-                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-                .await;
+            let router = tonic::transport::Server::builder().add_service(service);
+            let served = match server_tls {
+                Some(server_tls) => {
+                    let incoming =
+                        dm_master::tls::tls_incoming(listener, server_tls, shutdown.clone());
+                    router
+                        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                        .await
+                }
+                None => {
+                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                    router
+                        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                        .await
+                }
+            };
             if let Err(e) = served {
                 error!(worker = %worker, error = %e, "pb.Worker server failed");
             }

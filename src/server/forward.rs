@@ -22,6 +22,12 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
+    /// The TLS this master's clients use (`ssl-*`), for the leader and
+    /// for dm-workers alike.
+    pub fn tls(&self) -> Option<&crate::tls::TlsFiles> {
+        self.tls.as_ref()
+    }
+
     /// A forwarder whose connections use `tls`.
     pub fn with_tls(tls: Option<crate::tls::TlsFiles>) -> Forwarder {
         Forwarder {

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::forward::{lead_or_forward, Forwarder};
@@ -26,6 +25,7 @@ use crate::proto::{
 };
 use crate::scheduler::SchedulerError;
 use crate::source_config::{SourceConfig, SourceConfigError};
+use crate::tls::TlsFiles;
 
 /// How long `ListMember` waits for a master's `/health` (DM: 1 s).
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
@@ -313,7 +313,14 @@ pub async fn operate_source(
                 added.push(cfg.source_id.clone());
             }
             let ids: Vec<String> = configs.iter().map(|c| c.source_id.clone()).collect();
-            let sources = source_answers(&scheduler, &ids, Expect::Serving, NO_FREE_WORKER).await;
+            let sources = source_answers(
+                &scheduler,
+                forwarder.tls(),
+                &ids,
+                Expect::Serving,
+                NO_FREE_WORKER,
+            )
+            .await;
             Ok(Response::new(OperateSourceResponse {
                 result: true,
                 msg: String::new(),
@@ -345,7 +352,7 @@ pub async fn operate_source(
                     None => unbound.push(no_worker_entry(id, STOPPED_UNBOUND)),
                 }
             }
-            let mut answered = wait_all(&scheduler, waits, Expect::Stopped).await;
+            let mut answered = wait_all(&scheduler, forwarder.tls(), waits, Expect::Stopped).await;
             unbound.append(&mut answered);
             Ok(Response::new(OperateSourceResponse {
                 result: true,
@@ -365,7 +372,14 @@ pub async fn operate_source(
                     .map(|(id, _)| id)
                     .collect();
             }
-            let sources = source_answers(&scheduler, &ids, Expect::Serving, NO_FREE_WORKER).await;
+            let sources = source_answers(
+                &scheduler,
+                forwarder.tls(),
+                &ids,
+                Expect::Serving,
+                NO_FREE_WORKER,
+            )
+            .await;
             Ok(Response::new(OperateSourceResponse {
                 result: true,
                 msg: String::new(),
@@ -425,6 +439,7 @@ fn no_worker_entry(source: &str, msg: &str) -> CommonWorkerResponse {
 /// reports it (sorted by source).
 async fn source_answers(
     scheduler: &SchedulerHandle,
+    tls: Option<&TlsFiles>,
     ids: &[String],
     expect: Expect,
     no_worker_msg: &str,
@@ -437,18 +452,19 @@ async fn source_answers(
             None => out.push(no_worker_entry(&id, no_worker_msg)),
         }
     }
-    out.extend(wait_all(scheduler, waits, expect).await);
+    out.extend(wait_all(scheduler, tls, waits, expect).await);
     out
 }
 
 async fn wait_all(
     scheduler: &SchedulerHandle,
+    tls: Option<&TlsFiles>,
     waits: Vec<(String, crate::ha::WorkerInfo)>,
     expect: Expect,
 ) -> Vec<CommonWorkerResponse> {
     let futures = waits
         .into_iter()
-        .map(|(source, worker)| wait_worker(scheduler, source, worker, expect));
+        .map(|(source, worker)| wait_worker(scheduler, tls.cloned(), source, worker, expect));
     let mut out: Vec<CommonWorkerResponse> = futures_join(futures).await;
     out.sort_by(|a, b| a.source.cmp(&b.source));
     out
@@ -501,6 +517,7 @@ pub(super) fn worker_errors_msg(errors: &[String]) -> String {
 /// `QueryStatus` until it shows the expected state.
 fn wait_worker(
     scheduler: &SchedulerHandle,
+    tls: Option<TlsFiles>,
     source: String,
     worker: crate::ha::WorkerInfo,
     expect: Expect,
@@ -527,7 +544,7 @@ fn wait_worker(
                     return entry(true, String::new());
                 }
             }
-            let Some(status) = query_status(&worker.addr).await else {
+            let Some(status) = query_status(&worker.addr, tls.as_ref()).await else {
                 continue;
             };
             let reported = status
@@ -557,25 +574,17 @@ fn wait_worker(
     }
 }
 
-async fn query_status(addr: &str) -> Option<proto::QueryStatusResponse> {
-    let uri = if addr.contains("://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
-    };
-    let channel = Channel::from_shared(uri)
-        .ok()?
-        .connect_timeout(WORKER_RPC_TIMEOUT)
-        .timeout(WORKER_RPC_TIMEOUT)
-        .connect()
+async fn query_status(addr: &str, tls: Option<&TlsFiles>) -> Option<proto::QueryStatusResponse> {
+    let channel = crate::tls::grpc_connect(addr, tls, WORKER_RPC_TIMEOUT)
         .await
         .ok()?;
     let mut client = WorkerClient::new(channel);
-    client
-        .query_status(QueryStatusRequest {
-            name: String::new(),
-        })
+    let call = client.query_status(QueryStatusRequest {
+        name: String::new(),
+    });
+    tokio::time::timeout(WORKER_RPC_TIMEOUT, call)
         .await
+        .ok()?
         .ok()
         .map(Response::into_inner)
 }

@@ -16,7 +16,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::forward::{lead_or_forward, Forwarder};
@@ -33,6 +32,7 @@ use crate::proto::{
 };
 use crate::scheduler::error::dm_error_string;
 use crate::task_config::{ConfigError, DbConfig, IoCounters, TaskConfig};
+use crate::tls::TlsFiles;
 
 mod status;
 mod wait;
@@ -69,7 +69,7 @@ pub async fn start_task(
 ) -> Result<Response<StartTaskResponse>, Status> {
     let coordinators = lead_or_forward!(role, forwarder, request, start_task);
     let req = request.into_inner();
-    let response = start_task_here(&coordinators, req).await;
+    let response = start_task_here(&coordinators, forwarder.tls(), req).await;
     if !response.result {
         tracing::warn!(msg = %response.msg, "start-task refused");
     }
@@ -85,7 +85,11 @@ fn start_refused(msg: String) -> StartTaskResponse {
     }
 }
 
-async fn start_task_here(coordinators: &Coordinators, req: StartTaskRequest) -> StartTaskResponse {
+async fn start_task_here(
+    coordinators: &Coordinators,
+    tls: Option<&TlsFiles>,
+    req: StartTaskRequest,
+) -> StartTaskResponse {
     if !req.start_time.is_empty() {
         return start_refused(
             Error::NotSupported {
@@ -172,6 +176,7 @@ async fn start_task_here(coordinators: &Coordinators, req: StartTaskRequest) -> 
         msg,
         sources: wait_sources(
             scheduler,
+            tls,
             &task.name,
             &started,
             Expect::Stage(StageKind::Running),
@@ -302,7 +307,7 @@ pub async fn operate_task(
         op: req.op,
         result: true,
         msg,
-        sources: wait_sources(scheduler, &req.name, &sources, expect).await,
+        sources: wait_sources(scheduler, forwarder.tls(), &req.name, &sources, expect).await,
     }))
 }
 

@@ -471,3 +471,134 @@ async fn three_masters_with_tls_form_one_cluster_over_tls_peers() {
     assert!(ok, "{out}");
     assert_eq!(out.trim(), "over-tls");
 }
+
+/// `dmctl --master-addr addr` with DM's `--ssl-*` flags as `who`: whether
+/// it succeeded, and its output.
+async fn dmctl_over_tls(addr: &str, who: &TlsFiles, args: &[&str]) -> (bool, String) {
+    let (ca, cert, key) = (
+        who.ca.display().to_string(),
+        who.cert.display().to_string(),
+        who.key.display().to_string(),
+    );
+    let mut all = vec!["--ssl-ca", &ca, "--ssl-cert", &cert, "--ssl-key", &key];
+    all.extend_from_slice(args);
+    crate::dmctl::dmctl_text(addr, &all).await
+}
+
+/// A `dm-worker` process with DM's `ssl-*` keys against a TLS master: it
+/// registers over TLS, keeps its lease alive through etcd's API on the TLS
+/// master address, and serves `pb.Worker` over TLS; the master reaches it
+/// over TLS too (DM dials its workers with its own `ssl-*` files), so a
+/// created source is bound and answered, a started task's subtask runs,
+/// and query-status shows the worker's own report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_worker_joins_a_tls_master_and_answers_it_over_tls() {
+    use crate::cluster::{distinct_ports, MasterProcess};
+    use crate::dm_cluster::WorkerProcess;
+    use serde_json::Value;
+
+    let pki = Pki::new();
+    let files = TlsFiles {
+        allowed_cn: vec!["dm".into()],
+        ..pki.issue("dm")
+    };
+    let root = tempfile::tempdir().unwrap();
+    let ports = distinct_ports(2);
+    let addr = format!("127.0.0.1:{}", ports[0]);
+    let peer = format!("https://127.0.0.1:{}", ports[1]);
+    let tls_keys = format!(
+        "ssl-ca = \"{}\"\nssl-cert = \"{}\"\nssl-key = \"{}\"\ncert-allowed-cn = [\"dm\"]\n",
+        files.ca.display(),
+        files.cert.display(),
+        files.key.display(),
+    );
+    let master_config = root.path().join("master.toml");
+    std::fs::write(
+        &master_config,
+        format!(
+            "name = \"m1\"\nmaster-addr = \"{addr}\"\nadvertise-addr = \"{addr}\"\ndata-dir = \"{}\"\n\
+             peer-urls = \"{peer}\"\nadvertise-peer-urls = \"{peer}\"\ninitial-cluster = \"m1={peer}\"\n{tls_keys}",
+            root.path().join("m1").display(),
+        ),
+    )
+    .unwrap();
+    let master_config = master_config.display().to_string();
+    let master = MasterProcess::spawn(
+        &addr,
+        &["--config", &master_config],
+        &root.path().join("m1.log"),
+    );
+    let leads = crate::support::wait_until(Duration::from_secs(60), || async {
+        role_over_tls(&addr, &files).await == "leader"
+    })
+    .await;
+    assert!(leads, "the TLS master leads: {}", master.log());
+
+    let worker_config = root.path().join("worker.toml");
+    std::fs::write(&worker_config, &tls_keys).unwrap();
+    let worker = WorkerProcess::start_with_config("w1", &addr, root.path(), Some(worker_config));
+    let worker_state = || async {
+        let (_, out) = dmctl_over_tls(&addr, &files, &["list-member", "--worker"]).await;
+        serde_json::from_str::<Value>(&out).ok().and_then(|v| {
+            let w = &v["members"][0]["worker"]["workers"][0];
+            Some((
+                w["name"].as_str()?.to_owned(),
+                w["stage"].as_str()?.to_owned(),
+            ))
+        })
+    };
+    let joined = crate::support::wait_until(Duration::from_secs(30), || async {
+        worker_state().await == Some(("w1".to_owned(), "free".to_owned()))
+    })
+    .await;
+    assert!(
+        joined,
+        "the TLS worker registers and keeps alive: {:?}\nworker log:\n{}\nmaster log:\n{}",
+        worker_state().await,
+        worker.log(),
+        master.log()
+    );
+
+    // The master waits for the worker's own QueryStatus answer, over TLS.
+    let source = root.path().join("s1.yaml");
+    std::fs::write(
+        &source,
+        "source-id: s1\nflavor: mysql\nserver-id: 101\nenable-gtid: false\nfrom:\n  host: 127.0.0.1\n  user: root\n  password: \"\"\n  port: 3306\n",
+    )
+    .unwrap();
+    let (ok, out) = dmctl_over_tls(
+        &addr,
+        &files,
+        &["operate-source", "create", source.to_str().unwrap()],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["result"], true, "{out}");
+    assert_eq!(created["sources"][0]["result"], true, "{out}");
+    assert_eq!(created["sources"][0]["worker"], "w1", "{out}");
+
+    let task = root.path().join("task.yaml");
+    std::fs::write(
+        &task,
+        "name: t1\ntask-mode: all\nshard-mode: pessimistic\ntarget-database:\n  host: 127.0.0.1\n  port: 4000\n  user: root\n  password: \"\"\nmysql-instances:\n  - source-id: s1\n    block-allow-list: ba\n    route-rules: [r1]\nblock-allow-list:\n  ba:\n    do-dbs: [shard_db]\nroutes:\n  r1:\n    schema-pattern: shard_db\n    table-pattern: t*\n    target-schema: db\n    target-table: tb\n",
+    )
+    .unwrap();
+    let (ok, out) = dmctl_over_tls(&addr, &files, &["start-task", task.to_str().unwrap()]).await;
+    assert!(ok, "{out}");
+    let started: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(started["result"], true, "{out}");
+    assert_eq!(started["sources"][0]["result"], true, "{out}");
+    let (ok, out) = dmctl_over_tls(&addr, &files, &["query-status", "t1"]).await;
+    assert!(ok, "{out}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["sources"][0]["result"], true, "{out}");
+    assert_eq!(
+        status["sources"][0]["sourceStatus"]["worker"], "w1",
+        "{out}"
+    );
+    assert_eq!(
+        status["sources"][0]["subTaskStatus"][0]["stage"], "Running",
+        "{out}"
+    );
+}

@@ -70,8 +70,9 @@ pub async fn query_status(
         {
             Some(worker) => {
                 let (source, name) = (source.clone(), req.name.clone());
+                let tls = forwarder.tls().cloned();
                 calls.spawn(async move {
-                    let mut entry = match worker_query_status(&worker.addr, &name).await {
+                    let mut entry = match worker_query_status(&worker.addr, &name, tls.as_ref()).await {
                         Ok(resp) => resp,
                         Err(error) => {
                             tracing::warn!(%source, worker = %worker.name, %error, "worker did not answer query-status");
@@ -232,12 +233,8 @@ pub(super) fn add_missing_subtasks(
 pub(super) async fn worker_query_status(
     addr: &str,
     name: &str,
+    tls: Option<&TlsFiles>,
 ) -> Result<QueryStatusResponse, String> {
-    let uri = if addr.contains("://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
-    };
     let grpc_error = |e: &dyn std::fmt::Display| {
         dm_error_string(
             38008,
@@ -248,18 +245,17 @@ pub(super) async fn worker_query_status(
             "",
         )
     };
-    let channel = Channel::from_shared(uri)
-        .map_err(|e| grpc_error(&e))?
-        .connect_timeout(WORKER_RPC_TIMEOUT)
-        .timeout(WORKER_RPC_TIMEOUT)
-        .connect()
+    // Over TLS when this master's clients use it, as DM dials its workers
+    // with the master's `ssl-*` files.
+    let channel = crate::tls::grpc_connect(addr, tls, WORKER_RPC_TIMEOUT)
         .await
         .map_err(|e| grpc_error(&e))?;
-    WorkerClient::new(channel)
-        .query_status(QueryStatusRequest {
-            name: name.to_owned(),
-        })
-        .await
-        .map(Response::into_inner)
-        .map_err(|e| grpc_error(&e))
+    let mut client = WorkerClient::new(channel);
+    let call = client.query_status(QueryStatusRequest {
+        name: name.to_owned(),
+    });
+    match tokio::time::timeout(WORKER_RPC_TIMEOUT, call).await {
+        Ok(answer) => answer.map(Response::into_inner).map_err(|e| grpc_error(&e)),
+        Err(_) => Err(grpc_error(&"context deadline exceeded")),
+    }
 }

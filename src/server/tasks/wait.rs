@@ -15,6 +15,7 @@ pub(super) enum Expect {
 /// DM's `waitOperationOk` for each source, concurrently, sorted by source.
 pub(super) async fn wait_sources(
     scheduler: &SchedulerHandle,
+    tls: Option<&TlsFiles>,
     task: &str,
     sources: &[String],
     expect: Expect,
@@ -28,6 +29,7 @@ pub(super) async fn wait_sources(
                     source,
                     worker.name,
                     worker.addr,
+                    tls.cloned(),
                     task.to_owned(),
                     expect,
                 ));
@@ -53,6 +55,7 @@ pub(super) async fn wait_worker(
     source: String,
     worker: String,
     addr: String,
+    tls: Option<TlsFiles>,
     task: String,
     expect: Expect,
 ) -> CommonWorkerResponse {
@@ -66,7 +69,7 @@ pub(super) async fn wait_worker(
         if attempt > 0 {
             tokio::time::sleep(WAIT_INTERVAL).await;
         }
-        let Ok(status) = worker_query_status(&addr, &task).await else {
+        let Ok(status) = worker_query_status(&addr, &task, tls.as_ref()).await else {
             continue;
         };
         match outcome(&status, &task, expect) {
