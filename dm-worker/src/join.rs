@@ -14,12 +14,12 @@
 //!   [`ROUND_PAUSE`], and takes a new lease, new PUT; the
 //!   worker does not register again.
 
-use dm_master::tls::TlsFiles;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dm_master::etcd::{Etcd, Op, Txn};
 use dm_master::proto::master_client::MasterClient;
 use dm_master::proto::RegisterWorkerRequest;
+use dm_master::tls::TlsFiles;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 

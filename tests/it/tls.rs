@@ -247,25 +247,8 @@ async fn etcdctl(endpoint: &str, tls: Option<&TlsFiles>, args: &[&str]) -> (bool
 
 /// `dmctl list-member` with the TLS flags through `addr`: its JSON.
 async fn list_member_over_tls(addr: &str, who: &TlsFiles) -> serde_json::Value {
-    let (ca, cert, key) = (
-        who.ca.display().to_string(),
-        who.cert.display().to_string(),
-        who.key.display().to_string(),
-    );
-    let (ok, out, err) = crate::dmctl::dmctl_async(
-        addr,
-        &[
-            "--ssl-ca",
-            &ca,
-            "--ssl-cert",
-            &cert,
-            "--ssl-key",
-            &key,
-            "list-member",
-        ],
-    )
-    .await;
-    assert!(ok, "dmctl list-member over TLS: {out}{err}");
+    let (ok, out) = dmctl_over_tls(addr, who, &["list-member"]).await;
+    assert!(ok, "dmctl list-member over TLS: {out}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
