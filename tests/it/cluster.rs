@@ -307,6 +307,14 @@ fn etcd_pids(data_dir: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The index of the one `"leader"` among `roles` when every other is a
+/// `"follower"`.
+pub(crate) fn one_leader(roles: &[String]) -> Option<usize> {
+    let leaders: Vec<usize> = (0..roles.len()).filter(|i| roles[*i] == "leader").collect();
+    let followers = roles.iter().filter(|r| *r == "follower").count();
+    (leaders.len() == 1 && followers == roles.len() - 1).then(|| leaders[0])
+}
+
 /// The leader among `masters` once exactly one leads and the others
 /// follow.
 async fn settled_leader(masters: &[&MasterProcess], timeout: Duration) -> Option<usize> {
@@ -316,10 +324,8 @@ async fn settled_leader(masters: &[&MasterProcess], timeout: Duration) -> Option
         for m in masters {
             roles.push(m.role().await);
         }
-        let leaders: Vec<usize> = (0..roles.len()).filter(|i| roles[*i] == "leader").collect();
-        let followers = roles.iter().filter(|r| *r == "follower").count();
-        if leaders.len() == 1 && followers == roles.len() - 1 {
-            return Some(leaders[0]);
+        if let Some(leader) = one_leader(&roles) {
+            return Some(leader);
         }
         if std::time::Instant::now() >= deadline {
             return None;

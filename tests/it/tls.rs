@@ -208,10 +208,8 @@ async fn settled_leader_over_tls(addrs: &[&str], who: &TlsFiles) -> Option<usize
         for addr in addrs {
             roles.push(role_over_tls(addr, who).await);
         }
-        let leaders: Vec<usize> = (0..roles.len()).filter(|i| roles[*i] == "leader").collect();
-        let followers = roles.iter().filter(|r| *r == "follower").count();
-        if leaders.len() == 1 && followers == roles.len() - 1 {
-            return Some(leaders[0]);
+        if let Some(leader) = crate::cluster::one_leader(&roles) {
+            return Some(leader);
         }
         if std::time::Instant::now() >= deadline {
             return None;
