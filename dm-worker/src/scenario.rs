@@ -78,8 +78,9 @@ fn any() -> String {
     "*".to_owned()
 }
 
-/// One step: an upstream statement run in `schema`, or a pause. In a
-/// [`TaskScenario`], `source` limits the step to that source's subtask.
+/// One step: an upstream statement run in `schema`, a pause, or a wait for
+/// other sources' tables. In a [`TaskScenario`], `source` limits the step
+/// to that source's subtask.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Step {
@@ -91,6 +92,13 @@ pub struct Step {
     pub sql: Option<String>,
     #[serde(default)]
     pub pause_ms: Option<u64>,
+    /// Waits until each of these sources has announced its tables for the
+    /// task (its optimistic SourceTables key exists), so a shard DDL after
+    /// it reaches a lock that knows every shard. DM's subtasks announce
+    /// their tables when they start; without a binlog to wait on, this
+    /// stands in for one source's upstream being later than another's.
+    #[serde(default)]
+    pub await_tables_of: Option<Vec<String>>,
 }
 
 /// A parsed scenario file.
@@ -254,6 +262,21 @@ impl Scenario {
             }
         }
         for (n, step) in self.steps.iter().enumerate() {
+            if step.await_tables_of.is_some() {
+                if step.sql.is_some() || step.pause_ms.is_some() || step.schema.is_some() {
+                    return Err(Error::Scenario(format!(
+                        "step {}: `await-tables-of` stands alone (no `schema`, `sql` or `pause-ms`)",
+                        n + 1
+                    )));
+                }
+                if self.mode != Mode::Optimistic {
+                    return Err(Error::Scenario(format!(
+                        "step {}: `await-tables-of` needs an optimistic task (only optimistic subtasks announce tables)",
+                        n + 1
+                    )));
+                }
+                continue;
+            }
             match (&step.sql, step.pause_ms) {
                 (Some(_), None) if step.schema.as_deref().is_some_and(|s| !s.is_empty()) => {}
                 (Some(_), None) => {
@@ -265,7 +288,7 @@ impl Scenario {
                 (None, Some(_)) if step.schema.is_none() => {}
                 _ => {
                     return Err(Error::Scenario(format!(
-                        "step {}: give either `schema` + `sql` or `pause-ms`",
+                        "step {}: give either `schema` + `sql`, `pause-ms` or `await-tables-of`",
                         n + 1
                     )))
                 }

@@ -183,8 +183,9 @@ impl Cluster {
         let target = unique_database(task);
         // An optimistic lock knows the tables of the sources that have
         // announced theirs: were s1's DDLs in before s2's subtask started,
-        // the lock would resolve with s1's tables alone. So s1 idles after
-        // its CREATEs until s2's tables are known, then goes on.
+        // the lock would resolve with s1's tables alone. So s1 waits after
+        // its CREATEs until both sources' tables are known
+        // (`await-tables-of`), then goes on.
         let s1_waits_for_s2 = mode == "optimistic";
         write_scenario(self.dir.path(), task, s1_alters, s2_alters, s1_waits_for_s2);
         let started = self
@@ -193,10 +194,9 @@ impl Cluster {
         if s1_waits_for_s2 {
             self.settles(|| async {
                 self.both_sources_announced(task).await
-                    && self.workers.iter().any(|w| w.log().contains(S1_IDLES))
+                    && self.workers.iter().any(|w| w.log().contains(S1_WAITS))
             })
             .await;
-            self.pause_and_resume(task, "s1").await;
         }
         (target, started)
     }
@@ -269,11 +269,12 @@ fn task_yaml(task: &str, mode: &str, target: &str, extra: &str) -> String {
 }
 
 /// The scenario file of a task: each source creates its upstream database
-/// and two shard tables; s1 then runs `s1_alters` on both tables; s2 idles
-/// until its subtask is paused, then runs `s2_alters`.
-/// What a worker logs when s1's scenario reaches the idle step that
-/// [`write_scenario`] gives it after its CREATEs.
-const S1_IDLES: &str = "[s1] step 4: pause";
+/// and two shard tables; s1 then (in an optimistic task, once both
+/// sources' tables are announced) runs `s1_alters` on both tables; s2
+/// idles until its subtask is paused, then runs `s2_alters`.
+/// What a worker logs when s1's scenario reaches the wait for both
+/// sources' tables that [`write_scenario`] gives it after its CREATEs.
+const S1_WAITS: &str = "[s1] step 4: waiting for the tables of s1, s2";
 
 fn write_scenario(
     dir: &Path,
@@ -295,7 +296,13 @@ fn write_scenario(
         for t in 1..=2 {
             step(&format!("CREATE TABLE t{t} (id INT PRIMARY KEY)"));
         }
-        if n == 2 || s1_waits_for_s2 {
+        if n == 1 && s1_waits_for_s2 {
+            // Go on once both sources' tables are announced.
+            text.push_str(&format!(
+                "\n[[step]]\nsource = \"{source}\"\nawait-tables-of = [\"s1\", \"s2\"]\n"
+            ));
+        }
+        if n == 2 {
             // Idle upstream until the test pauses this subtask.
             text.push_str(&format!(
                 "\n[[step]]\nsource = \"{source}\"\npause-ms = 600000\n"

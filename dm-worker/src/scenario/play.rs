@@ -106,6 +106,19 @@ pub async fn run_controlled(
             }
             continue;
         }
+        if let Some(sources) = &step.await_tables_of {
+            worker.say(format!(
+                "step {}: waiting for the tables of {}",
+                n + 1,
+                sources.join(", ")
+            ));
+            tokio::select! {
+                waited = tables_announced(etcd, space, &scenario.task, sources) => waited?,
+                () = control.paused() => worker.say(format!("step {}: subtask paused, the wait for tables ends", n + 1)),
+                () = cancel.cancelled() => return Err(Error::Cancelled { during: "a wait for other sources' tables" }),
+            }
+            continue;
+        }
         let (Some(schema), Some(sql)) = (&step.schema, &step.sql) else {
             continue;
         };
@@ -432,4 +445,29 @@ impl Worker<'_> {
             }
         }
     }
+}
+
+/// Returns once every one of `sources` has a SourceTables key for `task`
+/// (polled: the step runs once per subtask start).
+async fn tables_announced(
+    etcd: &Etcd,
+    space: &KeySpace,
+    task: &str,
+    sources: &[String],
+) -> Result<()> {
+    let mut missing: Vec<&String> = sources.iter().collect();
+    while !missing.is_empty() {
+        let mut still = Vec::new();
+        for source in missing {
+            let key = dm_master::optimism::ops::source_tables_key(space, task, source);
+            if etcd.get(key).await?.value.is_none() {
+                still.push(source);
+            }
+        }
+        missing = still;
+        if !missing.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
 }

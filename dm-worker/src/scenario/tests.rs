@@ -180,3 +180,30 @@ fn a_route_without_target_table_keeps_the_table_name() {
         Some(TableName::new("db", "orders"))
     );
 }
+
+#[test]
+fn an_await_tables_step_stands_alone_in_an_optimistic_scenario() {
+    let optimistic = HEAD.replace("pessimistic", "optimistic");
+    let text = format!(
+        "{optimistic}[[step]]\nawait-tables-of = [\"s\", \"s2\"]\n[[step]]\nschema = \"db_1\"\nsql = \"ALTER TABLE tb_1 ADD COLUMN c INT\"\n"
+    );
+    let s = Scenario::parse(&text).unwrap();
+    assert_eq!(
+        s.steps[0].await_tables_of.as_deref(),
+        Some(&["s".to_owned(), "s2".to_owned()][..])
+    );
+    assert_eq!(s.steps[1].await_tables_of, None);
+
+    let with_sql = format!(
+        "{optimistic}[[step]]\nawait-tables-of = [\"s2\"]\nschema = \"db_1\"\nsql = \"DROP TABLE tb_1\"\n"
+    );
+    let err = Scenario::parse(&with_sql).unwrap_err().to_string();
+    assert!(
+        err.contains("step 1: `await-tables-of` stands alone"),
+        "{err}"
+    );
+
+    let pessimistic = format!("{HEAD}[[step]]\nawait-tables-of = [\"s2\"]\n");
+    let err = Scenario::parse(&pessimistic).unwrap_err().to_string();
+    assert!(err.contains("needs an optimistic task"), "{err}");
+}
