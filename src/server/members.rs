@@ -11,6 +11,7 @@ use std::time::Duration;
 use tonic::{Request, Response, Status};
 
 use super::forward::{lead_or_forward, Forwarder};
+use super::tasks::worker_query_status;
 use super::Role;
 use crate::coordinator::scheduler::{NewSource, SchedulerHandle};
 use crate::election::LeaderValue;
@@ -18,10 +19,10 @@ use crate::error::Error;
 use crate::etcd::Op;
 use crate::etcd::Txn;
 use crate::proto::{
-    self, members, worker_client::WorkerClient, CommonWorkerResponse, ListLeaderMember,
-    ListMasterMember, ListMemberRequest, ListMemberResponse, ListWorkerMember, MasterInfo, Members,
-    OfflineMemberRequest, OfflineMemberResponse, OperateSourceRequest, OperateSourceResponse,
-    QueryStatusRequest, RegisterWorkerRequest, RegisterWorkerResponse, SourceOp,
+    self, members, CommonWorkerResponse, ListLeaderMember, ListMasterMember, ListMemberRequest,
+    ListMemberResponse, ListWorkerMember, MasterInfo, Members, OfflineMemberRequest,
+    OfflineMemberResponse, OperateSourceRequest, OperateSourceResponse, RegisterWorkerRequest,
+    RegisterWorkerResponse, SourceOp,
 };
 use crate::scheduler::SchedulerError;
 use crate::source_config::{SourceConfig, SourceConfigError};
@@ -530,6 +531,7 @@ fn wait_worker(
             source: source.clone(),
             worker: worker.name.clone(),
         };
+        let mut unanswered = None;
         for attempt in 0..WAIT_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(WAIT_INTERVAL).await;
@@ -544,9 +546,15 @@ fn wait_worker(
                     return entry(true, String::new());
                 }
             }
-            let Some(status) = query_status(&worker.addr, tls.as_ref()).await else {
-                continue;
-            };
+            let status =
+                match worker_query_status(&worker.addr, "", tls.as_ref(), WORKER_RPC_TIMEOUT).await
+                {
+                    Ok(status) => status,
+                    Err(error) => {
+                        unanswered = Some(error);
+                        continue;
+                    }
+                };
             let reported = status
                 .source_status
                 .as_ref()
@@ -570,21 +578,9 @@ fn wait_worker(
                 _ => {}
             }
         }
+        if let Some(error) = unanswered {
+            tracing::warn!(%source, worker = %worker.name, %error, "worker did not reach the expected state; its last query-status failed");
+        }
         entry(false, not_reached_msg())
     }
-}
-
-async fn query_status(addr: &str, tls: Option<&TlsFiles>) -> Option<proto::QueryStatusResponse> {
-    let channel = crate::tls::grpc_connect(addr, tls, WORKER_RPC_TIMEOUT)
-        .await
-        .ok()?;
-    let mut client = WorkerClient::new(channel);
-    let call = client.query_status(QueryStatusRequest {
-        name: String::new(),
-    });
-    tokio::time::timeout(WORKER_RPC_TIMEOUT, call)
-        .await
-        .ok()?
-        .ok()
-        .map(Response::into_inner)
 }

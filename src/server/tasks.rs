@@ -40,7 +40,7 @@ mod wait;
 #[cfg(test)]
 use status::add_missing_subtasks;
 pub use status::query_status;
-use status::worker_query_status;
+pub(crate) use status::worker_query_status;
 use wait::{wait_sources, Expect};
 
 /// DM's `waitOperationOk`: attempts and the pause between them.

@@ -447,27 +447,28 @@ impl Worker<'_> {
     }
 }
 
-/// Returns once every one of `sources` has a SourceTables key for `task`
-/// (polled: the step runs once per subtask start).
+/// Returns once every one of `sources` has a SourceTables key for `task`:
+/// one read of the task's SourceTables per poll (the step runs once per
+/// subtask start).
 async fn tables_announced(
     etcd: &Etcd,
     space: &KeySpace,
     task: &str,
     sources: &[String],
 ) -> Result<()> {
-    let mut missing: Vec<&String> = sources.iter().collect();
-    while !missing.is_empty() {
-        let mut still = Vec::new();
-        for source in missing {
-            let key = dm_master::optimism::ops::source_tables_key(space, task, source);
-            if etcd.get(key).await?.value.is_none() {
-                still.push(source);
-            }
+    let wanted: Vec<String> = sources
+        .iter()
+        .map(|source| dm_master::optimism::ops::source_tables_key(space, task, source))
+        .collect();
+    let prefix = space.prefix(&dm_master::keys::OPTIMISM_SOURCE_TABLES, &[task]);
+    loop {
+        let announced = etcd.get_prefix(&prefix).await?.value;
+        if wanted
+            .iter()
+            .all(|key| announced.iter().any(|kv| kv.key == key.as_bytes()))
+        {
+            return Ok(());
         }
-        missing = still;
-        if !missing.is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(())
 }

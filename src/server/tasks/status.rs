@@ -72,7 +72,7 @@ pub async fn query_status(
                 let (source, name) = (source.clone(), req.name.clone());
                 let tls = forwarder.tls().cloned();
                 calls.spawn(async move {
-                    let mut entry = match worker_query_status(&worker.addr, &name, tls.as_ref()).await {
+                    let mut entry = match worker_query_status(&worker.addr, &name, tls.as_ref(), WORKER_RPC_TIMEOUT).await {
                         Ok(resp) => resp,
                         Err(error) => {
                             tracing::warn!(%source, worker = %worker.name, %error, "worker did not answer query-status");
@@ -230,10 +230,14 @@ pub(super) fn add_missing_subtasks(
     }
 }
 
-pub(super) async fn worker_query_status(
+/// A dm-worker's `QueryStatus` answer for task `name` (every subtask when
+/// empty), or DM's 38008 text with the cause (no connection, a refused TLS
+/// handshake, no answer within `timeout`).
+pub(crate) async fn worker_query_status(
     addr: &str,
     name: &str,
     tls: Option<&TlsFiles>,
+    timeout: Duration,
 ) -> Result<QueryStatusResponse, String> {
     let grpc_error = |e: &dyn std::fmt::Display| {
         dm_error_string(
@@ -247,14 +251,14 @@ pub(super) async fn worker_query_status(
     };
     // Over TLS when this master's clients use it, as DM dials its workers
     // with the master's `ssl-*` files.
-    let channel = crate::tls::grpc_connect(addr, tls, WORKER_RPC_TIMEOUT)
+    let channel = crate::tls::grpc_connect(addr, tls, timeout)
         .await
         .map_err(|e| grpc_error(&e))?;
     let mut client = WorkerClient::new(channel);
     let call = client.query_status(QueryStatusRequest {
         name: name.to_owned(),
     });
-    match tokio::time::timeout(WORKER_RPC_TIMEOUT, call).await {
+    match tokio::time::timeout(timeout, call).await {
         Ok(answer) => answer.map(Response::into_inner).map_err(|e| grpc_error(&e)),
         Err(_) => Err(grpc_error(&"context deadline exceeded")),
     }

@@ -65,18 +65,27 @@ pub(super) async fn wait_worker(
         source: source.clone(),
         worker: worker.clone(),
     };
+    let mut unanswered = None;
     for attempt in 0..WAIT_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(WAIT_INTERVAL).await;
         }
-        let Ok(status) = worker_query_status(&addr, &task, tls.as_ref()).await else {
-            continue;
+        let status = match worker_query_status(&addr, &task, tls.as_ref(), WORKER_RPC_TIMEOUT).await
+        {
+            Ok(status) => status,
+            Err(error) => {
+                unanswered = Some(error);
+                continue;
+            }
         };
         match outcome(&status, &task, expect) {
             Some(Ok(())) => return entry(true, String::new()),
             Some(Err(msg)) => return entry(false, msg),
             None => {}
         }
+    }
+    if let Some(error) = unanswered {
+        tracing::warn!(%task, %source, %worker, %error, "worker did not reach the expected stage; its last query-status failed");
     }
     entry(false, not_reached_msg())
 }
