@@ -31,18 +31,28 @@ pub const MAX_LOG_FILE_BYTES: u64 = 300 * 1024 * 1024;
 /// Installs the global subscriber for `config`; `RUST_LOG` overrides the
 /// level filter when set. Errors read as DM's `init logger error <message>`.
 pub fn init(config: &Config) -> Result<(), String> {
+    init_with(
+        &config.log_level,
+        config.log_file.as_deref(),
+        config.log_format,
+    )
+}
+
+/// Installs the global subscriber from DM's `log-level`, `log-file` (none:
+/// stdout) and `log-format`, as both DM-master and DM-worker take them.
+pub fn init_with(level: &str, file: Option<&Path>, format: LogFormat) -> Result<(), String> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(tracing_level(&config.log_level)));
-    let output = match &config.log_file {
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(tracing_level(level)));
+    let output = match file {
         Some(path) => Output::File(Arc::new(
             RotatingFile::open(path, MAX_LOG_FILE_BYTES)
                 .map_err(|e| format!("can't open log file {}: {e}", path.display()))?,
         )),
         None => Output::Stdout,
     };
-    let format = match config.log_format {
+    let format = match format {
         LogFormat::Text => UnifiedFormat::Text,
         LogFormat::Json => UnifiedFormat::Json,
     };
@@ -173,6 +183,30 @@ where
             self.output.write_text(&text);
         }
     }
+}
+
+/// A `log-level` as DM's logger accepts it, lower-cased; `warning` is read
+/// as `warn` (DM fails on it: gap C1 in docs/dm-gaps.md, operators mean
+/// `warn`). `None` for anything else.
+pub fn dm_level(level: &str) -> Option<&'static str> {
+    Some(match level.to_lowercase().as_str() {
+        "debug" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "error" => "error",
+        "dpanic" => "dpanic",
+        "panic" => "panic",
+        "fatal" => "fatal",
+        _ => return None,
+    })
+}
+
+/// The text of a `log-level` that [`dm_level`] refuses.
+pub fn invalid_level_text(level: &str) -> String {
+    format!(
+        "invalid log level {:?}: use debug, info, warn, error, dpanic, panic or fatal",
+        level.to_lowercase()
+    )
 }
 
 /// DM's level names onto tracing's (which has no DPANIC/PANIC/FATAL).

@@ -190,6 +190,21 @@ impl WorkerConfig {
         if !self.join.is_empty() {
             self.join = wrap_schemes(&self.join, !self.ssl_ca.is_empty());
         }
+        // Beyond DM, which fails later, in its logger: a level or format
+        // it would not take is refused with the other flags.
+        match dm_master::logging::dm_level(&self.log_level) {
+            Some(level) => self.log_level = level.to_owned(),
+            None => {
+                return Err(Error::ParseFlags {
+                    reason: dm_master::logging::invalid_level_text(&self.log_level),
+                })
+            }
+        }
+        if !matches!(self.log_format.as_str(), "" | "text" | "json") {
+            return Err(Error::ParseFlags {
+                reason: format!("invalid log format {:?}: use text or json", self.log_format),
+            });
+        }
         if self.keepalive_ttl <= 0 {
             return Err(Error::ParseFlags {
                 reason: format!("keepalive-ttl must be positive, got {}", self.keepalive_ttl),

@@ -94,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Demo {
@@ -185,35 +186,19 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// DM's `-L`, `-log-file` and `-log-format`: level, file (appended) or
-/// stderr, text or JSON. `RUST_LOG` overrides the level.
+/// DM's `-L`, `-log-file` and `-log-format`: level, file (appended, rotated
+/// as DM-master's) or stdout, in DM's own line format (pingcap/log's text or
+/// JSON), so a DM-worker's log reads and parses like DM's. `RUST_LOG`
+/// overrides the level.
 fn init_logging(config: &WorkerConfig) -> anyhow::Result<()> {
-    let level = match config.log_level.to_lowercase().as_str() {
-        "fatal" => "error".to_owned(),
-        other => other.to_owned(),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
-        .with_context(|| format!("invalid log level {:?}", config.log_level))?;
-    let writer = if config.log_file.is_empty() {
-        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
-    } else {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&config.log_file)
-            .with_context(|| format!("opening the log file {}", config.log_file))?;
-        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match config.log_format.as_str() {
-        "json" => builder.json().init(),
-        "text" | "" => builder.init(),
+    let format = match config.log_format.as_str() {
+        "json" => dm_master::config::LogFormat::Json,
+        "text" | "" => dm_master::config::LogFormat::Text,
         other => anyhow::bail!("unknown log format {other:?}, expected \"text\" or \"json\""),
-    }
-    Ok(())
+    };
+    let file = (!config.log_file.is_empty()).then(|| std::path::Path::new(&config.log_file));
+    dm_master::logging::init_with(&config.log_level.to_lowercase(), file, format)
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 async fn run(

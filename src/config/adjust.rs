@@ -117,16 +117,12 @@ impl Config {
         let secret_key = load_secret_key(&dm.secret_key_path)?;
 
         // Beyond DM: values DM would only reject later, deeper down.
-        let log_level = match dm.log_level.to_lowercase().as_str() {
-            // DM fails here (DM gap C1 in docs/dm-gaps.md); operators mean `warn`.
-            "warning" => "warn".to_string(),
-            level @ ("debug" | "info" | "warn" | "error" | "dpanic" | "panic" | "fatal") => {
-                level.to_string()
-            }
-            other => {
+        let log_level = match crate::logging::dm_level(&dm.log_level) {
+            Some(level) => level.to_string(),
+            None => {
                 return Err(ConfigError::new(
                     38010,
-                    format!("invalid log level {other:?}: use debug, info, warn, error, dpanic, panic or fatal"),
+                    crate::logging::invalid_level_text(&dm.log_level),
                 ))
             }
         };

@@ -313,6 +313,17 @@ async fn real_workers_register_get_sources_bound_and_fail_over() {
         workers(&join).await,
         workers_p[0].log()
     );
+    // DM-worker's log lines are pingcap/log's, like the master's: a
+    // collector that parses DM's logs parses ours, with no colour codes.
+    let log = workers_p[0].log();
+    let dm_line = |line: &str| {
+        let level = line.split("] [").nth(1).unwrap_or("");
+        line.starts_with("[20") && ["DEBUG", "INFO", "WARN", "ERROR"].contains(&level)
+    };
+    assert!(
+        log.lines().any(|l| l.contains("[INFO] [")) && log.lines().all(dm_line),
+        "the worker logs in DM's text format:\n{log}"
+    );
 
     // A bad source YAML gets DM's error and writes nothing.
     let bad = dir.path().join("bad.yaml");

@@ -189,6 +189,26 @@ fn bad_input_gets_dm_codes_and_texts() {
 }
 
 #[test]
+fn log_level_and_format_are_checked_with_the_flags() {
+    let cfg = parse(&["-worker-addr", "127.0.0.1:1", "-L", "WARNING"]).unwrap();
+    assert_eq!(cfg.log_level, "warn");
+    let cfg = parse(&["-worker-addr", "127.0.0.1:1", "-L", "Fatal"]).unwrap();
+    assert_eq!(cfg.log_level, "fatal");
+    check_error(
+        &["-worker-addr", "127.0.0.1:1", "-L", "loud"],
+        "",
+        40001,
+        "[code=40001:class=dm-worker:scope=internal:level=medium], Message: parse dm-worker config flag set, RawCause: invalid log level \"loud\": use debug, info, warn, error, dpanic, panic or fatal",
+    );
+    check_error(
+        &["-config", "w.toml"],
+        "worker-addr = \"127.0.0.1:1\"\nlog-format = \"xml\"\n",
+        40001,
+        "[code=40001:class=dm-worker:scope=internal:level=medium], Message: parse dm-worker config flag set, RawCause: invalid log format \"xml\": use text or json",
+    );
+}
+
+#[test]
 fn unreadable_config_file_is_a_decode_error() {
     let err = WorkerConfig::parse_args(&args(&["-config", "missing.toml"]), no_file).unwrap_err();
     assert_eq!(err.code(), 40003);

@@ -207,3 +207,24 @@ fn an_await_tables_step_stands_alone_in_an_optimistic_scenario() {
     let err = Scenario::parse(&pessimistic).unwrap_err().to_string();
     assert!(err.contains("needs an optimistic task"), "{err}");
 }
+
+/// The example scenarios shipped with the worker and the demo's task
+/// scenarios are what users copy: each must parse as the kind it is.
+#[test]
+fn shipped_scenarios_parse() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut examples = 0;
+    for entry in std::fs::read_dir(root.join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let s = Scenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!s.steps.is_empty(), "{}: no steps", path.display());
+        examples += 1;
+    }
+    assert_eq!(examples, 4, "dm-worker/scenarios/ holds four examples");
+    for name in ["scenario-pessimistic.toml", "scenario-optimistic.toml"] {
+        let path = root.join("../demo").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        TaskScenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
