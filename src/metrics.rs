@@ -12,7 +12,7 @@ mod process;
 
 use ddl_states::{DdlStateCollector, SharedDdlStates};
 use lock_gauges::LockGaugeCollector;
-pub use process::ProcessCollector;
+pub use process::{cpu_seconds as process_cpu_seconds, ProcessCollector};
 
 /// `dm_master_ddl_state_number{type}` values.
 pub const DDL_STATE_UNSYNCED: &str = "Un-synced";

@@ -28,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod ha;
+pub mod http;
 pub mod join;
 pub mod runner;
 pub mod scenario;

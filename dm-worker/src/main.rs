@@ -124,7 +124,7 @@ async fn joined(args: &[String]) -> i32 {
     let config = match WorkerConfig::parse_args(args, |path| std::fs::read_to_string(path)) {
         Ok(Parsed::Run(config)) => *config,
         Ok(Parsed::PrintVersion) => {
-            println!("Release Version: v{}", env!("CARGO_PKG_VERSION"));
+            print!("{}", dm_master::config::version_text());
             return 0;
         }
         Ok(Parsed::PrintSampleConfig) => {

@@ -165,8 +165,24 @@ impl JoinedWorker {
             })?),
             None => None,
         };
+        let metrics = Arc::new(crate::http::WorkerMetrics::new());
+        let cpu_metrics = metrics.clone();
+        let cpu_cancel = cancel.clone();
+        tokio::spawn(async move { cpu_metrics.refresh_cpu_usage_until(cpu_cancel).await });
+        // pb.Worker and DM-worker's HTTP routes on one listener, as DM's
+        // cmux serves them.
+        let routes = tonic::service::Routes::new(service)
+            .into_axum_router()
+            .merge(crate::http::router(
+                config.name.clone(),
+                source.clone(),
+                metrics,
+            ))
+            .fallback(dm_master::server::http::fallback);
         let server = tokio::spawn(async move {
-            let router = tonic::transport::Server::builder().add_service(service);
+            let router = tonic::transport::Server::builder()
+                .accept_http1(true)
+                .add_routes(tonic::service::Routes::from(routes));
             let served = match server_tls {
                 Some(server_tls) => {
                     let incoming =

@@ -63,6 +63,10 @@ fn version_sample_config_and_subcommands() {
     let (code, out, _) = run(&["-V"]);
     assert_eq!(code, Some(0));
     assert!(out.starts_with("Release Version: v"), "{out}");
+    assert!(
+        out.contains("\nGit Commit Hash: "),
+        "DM's whole version text: {out}"
+    );
     let (code, out, _) = run(&["--print-sample-config"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("worker-addr = \":8262\""), "{out}");

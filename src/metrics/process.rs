@@ -121,6 +121,17 @@ impl ProcessCollector {
     }
 }
 
+/// This process's user and system CPU time so far, in seconds, from procfs;
+/// `None` where procfs is missing.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / CLOCK_TICKS_PER_SECOND)
+}
+
 impl Default for ProcessCollector {
     fn default() -> Self {
         ProcessCollector::new()

@@ -140,7 +140,7 @@ fn unhealthy_body(reason: &str) -> String {
     go_json(&json!({ "health": "false", "reason": format!("QGET ERROR:{reason}") }))
 }
 
-fn text_response(status: StatusCode, content_type: &str, body: String) -> Response {
+pub fn text_response(status: StatusCode, content_type: &str, body: String) -> Response {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)

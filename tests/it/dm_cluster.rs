@@ -130,6 +130,12 @@ impl WorkerProcess {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// An HTTP GET of `path` on the worker's port (DM-worker's HTTP routes
+    /// beside pb.Worker): status line, headers and body.
+    pub async fn http_get(&self, path: &str) -> String {
+        crate::grpc::http_get(self.addr.parse().expect("a socket address"), path).await
+    }
 }
 
 impl Drop for WorkerProcess {

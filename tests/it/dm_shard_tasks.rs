@@ -434,6 +434,35 @@ async fn pessimistic_task_resolves_through_pause_resume_and_a_master_failover() 
         "Running",
         "only s2 is paused"
     );
+    // The workers' ports answer DM-worker's HTTP routes as well: each
+    // subtask's stage as `dm_worker_task_state` (2 Running, 3 Paused).
+    let mut scraped = String::new();
+    for worker in &cluster.workers {
+        scraped.push_str(&worker.http_get("/metrics").await);
+    }
+    let stage_of = |source: &str| {
+        let series =
+            format!("dm_worker_task_state{{source_id=\"{source}\",task=\"pess\",worker=\"w");
+        scraped
+            .lines()
+            .find(|l| l.starts_with(&series))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(stage_of("s1").as_deref(), Some("2"), "{scraped}");
+    assert_eq!(stage_of("s2").as_deref(), Some("3"), "{scraped}");
+    assert!(scraped.contains("\ndm_worker_cpu_usage "), "{scraped}");
+    assert!(
+        scraped.contains("\nprocess_resident_memory_bytes "),
+        "{scraped}"
+    );
+    let status = cluster.workers[0].http_get("/status").await;
+    assert!(
+        status.starts_with("HTTP/1.1 200") && status.contains("\r\n\r\nRelease Version: v"),
+        "{status}"
+    );
+    let unknown = cluster.workers[0].http_get("/debug/pprof/").await;
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
 
     // The leader master dies while the task runs and the lock is pending.
     let leader = leader_of(&[&cluster.masters[0], &cluster.masters[1]])
