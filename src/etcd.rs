@@ -258,6 +258,44 @@ impl Etcd {
         })
     }
 
+    /// Reads one key as it was at `revision` (an error once etcd has
+    /// compacted that revision away).
+    pub async fn get_at(&self, key: impl Into<Vec<u8>>, revision: i64) -> Result<Option<KeyValue>> {
+        let key = key.into();
+        let kv = &self.shared.kv;
+        let resp = unsent_retried("get", || {
+            let mut kv = kv.clone();
+            let key = key.clone();
+            async move {
+                kv.get(key, Some(GetOptions::new().with_revision(revision)))
+                    .await
+            }
+        })
+        .await?;
+        Ok(resp.kvs().first().map(KeyValue::from_client))
+    }
+
+    /// The keys under `prefix` at one revision, in key order, without their
+    /// values (etcd still reads them, but does not send them).
+    pub async fn get_prefix_keys(&self, prefix: &str) -> Result<WithRevision<Vec<Vec<u8>>>> {
+        let mut keys = Vec::new();
+        let end = prefix_end(prefix.as_bytes());
+        let read = RangeRead {
+            revision: None,
+            keys_only: true,
+        };
+        let revision = self
+            .get_range_paged_with(prefix.as_bytes(), &end, read, |page| {
+                keys.extend(page.into_iter().map(|kv| kv.key));
+                std::future::ready(())
+            })
+            .await?;
+        Ok(WithRevision {
+            value: keys,
+            revision,
+        })
+    }
+
     /// Reads every key under `prefix` at one revision, in key order.
     ///
     /// Large prefixes are read in pages pinned to the first page's revision,
@@ -296,6 +334,21 @@ impl Etcd {
         S: Send + 'static,
         F: FnMut(&mut S, Vec<KeyValue>) + Send + 'static,
     {
+        self.get_prefix_folded_at(prefix, None, state, fold).await
+    }
+
+    /// [`Etcd::get_prefix_folded`] at `revision` (`None`: the latest).
+    pub async fn get_prefix_folded_at<S, F>(
+        &self,
+        prefix: &str,
+        revision: Option<i64>,
+        state: S,
+        fold: F,
+    ) -> Result<(S, i64)>
+    where
+        S: Send + 'static,
+        F: FnMut(&mut S, Vec<KeyValue>) + Send + 'static,
+    {
         let (pages, mut arrived) = tokio::sync::mpsc::channel::<Vec<KeyValue>>(1);
         let folder = tokio::task::spawn_blocking(move || {
             let (mut state, mut fold) = (state, fold);
@@ -305,8 +358,12 @@ impl Etcd {
             state
         });
         let end = prefix_end(prefix.as_bytes());
+        let range = RangeRead {
+            revision,
+            keys_only: false,
+        };
         let read = self
-            .get_range_paged(prefix.as_bytes(), &end, |page| {
+            .get_range_paged_with(prefix.as_bytes(), &end, range, |page| {
                 let pages = &pages;
                 async move {
                     // Closed only if the folder panicked: its join says so.
@@ -338,6 +395,21 @@ impl Etcd {
         &self,
         start: &[u8],
         end: &[u8],
+        page: impl FnMut(Vec<KeyValue>) -> Fut,
+    ) -> Result<i64>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        self.get_range_paged_with(start, end, RangeRead::default(), page)
+            .await
+    }
+
+    /// [`Etcd::get_range_paged`] at a given revision, or of keys only.
+    async fn get_range_paged_with<Fut>(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        range: RangeRead,
         mut page: impl FnMut(Vec<KeyValue>) -> Fut,
     ) -> Result<i64>
     where
@@ -349,9 +421,15 @@ impl Etcd {
         // of the range from its store for every page, then cut it to the
         // limit (`rangeLimit` in etcd's apply code), so the pages of an
         // N-page read would cost N(N+1)/2 pages of work.
-        let options = GetOptions::new()
+        let mut options = GetOptions::new()
             .with_range(end.to_vec())
             .with_limit(PAGE_SIZE);
+        if range.keys_only {
+            options = options.with_keys_only();
+        }
+        if let Some(revision) = range.revision {
+            options = options.with_revision(revision);
+        }
         // Each request runs as its own task so that it proceeds while this
         // one runs `page`; dropping the read aborts it.
         let request = |from: Vec<u8>, options: GetOptions| {
@@ -366,7 +444,7 @@ impl Etcd {
             }))
         };
         let mut in_flight = request(start.to_vec(), options.clone());
-        let mut revision = 0;
+        let mut revision = range.revision.unwrap_or(0);
         loop {
             let mut resp = match in_flight.await {
                 Ok(read) => read?,
@@ -653,6 +731,14 @@ fn classify(op: &'static str, source: etcd_client::Error) -> Error {
 
 fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> i64 {
     header.map(|h| h.revision()).unwrap_or(0)
+}
+
+/// How a paged range read reads: at a given revision (`None`: the first
+/// page's, the latest) and with or without the values.
+#[derive(Debug, Clone, Copy, Default)]
+struct RangeRead {
+    revision: Option<i64>,
+    keys_only: bool,
 }
 
 /// The range end that covers every key starting with `prefix` (etcd's

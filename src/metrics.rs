@@ -37,6 +37,12 @@ pub const ERR_STALE_INFO: &str = "InfoPut - StaleInfoHeldError";
 /// while a pessimistic lock waited for it; the lock was re-evaluated.
 pub const ERR_SOURCE_LEFT_LOCK: &str = "SubTaskDelete - SourceLeftLockError";
 
+/// Our addition: a cold start answered a task's synced locks from the
+/// configs under its own keys, and the whole read found a config stored
+/// under another subtask's key that names the task too (DM never writes
+/// one); the task's locks were re-evaluated.
+pub const ERR_TASK_SOURCES_DIFFER: &str = "Rebuild - TaskSourcesDifferError";
+
 /// One task's pending locks: (task, un-synced, synced).
 pub type TaskStateCount = (String, usize, usize);
 

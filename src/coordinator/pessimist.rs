@@ -238,15 +238,19 @@ impl Pessimist {
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<()> {
-        // Task sources must be known before the first rebuild (DM starts its
-        // scheduler before the pessimist for the same reason). Both reads
-        // run at once, each a page at a time and decoded while etcd reads
-        // the next page (on blocking threads, see `Etcd::get_prefix_folded`):
-        // 100,000 locks' raw keys and configs are hundreds of MB that are
-        // never held at once.
+        // Task sources must be known before a lock is rebuilt (DM starts its
+        // scheduler before the pessimist for the same reason). A cold start
+        // reads, at once, the pessimism keys (a page at a time, decoded
+        // while etcd reads the next page, on blocking threads: see
+        // `Etcd::get_prefix_folded`; 100,000 locks' raw keys and configs
+        // are hundreds of MB that are never held at once) and the subtask
+        // configs' keys without their values. Those tell which locks may be
+        // synced; their tasks' configs are read one by one, and those locks
+        // are rebuilt and answered (the rebuild's first pass) before every
+        // config is read at the keys' revision for the second pass.
         // The pessimism keys come on a connection of their own, so the two
-        // large reads do not share one HTTP/2 connection; the configs' read
-        // starts while that connection is made.
+        // large reads do not share one HTTP/2 connection; the configs' keys
+        // are requested while that connection is made.
         let (etcd, space, metrics) = (
             self.ctx.etcd.clone(),
             self.ctx.space.clone(),
@@ -267,28 +271,30 @@ impl Pessimist {
         ));
         let subtask_prefix = self.ctx.space.path(&UPSTREAM_SUBTASK);
         let reading = std::time::Instant::now();
-        let subtasks_read =
-            read_registry(&self.ctx.etcd, &self.ctx.space, &self.ctx.metrics, &cancel);
-        let (registry, keys) = tokio::join!(subtasks_read, keys_read);
+        // First the configs' keys only (etcd does not send the values): with
+        // them and the pessimism keys, the synced locks are known, and
+        // reading just their tasks' configs lets them be answered before
+        // every config has been read.
+        let config_keys = async {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => None,
+                read = self.ctx.etcd.get_prefix_keys(&subtask_prefix) => Some(read),
+            }
+        };
+        let (config_keys, keys) = tokio::join!(config_keys, keys_read);
+        let Some(config_keys) = config_keys else {
+            return Ok(());
+        };
         let keys = match keys {
             Ok(keys) => keys,
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             // Aborted only by dropping the handle, which has not happened.
             Err(_) => None,
         };
-        let (Some((registry, subtask_revision)), Some((keys, keys_revision))) = (registry, keys)
-        else {
+        let Some((keys, keys_revision)) = keys else {
             return Ok(());
         };
-        self.registry = registry;
-        tracing::info!(
-            revision = keys_revision,
-            infos = keys.infos.len(),
-            operations = keys.operations.len(),
-            tasks = self.registry.tasks().count(),
-            read_ms = reading.elapsed().as_millis(),
-            "pessimism keys and subtask configs read"
-        );
         let (pess_tx, mut pess_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
             Watcher::after(
@@ -298,12 +304,76 @@ impl Pessimist {
             )
             .run(pess_tx, cancel.clone()),
         );
+        let task_keys = match config_keys {
+            Ok(read) => rebuild::TaskKeys::from_keys(&self.ctx.space, read.value, read.revision),
+            Err(error) => {
+                tracing::warn!(%error, "reading the subtask config keys failed; reading every config first");
+                None
+            }
+        };
+        let mut keys = Some(keys);
+        let mut answered_first = None;
+        let mut pinned = None;
+        // The keys are dropped once these reads are done: at 100,000 tasks
+        // they are tens of MB.
+        if let (Some(task_keys), Some(snapshot)) = (task_keys, keys.as_ref()) {
+            let tasks = snapshot.tasks_answered_first(&task_keys);
+            if let Some(registry) =
+                rebuild::read_configs_of(&self.ctx.etcd, &self.ctx.space, &tasks, &task_keys).await
+            {
+                tracing::info!(
+                    revision = keys_revision,
+                    infos = snapshot.infos.len(),
+                    tasks = tasks.len(),
+                    read_ms = reading.elapsed().as_millis(),
+                    "pessimism keys read; answering synced locks before every subtask config is read"
+                );
+                self.registry = registry;
+                pinned = Some(task_keys.revision);
+                if let Some(snapshot) = keys.take() {
+                    let first_pass = self.rebuild_first_pass(snapshot, keys_revision).await;
+                    answered_first = Some((first_pass, tasks));
+                }
+            }
+        }
+        let registry = read_registry(
+            &self.ctx.etcd,
+            &self.ctx.space,
+            &self.ctx.metrics,
+            &cancel,
+            pinned,
+        )
+        .await;
+        let Some((registry, subtask_revision)) = registry else {
+            return Ok(());
+        };
+        let partial = std::mem::replace(&mut self.registry, registry);
+        tracing::info!(
+            revision = subtask_revision,
+            tasks = self.registry.tasks().count(),
+            read_ms = reading.elapsed().as_millis(),
+            "subtask configs read"
+        );
         let (sub_tx, mut sub_rx) = mpsc::channel(CHANNEL_CAPACITY);
         tracker.spawn(
             Watcher::after(self.ctx.etcd.clone(), subtask_prefix, subtask_revision)
                 .run_by_revision(sub_tx, cancel.clone()),
         );
-        let rebuilt = self.rebuild_from(keys, keys_revision).await;
+        let rebuilt = match (answered_first, keys) {
+            (Some((first_pass, tasks)), _) => match first_pass {
+                Ok(rest) => match self.rebuild_the_rest(rest).await {
+                    Ok(()) => {
+                        let same_revision = pinned == Some(subtask_revision);
+                        self.recheck_tasks_answered_first(&partial, &tasks, same_revision)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                },
+                Err(error) => Err(error),
+            },
+            (None, Some(keys)) => self.rebuild_from(keys, keys_revision).await,
+            (None, None) => Ok(()),
+        };
         unless_term_ends("pessimist", "rebuild", rebuilt)?;
         let mut retry_tick = tokio::time::interval(RETRY_INTERVAL);
         retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -4,6 +4,7 @@
 //! skipped; orphan `done` Operations are deleted.
 
 use super::*;
+use std::collections::HashSet;
 
 /// The pessimism keys of one snapshot, decoded: what a rebuild starts from.
 #[derive(Debug, Default)]
@@ -22,6 +23,19 @@ pub(super) struct SnapshotKeys {
     pub(super) operations: HashMap<(String, String), Stored<Operation>>,
     /// `(task, source)` whose Info carries the injected marker.
     pub(super) injected: BTreeSet<(String, String)>,
+}
+
+/// A rebuild between its two passes (see [`Pessimist::rebuild_from`]).
+pub(super) struct RestOfRebuild {
+    revision: i64,
+    /// The lock of each stored Info, in their order.
+    lock_ids: Vec<String>,
+    /// The locks the first pass built.
+    first: HashSet<String>,
+    /// The first pass's plan: its issues are reported after the second.
+    plan: RebuildPlan,
+    planning: std::time::Instant,
+    first_ms: u128,
 }
 
 impl SnapshotKeys {
@@ -67,6 +81,109 @@ impl SnapshotKeys {
             }
         }
     }
+}
+
+/// At most this many subtask configs are read one by one so that a cold
+/// start answers its synced locks before the other configs are read; past
+/// it, every config is read first.
+const CONFIGS_READ_FIRST_LIMIT: usize = 256;
+
+/// The subtask config keys of a snapshot, without their values: which
+/// sources each task has by its keys, at one revision.
+pub(super) struct TaskKeys {
+    by_task: HashMap<String, Vec<Vec<u8>>>,
+    pub(super) revision: i64,
+}
+
+impl TaskKeys {
+    /// `None` when a key does not name its `(source, task)`: its config,
+    /// which only the value tells, could belong to any task.
+    pub(super) fn from_keys(
+        space: &KeySpace,
+        keys: Vec<Vec<u8>>,
+        revision: i64,
+    ) -> Option<TaskKeys> {
+        let mut by_task: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        for key in keys {
+            let [_source, task] = space.decode(&UPSTREAM_SUBTASK, &key).ok()?;
+            by_task.entry(task).or_default().push(key);
+        }
+        Some(TaskKeys { by_task, revision })
+    }
+
+    fn source_count(&self, task: &str) -> usize {
+        self.by_task.get(task).map_or(0, Vec::len)
+    }
+}
+
+impl SnapshotKeys {
+    /// The tasks of the locks a first rebuild pass would build, judged by
+    /// the number of config keys of each task: the locks with as many
+    /// Infos as their task has keys, with an Operation or with an injected
+    /// source. A config that does not parse only lowers a task's count of
+    /// sources, so reading these tasks' configs gives the registry the
+    /// first pass needs, unless a config names another task than its key
+    /// does (DM never writes one; the rebuild checks for it once every
+    /// config is read).
+    pub(super) fn tasks_answered_first(&self, task_keys: &TaskKeys) -> BTreeSet<String> {
+        let first = locks_to_answer_first(
+            &self.infos_per_lock,
+            self.operations
+                .values()
+                .map(|stored| stored.value.id.as_str()),
+            |task| task_keys.source_count(task),
+        );
+        let mut tasks: BTreeSet<String> = first
+            .iter()
+            .filter_map(|lock_id| self.infos_per_lock.task_of(lock_id))
+            .map(str::to_owned)
+            .collect();
+        tasks.extend(
+            self.operations
+                .values()
+                .map(|stored| stored.value.task.clone()),
+        );
+        tasks.extend(self.injected.iter().map(|(task, _)| task.clone()));
+        tasks
+    }
+}
+
+/// The subtask configs of `tasks` at the revision of `task_keys`, read key
+/// by key, as a registry of these tasks only; `None` when there are too
+/// many to read one by one or a read fails (the caller then reads them
+/// all first). Configs that do not parse are left out unreported: the
+/// whole read that follows reports them.
+pub(super) async fn read_configs_of(
+    etcd: &Etcd,
+    space: &KeySpace,
+    tasks: &BTreeSet<String>,
+    task_keys: &TaskKeys,
+) -> Option<TaskRegistry> {
+    let keys: Vec<&Vec<u8>> = tasks
+        .iter()
+        .filter_map(|task| task_keys.by_task.get(task))
+        .flatten()
+        .collect();
+    if keys.len() > CONFIGS_READ_FIRST_LIMIT {
+        return None;
+    }
+    let reads = keys
+        .iter()
+        .map(|key| etcd.get_at((*key).clone(), task_keys.revision));
+    let mut registry = TaskRegistry::new();
+    for read in futures_util::future::join_all(reads).await {
+        match read {
+            Ok(Some(kv)) => {
+                let _ = registry.apply_put(space, &kv.key, &kv.value);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "reading the subtask configs of the locks to answer first failed; reading every config first");
+                return None;
+            }
+        }
+    }
+    Some(registry)
 }
 
 /// Reads and decodes every pessimism key at one revision, a page at a time
@@ -168,6 +285,19 @@ impl Pessimist {
     /// injected source) are rebuilt and answered first, then every other
     /// lock is built (see [`locks_to_answer_first`]).
     pub(super) async fn rebuild_from(&mut self, keys: SnapshotKeys, revision: i64) -> Result<()> {
+        let rest = self.rebuild_first_pass(keys, revision).await?;
+        self.rebuild_the_rest(rest).await
+    }
+
+    /// The first pass of [`Pessimist::rebuild_from`]: takes the snapshot's
+    /// keys, builds the locks that may be synced with the registry as it
+    /// is now (at a cold start it may hold only those locks' tasks, see
+    /// [`SnapshotKeys::tasks_answered_first`]) and answers them.
+    pub(super) async fn rebuild_first_pass(
+        &mut self,
+        keys: SnapshotKeys,
+        revision: i64,
+    ) -> Result<RestOfRebuild> {
         let planning = std::time::Instant::now();
         self.infos = keys.infos;
         self.injected = keys.injected;
@@ -211,6 +341,27 @@ impl Pessimist {
             self.perform_or_retry(action, metrics::ERR_INFO_PUT_HANDLE_LOCK)
                 .await?;
         }
+        Ok(RestOfRebuild {
+            revision,
+            lock_ids,
+            first,
+            plan,
+            planning,
+            first_ms,
+        })
+    }
+
+    /// The second pass of [`Pessimist::rebuild_from`]: every other lock,
+    /// built with the whole registry.
+    pub(super) async fn rebuild_the_rest(&mut self, rest: RestOfRebuild) -> Result<()> {
+        let RestOfRebuild {
+            revision,
+            lock_ids,
+            first,
+            mut plan,
+            planning,
+            first_ms,
+        } = rest;
         let rest = self.plan_rebuild(&lock_ids, |lock_id| !first.contains(lock_id));
         self.keeper.absorb(rest.keeper);
         plan.issues.extend(rest.issues);
@@ -340,5 +491,95 @@ impl Pessimist {
             .await?;
         tracing::info!(task = %op.task, source = %op.source, lock_id = %op.lock_id, deleted = outcome.succeeded, "orphan done operation cleaned up");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: String, value: Vec<u8>) -> KeyValue {
+        KeyValue {
+            key: key.into_bytes(),
+            value,
+            create_revision: 1,
+            mod_revision: 1,
+            version: 1,
+            lease: 0,
+        }
+    }
+
+    fn info(task: &str, source: &str) -> Info {
+        Info {
+            task: task.into(),
+            source: source.into(),
+            schema: "db".into(),
+            table: "tb".into(),
+            ddls: Some(vec!["ALTER TABLE `db`.`tb` ADD COLUMN `c` INT".into()]),
+        }
+    }
+
+    fn config_keys(space: &KeySpace, pairs: &[(&str, &str)]) -> Vec<Vec<u8>> {
+        pairs
+            .iter()
+            .map(|(source, task)| space.key(&UPSTREAM_SUBTASK, [source, task]).into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn the_tasks_answered_first_are_those_synced_by_their_keys() {
+        let space = KeySpace::default();
+        let metrics = Metrics::new();
+        let mut keys = SnapshotKeys::default();
+        let mut page = Vec::new();
+        // t: two Infos, two config keys (synced); u: two Infos of three
+        // keys; w: one injected Info of two keys; v: an Operation only.
+        for (task, source) in [("t", "s1"), ("t", "s2"), ("u", "s1"), ("u", "s2")] {
+            page.push(kv(
+                ops::info_key(&space, task, source),
+                info(task, source).encode(),
+            ));
+        }
+        page.push(kv(
+            ops::info_key(&space, "w", "s1"),
+            operator::encode_injected(&info("w", "s1")),
+        ));
+        let op = Operation {
+            id: info("v", "s1").lock_id(),
+            task: "v".into(),
+            source: "s1".into(),
+            ddls: None,
+            exec: true,
+            done: false,
+        };
+        page.push(kv(ops::operation_key(&space, "v", "s1"), op.encode()));
+        keys.decode_page(&space, &metrics, page);
+        let task_keys = TaskKeys::from_keys(
+            &space,
+            config_keys(
+                &space,
+                &[
+                    ("s1", "t"),
+                    ("s2", "t"),
+                    ("s1", "u"),
+                    ("s2", "u"),
+                    ("s3", "u"),
+                    ("s1", "w"),
+                    ("s2", "w"),
+                ],
+            ),
+            7,
+        )
+        .expect("every key names its subtask");
+        let tasks: Vec<String> = keys.tasks_answered_first(&task_keys).into_iter().collect();
+        assert_eq!(tasks, ["t", "v", "w"]);
+    }
+
+    #[test]
+    fn a_config_key_that_names_no_subtask_leaves_no_task_keys() {
+        let space = KeySpace::default();
+        let mut keys = config_keys(&space, &[("s1", "t")]);
+        keys.push(format!("{}zz", space.path(&UPSTREAM_SUBTASK)).into_bytes());
+        assert!(TaskKeys::from_keys(&space, keys, 7).is_none());
     }
 }

@@ -28,15 +28,17 @@ pub(super) fn apply_subtask_put(
 
 /// Reads every subtask config at one revision into a new registry, a page
 /// at a time (decoded off the runtime's workers), retrying until it
-/// succeeds; `None` when cancelled first.
+/// succeeds; `None` when cancelled first. At `pinned` when given and still
+/// readable, else at the latest revision.
 pub(super) async fn read_registry(
     etcd: &Etcd,
     space: &KeySpace,
     metrics: &Arc<Metrics>,
     cancel: &CancellationToken,
+    pinned: Option<i64>,
 ) -> Option<(TaskRegistry, i64)> {
     let prefix = space.path(&UPSTREAM_SUBTASK);
-    read_folded(etcd, &prefix, "subtask configs", cancel, || {
+    let start = || {
         let (space, metrics) = (space.clone(), metrics.clone());
         (
             TaskRegistry::new(),
@@ -46,8 +48,24 @@ pub(super) async fn read_registry(
                 }
             },
         )
-    })
-    .await
+    };
+    if let Some(revision) = pinned {
+        let (registry, fold) = start();
+        let read = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return None,
+            read = etcd.get_prefix_folded_at(&prefix, Some(revision), registry, fold) => read,
+        };
+        match read {
+            Ok(read) => return Some(read),
+            // Compacted away meanwhile, say: the latest configs then, and
+            // the rebuild re-checks the tasks it answered first.
+            Err(error) => {
+                tracing::warn!(%error, revision, "reading the subtask configs at the revision of their keys failed; reading the latest")
+            }
+        }
+    }
+    read_folded(etcd, &prefix, "subtask configs", cancel, start).await
 }
 
 impl Pessimist {
@@ -89,6 +107,11 @@ impl Pessimist {
                 }
             }
         }
+        self.on_tasks_touched(touched).await
+    }
+
+    /// Re-evaluates the locks of tasks whose sources may have changed.
+    async fn on_tasks_touched(&mut self, touched: impl IntoIterator<Item = String>) -> Result<()> {
         for task in touched {
             self.on_sources_left(&task).await?;
             if self.registry.contains(&task) {
@@ -98,6 +121,40 @@ impl Pessimist {
             }
         }
         Ok(())
+    }
+
+    /// After a cold start answered its synced locks with the configs of
+    /// their tasks only (`answered_with`): a task whose sources differ in
+    /// the whole registry is re-evaluated as a change of its sources right
+    /// after the snapshot. Read at the same revision (`same_revision`),
+    /// only a config stored under another subtask's key, which DM never
+    /// writes, makes them differ: that is reported as an error. Otherwise
+    /// the whole read fell back to a later revision, and the difference is
+    /// a change made meanwhile.
+    pub(super) async fn recheck_tasks_answered_first(
+        &mut self,
+        answered_with: &TaskRegistry,
+        tasks: &BTreeSet<String>,
+        same_revision: bool,
+    ) -> Result<()> {
+        let changed: Vec<String> = tasks
+            .iter()
+            .filter(|task| answered_with.sources(task) != self.registry.sources(task))
+            .cloned()
+            .collect();
+        for task in &changed {
+            let (answered_with, sources) =
+                (answered_with.sources(task), self.registry.sources(task));
+            if same_revision {
+                tracing::error!(%task, ?answered_with, ?sources, "a subtask config under another subtask's key names this task; its locks were answered with the sources of its own keys and are re-evaluated");
+                self.ctx
+                    .metrics
+                    .report_ddl_error(task, metrics::ERR_TASK_SOURCES_DIFFER);
+            } else {
+                tracing::info!(%task, ?answered_with, ?sources, "task sources changed while the subtask configs were read; locks re-evaluated");
+            }
+        }
+        self.on_tasks_touched(changed).await
     }
 
     /// Sources may have left `task` (stop-task on some of its sources): its

@@ -216,6 +216,11 @@ pub struct InfosPerLock {
 }
 
 impl InfosPerLock {
+    /// The task of a lock that has Infos.
+    pub fn task_of(&self, lock_id: &str) -> Option<&str> {
+        self.counts.get(lock_id).map(|(task, _)| task.as_str())
+    }
+
     /// Counts one Info of `task` naming `lock_id`.
     pub fn add(&mut self, task: &str, lock_id: &str) {
         match self.counts.get_mut(lock_id) {

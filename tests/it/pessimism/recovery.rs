@@ -384,3 +384,92 @@ async fn operation_puts_guarded_by_a_stale_view_fall_back_to_a_read() {
     .unwrap();
     assert_eq!(outcome.written, ["a"]);
 }
+
+/// A cold start answers the locks that are synced in its snapshot from the
+/// configs of their tasks alone, read after the configs' keys, before every
+/// config is read; a config that does not parse cannot make a lock look
+/// synced, and a config stored under another subtask's key that names a
+/// task (DM never writes one) is reported once every config is read.
+#[tokio::test]
+async fn a_cold_start_answers_synced_locks_before_reading_every_config() {
+    let s123: &[&str] = &["s1", "s2", "s3"];
+    let setup = Setup::new(
+        "pess-cold-first",
+        &[("t", S12), ("u", s123), ("m", S12), ("o", S12)],
+    )
+    .await;
+    let (etcd, space) = (setup.etcd.clone(), setup.space.clone());
+    // m's third key holds a config that does not parse: three sources by
+    // its keys, two by its configs.
+    etcd.put(space.key(&UPSTREAM_SUBTASK, ["s3", "m"]), "name = [")
+        .await
+        .unwrap();
+    // A config under x's key that names task o and source s9.
+    let odd = SubTaskConfig {
+        name: "o".into(),
+        source_id: "s9".into(),
+        is_sharding: true,
+        shard_mode: "pessimistic".into(),
+        route_rules: vec![],
+    };
+    etcd.put(space.key(&UPSTREAM_SUBTASK, ["s9", "x"]), odd.to_toml())
+        .await
+        .unwrap();
+    let cancel = CancellationToken::new();
+    let client =
+        |task: &str, source: &str| PessimistClient::new(etcd.clone(), space.clone(), task, source);
+    let mut owners = Vec::new();
+    for task in ["t", "u", "m", "o"] {
+        let mut revisions = Vec::new();
+        for source in S12 {
+            revisions.push(put_ddl(&client(task, source), DDL, &cancel).await);
+        }
+        owners.push((task, revisions[0]));
+    }
+    let env = setup.start().await;
+    // t: synced by its keys, answered by the first pass.
+    let (t, t_rev) = owners[0];
+    assert!(answered(&client(t, "s1"), t_rev, &cancel, WAIT).await.exec);
+    // m: not synced by its keys, synced by its configs: the second pass
+    // answers it, and its bad config is counted once.
+    let (m, m_rev) = owners[2];
+    assert!(answered(&client(m, "s1"), m_rev, &cancel, WAIT).await.exec);
+    assert!(
+        env.metrics_show(
+            "dm_master_shard_ddl_error{task=\"m\",type=\"Watch - MalformedValueError\"} 1"
+        )
+        .await,
+        "{}",
+        env.master.metrics.render()
+    );
+    // o: answered with the sources of its own keys, then reported.
+    let (o, o_rev) = owners[3];
+    assert!(answered(&client(o, "s1"), o_rev, &cancel, WAIT).await.exec);
+    assert!(
+        env.metrics_show(
+            "dm_master_shard_ddl_error{task=\"o\",type=\"Rebuild - TaskSourcesDifferError\"} 1"
+        )
+        .await,
+        "{}",
+        env.master.metrics.render()
+    );
+    // u waits for s3 and has no Operation.
+    let locks = env
+        .pessimist()
+        .await
+        .show_locks(Some("u"), &[])
+        .await
+        .unwrap();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0].unsynced, ["s3"], "{locks:?}");
+    let u_op = ops::operation_key(&env.space, "u", "s1");
+    assert!(env.etcd.get(u_op.as_str()).await.unwrap().value.is_none());
+    // Nothing else was counted: t and u have no error series.
+    let text = env.master.metrics.render();
+    assert!(
+        !text.contains("shard_ddl_error{task=\"t\"")
+            && !text.contains("shard_ddl_error{task=\"u\""),
+        "{text}"
+    );
+    env.stop().await;
+}
