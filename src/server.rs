@@ -396,24 +396,7 @@ fn serve(
         .merge(http::router(state))
         .fallback(http::fallback);
     tracker.spawn(async move {
-        let server = tonic::transport::Server::builder()
-            .accept_http1(true)
-            .add_routes(tonic::service::Routes::from(router));
-        // TLS, when configured, terminates here for gRPC and HTTP alike.
-        let served = match server_tls {
-            Some(tls) => {
-                let incoming = crate::tls::tls_incoming(listener, tls, cancel.clone());
-                server
-                    .serve_with_incoming_shutdown(incoming, cancel.cancelled())
-                    .await
-            }
-            None => {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                server
-                    .serve_with_incoming_shutdown(incoming, cancel.cancelled())
-                    .await
-            }
-        };
+        let served = crate::tls::serve_routes(router, listener, server_tls, cancel).await;
         if let Err(error) = served {
             tracing::error!(%error, "server failed");
         }

@@ -376,6 +376,34 @@ fn grpc_endpoint(
     ))
 }
 
+/// Serves `routes` (gRPC, and HTTP/1 for the HTTP routes merged into them)
+/// on `listener` until `shutdown`; over TLS when `tls` is given, which then
+/// terminates gRPC and HTTP alike. The master's and the worker's ports.
+pub async fn serve_routes(
+    routes: axum::Router,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(tonic::service::Routes::from(routes));
+    match tls {
+        Some(tls) => {
+            let incoming = tls_incoming(listener, tls, shutdown.clone());
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                .await
+        }
+        None => {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                .await
+        }
+    }
+}
+
 /// Accepted TLS connections for tonic's `serve_with_incoming`: handshakes
 /// run concurrently, a failed one is logged and dropped (the listener goes
 /// on).

@@ -180,24 +180,7 @@ impl JoinedWorker {
             ))
             .fallback(dm_master::server::http::fallback);
         let server = tokio::spawn(async move {
-            let router = tonic::transport::Server::builder()
-                .accept_http1(true)
-                .add_routes(tonic::service::Routes::from(routes));
-            let served = match server_tls {
-                Some(server_tls) => {
-                    let incoming =
-                        dm_master::tls::tls_incoming(listener, server_tls, shutdown.clone());
-                    router
-                        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-                        .await
-                }
-                None => {
-                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    router
-                        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-                        .await
-                }
-            };
+            let served = dm_master::tls::serve_routes(routes, listener, server_tls, shutdown).await;
             if let Err(e) = served {
                 error!(worker = %worker, error = %e, "pb.Worker server failed");
             }

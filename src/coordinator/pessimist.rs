@@ -197,6 +197,20 @@ pub struct Pessimist {
     writing: HashMap<String, TaskWrites>,
 }
 
+/// How a cold start rebuilds: from the whole snapshot once every subtask
+/// config is read, or after a first pass that answered the locks synced
+/// by their tasks' config keys (see [`Pessimist::rebuild_from`]).
+enum ColdStart {
+    Whole(rebuild::SnapshotKeys),
+    AnsweredFirst {
+        rest: Result<rebuild::RestOfRebuild>,
+        /// The tasks whose configs the first pass read.
+        tasks: BTreeSet<String>,
+        /// The revision of the config keys, at which every config is read.
+        revision: i64,
+    },
+}
+
 impl Pessimist {
     /// Starts the actor and its watchers under `cancel`, tracked by `tracker`.
     pub fn spawn(
@@ -311,31 +325,39 @@ impl Pessimist {
                 None
             }
         };
-        let mut keys = Some(keys);
-        let mut answered_first = None;
-        let mut pinned = None;
         // The keys are dropped once these reads are done: at 100,000 tasks
         // they are tens of MB.
-        if let (Some(task_keys), Some(snapshot)) = (task_keys, keys.as_ref()) {
-            let tasks = snapshot.tasks_answered_first(&task_keys);
-            if let Some(registry) =
-                rebuild::read_configs_of(&self.ctx.etcd, &self.ctx.space, &tasks, &task_keys).await
-            {
+        let early = match task_keys {
+            Some(task_keys) => {
+                let tasks = keys.tasks_answered_first(&task_keys);
+                rebuild::read_configs_of(&self.ctx.etcd, &self.ctx.space, &tasks, &task_keys)
+                    .await
+                    .map(|registry| (registry, tasks, task_keys.revision))
+            }
+            None => None,
+        };
+        let cold_start = match early {
+            Some((registry, tasks, revision)) => {
                 tracing::info!(
                     revision = keys_revision,
-                    infos = snapshot.infos.len(),
+                    infos = keys.infos.len(),
                     tasks = tasks.len(),
                     read_ms = reading.elapsed().as_millis(),
                     "pessimism keys read; answering synced locks before every subtask config is read"
                 );
                 self.registry = registry;
-                pinned = Some(task_keys.revision);
-                if let Some(snapshot) = keys.take() {
-                    let first_pass = self.rebuild_first_pass(snapshot, keys_revision).await;
-                    answered_first = Some((first_pass, tasks));
+                ColdStart::AnsweredFirst {
+                    rest: self.rebuild_first_pass(keys, keys_revision).await,
+                    tasks,
+                    revision,
                 }
             }
-        }
+            None => ColdStart::Whole(keys),
+        };
+        let pinned = match &cold_start {
+            ColdStart::AnsweredFirst { revision, .. } => Some(*revision),
+            ColdStart::Whole(_) => None,
+        };
         let registry = read_registry(
             &self.ctx.etcd,
             &self.ctx.space,
@@ -359,20 +381,17 @@ impl Pessimist {
             Watcher::after(self.ctx.etcd.clone(), subtask_prefix, subtask_revision)
                 .run_by_revision(sub_tx, cancel.clone()),
         );
-        let rebuilt = match (answered_first, keys) {
-            (Some((first_pass, tasks)), _) => match first_pass {
-                Ok(rest) => match self.rebuild_the_rest(rest).await {
-                    Ok(()) => {
-                        let same_revision = pinned == Some(subtask_revision);
-                        self.recheck_tasks_answered_first(&partial, &tasks, same_revision)
-                            .await
-                    }
-                    Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            },
-            (None, Some(keys)) => self.rebuild_from(keys, keys_revision).await,
-            (None, None) => Ok(()),
+        let rebuilt = match cold_start {
+            ColdStart::Whole(keys) => self.rebuild_from(keys, keys_revision).await,
+            ColdStart::AnsweredFirst {
+                rest,
+                tasks,
+                revision,
+            } => {
+                let same_revision = revision == subtask_revision;
+                self.rebuild_after_first_pass(rest, &partial, &tasks, same_revision)
+                    .await
+            }
         };
         unless_term_ends("pessimist", "rebuild", rebuilt)?;
         let mut retry_tick = tokio::time::interval(RETRY_INTERVAL);

@@ -292,7 +292,9 @@ pub async fn operate_source(
             }
         }
     }
-    match op {
+    // Create and show answer with each source as its worker serves it;
+    // stop with what it waited for.
+    let sources = match op {
         SourceOp::StartSource => {
             let worker = Some(req.worker_name.as_str()).filter(|w| !w.is_empty());
             let mut added: Vec<String> = Vec::new();
@@ -313,23 +315,10 @@ pub async fn operate_source(
                 }
                 added.push(cfg.source_id.clone());
             }
-            let ids: Vec<String> = configs.iter().map(|c| c.source_id.clone()).collect();
-            let sources = source_answers(
-                &scheduler,
-                forwarder.tls(),
-                &ids,
-                Expect::Serving,
-                NO_FREE_WORKER,
-            )
-            .await;
-            Ok(Response::new(OperateSourceResponse {
-                result: true,
-                msg: String::new(),
-                sources,
-            }))
+            Answer::Serving(added)
         }
         SourceOp::UpdateSource => {
-            failed("Update worker config is not supported by dm-ha now".into())
+            return failed("Update worker config is not supported by dm-ha now".into())
         }
         SourceOp::StopSource => {
             let mut ids = req.source_id.clone();
@@ -355,11 +344,7 @@ pub async fn operate_source(
             }
             let mut answered = wait_all(&scheduler, forwarder.tls(), waits, Expect::Stopped).await;
             unbound.append(&mut answered);
-            Ok(Response::new(OperateSourceResponse {
-                result: true,
-                msg: String::new(),
-                sources: unbound,
-            }))
+            Answer::Done(unbound)
         }
         SourceOp::ShowSource => {
             let mut ids = req.source_id.clone();
@@ -373,28 +358,44 @@ pub async fn operate_source(
                     .map(|(id, _)| id)
                     .collect();
             }
-            let sources = source_answers(
+            Answer::Serving(ids)
+        }
+        SourceOp::InvalidSourceOp => {
+            return failed(
+                SchedulerError::InvalidOperateOp {
+                    op: op.as_str_name().to_owned(),
+                    what: "source".into(),
+                }
+                .dm_string(),
+            )
+        }
+    };
+    let sources = match sources {
+        Answer::Serving(ids) => {
+            source_answers(
                 &scheduler,
                 forwarder.tls(),
                 &ids,
                 Expect::Serving,
                 NO_FREE_WORKER,
             )
-            .await;
-            Ok(Response::new(OperateSourceResponse {
-                result: true,
-                msg: String::new(),
-                sources,
-            }))
+            .await
         }
-        SourceOp::InvalidSourceOp => failed(
-            SchedulerError::InvalidOperateOp {
-                op: op.as_str_name().to_owned(),
-                what: "source".into(),
-            }
-            .dm_string(),
-        ),
-    }
+        Answer::Done(sources) => sources,
+    };
+    Ok(Response::new(OperateSourceResponse {
+        result: true,
+        msg: String::new(),
+        sources,
+    }))
+}
+
+/// What an `OperateSource` arm answers with.
+enum Answer {
+    /// These sources, each as its worker serves it.
+    Serving(Vec<String>),
+    /// These entries, complete.
+    Done(Vec<CommonWorkerResponse>),
 }
 
 /// DM's `parseSourceConfig` (+ `checkAndAdjustSourceConfigFunc` on create

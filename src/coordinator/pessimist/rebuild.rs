@@ -406,6 +406,21 @@ impl Pessimist {
         Ok(())
     }
 
+    /// A cold start's second pass after its first (`rest`), which ran with
+    /// the configs of `tasks` only (`answered_with`); then those tasks'
+    /// sources are checked against the whole registry.
+    pub(super) async fn rebuild_after_first_pass(
+        &mut self,
+        rest: Result<RestOfRebuild>,
+        answered_with: &TaskRegistry,
+        tasks: &BTreeSet<String>,
+        same_revision: bool,
+    ) -> Result<()> {
+        self.rebuild_the_rest(rest?).await?;
+        self.recheck_tasks_answered_first(answered_with, tasks, same_revision)
+            .await
+    }
+
     /// The rebuild of the locks `in_pass` selects, from the stored Infos
     /// (`lock_ids[i]` is the lock of the `i`-th) and Operations.
     fn plan_rebuild(&self, lock_ids: &[String], in_pass: impl Fn(&str) -> bool) -> RebuildPlan {
