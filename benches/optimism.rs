@@ -155,10 +155,10 @@ fn bench_answer_from_bytes(c: &mut Criterion) {
 fn bench_baseline(c: &mut Criterion) {
     let mut group = c.benchmark_group("baseline");
     let info = add_info("orders_00001");
-    let json = info
+    let json: serde_json::Value = info
         .table_info_before
         .as_ref()
-        .map(|t| t.to_value().expect("the interned text parses"))
+        .map(|t| serde_json::from_str(&t.to_text()).expect("the interned text parses"))
         .unwrap_or_default();
     group.bench_function("decode_table_info", |b| {
         b.iter(|| TableInfo::from_json_value(black_box(&json).clone()))

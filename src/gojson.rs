@@ -30,7 +30,7 @@ pub use encode::{
     to_vec, to_vec_sorted, write_bytes_as_str, write_number, write_str, write_value,
     write_value_sorted, ObjectWriter,
 };
-pub use fields::{empty_struct, map_entries, Fields};
+pub use fields::{empty_struct, map_entries, Fields, RawFields};
 
 /// A value that Go's `json.Unmarshal` would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -4,9 +4,11 @@
 
 use std::borrow::Cow;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Number, Value};
 
+use super::fields::names_field;
 use super::DecodeError;
 
 /// Bytes from etcd as Go would read them into a `string`: each byte that is
@@ -155,19 +157,37 @@ pub(super) fn type_error(path: &str, expected: &'static str, found: &str) -> Dec
 /// The top level of a document decoded into a Go struct.
 pub(super) enum TopLevel {
     Null,
-    Object(Vec<(String, Value)>),
+    /// The members, parsed, and those left as text (see [`TopLevelSeed`]).
+    Object(Vec<(String, Value)>, Vec<(String, Box<RawValue>)>),
     Other(&'static str),
 }
 
-impl<'de> Deserialize<'de> for TopLevel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TopLevelVisitor)
+impl TopLevel {
+    /// Reads `text` (already as Go reads it, see [`decode_go_lossy`]),
+    /// leaving as text the members whose key names one of `deferred`.
+    pub(super) fn read(text: &str, deferred: &[&str]) -> Result<Self, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let top = TopLevelSeed { deferred }.deserialize(&mut de)?;
+        de.end()?;
+        Ok(top)
     }
 }
 
-struct TopLevelVisitor;
+/// Reads the top level; a member whose key names a field in `deferred` (as
+/// Go matches names, see [`names_field`]) is kept as its text.
+struct TopLevelSeed<'a> {
+    deferred: &'a [&'a str],
+}
 
-impl<'de> Visitor<'de> for TopLevelVisitor {
+impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_> {
+    type Value = TopLevel;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TopLevel, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevelSeed<'_> {
     type Value = TopLevel;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,9 +219,14 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
         let mut entries = Vec::new();
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
-            entries.push((k, v));
+        let mut raw = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if self.deferred.iter().any(|field| names_field(&k, field)) {
+                raw.push((k, map.next_value::<Box<RawValue>>()?));
+            } else {
+                entries.push((k, map.next_value::<Value>()?));
+            }
         }
-        Ok(TopLevel::Object(entries))
+        Ok(TopLevel::Object(entries, raw))
     }
 }

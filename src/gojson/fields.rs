@@ -3,12 +3,19 @@
 //! `null` keeping the zero value, and typed getters for strings, numbers,
 //! slices, maps and nested structs.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::decode::{
     decode_go_lossy, int_of, kind, replace_lone_surrogates, syntax, type_error, TopLevel,
 };
 use super::DecodeError;
+
+/// Whether the JSON key `key` fills the Go field named `field`: the same
+/// name, or else the same after Go's case folding.
+pub(super) fn names_field(key: &str, field: &str) -> bool {
+    key == field || fold_matches(key, field)
+}
 
 /// Go's field-name folding (`encoding/json` `foldName`) compared against an
 /// ASCII field name: ASCII letters fold to upper case, and the only non-ASCII
@@ -45,14 +52,32 @@ impl Fields {
     /// gives no fields (Go leaves the struct zero); any other non-object is a
     /// type error.
     pub fn parse(bytes: &[u8], target: &'static str) -> Result<Self, DecodeError> {
+        Self::parse_deferring(bytes, target, &[]).map(|(fields, _)| fields)
+    }
+
+    /// [`Fields::parse`], except that the fields named in `deferred` are
+    /// not parsed into values: their members are returned as text, to be
+    /// read by what knows their type (a large nested struct whose parts
+    /// repeat from one document to the next).
+    pub fn parse_deferring(
+        bytes: &[u8],
+        target: &'static str,
+        deferred: &[&str],
+    ) -> Result<(Self, RawFields), DecodeError> {
         let text = decode_go_lossy(bytes);
         let text = replace_lone_surrogates(&text);
-        let entries = match serde_json::from_str::<TopLevel>(&text).map_err(syntax)? {
-            TopLevel::Null => Vec::new(),
-            TopLevel::Object(entries) => entries,
+        let (entries, raw) = match TopLevel::read(&text, deferred).map_err(syntax)? {
+            TopLevel::Null => (Vec::new(), Vec::new()),
+            TopLevel::Object(entries, raw) => (entries, raw),
             TopLevel::Other(found) => return Err(type_error(target, target, found)),
         };
-        Ok(Self { target, entries })
+        Ok((
+            Self { target, entries },
+            RawFields {
+                target,
+                entries: raw,
+            },
+        ))
     }
 
     /// Every value given for `field`, in document order. A key names the field
@@ -60,7 +85,7 @@ impl Fields {
     pub fn all<'a>(&'a self, field: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.entries
             .iter()
-            .filter(move |(k, _)| k == field || fold_matches(k, field))
+            .filter(move |(k, _)| names_field(k, field))
             .map(|(_, v)| v)
     }
 
@@ -132,21 +157,6 @@ impl Fields {
         })
     }
 
-    /// Moves out the last value given for `field`, which is what
-    /// [`Fields::object`] or [`Fields::object_list`] reads; `None` when that
-    /// is `null` or absent. Call it once those have accepted the field.
-    pub fn take_last(&mut self, field: &str) -> Option<Value> {
-        let (_, value) = self
-            .entries
-            .iter_mut()
-            .rev()
-            .find(|(k, _)| k == field || fold_matches(k, field))?;
-        match std::mem::take(value) {
-            Value::Null => None,
-            value => Some(value),
-        }
-    }
-
     /// A Go slice of pointers to structs: `null` (or absent) is `None`; a
     /// `null` element stays `Value::Null` (a nil pointer).
     pub fn object_list<'a>(&'a self, field: &'a str) -> Result<Option<&'a [Value]>, DecodeError> {
@@ -203,6 +213,78 @@ impl Fields {
             }
         }
         Ok(out)
+    }
+}
+
+/// The members that [`Fields::parse_deferring`] kept as text, in document
+/// order (repeats kept), with the typed getters of [`Fields`] for struct
+/// fields: a type is checked from the text's first character, and the
+/// value is handed out as text.
+#[derive(Debug)]
+pub struct RawFields {
+    target: &'static str,
+    entries: Vec<(String, Box<RawValue>)>,
+}
+
+impl RawFields {
+    fn all<'a>(&'a self, field: &'a str) -> impl Iterator<Item = &'a RawValue> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(k, _)| names_field(k, field))
+            .map(|(_, v)| &**v)
+    }
+
+    fn path(&self, field: &str) -> String {
+        format!("{}.{}", self.target, field)
+    }
+
+    /// [`Fields::object`] as text: the last object given, `None` for
+    /// `null` or absent; a value of another type is the error.
+    pub fn object<'a>(&'a self, field: &'a str) -> Result<Option<&'a str>, DecodeError> {
+        let mut out = None;
+        for v in self.all(field) {
+            out = match raw_kind(v) {
+                "null" => None,
+                "object" => Some(v.get()),
+                other => return Err(type_error(&self.path(field), "struct", other)),
+            };
+        }
+        Ok(out)
+    }
+
+    /// [`Fields::object_list`] as text: the elements of the last array
+    /// given, each an object or `null`; `None` for `null` or absent.
+    pub fn object_list<'a>(&'a self, field: &'a str) -> Result<Option<Vec<&'a str>>, DecodeError> {
+        let mut out = None;
+        for v in self.all(field) {
+            out = match raw_kind(v) {
+                "null" => None,
+                "array" => {
+                    let items: Vec<&RawValue> = serde_json::from_str(v.get()).map_err(syntax)?;
+                    for item in &items {
+                        if !matches!(raw_kind(item), "null" | "object") {
+                            return Err(type_error(&self.path(field), "struct", raw_kind(item)));
+                        }
+                    }
+                    Some(items.into_iter().map(RawValue::get).collect())
+                }
+                other => return Err(type_error(&self.path(field), "[]struct", other)),
+            };
+        }
+        Ok(out)
+    }
+}
+
+/// Go's name for the kind of a JSON value kept as text (see [`kind`]),
+/// read from its first character: the text is JSON the parser accepted.
+fn raw_kind(v: &RawValue) -> &'static str {
+    match v.get().trim_start().as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "bool",
+        Some(b'"') => "string",
+        Some(b'[') => "array",
+        Some(b'{') => "object",
+        _ => "number",
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::schemas::InfoSchemas;
-use crate::gojson::{self, DecodeError, Fields, ObjectWriter};
+use crate::gojson::{self, DecodeError, Fields, ObjectWriter, RawFields};
 use crate::keys;
 
 /// One TiDB `TableInfo` (or a Go nil pointer, `null`) as the compact JSON
@@ -67,31 +67,16 @@ impl TableInfoJson {
             gojson::write_value(&mut out, value);
             return Self(Repr::Other(intern(&out)));
         };
-        let mut chunks = Vec::new();
-        let mut run = Vec::new();
+        let mut chunker = Chunker::default();
         let mut field = Vec::new();
         for (key, v) in fields {
             field.clear();
             gojson::write_str(&mut field, key);
             field.push(b':');
             gojson::write_value(&mut field, v);
-            if field.len() >= LARGE_FIELD {
-                if !run.is_empty() {
-                    chunks.push(intern(&run));
-                    run.clear();
-                }
-                chunks.push(intern(&field));
-            } else {
-                if !run.is_empty() {
-                    run.push(b',');
-                }
-                run.extend_from_slice(&field);
-            }
+            chunker.push(&field);
         }
-        if !run.is_empty() {
-            chunks.push(intern(&run));
-        }
-        Self(Repr::Object(chunks.into()))
+        chunker.finish()
     }
 
     /// The interned chunks of an object's text.
@@ -134,12 +119,61 @@ impl TableInfoJson {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// The value parsed back; an error would mean the interned text is not
-    /// the JSON writer's, which the invariant rules out, and says so rather
-    /// than passing for a `null`.
-    pub fn to_value(&self) -> Result<Value, String> {
-        serde_json::from_str(&self.to_text())
-            .map_err(|e| format!("interned table info text does not parse: {e}"))
+    /// The schema of this TableInfo, or why it has none (see
+    /// [`InfoSchemas`]).
+    pub(crate) fn decode_schema(&self) -> Result<crate::schemacmp::Table, String> {
+        members::schema_of(&self.to_text())
+    }
+}
+
+/// Groups an object's fields into chunks, in order: a field whose text is
+/// [`LARGE_FIELD`] long or more is a chunk of its own, the fields between
+/// such are joined into one. Every reader of a TableInfo chunks through it,
+/// so the same object always gives the same chunks.
+#[derive(Default)]
+struct Chunker {
+    chunks: Vec<Arc<str>>,
+    run: Vec<u8>,
+}
+
+impl Chunker {
+    /// Adds the text of one field, `"key":value`.
+    fn push(&mut self, field: &[u8]) {
+        if field.len() >= LARGE_FIELD {
+            self.end_run();
+            self.chunks.push(intern(field));
+        } else {
+            self.extend_run(field);
+        }
+    }
+
+    /// [`Chunker::push`] of a field whose text is already interned.
+    fn push_interned(&mut self, field: &Arc<str>) {
+        if field.len() >= LARGE_FIELD {
+            self.end_run();
+            self.chunks.push(Arc::clone(field));
+        } else {
+            self.extend_run(field.as_bytes());
+        }
+    }
+
+    fn extend_run(&mut self, field: &[u8]) {
+        if !self.run.is_empty() {
+            self.run.push(b',');
+        }
+        self.run.extend_from_slice(field);
+    }
+
+    fn end_run(&mut self) {
+        if !self.run.is_empty() {
+            self.chunks.push(intern(&self.run));
+            self.run.clear();
+        }
+    }
+
+    fn finish(mut self) -> TableInfoJson {
+        self.end_run();
+        TableInfoJson(Repr::Object(self.chunks.into()))
     }
 }
 
@@ -208,6 +242,15 @@ impl fmt::Debug for TableInfoJson {
     }
 }
 
+mod members;
+
+const BEFORE: &str = "table-info-before";
+const AFTER: &str = "table-info-after";
+
+/// An Info read without its TableInfos, and their text: `table-info-before`
+/// (`None` for `null`) and the elements of `table-info-after`.
+type Shape<'a> = (Info, Option<&'a str>, Option<Vec<&'a str>>);
+
 /// JSON keys in order: `task`, `source`, `up-schema`, `up-table`,
 /// `down-schema`, `down-table`, `ddls`, `table-info-before`,
 /// `table-info-after`, `ignore-conflict`.
@@ -234,60 +277,69 @@ impl Info {
     /// Decode the value stored in etcd, in either of DM's shapes (see
     /// `from_either_shape`).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let f = Fields::parse(bytes, "Info")?;
-        Self::from_either_shape(&f).map(|(info, _)| info)
+        Self::read(bytes, false).map(|(info, _)| info)
     }
 
-    /// [`Info::decode`], with the schemas of its TableInfos decoded from the
-    /// JSON parsed here rather than from the Info's text (see
+    /// [`Info::decode`], with the schemas of its TableInfos decoded while
+    /// their text is read rather than from the Info's interned text (see
     /// [`InfoSchemas`]).
     pub fn decode_with_schemas(bytes: &[u8]) -> Result<(Self, InfoSchemas), DecodeError> {
-        let mut f = Fields::parse(bytes, "Info")?;
-        let (info, legacy) = Self::from_either_shape(&f)?;
-        // The Info is built: its values can be moved out rather than copied.
-        let before = f.take_last("table-info-before");
-        let afters = if legacy {
-            vec![f.take_last("table-info-after").unwrap_or(Value::Null)]
-        } else {
-            match f.take_last("table-info-after") {
-                Some(Value::Array(afters)) => afters,
-                _ => Vec::new(),
-            }
-        };
-        Ok((info, InfoSchemas::from_values(before, afters)))
+        let (info, schemas) = Self::read(bytes, true)?;
+        let schemas = schemas.unwrap_or_else(|| InfoSchemas::of(&info));
+        Ok((info, schemas))
     }
 
-    /// The Info in the current shape, or else in the legacy one (`true`).
+    /// The TableInfo members are not parsed with the other fields: each
+    /// TableInfo is read from its text by [`members::read_table_info`],
+    /// which remembers the members that repeat from table to table.
+    fn read(bytes: &[u8], with_schemas: bool) -> Result<(Self, Option<InfoSchemas>), DecodeError> {
+        let (f, tables) = Fields::parse_deferring(bytes, "Info", &[BEFORE, AFTER])?;
+        let (shape, before, afters) = Self::from_either_shape(&f, &tables)?;
+        let read = |text: &str| members::read_table_info(text, with_schemas);
+        let before = before.map(read);
+        let afters = afters.map(|afters| afters.into_iter().map(read).collect::<Vec<_>>());
+        let schemas = with_schemas.then(|| {
+            InfoSchemas::from_decoded(
+                before.as_ref().and_then(|b| b.schema.clone()),
+                afters
+                    .iter()
+                    .flatten()
+                    .filter_map(|a| a.schema.clone())
+                    .collect(),
+            )
+        });
+        let info = Self {
+            table_info_before: before.map(|b| b.json),
+            table_info_after: afters.map(|afters| afters.into_iter().map(|a| a.json).collect()),
+            ..shape
+        };
+        Ok((info, schemas))
+    }
+
+    /// The Info in the current shape, or else in the legacy one, without
+    /// its TableInfos, and the text of those: `table-info-before` (`None`
+    /// for `null`) and each element of `table-info-after`.
     ///
     /// Like DM's `infoFromJSON`: if the current shape does not decode, try
     /// the shape written before DM v2.0.2 (`table-info-after` a single
     /// object, no `ignore-conflict`) and wrap that object into a one-element
     /// list; if that fails too, report the first error.
-    fn from_either_shape(f: &Fields) -> Result<(Self, bool), DecodeError> {
-        match Self::from_fields(f) {
-            Ok(info) => Ok((info, false)),
-            Err(first) => Self::from_legacy_fields(f)
-                .map(|info| (info, true))
-                .map_err(|_| first),
-        }
+    fn from_either_shape<'a>(f: &Fields, tables: &'a RawFields) -> Result<Shape<'a>, DecodeError> {
+        Self::from_fields(f, tables)
+            .or_else(|first| Self::from_legacy_fields(f, tables).map_err(|_| first))
     }
 
-    fn from_fields(f: &Fields) -> Result<Self, DecodeError> {
-        Self::from_shared_fields(f, |f| {
-            let afters = f.object_list("table-info-after")?;
-            let afters =
-                afters.map(|afters| afters.iter().map(TableInfoJson::from_value).collect());
-            Ok((afters, f.bool("ignore-conflict")?))
+    fn from_fields<'a>(f: &Fields, tables: &'a RawFields) -> Result<Shape<'a>, DecodeError> {
+        Self::from_shared_fields(f, tables, |f, tables| {
+            Ok((tables.object_list(AFTER)?, f.bool("ignore-conflict")?))
         })
     }
 
     /// DM's `OldInfo` and `toInfo()`. A missing or `null` old
     /// `table-info-after` becomes a one-element list holding `null`, as in DM.
-    fn from_legacy_fields(f: &Fields) -> Result<Self, DecodeError> {
-        Self::from_shared_fields(f, |f| {
-            let after = f
-                .object("table-info-after")?
-                .map_or_else(TableInfoJson::null, TableInfoJson::from_value);
+    fn from_legacy_fields<'a>(f: &Fields, tables: &'a RawFields) -> Result<Shape<'a>, DecodeError> {
+        Self::from_shared_fields(f, tables, |_, tables| {
+            let after = tables.object(AFTER)?.unwrap_or("null");
             Ok((Some(vec![after]), false))
         })
     }
@@ -295,10 +347,11 @@ impl Info {
     /// The fields both shapes share, read in DM's order, then
     /// `table-info-after` and `ignore-conflict` as `rest` reads them (so the
     /// first bad field is the one reported).
-    fn from_shared_fields(
+    fn from_shared_fields<'a>(
         f: &Fields,
-        rest: impl FnOnce(&Fields) -> Result<(Option<Vec<TableInfoJson>>, bool), DecodeError>,
-    ) -> Result<Self, DecodeError> {
+        tables: &'a RawFields,
+        rest: impl FnOnce(&Fields, &'a RawFields) -> Result<(Option<Vec<&'a str>>, bool), DecodeError>,
+    ) -> Result<Shape<'a>, DecodeError> {
         let task = f.str("task")?;
         let source = f.str("source")?;
         let up_schema = f.str("up-schema")?;
@@ -306,9 +359,9 @@ impl Info {
         let down_schema = f.str("down-schema")?;
         let down_table = f.str("down-table")?;
         let ddls = f.str_list("ddls")?;
-        let table_info_before = f.object("table-info-before")?;
-        let (table_info_after, ignore_conflict) = rest(f)?;
-        Ok(Self {
+        let before = tables.object(BEFORE)?;
+        let (afters, ignore_conflict) = rest(f, tables)?;
+        let info = Self {
             task,
             source,
             up_schema,
@@ -316,10 +369,11 @@ impl Info {
             down_schema,
             down_table,
             ddls,
-            table_info_before: table_info_before.map(TableInfoJson::from_value),
-            table_info_after,
+            table_info_before: None,
+            table_info_after: None,
             ignore_conflict,
-        })
+        };
+        Ok((info, before, afters))
     }
 
     /// Encode as Go does (always the current shape).

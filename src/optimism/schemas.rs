@@ -5,13 +5,13 @@
 //!
 //! An Info keeps its TableInfos as compact, interned text ([`TableInfoJson`])
 //! because a lock holds every table's Info. TrySync needs them as
-//! [`Table`]s. Reading them back from that text means printing and parsing
-//! each TableInfo a second time, which on a 1,000-table lock was a third of
-//! the work of answering an Info. So an Info just read from etcd hands its
-//! parsed JSON to [`InfoSchemas::from_values`] before the values are dropped,
-//! and TrySync takes the result. Infos with no parsed JSON at hand (rebuild,
-//! re-evaluation of a blocked table, tests) use [`InfoSchemas::of`], which
-//! gives the same schemas and the same errors from the text.
+//! [`Table`]s. An Info read from a watch event decodes its schemas while
+//! its TableInfo text is read (`Info::decode_with_schemas`), and TrySync
+//! takes the result. Infos read otherwise (rebuild, re-evaluation of a
+//! blocked table, tests) use [`InfoSchemas::of`], which gives the same
+//! schemas and the same errors from the interned text. Both read the text
+//! member by member and take the members seen before from a memo (see
+//! `optimism::info::members`).
 
 use serde_json::Value;
 
@@ -47,15 +47,12 @@ impl InfoSchemas {
         }
     }
 
-    /// The schemas of an Info whose TableInfo JSON was just parsed: `before`
-    /// is `table-info-before` (`None` for `null`), `afters` the elements of
-    /// `table-info-after`. Gives what [`InfoSchemas::of`] gives for the Info
-    /// built from the same values.
-    pub fn from_values(before: Option<Value>, afters: Vec<Value>) -> Self {
-        Self {
-            before: before.map(decode_value),
-            afters: afters.into_iter().map(decode_value).collect(),
-        }
+    /// The schemas of an Info whose TableInfos were just read: `before` is
+    /// `table-info-before`'s (`None` for `null`), `afters` one per element
+    /// of `table-info-after`. Gives what [`InfoSchemas::of`] gives for the
+    /// Info read.
+    pub(crate) fn from_decoded(before: Option<Decoded>, afters: Vec<Decoded>) -> Self {
+        Self { before, afters }
     }
 
     /// The before-schema, `None` when the Info has none; the error names
@@ -81,13 +78,14 @@ pub(crate) fn malformed(what: &str, message: &str) -> OptimismError {
     }
 }
 
-const NULL_TABLE_INFO: &str = "null table info";
+pub(crate) const NULL_TABLE_INFO: &str = "null table info";
 
 fn decode_text(json: &TableInfoJson) -> Decoded {
-    decode_value(json.to_value()?)
+    json.decode_schema()
 }
 
-fn decode_value(value: Value) -> Decoded {
+/// The schema of a parsed TableInfo value.
+pub(crate) fn decode_value(value: Value) -> Decoded {
     if value.is_null() {
         return Err(NULL_TABLE_INFO.to_owned());
     }

@@ -166,6 +166,70 @@ fn info_tolerant_decode_and_errors() {
     }
 }
 
+/// The TableInfo fields are read from their text, apart from the other
+/// fields: Go's name matching, repeats (the last value counts, an earlier
+/// bad one is still the error), the legacy shape's fallback and the errors'
+/// texts are those of the fields read as values.
+#[test]
+fn info_table_info_fields_read_from_text() {
+    let table = r#"{"id":1,"name":{"O":"t","L":"t"},"cols":null}"#;
+    let decode = |text: String| Info::decode(text.as_bytes());
+    let info = decode(format!(
+        r#"{{"table-info-after":[{table}],"Table-Info-After":null,"TABLE-INFO-BEFORE":{table}}}"#
+    ))
+    .unwrap();
+    assert_eq!(info.table_info_after, None);
+    assert_eq!(
+        info.table_info_before.map(|t| t.to_text()).as_deref(),
+        Some(table)
+    );
+    let info = decode(format!(
+        r#"{{"table-info-after":null,"table-info-after":[null,{table}]}}"#
+    ))
+    .unwrap();
+    let afters = info.table_info_after.unwrap();
+    assert!(afters[0].is_null());
+    assert_eq!(afters[1].to_text(), table);
+    // Legacy shape: a single object, or `null`, becomes a one-element list.
+    let (info, schemas) =
+        Info::decode_with_schemas(format!(r#"{{"table-info-after":{table}}}"#).as_bytes()).unwrap();
+    assert_eq!(info.table_info_after.unwrap()[0].to_text(), table);
+    assert_eq!(
+        schemas,
+        InfoSchemas::of(
+            &Info::decode(format!(r#"{{"table-info-after":[{table}]}}"#).as_bytes()).unwrap()
+        )
+    );
+    for (bad, error) in [
+        (
+            r#"{"table-info-before":[]}"#,
+            "json: cannot unmarshal array into Go value Info.table-info-before of type struct",
+        ),
+        (
+            r#"{"table-info-after":[1]}"#,
+            "json: cannot unmarshal number into Go value Info.table-info-after of type struct",
+        ),
+        (
+            r#"{"table-info-after":"x"}"#,
+            "json: cannot unmarshal string into Go value Info.table-info-after of type []struct",
+        ),
+        (
+            r#"{"table-info-after":true,"table-info-after":[]}"#,
+            "json: cannot unmarshal bool into Go value Info.table-info-after of type []struct",
+        ),
+        (
+            r#"{"table-info-after":[],"ignore-conflict":1}"#,
+            "json: cannot unmarshal number into Go value Info.ignore-conflict of type bool",
+        ),
+    ] {
+        assert_eq!(
+            Info::decode(bad.as_bytes()).unwrap_err().to_string(),
+            error,
+            "{bad}"
+        );
+    }
+}
+
 fn operation() -> Operation {
     Operation {
         id: "test-ID".into(),

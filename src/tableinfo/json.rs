@@ -360,13 +360,21 @@ impl JsonExtra {
     }
 
     pub(crate) fn record_known(&mut self, index: usize, value: &Value) {
+        self.record_known_as(
+            index,
+            matches!(value, Value::Array(items) if items.is_empty()),
+        );
+    }
+
+    /// [`JsonExtra::record_known`] of a value that was (or was not) `[]`.
+    pub(crate) fn record_known_as(&mut self, index: usize, empty_array: bool) {
         let bit = 1u64 << index;
         if self.present & bit == 0 {
             self.present |= bit;
             // `index` < 64 is checked at compile time by `json_object!`.
             self.slots.push(Slot::Known(index as u8));
         }
-        if matches!(value, Value::Array(items) if items.is_empty()) {
+        if empty_array {
             self.empty_arrays |= bit;
         } else {
             self.empty_arrays &= !bit;
@@ -487,29 +495,71 @@ macro_rules! json_object {
                 value: serde_json::Value,
                 path: &$crate::tableinfo::json::Path<'_>,
             ) -> Result<Self, $crate::tableinfo::TableInfoError> {
-                use $crate::tableinfo::json::JsonField as _;
                 let Some(map) = $crate::tableinfo::json::object_or_null(value, path)? else {
                     return Ok(Self::default());
                 };
-                let mut out = Self::default();
-                out.extra.mark_decoded();
+                let mut out = Self::decoding();
                 for (key, value) in map {
-                    let Some(index) = $crate::tableinfo::json::lookup_key(Self::JSON_KEYS, &key) else {
-                        out.extra.record_unknown(key, value);
-                        continue;
-                    };
-                    out.extra.record_known(index, &value);
-                    let mut position = 0usize;
-                    $(
-                        if index == position {
-                            out.$field = <$ty>::decode(value, &path.key($key))?;
-                            continue;
-                        }
-                        position += 1;
-                    )*
-                    debug_assert!(position == Self::JSON_KEYS.len());
+                    out.decode_member(key, value, path)?;
                 }
                 Ok(out)
+            }
+
+            /// The zero value that members are decoded into, one by one.
+            pub(crate) fn decoding() -> Self {
+                let mut out = Self::default();
+                out.extra.mark_decoded();
+                out
+            }
+
+            /// Decodes one member of the object into `self`, as
+            /// `decode_json` does for each member in turn.
+            pub(crate) fn decode_member(
+                &mut self,
+                key: String,
+                value: serde_json::Value,
+                path: &$crate::tableinfo::json::Path<'_>,
+            ) -> Result<(), $crate::tableinfo::TableInfoError> {
+                use $crate::tableinfo::json::JsonField as _;
+                let Some(index) = $crate::tableinfo::json::lookup_key(Self::JSON_KEYS, &key) else {
+                    self.extra.record_unknown(key, value);
+                    return Ok(());
+                };
+                self.extra.record_known(index, &value);
+                let mut position = 0usize;
+                $(
+                    if index == position {
+                        self.$field = <$ty>::decode(value, &path.key($key))?;
+                        return Ok(());
+                    }
+                    position += 1;
+                )*
+                debug_assert!(position == Self::JSON_KEYS.len());
+                Ok(())
+            }
+
+            /// Applies member `key` as `from` decoded it, `from` being
+            /// [`Self::decoding`] after one [`Self::decode_member`] of that
+            /// key: `self` ends as if it had decoded the member itself.
+            /// (Only `TableInfo`'s top level is read member by member.)
+            #[allow(dead_code)]
+            pub(crate) fn copy_member(&mut self, from: &Self, key: &str) {
+                let Some(index) = $crate::tableinfo::json::lookup_key(Self::JSON_KEYS, key) else {
+                    if let Some(value) = from.extra.get(key) {
+                        self.extra.record_unknown(key.to_owned(), value.clone());
+                    }
+                    return;
+                };
+                self.extra.record_known_as(index, from.extra.was_empty_array(index));
+                let mut position = 0usize;
+                $(
+                    if index == position {
+                        self.$field.clone_from(&from.$field);
+                        return;
+                    }
+                    position += 1;
+                )*
+                debug_assert!(position == Self::JSON_KEYS.len());
             }
 
             pub(crate) fn encode_json(&self) -> serde_json::Value {
