@@ -295,9 +295,15 @@ impl Info {
     fn read(bytes: &[u8], with_schemas: bool) -> Result<(Self, Option<InfoSchemas>), DecodeError> {
         let (f, tables) = Fields::parse_deferring(bytes, "Info", &[BEFORE, AFTER])?;
         let (shape, before, afters) = Self::from_either_shape(&f, &tables)?;
-        let read = |text: &str| members::read_table_info(text, with_schemas);
-        let before = before.map(read);
-        let afters = afters.map(|afters| afters.into_iter().map(read).collect::<Vec<_>>());
+        let read = |text: &str| {
+            members::read_table_info(text, with_schemas).map_err(|e| DecodeError::Syntax {
+                message: e.to_string(),
+            })
+        };
+        let before = before.map(read).transpose()?;
+        let afters = afters
+            .map(|afters| afters.into_iter().map(read).collect::<Result<Vec<_>, _>>())
+            .transpose()?;
         let schemas = with_schemas.then(|| {
             InfoSchemas::from_decoded(
                 before.as_ref().and_then(|b| b.schema.clone()),

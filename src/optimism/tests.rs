@@ -545,3 +545,31 @@ fn schemas_decoded_with_an_info_are_those_of_its_text() {
     assert_eq!(schemas, InfoSchemas::of(&info));
     assert_eq!(schemas.into_parts().1.len(), 1);
 }
+
+/// A TableInfo member nested deeper than the JSON parser allows makes the
+/// Info a syntax error, as the whole document parsed as a value did; it is
+/// never read as something else. (The limit now counts from the member, so
+/// a TableInfo may be two levels deeper than before; Go allows 10,000.)
+#[test]
+fn a_table_info_member_nested_too_deep_is_a_syntax_error() {
+    let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    for member in ["x_unknown", "cols"] {
+        let info = |depth| {
+            format!(
+                r#"{{"table-info-before":{{"{member}":{}}}}}"#,
+                nested(depth)
+            )
+        };
+        for bytes in [info(200).into_bytes(), info(128).into_bytes()] {
+            let error = Info::decode(&bytes).unwrap_err();
+            assert!(
+                error.to_string().contains("recursion limit exceeded"),
+                "{error}"
+            );
+            assert_eq!(Info::decode_with_schemas(&bytes).unwrap_err(), error);
+        }
+        let deep = Info::decode(info(127).as_bytes()).unwrap();
+        let text = deep.table_info_before.unwrap().to_text();
+        assert_eq!(text, format!(r#"{{"{member}":{}}}"#, nested(127)));
+    }
+}

@@ -45,45 +45,46 @@ pub(crate) struct ReadTableInfo {
 
 /// Reads the TableInfo JSON `text` (an object or `null`, as an Info holds;
 /// anything else takes the value path). `with_schema` also decodes it.
-pub(crate) fn read_table_info(text: &str, with_schema: bool) -> ReadTableInfo {
-    match text.trim_start().as_bytes().first() {
+/// The error is the parser's: the text, or one of its members, is not JSON
+/// (a member nested deeper than the parser allows).
+pub(crate) fn read_table_info(
+    text: &str,
+    with_schema: bool,
+) -> Result<ReadTableInfo, serde_json::Error> {
+    Ok(match text.trim_start().as_bytes().first() {
         Some(b'n') if text.trim() == "null" => ReadTableInfo {
             json: TableInfoJson::null(),
             schema: with_schema.then(|| Err(NULL_TABLE_INFO.to_owned())),
         },
-        Some(b'{') => match serde_json::from_str::<Members<'_>>(text) {
-            Ok(members) => read_members(members, with_schema),
-            Err(e) => unparsable(&e, with_schema),
-        },
-        _ => match serde_json::from_str::<Value>(text) {
-            Ok(value) => ReadTableInfo {
+        Some(b'{') => read_members(serde_json::from_str(text)?, with_schema)?,
+        _ => {
+            let value: Value = serde_json::from_str(text)?;
+            ReadTableInfo {
                 json: TableInfoJson::from_value(&value),
                 schema: with_schema.then(|| decode_value(value)),
-            },
-            Err(e) => unparsable(&e, with_schema),
-        },
-    }
+            }
+        }
+    })
 }
 
 /// The schema of the TableInfo JSON `text` (see [`read_table_info`]).
 pub(crate) fn schema_of(text: &str) -> Decoded {
-    match read_table_info(text, true).schema {
-        Some(schema) => schema,
-        None => Err("table info schema was not decoded".to_owned()),
+    match read_table_info(text, true) {
+        Ok(ReadTableInfo {
+            schema: Some(schema),
+            ..
+        }) => schema,
+        Ok(ReadTableInfo { schema: None, .. }) => {
+            Err("table info schema was not decoded".to_owned())
+        }
+        Err(e) => Err(format!("table info text does not parse: {e}")),
     }
 }
 
-/// Text that is not JSON: only an interned text could be given one, and the
-/// interner's invariant rules that out. The schema says so rather than
-/// passing for a `null`.
-fn unparsable(e: &serde_json::Error, with_schema: bool) -> ReadTableInfo {
-    ReadTableInfo {
-        json: TableInfoJson::null(),
-        schema: with_schema.then(|| Err(format!("table info text does not parse: {e}"))),
-    }
-}
-
-fn read_members(members: Members<'_>, with_schema: bool) -> ReadTableInfo {
+fn read_members(
+    members: Members<'_>,
+    with_schema: bool,
+) -> Result<ReadTableInfo, serde_json::Error> {
     let mut chunker = Chunker::default();
     let mut table = with_schema.then(TableInfo::decoding);
     let mut error: Option<TableInfoError> = None;
@@ -92,7 +93,7 @@ fn read_members(members: Members<'_>, with_schema: bool) -> ReadTableInfo {
         // A schema stops at the first member that does not decode.
         let decoding = table.as_mut().filter(|_| error.is_none());
         if raw.get().len() >= LARGE_FIELD {
-            let member = remembered(&key, raw.get());
+            let member = remembered(&key, raw.get())?;
             chunker.push_interned(&member.text);
             match (decoding, &member.decoded) {
                 (Some(table), Ok(decoded)) => table.copy_member(decoded, &key),
@@ -100,7 +101,7 @@ fn read_members(members: Members<'_>, with_schema: bool) -> ReadTableInfo {
                 (None, _) => {}
             }
         } else {
-            let value = parse_member(raw);
+            let value: Value = serde_json::from_str(raw.get())?;
             field.clear();
             write_field(&mut field, &key, &value);
             chunker.push(&field);
@@ -111,18 +112,13 @@ fn read_members(members: Members<'_>, with_schema: bool) -> ReadTableInfo {
             }
         }
     }
-    ReadTableInfo {
+    Ok(ReadTableInfo {
         json: chunker.finish(),
         schema: table.map(|table| match error {
             Some(e) => Err(e.to_string()),
             None => Ok(Table::from_table_info(&table)),
         }),
-    }
-}
-
-/// A member's value; its text was accepted by the parser, so it parses.
-fn parse_member(raw: &RawValue) -> Value {
-    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+    })
 }
 
 /// `"key":value` as Go writes a struct field.
@@ -210,7 +206,7 @@ static MEMO: LazyLock<Mutex<Memo>> = LazyLock::new(|| {
 });
 
 /// The member `key` with the value text `raw`, read now or before.
-fn remembered(key: &str, raw: &str) -> Arc<Member> {
+fn remembered(key: &str, raw: &str) -> Result<Arc<Member>, serde_json::Error> {
     let hash = {
         let memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
         let hash = memo.hasher.hash_one((key, raw));
@@ -220,12 +216,12 @@ fn remembered(key: &str, raw: &str) -> Arc<Member> {
                 .find(|m| &*m.key == key && &*m.raw == raw)
                 .cloned()
         }) {
-            return member;
+            return Ok(member);
         }
         hash
     };
     // Read outside the lock: other readers need not wait for it.
-    let member = Arc::new(read_member(key, raw));
+    let member = Arc::new(read_member(key, raw)?);
     let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
     if memo.len >= MEMO_CAPACITY {
         memo.buckets.clear();
@@ -236,23 +232,23 @@ fn remembered(key: &str, raw: &str) -> Arc<Member> {
         .or_default()
         .push(Arc::clone(&member));
     memo.len += 1;
-    member
+    Ok(member)
 }
 
-fn read_member(key: &str, raw: &str) -> Member {
-    let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+fn read_member(key: &str, raw: &str) -> Result<Member, serde_json::Error> {
+    let value: Value = serde_json::from_str(raw)?;
     let mut text = Vec::new();
     write_field(&mut text, key, &value);
     let mut decoded = TableInfo::decoding();
     let decoded = decoded
         .decode_member(key.to_owned(), value, &Path::root())
         .map(|()| decoded);
-    Member {
+    Ok(Member {
         key: key.into(),
         raw: raw.into(),
         text: super::intern(&text),
         decoded,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -270,10 +266,14 @@ mod tests {
         let json = TableInfoJson::from_value(&value);
         let schema = decode_value(value);
         for _ in 0..2 {
-            let read = read_table_info(text, true);
+            let read = read_table_info(text, true).expect("parses");
             assert_eq!(read.json, json, "{text}");
             assert_eq!(read.schema.as_ref(), Some(&schema), "{text}");
-            assert_eq!(read_table_info(text, false).json, json, "{text}");
+            assert_eq!(
+                read_table_info(text, false).expect("parses").json,
+                json,
+                "{text}"
+            );
         }
     }
 
@@ -420,7 +420,8 @@ mod tests {
             let mut copied = TableInfo::decoding();
             for (key, raw) in members.0 {
                 let mut one = TableInfo::decoding();
-                one.decode_member(key.to_string(), parse_member(raw), &Path::root())
+                let value = serde_json::from_str(raw.get()).expect("a member");
+                one.decode_member(key.to_string(), value, &Path::root())
                     .expect("decodes");
                 copied.copy_member(&one, &key);
             }
@@ -434,8 +435,8 @@ mod tests {
         let fixture = fixtures().remove(0);
         let mut other = fixture.clone();
         other["name"] = json!({"O": "another_table", "L": "another_table"});
-        let a = read_table_info(&fixture.to_string(), true);
-        let b = read_table_info(&other.to_string(), true);
+        let a = read_table_info(&fixture.to_string(), true).expect("parses");
+        let b = read_table_info(&other.to_string(), true).expect("parses");
         assert_ne!(a.json, b.json);
         // The columns' chunk is one allocation, and so is the memo's text.
         let cols = |t: &TableInfoJson| {
