@@ -243,12 +243,26 @@ impl Etcd {
 
     /// Reads one key.
     pub async fn get(&self, key: impl Into<Vec<u8>>) -> Result<WithRevision<Option<KeyValue>>> {
-        let key = key.into();
+        self.get_with(key.into(), None).await
+    }
+
+    /// Reads one key as it was at `revision` (an error once etcd has
+    /// compacted that revision away).
+    pub async fn get_at(&self, key: impl Into<Vec<u8>>, revision: i64) -> Result<Option<KeyValue>> {
+        let options = GetOptions::new().with_revision(revision);
+        Ok(self.get_with(key.into(), Some(options)).await?.value)
+    }
+
+    async fn get_with(
+        &self,
+        key: Vec<u8>,
+        options: Option<GetOptions>,
+    ) -> Result<WithRevision<Option<KeyValue>>> {
         let kv = &self.shared.kv;
         let resp = unsent_retried("get", || {
             let mut kv = kv.clone();
-            let key = key.clone();
-            async move { kv.get(key, None).await }
+            let (key, options) = (key.clone(), options.clone());
+            async move { kv.get(key, options).await }
         })
         .await?;
         let revision = header_revision(resp.header());
@@ -256,23 +270,6 @@ impl Etcd {
             value: resp.kvs().first().map(KeyValue::from_client),
             revision,
         })
-    }
-
-    /// Reads one key as it was at `revision` (an error once etcd has
-    /// compacted that revision away).
-    pub async fn get_at(&self, key: impl Into<Vec<u8>>, revision: i64) -> Result<Option<KeyValue>> {
-        let key = key.into();
-        let kv = &self.shared.kv;
-        let resp = unsent_retried("get", || {
-            let mut kv = kv.clone();
-            let key = key.clone();
-            async move {
-                kv.get(key, Some(GetOptions::new().with_revision(revision)))
-                    .await
-            }
-        })
-        .await?;
-        Ok(resp.kvs().first().map(KeyValue::from_client))
     }
 
     /// The keys under `prefix` at one revision, in key order, without their

@@ -209,6 +209,21 @@ pub fn invalid_level_text(level: &str) -> String {
     )
 }
 
+/// A `log-format` as DM's logger accepts it: `text` (also when empty) or
+/// `json`; `None` for anything else.
+pub fn dm_format(format: &str) -> Option<LogFormat> {
+    match format {
+        "" | "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => None,
+    }
+}
+
+/// The text of a `log-format` that [`dm_format`] refuses.
+pub fn invalid_format_text(format: &str) -> String {
+    format!("invalid log format {format:?}: use text or json")
+}
+
 /// DM's level names onto tracing's (which has no DPANIC/PANIC/FATAL).
 pub fn tracing_level(dm_level: &str) -> &'static str {
     match dm_level {

@@ -200,9 +200,9 @@ impl WorkerConfig {
                 })
             }
         }
-        if !matches!(self.log_format.as_str(), "" | "text" | "json") {
+        if dm_master::logging::dm_format(&self.log_format).is_none() {
             return Err(Error::ParseFlags {
-                reason: format!("invalid log format {:?}: use text or json", self.log_format),
+                reason: dm_master::logging::invalid_format_text(&self.log_format),
             });
         }
         if self.keepalive_ttl <= 0 {

@@ -191,14 +191,12 @@ async fn shutdown_signal() -> &'static str {
 /// JSON), so a DM-worker's log reads and parses like DM's. `RUST_LOG`
 /// overrides the level.
 fn init_logging(config: &WorkerConfig) -> anyhow::Result<()> {
-    let format = match config.log_format.as_str() {
-        "json" => dm_master::config::LogFormat::Json,
-        "text" | "" => dm_master::config::LogFormat::Text,
-        other => anyhow::bail!("unknown log format {other:?}, expected \"text\" or \"json\""),
-    };
+    // The config has checked both the level and the format.
+    let format = dm_master::logging::dm_format(&config.log_format).ok_or_else(|| {
+        anyhow::anyhow!(dm_master::logging::invalid_format_text(&config.log_format))
+    })?;
     let file = (!config.log_file.is_empty()).then(|| std::path::Path::new(&config.log_file));
-    dm_master::logging::init_with(&config.log_level.to_lowercase(), file, format)
-        .map_err(|e| anyhow::anyhow!(e))
+    dm_master::logging::init_with(&config.log_level, file, format).map_err(|e| anyhow::anyhow!(e))
 }
 
 async fn run(

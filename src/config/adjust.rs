@@ -10,9 +10,9 @@ use super::address::{
     split_endpoints, split_host_port, unwrap_scheme, wrap_schemes, wrap_schemes_for_initial_cluster,
 };
 use super::{
-    parse_go_duration, Config, ConfigError, DmMasterConfig, LogFormat, OwnSettings,
-    DEFAULT_ELECTION_TTL_SECS, DEFAULT_PEER_URLS, DEFAULT_RPC_RATE_BURST, DEFAULT_RPC_RATE_LIMIT,
-    DEFAULT_RPC_TIMEOUT, QUOTA_BACKEND_BYTES_LOWER_BOUND,
+    parse_go_duration, Config, ConfigError, DmMasterConfig, OwnSettings, DEFAULT_ELECTION_TTL_SECS,
+    DEFAULT_PEER_URLS, DEFAULT_RPC_RATE_BURST, DEFAULT_RPC_RATE_LIMIT, DEFAULT_RPC_TIMEOUT,
+    QUOTA_BACKEND_BYTES_LOWER_BOUND,
 };
 use crate::tls::TlsFiles;
 
@@ -126,15 +126,11 @@ impl Config {
                 ))
             }
         };
-        let log_format = match dm.log_format.as_str() {
-            "" | "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(ConfigError::new(
-                    38010,
-                    format!("invalid log format {other:?}: use text or json"),
-                ))
-            }
+        let Some(log_format) = crate::logging::dm_format(&dm.log_format) else {
+            return Err(ConfigError::new(
+                38010,
+                crate::logging::invalid_format_text(&dm.log_format),
+            ));
         };
         let tls = if https {
             if dm.ssl_cert.is_empty() || dm.ssl_key.is_empty() {

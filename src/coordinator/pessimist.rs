@@ -326,25 +326,31 @@ impl Pessimist {
             }
         };
         // The keys are dropped once these reads are done: at 100,000 tasks
-        // they are tens of MB.
+        // they are tens of MB. With no lock to answer first, the rebuild
+        // is one pass once every config is read.
         let early = match task_keys {
             Some(task_keys) => {
                 let tasks = keys.tasks_answered_first(&task_keys);
-                rebuild::read_configs_of(&self.ctx.etcd, &self.ctx.space, &tasks, &task_keys)
-                    .await
-                    .map(|registry| (registry, tasks, task_keys.revision))
+                if tasks.is_empty() {
+                    None
+                } else {
+                    rebuild::read_configs_of(&self.ctx.etcd, &self.ctx.space, &tasks, &task_keys)
+                        .await
+                        .map(|registry| (registry, tasks, task_keys.revision))
+                }
             }
             None => None,
         };
+        tracing::info!(
+            revision = keys_revision,
+            infos = keys.infos.len(),
+            operations = keys.operations.len(),
+            answered_first = early.as_ref().map_or(0, |(_, tasks, _)| tasks.len()),
+            read_ms = reading.elapsed().as_millis(),
+            "pessimism keys read"
+        );
         let cold_start = match early {
             Some((registry, tasks, revision)) => {
-                tracing::info!(
-                    revision = keys_revision,
-                    infos = keys.infos.len(),
-                    tasks = tasks.len(),
-                    read_ms = reading.elapsed().as_millis(),
-                    "pessimism keys read; answering synced locks before every subtask config is read"
-                );
                 self.registry = registry;
                 ColdStart::AnsweredFirst {
                     rest: self.rebuild_first_pass(keys, keys_revision).await,

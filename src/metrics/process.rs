@@ -76,17 +76,13 @@ impl ProcessCollector {
 
     /// Reads procfs into the metrics; `None` where procfs is missing.
     fn refresh(&self) -> Option<()> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // Fields after the command name, which may itself hold spaces.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-        let cpu = (field(11)? + field(12)?) / CLOCK_TICKS_PER_SECOND;
+        let stat = SelfStat::read()?;
+        let cpu = stat.cpu_seconds()?;
         let seen = self.cpu_seconds.get();
         if cpu > seen {
             self.cpu_seconds.inc_by(cpu - seen);
         }
-        self.virtual_memory.set(field(20)?);
+        self.virtual_memory.set(stat.field(20)?);
         if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
             if let Some(kb) = status
                 .lines()
@@ -115,7 +111,7 @@ impl ProcessCollector {
                 .and_then(|v| v.trim().parse::<f64>().ok())
         }) {
             self.start_time
-                .set(boot + field(19)? / CLOCK_TICKS_PER_SECOND);
+                .set(boot + stat.field(19)? / CLOCK_TICKS_PER_SECOND);
         }
         Some(())
     }
@@ -124,12 +120,31 @@ impl ProcessCollector {
 /// This process's user and system CPU time so far, in seconds, from procfs;
 /// `None` where procfs is missing.
 pub fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: f64 = fields.next()?.parse().ok()?;
-    let system: f64 = fields.next()?.parse().ok()?;
-    Some((user + system) / CLOCK_TICKS_PER_SECOND)
+    SelfStat::read()?.cpu_seconds()
+}
+
+/// The fields of `/proc/self/stat` after the command name, which may
+/// itself hold spaces.
+struct SelfStat(Vec<String>);
+
+impl SelfStat {
+    fn read() -> Option<SelfStat> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let rest = &stat[stat.rfind(')')? + 1..];
+        Some(SelfStat(
+            rest.split_whitespace().map(str::to_owned).collect(),
+        ))
+    }
+
+    /// Field `i` (0 is the state after the command name).
+    fn field(&self, i: usize) -> Option<f64> {
+        self.0.get(i)?.parse().ok()
+    }
+
+    /// User plus system time, in seconds.
+    fn cpu_seconds(&self) -> Option<f64> {
+        Some((self.field(11)? + self.field(12)?) / CLOCK_TICKS_PER_SECOND)
+    }
 }
 
 impl Default for ProcessCollector {

@@ -448,8 +448,8 @@ impl Worker<'_> {
 }
 
 /// Returns once every one of `sources` has a SourceTables key for `task`:
-/// one read of the task's SourceTables per poll (the step runs once per
-/// subtask start).
+/// one read of the task's SourceTables keys (not their values) per poll
+/// (the step runs once per subtask start).
 async fn tables_announced(
     etcd: &Etcd,
     space: &KeySpace,
@@ -462,10 +462,10 @@ async fn tables_announced(
         .collect();
     let prefix = space.prefix(&dm_master::keys::OPTIMISM_SOURCE_TABLES, &[task]);
     loop {
-        let announced = etcd.get_prefix(&prefix).await?.value;
+        let announced = etcd.get_prefix_keys(&prefix).await?.value;
         if wanted
             .iter()
-            .all(|key| announced.iter().any(|kv| kv.key == key.as_bytes()))
+            .all(|key| announced.iter().any(|k| k == key.as_bytes()))
         {
             return Ok(());
         }
