@@ -300,17 +300,18 @@ impl Info {
                 message: e.to_string(),
             })
         };
-        let before = before.map(read).transpose()?;
-        let afters = afters
+        let mut before = before.map(read).transpose()?;
+        let mut afters = afters
             .map(|afters| afters.into_iter().map(read).collect::<Result<Vec<_>, _>>())
             .transpose()?;
+        // The schemas are moved out: the texts go on into the Info.
         let schemas = with_schemas.then(|| {
             InfoSchemas::from_decoded(
-                before.as_ref().and_then(|b| b.schema.clone()),
+                before.as_mut().and_then(|b| b.schema.take()),
                 afters
-                    .iter()
+                    .iter_mut()
                     .flatten()
-                    .filter_map(|a| a.schema.clone())
+                    .filter_map(|a| a.schema.take())
                     .collect(),
             )
         });

@@ -153,29 +153,8 @@ impl<'de> Deserialize<'de> for Members<'de> {
 }
 
 /// A member's key, borrowed from the text unless it has escapes.
-struct MemberKey<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for MemberKey<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = MemberKey<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<MemberKey<'de>, E> {
-                Ok(MemberKey(Cow::Borrowed(key)))
-            }
-            fn visit_str<E>(self, key: &str) -> Result<MemberKey<'de>, E> {
-                Ok(MemberKey(Cow::Owned(key.to_owned())))
-            }
-            fn visit_string<E>(self, key: String) -> Result<MemberKey<'de>, E> {
-                Ok(MemberKey(Cow::Owned(key)))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
+#[derive(serde::Deserialize)]
+struct MemberKey<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// One large member as read once: its Go text (interned) and the struct
 /// holding just that member decoded, or why it does not decode.
